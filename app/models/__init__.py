@@ -1,0 +1,34 @@
+"""The local store: SQLAlchemy 2.0 models over SQLite, plus Alembic migrations. Never imports Qt."""
+
+from app.models.schema import (
+    ActivityBoardRow,
+    ActivityRow,
+    Base,
+    CompletionBoardRow,
+    CompletionRemsRow,
+    CompletionRow,
+    LearnerRow,
+    Meta,
+    OutboxRow,
+    StatusEvent,
+    UploadLine,
+    UploadRow,
+)
+from app.models.store import Store, StoreError
+
+__all__ = [
+    "ActivityBoardRow",
+    "ActivityRow",
+    "Base",
+    "CompletionBoardRow",
+    "CompletionRemsRow",
+    "CompletionRow",
+    "LearnerRow",
+    "Meta",
+    "OutboxRow",
+    "StatusEvent",
+    "Store",
+    "StoreError",
+    "UploadLine",
+    "UploadRow",
+]

@@ -1,0 +1,255 @@
+"""The local store's tables: SQLAlchemy 2.0 typed ORM. No Qt here.
+
+Credit amounts are kept as exact decimal text (SQLite has no decimal type and PARS counts in 0.25
+steps, so binary floats would drift). Every status change of a record is a `StatusEvent` row, so the
+full history of who/when/what PARS or the board said is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """Exact decimals stored as text."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return str(Decimal(value))
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Small key/value facts about this store: provider ID, last sync time, schema notes."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ActivityRow(Base):
+    __tablename__ = "activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    accme_id: Mapped[str | None] = mapped_column(String(9), unique=True)  # None until registered
+    title: Mapped[str] = mapped_column(String(500))
+    activity_type: Mapped[str] = mapped_column(String(64))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    cme_credits: Mapped[Decimal | None] = mapped_column(DecimalText)
+    rems: Mapped[bool] = mapped_column(Boolean, default=False)
+    state_collaboration: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # set when a SaveActivity is wanted for a locally created activity (and cleared once registered)
+    registration_error: Mapped[str | None] = mapped_column(Text)
+
+    boards: Mapped[list[ActivityBoardRow]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="ActivityBoardRow.board"
+    )
+    completions: Mapped[list[CompletionRow]] = relationship(back_populates="activity")
+
+
+class ActivityBoardRow(Base):
+    __tablename__ = "activity_board"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    board: Mapped[str] = mapped_column(String(16))
+    max_points: Mapped[Decimal] = mapped_column(DecimalText)
+    credit_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    credit_claim_date: Mapped[date | None] = mapped_column(Date)
+
+    activity: Mapped[ActivityRow] = relationship(back_populates="boards")
+
+
+class LearnerRow(Base):
+    __tablename__ = "learner"
+    __table_args__ = (Index("ix_learner_name", "last_name", "first_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[str | None] = mapped_column(String(5))  # MM/DD
+    licensing_state: Mapped[str | None] = mapped_column(String(2))
+    license_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # board code -> diplomate ID, remembered for pre-filling the entry form
+    board_ids: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    completions: Mapped[list[CompletionRow]] = relationship(back_populates="learner")
+
+
+class CompletionRow(Base):
+    """One learner record (one creditID). A corrected resubmission is a new row linked by replaces_id."""
+
+    __tablename__ = "completion"
+    __table_args__ = (
+        Index("ix_completion_activity_status", "activity_id", "status"),
+        Index("ix_completion_status", "status"),
+        Index("ix_completion_date", "completion_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_id: Mapped[str] = mapped_column(String(300), unique=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learner.id"), index=True)
+    completion_date: Mapped[date] = mapped_column(Date)
+    report_cme: Mapped[bool] = mapped_column(Boolean, default=True)
+    cme_credits: Mapped[Decimal | None] = mapped_column(DecimalText)
+    status: Mapped[str] = mapped_column(String(32), default="Draft")
+    # last code/message from PARS or the board (shown as the Rejected tooltip)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    status_source: Mapped[str | None] = mapped_column(String(16))  # local | PARS | board
+    permission_given: Mapped[bool] = mapped_column(Boolean, default=False)
+    permission_date: Mapped[date | None] = mapped_column(Date)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"))
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"), index=True)
+    upload_row: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    activity: Mapped[ActivityRow] = relationship(back_populates="completions")
+    learner: Mapped[LearnerRow] = relationship(back_populates="completions")
+    boards: Mapped[list[CompletionBoardRow]] = relationship(
+        back_populates="completion", cascade="all, delete-orphan", order_by="CompletionBoardRow.id"
+    )
+    rems: Mapped[CompletionRemsRow | None] = relationship(
+        back_populates="completion", cascade="all, delete-orphan", uselist=False
+    )
+    events: Mapped[list[StatusEvent]] = relationship(
+        back_populates="completion", cascade="all, delete-orphan", order_by="StatusEvent.id"
+    )
+
+
+class CompletionBoardRow(Base):
+    __tablename__ = "completion_board"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)
+    board: Mapped[str] = mapped_column(String(16), index=True)
+    board_id: Mapped[str | None] = mapped_column(String(64))
+    points: Mapped[Decimal] = mapped_column(DecimalText)
+    credit_types: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # type -> decimal text
+
+    completion: Mapped[CompletionRow] = relationship(back_populates="boards")
+
+
+class CompletionRemsRow(Base):
+    __tablename__ = "completion_rems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(
+        ForeignKey("completion.id", ondelete="CASCADE"), unique=True
+    )
+    profession: Mapped[str] = mapped_column(String(64))
+    state_of_practice: Mapped[str | None] = mapped_column(String(2))
+    dea_registration: Mapped[str | None] = mapped_column(String(32))
+    practice_area: Mapped[str | None] = mapped_column(String(200))
+    performs_surgery: Mapped[bool | None] = mapped_column(Boolean)
+    time_in_practice: Mapped[str | None] = mapped_column(String(32))
+
+    completion: Mapped[CompletionRow] = relationship(back_populates="rems")
+
+
+class StatusEvent(Base):
+    """One step of a record's history: who/what changed it, when, and what PARS or the board said."""
+
+    __tablename__ = "status_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # user | import | PARS | board | sync
+    actor: Mapped[str | None] = mapped_column(String(200))
+    code: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+
+    completion: Mapped[CompletionRow] = relationship(back_populates="events")
+
+
+class OutboxRow(Base):
+    """A pending Add or Delete. `in_flight` means a send started and its outcome is unknown."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(8))  # Add | Delete
+    credit_id: Mapped[str] = mapped_column(String(300), index=True)
+    in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UploadRow(Base):
+    """One batch file taken in through Batch Upload or `parsdesk import`."""
+
+    __tablename__ = "upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_format: Mapped[str] = mapped_column(String(8))  # xlsx | xml
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    adds: Mapped[int] = mapped_column(Integer, default=0)
+    deletes: Mapped[int] = mapped_column(Integer, default=0)
+    attested_by: Mapped[str | None] = mapped_column(String(200))  # permission-to-report attestation
+    attested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    headers: Mapped[list[str]] = mapped_column(JSON, default=list)  # original column headers (xlsx)
+
+    lines: Mapped[list[UploadLine]] = relationship(
+        back_populates="upload", cascade="all, delete-orphan", order_by="UploadLine.row_number"
+    )
+
+
+class UploadLine(Base):
+    """A row of an uploaded file with its original values, for rejection workbooks at any time."""
+
+    __tablename__ = "upload_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("upload.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    values: Mapped[list[Any]] = mapped_column(JSON, default=list)  # original cells, as text
+    completion_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"), index=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    upload: Mapped[UploadRow] = relationship(back_populates="lines")
