@@ -1,0 +1,288 @@
+"""Storing learner records and moving them through their statuses.
+
+Every path that creates or changes a learner record (entry form, batch import, resubmission, delete,
+sync) goes through these functions, so each change is one StatusEvent and queued work is one outbox
+row. Functions take the session as the first argument and never commit: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models.schema import (
+    ActivityRow,
+    CompletionBoardRow,
+    CompletionRemsRow,
+    CompletionRow,
+    LearnerRow,
+    Meta,
+    OutboxRow,
+    StatusEvent,
+    utcnow,
+)
+from app.pars.domain import (
+    BoardPart,
+    CmePart,
+    Completion,
+    Learner,
+    RecordAction,
+    RemsPart,
+    Status,
+    new_credit_id,
+)
+
+DEFAULT_PROVIDER_ID = "1234567"  # the sandbox's demo provider; replaced by Settings
+
+
+def provider_id(session: Session) -> str:
+    value = session.scalar(select(Meta.value).where(Meta.key == "provider_id"))
+    return value or DEFAULT_PROVIDER_ID
+
+
+def set_provider_id(session: Session, value: str) -> None:
+    session.merge(Meta(key="provider_id", value=value))
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+
+def learner_to_domain(row: LearnerRow) -> Learner:
+    return Learner(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        birth_date=row.birth_date,
+        licensing_state=row.licensing_state,
+        license_id=row.license_id,
+    )
+
+
+def completion_to_domain(row: CompletionRow, *, action: RecordAction = RecordAction.ADD) -> Completion:
+    """The record as PARS sees it (the ActivityReport content), from its stored row."""
+    rems = row.rems
+    return Completion(
+        action=action,
+        activity_id=row.activity.accme_id,
+        credit_id=row.credit_id,
+        learner=learner_to_domain(row.learner),
+        completion_date=row.completion_date,
+        cme=CmePart(row.cme_credits) if row.report_cme else None,
+        boards=[
+            BoardPart(
+                board=b.board,
+                board_id=b.board_id,
+                points=b.points,
+                credit_types={name: Decimal(amount) for name, amount in (b.credit_types or {}).items()},
+            )
+            for b in row.boards
+        ],
+        rems=(
+            RemsPart(
+                profession=rems.profession,
+                state_of_practice=rems.state_of_practice,
+                dea_registration=rems.dea_registration,
+                practice_area=rems.practice_area,
+                performs_surgery=rems.performs_surgery,
+                time_in_practice=rems.time_in_practice,
+            )
+            if rems is not None
+            else None
+        ),
+        permission=row.permission_given,
+    )
+
+
+# --- learners ------------------------------------------------------------------------------------
+
+
+def find_or_create_learner(session: Session, learner: Learner, board_ids: dict[str, str]) -> LearnerRow:
+    """The stored learner with the same identity (license ID, else name + DOB), or a new one."""
+    first = (learner.first_name or "").strip()
+    last = (learner.last_name or "").strip()
+    query = select(LearnerRow).where(
+        func.lower(LearnerRow.first_name) == first.lower(), func.lower(LearnerRow.last_name) == last.lower()
+    )
+    if learner.license_id:
+        query = query.where(LearnerRow.license_id == learner.license_id.strip())
+    elif learner.birth_date:
+        query = query.where(LearnerRow.birth_date == learner.birth_date)
+    row = session.scalars(query.limit(1)).first()
+    if row is None:
+        row = LearnerRow(
+            first_name=first,
+            last_name=last,
+            birth_date=learner.birth_date,
+            licensing_state=learner.licensing_state,
+            license_id=(learner.license_id or "").strip() or None,
+            board_ids={},
+        )
+        session.add(row)
+    else:
+        # fill gaps the new record knows about, never overwrite what is there
+        row.birth_date = row.birth_date or learner.birth_date
+        row.licensing_state = row.licensing_state or learner.licensing_state
+    if board_ids:
+        row.board_ids = {**(row.board_ids or {}), **{k: v for k, v in board_ids.items() if v}}
+    return row
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRecord:
+    completion_id: int
+    credit_id: str
+    status: str
+
+
+def set_status(
+    session: Session,
+    row: CompletionRow,
+    status: Status | str,
+    *,
+    source: str,
+    actor: str | None = None,
+    code: int | None = None,
+    message: str | None = None,
+) -> None:
+    """Change a record's status and append the matching history event."""
+    row.status = str(status)
+    row.status_code = code
+    row.status_message = message
+    row.status_source = source
+    row.updated_at = utcnow()
+    session.add(
+        StatusEvent(completion=row, status=str(status), source=source, actor=actor, code=code, message=message)
+    )
+
+
+def store_completion(
+    session: Session,
+    completion: Completion,
+    activity: ActivityRow,
+    *,
+    source: str,
+    actor: str | None = None,
+    queue: bool = True,
+    upload_id: int | None = None,
+    upload_row: int | None = None,
+    replaces: CompletionRow | None = None,
+    as_of: date | None = None,
+) -> CompletionRow:
+    """Store a validated Add record. Queued (with an outbox row) when `queue` and permission given,
+    else Draft. A creditID is assigned here when the record has none."""
+    assert isinstance(completion.completion_date, date), "store only validated records"
+    board_ids = {b.board: b.board_id for b in completion.boards if b.board_id}
+    learner = find_or_create_learner(session, completion.learner, board_ids)
+    credit_id = completion.credit_id or new_credit_id(provider_id(session))
+    row = CompletionRow(
+        credit_id=credit_id,
+        activity=activity,
+        learner=learner,
+        completion_date=completion.completion_date,
+        report_cme=completion.cme is not None,
+        cme_credits=_amount(completion.cme.credits) if completion.cme else None,
+        permission_given=completion.permission,
+        permission_date=(as_of or date.today()) if completion.permission else None,
+        replaces_id=replaces.id if replaces is not None else None,
+        upload_id=upload_id,
+        upload_row=upload_row,
+    )
+    for part in completion.boards:
+        points = _amount(part.points) or Decimal(0)
+        row.boards.append(
+            CompletionBoardRow(
+                board=part.board.upper(),
+                board_id=(part.board_id or "").strip() or None,
+                points=points,
+                credit_types={
+                    name: str(_amount(amount) if amount not in (None, "") else points)
+                    for name, amount in part.credit_types.items()
+                },
+            )
+        )
+    if completion.rems is not None:
+        r = completion.rems
+        row.rems = CompletionRemsRow(
+            profession=r.profession or "",
+            state_of_practice=r.state_of_practice,
+            dea_registration=r.dea_registration,
+            practice_area=r.practice_area,
+            performs_surgery=r.performs_surgery,
+            time_in_practice=r.time_in_practice,
+        )
+    session.add(row)
+    session.flush()  # assigns row.id for the outbox and the caller
+    if queue and completion.permission:
+        set_status(session, row, Status.QUEUED, source=source, actor=actor)
+        session.add(OutboxRow(completion_id=row.id, action=RecordAction.ADD.value, credit_id=credit_id))
+    else:
+        reason = None if completion.permission else "Kept locally: the learner's permission to report is not recorded"
+        set_status(session, row, Status.DRAFT, source=source, actor=actor, message=reason)
+    return row
+
+
+def queue_draft(session: Session, row: CompletionRow, *, actor: str | None = None, as_of: date | None = None) -> None:
+    """Queue a Draft once the learner's permission is recorded."""
+    if row.status != Status.DRAFT:
+        raise ValueError(f"only Draft records can be queued; this one is {row.status}")
+    row.permission_given = True
+    row.permission_date = row.permission_date or as_of or date.today()
+    set_status(session, row, Status.QUEUED, source="user", actor=actor)
+    session.add(OutboxRow(completion_id=row.id, action=RecordAction.ADD.value, credit_id=row.credit_id))
+
+
+def delete_refusal(row: CompletionRow) -> str | None:
+    """Why this record cannot be deleted now, or None if it can."""
+    status = Status(row.status)
+    if status == Status.SUBMITTED:
+        return "It is still being processed by the board (Submitted); delete it once it is Accepted or Rejected."
+    if status in (Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED):
+        return f"It is already {status.value}."
+    return None
+
+
+def request_delete(session: Session, row: CompletionRow, *, actor: str | None = None) -> str | None:
+    """Delete a record: locally if it never left the machine, else queue a PARS delete.
+    Returns the refusal reason when it cannot be deleted now (and changes nothing)."""
+    refusal = delete_refusal(row)
+    if refusal is not None:
+        return refusal
+    status = Status(row.status)
+    pending_add = session.scalars(
+        select(OutboxRow).where(OutboxRow.completion_id == row.id, OutboxRow.action == RecordAction.ADD.value)
+    ).first()
+    if status == Status.DRAFT or (status == Status.QUEUED and pending_add is not None and not pending_add.in_flight):
+        if pending_add is not None:
+            session.delete(pending_add)
+        set_status(session, row, Status.DELETED, source="user", actor=actor, message="Deleted before it was sent")
+        return None
+    if status == Status.QUEUED:
+        return "It is being sent right now; delete it after the sync finishes."
+    if status == Status.REJECTED and row.status_source == "PARS":
+        # PARS stored nothing for a record it refused: nothing to delete there
+        set_status(session, row, Status.DELETED, source="user", actor=actor, message="Removed locally (never stored by PARS)")
+        return None
+    set_status(session, row, Status.DELETE_QUEUED, source="user", actor=actor)
+    session.add(OutboxRow(completion_id=row.id, action=RecordAction.DELETE.value, credit_id=row.credit_id))
+    return None
+
+
+def queued_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxRow)) or 0
+
+
+def last_sync_at(session: Session) -> datetime | None:
+    value = session.scalar(select(Meta.value).where(Meta.key == "last_sync_at"))
+    return datetime.fromisoformat(value) if value else None
+
+
+def _amount(value: Decimal | str | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
