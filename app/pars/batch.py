@@ -1,0 +1,70 @@
+"""A learner batch file (PARS Excel template or XML document) read into records ready for validation.
+
+    batch = load_batch(path)          # BatchFileError (one line, for the user) when it cannot be read
+    for record in batch.records:
+        record.row, record.completion
+
+`load_batch` picks the reader from the extension, then checks the content really is of that kind, so a
+renamed file gets a precise message instead of a parser's traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.pars.domain import Completion
+
+# PARS: "providers have the option to upload a file with up to 5,000 learner records".
+MAX_RECORDS = 5000
+ACCEPTED_TYPES = (".xlsx", ".xml")
+
+
+class BatchFileError(Exception):
+    """The file cannot be read as a learner batch. str() is one line meant for the user."""
+
+
+@dataclass(slots=True)
+class BatchRecord:
+    row: int  # sheet row number (xlsx) or 1-based ActivityReport index (xml)
+    values: list[str]  # the record's cells as text, in `BatchFile.headers` order
+    completion: Completion
+
+
+@dataclass(slots=True)
+class BatchFile:
+    format: str  # "xlsx" | "xml"
+    headers: list[str]
+    records: list[BatchRecord] = field(default_factory=list)
+
+
+def too_many_records_message(count: int) -> str:
+    return f"The file has {count:,} learner records; PARS accepts at most {MAX_RECORDS:,} per file."
+
+
+def load_batch(path: Path | str) -> BatchFile:
+    """Read an .xlsx or .xml learner batch; raises BatchFileError with a one-line reason."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in ACCEPTED_TYPES:
+        shown = path.suffix or "no extension"
+        raise BatchFileError(
+            f"{path.name}: unsupported file type ({shown}); PARS learner batches are .xlsx or .xml files."
+        )
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BatchFileError(f"{path.name}: no such file.") from None
+    except OSError as exc:
+        raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
+    if not path.is_file():
+        raise BatchFileError(f"{path.name}: not a file.")
+    if size == 0:
+        raise BatchFileError(f"{path.name}: the file is empty.")
+    if suffix == ".xlsx":
+        from app.pars.excel import read_workbook
+
+        return read_workbook(path)
+    from app.pars.xml_codec import read_xml_batch
+
+    return read_xml_batch(path)
