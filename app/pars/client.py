@@ -1,0 +1,319 @@
+"""The PARS web-service client: ParsDesk's protocol (app.pars.protocol) over httpx.
+
+Failures are told apart by what the caller can do about them:
+- `ParsAuthError`: 401/403, the credentials are wrong; retrying will not help.
+- `ParsUnavailable`: network failure, timeout, 5xx or 429 after all retries. `maybe_delivered`
+  says whether PARS may have received and processed the request (a read timeout or a 5xx after
+  the request was sent) or certainly not (connect errors); the sync engine then asks PARS for the
+  status by creditID before sending again.
+- `ParsRequestError`: PARS refused the request as a whole with a code (e.g. 690 unknown activity).
+- `ParsProtocolError`: the answer is not a document of this protocol (wrong host or path?).
+
+Retries: exponential backoff with jitter on connection errors, timeouts, 5xx and 429 (honouring
+Retry-After up to a cap); never on other 4xx. Learner records are safe to resend because PARS
+treats a creditID it already has with the same content as the same record. Creating an activity
+is not idempotent (each SaveActivity without an ID registers a new one), so it is resent only when
+the request certainly did not arrive.
+
+Logging names only operations, counts, HTTP statuses and timings: never learner data or passwords.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import timezone
+
+import httpx
+
+from app.pars import protocol
+from app.pars.credentials import Credentials
+from app.pars.domain import Activity, Completion, Learner, RecordAction
+from app.pars.environments import (
+    GET_ACTIVITY,
+    GET_LEARNER_MATCH,
+    GET_LEARNER_STATUS_BY_CREDIT_ID,
+    GET_LEARNER_STATUS_BY_LEARNER,
+    OPERATIONS,
+    SAVE_ACTIVITY,
+    SAVE_LEARNER_ACTIVITY,
+    Environment,
+    default_paths,
+)
+from app.pars.protocol import MatchResult, RecordResult
+
+__all__ = [
+    "MatchResult",
+    "ParsAuthError",
+    "ParsClient",
+    "ParsError",
+    "ParsProtocolError",
+    "ParsRequestError",
+    "ParsUnavailable",
+    "RecordResult",
+]
+
+log = logging.getLogger(__name__)
+
+# A server asking us to wait longer than this is treated as unavailable for now, not waited for.
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+class ParsError(Exception):
+    """Base of every failure the client reports."""
+
+
+class ParsAuthError(ParsError):
+    """PARS refused the credentials (HTTP 401 or 403)."""
+
+
+class ParsUnavailable(ParsError):
+    """PARS could not be reached or kept failing (network, timeout, 5xx, 429) after the retries."""
+
+    def __init__(self, message: str, *, maybe_delivered: bool) -> None:
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
+
+
+class ParsProtocolError(ParsError):
+    """The answer was not a valid document of the PARS protocol, or had an unexpected HTTP status."""
+
+
+class ParsRequestError(ParsError):
+    """PARS refused the whole request with an error code (e.g. 690 activity ID does not exist)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"PARS error {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, *, delivered: bool, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delivered = delivered
+        self.wait = wait  # the server's Retry-After, when it said one
+
+
+def _retry_after_seconds(value: str | None, now: Callable[[], float]) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - now())
+
+
+class ParsClient:
+    """Talks to one PARS environment. Not shared across threads: make one per worker thread."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        paths: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 4,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError("PARS base URL is empty (is the local sandbox running?)")
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.paths = dict(default_paths() if paths is None else paths)
+        missing = [op for op in OPERATIONS if op not in self.paths]
+        if missing:
+            raise ValueError(f"no path for PARS operation(s) {', '.join(missing)}")
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        # verify=True always: certificate checks are never switched off, not even for the sandbox.
+        self._http = httpx.Client(
+            timeout=timeout,
+            verify=True,
+            transport=transport,
+            headers={"Content-Type": protocol.CONTENT_TYPE, "Accept": "application/xml"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def for_environment(
+        cls, env: Environment, credentials: Credentials, *, base_url: str | None = None, **options: object
+    ) -> ParsClient:
+        """A client for a configured environment; base_url overrides it (the local sandbox's URL)."""
+        return cls(base_url or env.base_url, credentials, paths=env.paths, **options)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ParsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ operations
+
+    def save_learner_activity(self, records: list[tuple[RecordAction, Completion]]) -> list[RecordResult]:
+        """Send adds and deletes in one request; one RecordResult per record, in the same order."""
+        if not records:
+            return []
+        document = protocol.save_learner_activity_request(self.credentials, records)
+        body = self._call(SAVE_LEARNER_ACTIVITY, document, idempotent=True, count=len(records))
+        results = self._results(body)
+        if len(results) != len(records):
+            raise ParsProtocolError(
+                f"SaveLearnerActivity: {len(records)} records sent, {len(results)} results received"
+            )
+        return results
+
+    def status_by_credit_ids(self, credit_ids: list[str]) -> list[RecordResult]:
+        """Current status of each creditID ("NotFound" for one PARS has no record of)."""
+        if not credit_ids:
+            return []
+        document = protocol.status_by_credit_ids_request(self.credentials, credit_ids)
+        body = self._call(GET_LEARNER_STATUS_BY_CREDIT_ID, document, idempotent=True, count=len(credit_ids))
+        return self._results(body)
+
+    def status_by_learner(self, learner: Learner, activity_id: str | None = None) -> list[RecordResult]:
+        document = protocol.status_by_learner_request(self.credentials, learner, activity_id)
+        return self._results(self._call(GET_LEARNER_STATUS_BY_LEARNER, document, idempotent=True))
+
+    def save_activity(self, activity: Activity) -> str:
+        """Register (or, with activity.activity_id set, update) an activity; returns its 9-digit ID."""
+        document = protocol.save_activity_request(self.credentials, activity)
+        # An update is idempotent; a registration is not (each one creates a new activity).
+        body = self._call(SAVE_ACTIVITY, document, idempotent=activity.activity_id is not None)
+        try:
+            activity_id = protocol.activity_id_from_response(body)
+        except protocol.ProtocolFormatError as exc:
+            raise ParsProtocolError(f"SaveActivity: {exc}") from exc
+        if not (activity_id.isdigit() and len(activity_id) == 9):
+            raise ParsProtocolError(f"SaveActivity: PARS returned {activity_id!r}, not a 9-digit activity ID")
+        return activity_id
+
+    def get_activity(self, activity_id: str) -> Activity:
+        document = protocol.get_activity_request(self.credentials, activity_id)
+        body = self._call(GET_ACTIVITY, document, idempotent=True)
+        try:
+            return protocol.activity_from_response(body)
+        except protocol.ProtocolFormatError as exc:
+            raise ParsProtocolError(f"GetActivity: {exc}") from exc
+
+    def learner_match(
+        self, learner: Learner, board: str | None = None, board_id: str | None = None
+    ) -> MatchResult:
+        document = protocol.learner_match_request(self.credentials, learner, board, board_id)
+        body = self._call(GET_LEARNER_MATCH, document, idempotent=True)
+        try:
+            return protocol.match_from_response(body)
+        except protocol.ProtocolFormatError as exc:
+            raise ParsProtocolError(f"GetLearnerMatch: {exc}") from exc
+
+    # ------------------------------------------------------------ transport
+
+    def _results(self, body: object) -> list[RecordResult]:
+        try:
+            return protocol.results_from_response(body)  # type: ignore[arg-type]
+        except protocol.ProtocolFormatError as exc:
+            raise ParsProtocolError(str(exc)) from exc
+
+    def _call(self, operation: str, document: bytes, *, idempotent: bool, count: int | None = None):  # noqa: ANN202
+        url = self.base_url + self.paths[operation]
+        maybe_delivered = False
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                response_body = self._attempt(operation, url, document)
+            except _Retryable as failure:
+                maybe_delivered = maybe_delivered or failure.delivered
+                elapsed_ms = (time.monotonic() - started) * 1000
+                log.info(
+                    "PARS %s attempt %d failed (%s) after %.0f ms", operation, attempt + 1, failure.reason, elapsed_ms
+                )
+                if failure.wait is not None and failure.wait > MAX_RETRY_AFTER_SECONDS:
+                    raise ParsUnavailable(
+                        f"PARS asked to wait {failure.wait:.0f} s before retrying {operation}",
+                        maybe_delivered=maybe_delivered,
+                    ) from None
+                resend_unsafe = failure.delivered and not idempotent
+                if attempt >= self.max_retries or resend_unsafe:
+                    raise ParsUnavailable(
+                        f"PARS {operation} failed after {attempt + 1} attempt(s): {failure.reason}",
+                        maybe_delivered=maybe_delivered,
+                    ) from None
+                self._sleep(self._delay(attempt, failure.wait))
+                attempt += 1
+                continue
+            log.info(
+                "PARS %s ok%s in %.0f ms (attempt %d)",
+                operation,
+                f" ({count} items)" if count is not None else "",
+                (time.monotonic() - started) * 1000,
+                attempt + 1,
+            )
+            return response_body
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        exponential = self.backoff * (2**attempt)
+        jittered = exponential * (0.5 + self._rng.random())  # 50%..150%: spreads clients apart
+        if retry_after is not None:
+            return retry_after  # the server said when; it is capped before we get here
+        return jittered
+
+    def _attempt(self, operation: str, url: str, document: bytes):  # noqa: ANN202
+        try:
+            response = self._http.post(url, content=document)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _Retryable(type(exc).__name__, delivered=False) from exc
+        except httpx.PoolTimeout as exc:
+            raise _Retryable("PoolTimeout", delivered=False) from exc
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            # The request was (at least partly) sent: PARS may have processed it.
+            raise _Retryable(type(exc).__name__, delivered=True) from exc
+        status = response.status_code
+        if status in (401, 403):
+            raise ParsAuthError(
+                f"PARS refused the credentials for {operation} (HTTP {status}); check provider ID, user and password"
+            )
+        if status == 429:
+            raise _Retryable(
+                "HTTP 429", delivered=False, wait=_retry_after_seconds(response.headers.get("Retry-After"), time.time)
+            )
+        if status >= 500:
+            raise _Retryable(
+                f"HTTP {status}",
+                delivered=True,
+                wait=_retry_after_seconds(response.headers.get("Retry-After"), time.time),
+            )
+        try:
+            parsed = protocol.parse_response(response.content, operation)
+        except protocol.ProtocolFormatError as exc:
+            raise ParsProtocolError(f"{operation}: HTTP {status} with an unreadable answer: {exc}") from exc
+        if isinstance(parsed, protocol.Fault):
+            if 600 <= parsed.code <= 999:  # a PARS error code: PARS understood and refused
+                raise ParsRequestError(parsed.code, parsed.message)
+            raise ParsProtocolError(f"{operation}: HTTP {status}: {parsed.message}")
+        if status != 200:
+            raise ParsProtocolError(f"{operation}: unexpected HTTP {status}")
+        return parsed
+
