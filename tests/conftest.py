@@ -8,6 +8,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep tests away from the user's keyring and settings.
 os.environ.setdefault("PARSDESK_KEYRING", "file")
 os.environ["PARSDESK_TESTING"] = "1"
+# Use the bundled PARS catalogues, never an office's edited copies in the user's data folder.
+os.environ["PARSDESK_CATALOG_DIR"] = ""
 
 from pathlib import Path  # noqa: E402
 
