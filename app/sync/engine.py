@@ -1,0 +1,693 @@
+"""The offline-first sync engine: sends the outbox to PARS exactly once and follows records to the end.
+
+One `run()` is a pass over the store:
+
+1. register activities that have queued records but no ACCME ID yet (SaveActivity);
+2. recovery: every outbox row left `in_flight` (a crash, a kill, a timeout: the outcome is unknown)
+   is looked up by creditID *before anything is sent*. Found -> the answer is applied and the row
+   leaves the outbox; NotFound -> it becomes sendable again. This lookup is the only way a creditID
+   is ever sent a second time, so PARS never receives one creditID as two records;
+3. adds are sent in batches. Each batch is marked in flight and committed *before* the HTTP call,
+   and its answers are applied (status, code, message, history event, outbox row removed) in one
+   transaction after it;
+4. poll: records Submitted / Delete Submitted are asked for their status (the boards answer later);
+   deletes waiting in the outbox are looked up too, because PARS refuses to delete a Submitted record;
+5. deletes whose record PARS has finished processing are sent like adds;
+6. `last_sync_at` is stored when the pass completed.
+
+`should_stop()` is checked between batches; every batch is committed on its own, so stopping (or
+being killed) at any point leaves a store the next run continues from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, utcnow
+from app.models.store import Store
+from app.pars.client import ParsAuthError, ParsProtocolError, ParsRequestError, ParsUnavailable, RecordResult
+from app.pars.domain import Activity, Completion, RecordAction, Status
+from app.services.records import set_status
+from app.sync.convert import activity_to_domain, completion_for_pars
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "NotFound"
+LAST_SYNC_KEY = "last_sync_at"
+
+# Retry delays after a failed send (attempt 1, 2, ...), capped: a down server is not hammered by the
+# interval loop, and a record is never given up on.
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+
+ProgressCallback = Callable[[int, int], None]
+ChangeCallback = Callable[[int, str], None]
+StopCheck = Callable[[], bool]
+
+
+class ParsApi(Protocol):
+    """The part of `app.pars.client.ParsClient` the engine uses."""
+
+    def save_learner_activity(self, records: list[tuple[RecordAction, Completion]]) -> list[RecordResult]: ...
+
+    def status_by_credit_ids(self, credit_ids: list[str]) -> list[RecordResult]: ...
+
+    def save_activity(self, activity: Activity) -> str: ...
+
+
+@dataclass
+class SyncReport:
+    """What one pass did. Counts are records; `fatal` is set when the run had to stop (credentials)."""
+
+    sent: int = 0  # records PARS answered for (adds and deletes)
+    submitted: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    delete_submitted: int = 0
+    deleted: int = 0
+    recovered: int = 0  # in-flight records whose outcome a lookup settled without resending
+    resent_after_lookup: int = 0  # in-flight records PARS had not received, made sendable again
+    waiting_deletes: int = 0  # deletes held back because PARS still processes the record
+    errors: int = 0  # records that could not be sent or settled in this pass
+    activities_registered: int = 0
+    left_in_outbox: int = 0
+    stopped: bool = False  # should_stop() ended the pass early
+    fatal: str | None = None  # the pass was stopped (credentials refused, ...)
+    problems: list[str] = field(default_factory=list)  # one sentence each, no personal data
+    started_at: str = ""
+    finished_at: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def count_status(self, status: str) -> None:
+        attribute = {
+            Status.SUBMITTED: "submitted",
+            Status.ACCEPTED: "accepted",
+            Status.REJECTED: "rejected",
+            Status.DELETE_SUBMITTED: "delete_submitted",
+            Status.DELETED: "deleted",
+        }.get(status)  # type: ignore[call-overload]
+        if attribute:
+            setattr(self, attribute, getattr(self, attribute) + 1)
+
+
+class _Stopped(Exception):
+    """should_stop() asked the pass to end."""
+
+
+class _Abort(Exception):
+    """PARS cannot be reached or answered nonsense: the rest of this pass is pointless."""
+
+
+# Results PARS gives to an Add, and to a Delete it carried out.
+_ADD_RESULTS = {Status.SUBMITTED.value, Status.ACCEPTED.value, Status.REJECTED.value}
+_DELETE_DONE = {Status.DELETE_SUBMITTED.value, Status.DELETED.value}
+_PARS_STATUSES = _ADD_RESULTS | _DELETE_DONE
+
+
+def queued_count(session: Session) -> int:
+    """Records waiting in the outbox (adds and deletes, including ones whose send is in flight)."""
+    return session.scalar(select(func.count()).select_from(OutboxRow)) or 0
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        client: ParsApi,
+        *,
+        batch_size: int = 500,
+        actor: str = "sync",
+        clock: Callable[[], datetime] = utcnow,
+        owns_resources: bool = False,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.store = store
+        self.client = client
+        self.batch_size = batch_size
+        self.actor = actor
+        self.clock = clock
+        # when True, close() also closes the store and the client (a worker thread built both)
+        self.owns_resources = owns_resources
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        on_progress: ProgressCallback | None = None,
+        on_change: ChangeCallback | None = None,
+        should_stop: StopCheck | None = None,
+        poll: bool = True,
+        respect_backoff: bool = False,
+    ) -> SyncReport:
+        """One pass. `respect_backoff` skips records whose retry time has not come (interval loops);
+        a user's "Sync now" leaves it False and retries everything at once."""
+        report = SyncReport(started_at=self.clock().isoformat(timespec="seconds"))
+        pass_ = _Pass(self, report, on_progress, on_change, should_stop or (lambda: False), respect_backoff)
+        completed = False
+        try:
+            pass_.plan(poll)
+            pass_.register_activities()
+            pass_.recover()
+            pass_.send_adds()
+            pass_.poll_and_delete(poll)
+            completed = True
+        except _Stopped:
+            report.stopped = True
+        except _Abort:
+            pass  # the cause is already in report.problems; everything stays queued for next time
+        except ParsAuthError as exc:
+            report.fatal = f"PARS refused the credentials; nothing more was sent ({exc})"
+            report.problems.append(report.fatal)
+        finished = self.clock()
+        report.finished_at = finished.isoformat(timespec="seconds")
+        with self.store.transaction() as session:
+            report.left_in_outbox = queued_count(session)
+            if completed:
+                session.merge(Meta(key=LAST_SYNC_KEY, value=finished.isoformat(timespec="seconds")))
+        return report
+
+    def close(self) -> None:
+        if not self.owns_resources:
+            return
+        close_client = getattr(self.client, "close", None)
+        if callable(close_client):
+            close_client()
+        self.store.close()
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class _Pass:
+    """The state of one run: report, callbacks, progress, and the records this pass already settled."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        report: SyncReport,
+        on_progress: ProgressCallback | None,
+        on_change: ChangeCallback | None,
+        should_stop: StopCheck,
+        respect_backoff: bool,
+    ) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.client = engine.client
+        self.report = report
+        self.on_progress = on_progress
+        self.on_change = on_change
+        self.should_stop = should_stop
+        self.respect_backoff = respect_backoff
+        self.done = 0
+        self.total = 0
+        self.touched: set[int] = set()  # completion ids settled in this pass (not polled again)
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+
+    def _due(self):  # noqa: ANN202 - a SQL expression
+        if not self.respect_backoff:
+            return True
+        now = self.engine.clock()
+        return (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now)
+
+    def plan(self, poll: bool) -> None:
+        with self.store.session() as s:
+            total = s.scalar(select(func.count()).select_from(OutboxRow).where(self._due())) or 0
+            if poll:
+                total += (
+                    s.scalar(
+                        select(func.count())
+                        .select_from(CompletionRow)
+                        .where(CompletionRow.status.in_((Status.SUBMITTED.value, Status.DELETE_SUBMITTED.value)))
+                    )
+                    or 0
+                )
+        self.total = total
+        self._progress(0)
+
+    def _progress(self, advanced: int) -> None:
+        self.done += advanced
+        self.total = max(self.total, self.done)  # records queued while we run may add to the plan
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def _changed(self, changes: list[tuple[int, str]]) -> None:
+        if self.on_change is None:
+            return
+        for completion_id, status in changes:
+            self.on_change(completion_id, status)
+
+    def _check_stop(self) -> None:
+        if self.should_stop():
+            raise _Stopped
+
+    def _problem(self, message: str) -> None:
+        log.warning("sync: %s", message)
+        self.report.problems.append(message)
+
+    def _apply(
+        self,
+        session: Session,
+        row: CompletionRow,
+        status: str,
+        *,
+        source: str,
+        code: int | None,
+        message: str | None,
+        changes: list[tuple[int, str]],
+    ) -> None:
+        set_status(session, row, status, source=source, actor=self.engine.actor, code=code, message=message)
+        self.report.count_status(status)
+        self.touched.add(row.id)
+        changes.append((row.id, status))
+
+    # --- 1. activities --------------------------------------------------------------------------
+
+    def register_activities(self) -> None:
+        with self.store.session() as s:
+            pending = s.scalars(
+                select(ActivityRow)
+                .where(ActivityRow.accme_id.is_(None))
+                .where(
+                    ActivityRow.id.in_(
+                        select(CompletionRow.activity_id).join(OutboxRow, OutboxRow.completion_id == CompletionRow.id)
+                    )
+                )
+                .options(selectinload(ActivityRow.boards))
+                .order_by(ActivityRow.id)
+            ).all()
+            activities = [(row.id, row.title, activity_to_domain(row)) for row in pending]
+        for activity_row_id, title, activity in activities:
+            self._check_stop()
+            try:
+                accme_id = self.client.save_activity(activity)
+            except ParsUnavailable as exc:
+                self._registration_failed(activity_row_id, f"PARS could not be reached to register the activity: {exc}")
+                self._problem(f"activity {title!r} was not registered: PARS could not be reached")
+                raise _Abort from exc
+            except (ParsRequestError, ParsProtocolError) as exc:
+                self._registration_failed(activity_row_id, f"PARS did not register the activity: {exc}")
+                self._problem(f"activity {title!r} was not registered: {exc}")
+                continue
+            with self.store.transaction() as s:
+                row = s.get(ActivityRow, activity_row_id)
+                if row is not None:
+                    row.accme_id = accme_id
+                    row.registration_error = None
+            self.report.activities_registered += 1
+
+    def _registration_failed(self, activity_row_id: int, reason: str) -> None:
+        """Its records stay queued with the reason, so the user sees why they did not go."""
+        with self.store.transaction() as s:
+            row = s.get(ActivityRow, activity_row_id)
+            if row is not None:
+                row.registration_error = reason
+            waiting = s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.completion_id.in_(
+                        select(CompletionRow.id).where(CompletionRow.activity_id == activity_row_id)
+                    )
+                )
+                .values(last_error=reason)
+            )
+            self.report.errors += waiting.rowcount or 0
+
+    # --- 2. recovery ----------------------------------------------------------------------------
+
+    def recover(self) -> None:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(OutboxRow.id, OutboxRow.credit_id).where(OutboxRow.in_flight.is_(True)).order_by(OutboxRow.id)
+            ).all()
+        for chunk in _chunks(rows, self.engine.batch_size):
+            self._check_stop()
+            credit_ids = [credit_id for _, credit_id in chunk]
+            try:
+                results = self.client.status_by_credit_ids(credit_ids)
+            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
+                # still unknown: the rows stay in flight and nothing of theirs is resent
+                self._problem(f"could not ask PARS about {len(chunk)} records sent before: {exc}")
+                self.report.errors += len(chunk)
+                raise _Abort from exc
+            by_credit_id = {result.credit_id: result for result in results}
+            changes: list[tuple[int, str]] = []
+            with self.store.transaction() as s:
+                outbox_rows = self._load_outbox(s, [outbox_id for outbox_id, _ in chunk])
+                for outbox, row in outbox_rows:
+                    result = by_credit_id.get(outbox.credit_id)
+                    if result is None:
+                        outbox.last_error = "PARS did not answer for this record; it will be asked again"
+                        self.report.errors += 1
+                        continue
+                    self._recover_one(s, outbox, row, result, changes)
+            self._changed(changes)
+            self._progress(len(chunk))
+
+    def _recover_one(
+        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
+    ) -> None:
+        if outbox.action == RecordAction.ADD.value:
+            if result.status == NOT_FOUND:
+                self._release(outbox, "PARS never received it; it will be sent again")
+                self.report.resent_after_lookup += 1
+            else:
+                self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+                s.delete(outbox)
+                self.report.recovered += 1
+            return
+        # a delete whose outcome was unknown
+        if result.status in _DELETE_DONE:
+            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+            s.delete(outbox)
+            self.report.recovered += 1
+        elif result.status == NOT_FOUND:
+            # deletes are only sent for records PARS holds, so it is gone: the delete removed it
+            self._apply(s, row, Status.DELETED.value, source="PARS", code=None, message="Removed by PARS", changes=changes)
+            s.delete(outbox)
+            self.report.recovered += 1
+        else:
+            self._release(outbox, "PARS has not carried out the delete; it will be sent again")
+            self.report.resent_after_lookup += 1
+
+    @staticmethod
+    def _release(outbox: OutboxRow, reason: str) -> None:
+        outbox.in_flight = False
+        outbox.last_error = reason
+        outbox.next_attempt_at = None
+
+    @staticmethod
+    def _load_outbox(s: Session, outbox_ids: Sequence[int]) -> list[tuple[OutboxRow, CompletionRow]]:
+        """Outbox rows with their records (and everything a record needs to be sent), in id order."""
+        outbox_rows = list(
+            s.scalars(select(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).order_by(OutboxRow.id)).all()
+        )
+        completions = {
+            row.id: row
+            for row in s.scalars(
+                select(CompletionRow)
+                .where(CompletionRow.id.in_({outbox.completion_id for outbox in outbox_rows}))
+                .options(
+                    selectinload(CompletionRow.learner),
+                    selectinload(CompletionRow.activity),
+                    selectinload(CompletionRow.boards),
+                    selectinload(CompletionRow.rems),
+                )
+            )
+        }
+        return [(outbox, completions[outbox.completion_id]) for outbox in outbox_rows]
+
+    # --- 3./5. sending --------------------------------------------------------------------------
+
+    def _sendable_ids(self, action: RecordAction, after_id: int, limit: int) -> list[int]:
+        """Due, not in flight, and of a registered activity."""
+        with self.store.session() as s:
+            query = (
+                select(OutboxRow.id)
+                .join(CompletionRow, CompletionRow.id == OutboxRow.completion_id)
+                .join(ActivityRow, ActivityRow.id == CompletionRow.activity_id)
+                .where(
+                    OutboxRow.action == action.value,
+                    OutboxRow.in_flight.is_(False),
+                    OutboxRow.id > after_id,
+                    ActivityRow.accme_id.is_not(None),
+                    self._due(),
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return list(s.scalars(query).all())
+
+    def send_adds(self) -> None:
+        last_id = 0
+        while True:
+            self._check_stop()
+            ids = self._sendable_ids(RecordAction.ADD, last_id, self.engine.batch_size)
+            if not ids:
+                return
+            last_id = ids[-1]  # rows left queued by a per-record error are not retried in this pass
+            self._send_batch(RecordAction.ADD, ids)
+
+    def _send_batch(self, action: RecordAction, outbox_ids: list[int]) -> None:
+        # Mark in flight and commit BEFORE the call: if we die during it, recovery asks PARS first.
+        with self.store.transaction() as s:
+            records: list[tuple[RecordAction, Completion]] = []
+            sent_ids: list[int] = []
+            for outbox, row in self._load_outbox(s, outbox_ids):
+                if outbox.in_flight:  # another sync got there first
+                    continue
+                records.append((action, completion_for_pars(row, action)))
+                outbox.in_flight = True
+                outbox.attempts += 1
+                outbox.last_error = None
+                sent_ids.append(outbox.id)
+        if not records:
+            return
+        try:
+            results = self.client.save_learner_activity(records)
+        except ParsUnavailable as exc:
+            if exc.maybe_delivered:
+                self._mark_unknown(sent_ids, f"PARS may have received this record ({exc}); it will be asked before any resend")
+            else:
+                self._defer(sent_ids, f"PARS could not be reached: {exc}")
+            self.report.errors += len(sent_ids)
+            self._problem(f"{len(sent_ids)} records were not sent: PARS could not be reached ({exc})")
+            raise _Abort from exc
+        except ParsProtocolError as exc:
+            # PARS answered but we cannot read it: whether it stored them is unknown
+            self._mark_unknown(sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
+            self.report.errors += len(sent_ids)
+            self._problem(f"{len(sent_ids)} records: PARS's answer could not be read ({exc})")
+            raise _Abort from exc
+        except ParsRequestError as exc:
+            # PARS refused the request as a whole (a Fault): it stored none of it
+            self._defer(sent_ids, f"PARS refused the batch: {exc}")
+            self.report.errors += len(sent_ids)
+            self._problem(f"{len(sent_ids)} records were not accepted for processing: {exc}")
+            raise _Abort from exc
+        except ParsAuthError:
+            # refused before processing: nothing was stored, the records simply stay queued
+            self._defer(sent_ids, "PARS refused the credentials", backoff=False)
+            raise
+        self.report.sent += len(results)
+        self._apply_send_results(action, sent_ids, results)
+        self._progress(len(sent_ids))
+
+    def _apply_send_results(self, action: RecordAction, outbox_ids: list[int], results: list[RecordResult]) -> None:
+        by_credit_id = {result.credit_id: result for result in results}
+        changes: list[tuple[int, str]] = []
+        with self.store.transaction() as s:
+            for outbox, row in self._load_outbox(s, outbox_ids):
+                result = by_credit_id.get(outbox.credit_id)
+                if result is None:
+                    # PARS answered the batch but not this record: unknown, so recovery asks
+                    outbox.last_error = "PARS's answer did not mention this record; it will be asked before any resend"
+                    self.report.errors += 1
+                    continue
+                if action == RecordAction.ADD:
+                    self._apply_add_result(s, outbox, row, result, changes)
+                else:
+                    self._apply_delete_result(s, outbox, row, result, changes)
+        self._changed(changes)
+
+    def _apply_add_result(
+        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
+    ) -> None:
+        if result.status in _PARS_STATUSES:
+            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+            s.delete(outbox)
+            return
+        # NotFound (or a status we do not know) for an Add: PARS stored nothing, try again later
+        self._release(outbox, f"PARS answered {result.status!r} for this record: {result.message or 'no message'}")
+        outbox.next_attempt_at = self.engine.clock() + backoff_delay(outbox.attempts)
+        self.report.errors += 1
+
+    def _apply_delete_result(
+        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
+    ) -> None:
+        if result.status in _DELETE_DONE:
+            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+            s.delete(outbox)
+            return
+        if result.status == Status.SUBMITTED.value:
+            # PARS still processes the record: the delete waits for the board's answer
+            self._release(outbox, self._waiting_message())
+            self.report.waiting_deletes += 1
+            return
+        # refused (e.g. 605 unknown creditID, 706 previous year): the record keeps its earlier status
+        previous = self._status_before_delete(row)
+        reason = f"Delete refused by PARS: {result.message or 'no reason given'}"
+        self._apply(s, row, previous, source="PARS", code=result.code, message=reason, changes=changes)
+        s.delete(outbox)
+        self.report.errors += 1
+
+    @staticmethod
+    def _waiting_message() -> str:
+        return "Waiting: PARS still processes this record (Submitted); the delete is sent once the board answers"
+
+    @staticmethod
+    def _status_before_delete(row: CompletionRow) -> str:
+        for event in reversed(row.events):
+            if event.status in (Status.ACCEPTED.value, Status.REJECTED.value, Status.SUBMITTED.value):
+                return event.status
+        return Status.ACCEPTED.value
+
+    def _mark_unknown(self, outbox_ids: list[int], reason: str) -> None:
+        with self.store.transaction() as s:
+            s.execute(update(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).values(last_error=reason))
+
+    def _defer(self, outbox_ids: list[int], reason: str, *, backoff: bool = True) -> None:
+        with self.store.transaction() as s:
+            for outbox in s.scalars(select(OutboxRow).where(OutboxRow.id.in_(outbox_ids))):
+                self._release(outbox, reason)
+                if backoff:
+                    outbox.next_attempt_at = self.engine.clock() + backoff_delay(outbox.attempts)
+
+    # --- 4./5. poll, then deletes ----------------------------------------------------------------
+
+    def poll_and_delete(self, poll: bool) -> None:
+        if poll:
+            self.poll()
+        self.send_deletes()
+
+    def poll(self) -> None:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(CompletionRow.id, CompletionRow.credit_id)
+                .where(CompletionRow.status.in_((Status.SUBMITTED.value, Status.DELETE_SUBMITTED.value)))
+                .order_by(CompletionRow.id)
+            ).all()
+        rows = [(cid, credit) for cid, credit in rows if cid not in self.touched]
+        for chunk in _chunks(rows, self.engine.batch_size):
+            self._check_stop()
+            try:
+                results = self.client.status_by_credit_ids([credit for _, credit in chunk])
+            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
+                self._problem(f"could not ask PARS for the status of {len(chunk)} records: {exc}")
+                raise _Abort from exc
+            by_credit_id = {result.credit_id: result for result in results}
+            changes: list[tuple[int, str]] = []
+            with self.store.transaction() as s:
+                for row in s.scalars(select(CompletionRow).where(CompletionRow.id.in_([cid for cid, _ in chunk]))):
+                    result = by_credit_id.get(row.credit_id)
+                    if result is not None:
+                        self._apply_poll_result(s, row, result, changes)
+            self._changed(changes)
+            self._progress(len(chunk))
+
+    def _apply_poll_result(self, s: Session, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]) -> None:
+        current = row.status
+        if result.status == current:
+            return
+        if current == Status.SUBMITTED.value:
+            if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
+                self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
+            elif result.status in _DELETE_DONE:  # deleted elsewhere (PARS web site)
+                self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+            elif result.status == NOT_FOUND:
+                self._problem(f"PARS no longer knows a record that was Submitted (completion {row.id})")
+                self.report.errors += 1
+            return
+        # Delete Submitted
+        if result.status == Status.DELETED.value:
+            self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
+        elif result.status == NOT_FOUND:
+            self._apply(s, row, Status.DELETED.value, source="board", code=None, message="Removed by PARS", changes=changes)
+        elif result.status in (Status.ACCEPTED.value, Status.REJECTED.value):  # the board kept the record
+            self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
+
+    def send_deletes(self) -> None:
+        """Deletes go only for records PARS has finished processing; the rest wait in the outbox."""
+        with self.store.session() as s:
+            pending_adds = select(OutboxRow.completion_id).where(OutboxRow.action == RecordAction.ADD.value)
+            rows = s.execute(
+                select(OutboxRow.id, OutboxRow.credit_id)
+                .join(CompletionRow, CompletionRow.id == OutboxRow.completion_id)
+                .join(ActivityRow, ActivityRow.id == CompletionRow.activity_id)
+                .where(
+                    OutboxRow.action == RecordAction.DELETE.value,
+                    OutboxRow.in_flight.is_(False),
+                    OutboxRow.completion_id.not_in(pending_adds),  # the add goes (or is settled) first
+                    ActivityRow.accme_id.is_not(None),
+                    self._due(),
+                )
+                .order_by(OutboxRow.id)
+            ).all()
+        if not rows:
+            return
+        ready: set[int] = set()
+        for chunk in _chunks(rows, self.engine.batch_size):
+            self._check_stop()
+            try:
+                results = self.client.status_by_credit_ids([credit for _, credit in chunk])
+            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
+                self._problem(f"could not ask PARS about {len(chunk)} records to delete: {exc}")
+                self.report.errors += len(chunk)
+                raise _Abort from exc
+            by_credit_id = {result.credit_id: result for result in results}
+            changes: list[tuple[int, str]] = []
+            with self.store.transaction() as s:
+                for outbox, row in self._load_outbox(s, [outbox_id for outbox_id, _ in chunk]):
+                    result = by_credit_id.get(outbox.credit_id)
+                    status = result.status if result is not None else None
+                    if status in (Status.ACCEPTED.value, Status.REJECTED.value):
+                        ready.add(outbox.id)
+                    elif status == Status.SUBMITTED.value:
+                        outbox.last_error = self._waiting_message()
+                        self.report.waiting_deletes += 1
+                        self._progress(1)
+                    elif status in _DELETE_DONE:  # already deleted elsewhere
+                        self._apply(s, row, status, source="PARS", code=result.code, message=result.message, changes=changes)
+                        s.delete(outbox)
+                        self._progress(1)
+                    elif status == NOT_FOUND:
+                        # PARS holds nothing under this creditID (e.g. it refused the add): nothing to delete
+                        self._apply(
+                            s, row, Status.DELETED.value, source="sync", code=None,
+                            message="PARS holds no record with this creditID; removed locally", changes=changes,
+                        )
+                        s.delete(outbox)
+                        self._progress(1)
+                    else:
+                        outbox.last_error = "PARS did not say where this record stands; the delete waits"
+                        self.report.errors += 1
+            self._changed(changes)
+        for chunk in _chunks(sorted(ready), self.engine.batch_size):
+            self._check_stop()
+            self._send_batch(RecordAction.DELETE, list(chunk))
+
+
+def outbox_summary(session: Session) -> dict[str, int]:
+    """Counts for a status bar: queued adds, queued deletes, sends with an unknown outcome."""
+    rows = session.execute(
+        select(OutboxRow.action, OutboxRow.in_flight, func.count()).group_by(OutboxRow.action, OutboxRow.in_flight)
+    ).all()
+    summary = {"adds": 0, "deletes": 0, "in_flight": 0}
+    for action, in_flight, count in rows:
+        summary["adds" if action == RecordAction.ADD.value else "deletes"] += count
+        if in_flight:
+            summary["in_flight"] += count
+    return summary
+

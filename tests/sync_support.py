@@ -1,0 +1,227 @@
+"""Test helpers for the sync engine: fast bulk queueing straight through the ORM's tables, and
+`ScriptedPars`, an in-memory PARS whose failures a test scripts call by call (the real sandbox is
+used for the end-to-end stories; this one makes "the answer was lost after PARS stored the batch"
+happen exactly when a test wants it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+
+from app.models import ActivityRow, CompletionRow, LearnerRow, OutboxRow, StatusEvent, Store
+from app.models.schema import CompletionBoardRow, utcnow
+from app.pars.client import ParsAuthError, ParsUnavailable, RecordResult
+from app.pars.domain import Activity, Completion, RecordAction, Status
+
+PROVIDER = "1234567"
+
+
+def add_activity(
+    store: Store,
+    *,
+    accme_id: str | None = None,
+    title: str = "Cardiology Update",
+    start: date = date(2026, 1, 5),
+    end: date = date(2026, 1, 7),
+    cme_credits: Decimal = Decimal("8"),
+) -> int:
+    with store.transaction() as s:
+        row = ActivityRow(
+            accme_id=accme_id,
+            title=title,
+            activity_type="Course",
+            start_date=start,
+            end_date=end,
+            cme_credits=cme_credits,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+@dataclass
+class RecordSpec:
+    """What differs between bulk records; everything else is a valid CME record for the activity."""
+
+    completion_date: date = date(2026, 1, 6)
+    cme_credits: Decimal = Decimal("8")
+    board: tuple[str, str, Decimal, dict[str, str]] | None = None  # code, diplomate ID, points, types
+
+
+def queue_records(
+    store: Store,
+    activity_row_id: int,
+    count: int,
+    *,
+    spec: RecordSpec | Callable[[int], RecordSpec] = RecordSpec(),
+    status: str = Status.QUEUED.value,
+    outbox_action: str | None = RecordAction.ADD.value,
+    label: str = "r",
+) -> list[int]:
+    """Insert `count` records (distinct learners) with one Queued event and an outbox row each, in a
+    handful of executemany statements: thousands per second, as tests and the bench need."""
+    now = utcnow()
+    with store.transaction() as s:
+        first_learner = (s.scalar(select(LearnerRow.id).order_by(LearnerRow.id.desc())) or 0) + 1
+        first_completion = (s.scalar(select(CompletionRow.id).order_by(CompletionRow.id.desc())) or 0) + 1
+        learners, completions, boards, events, outbox = [], [], [], [], []
+        for n in range(count):
+            record = spec(n) if callable(spec) else spec
+            learner_id = first_learner + n
+            completion_id = first_completion + n
+            learners.append(
+                dict(id=learner_id, first_name=f"Learner{label}{completion_id}", last_name="Testperson",
+                     birth_date="03/14", licensing_state="CA", license_id=f"A{completion_id:07d}",
+                     board_ids={}, created_at=now)
+            )
+            credit_id = f"ccid:{PROVIDER}:{label}-{completion_id:08d}"
+            completions.append(
+                dict(id=completion_id, credit_id=credit_id, activity_id=activity_row_id, learner_id=learner_id,
+                     completion_date=record.completion_date, report_cme=True, cme_credits=str(record.cme_credits),
+                     status=status, permission_given=True, permission_date=record.completion_date,
+                     created_at=now, updated_at=now)
+            )
+            if record.board is not None:
+                board, board_id, points, credit_types = record.board
+                boards.append(dict(completion_id=completion_id, board=board, board_id=board_id,
+                                   points=str(points), credit_types=credit_types))
+            events.append(dict(completion_id=completion_id, at=now, status=status, source="import", actor="test"))
+            if outbox_action is not None:
+                outbox.append(dict(completion_id=completion_id, action=outbox_action, credit_id=credit_id,
+                                   in_flight=False, attempts=0, created_at=now))
+        s.execute(insert(LearnerRow), learners)
+        s.execute(insert(CompletionRow), completions)
+        if boards:
+            s.execute(insert(CompletionBoardRow), boards)
+        s.execute(insert(StatusEvent), events)
+        if outbox:
+            s.execute(insert(OutboxRow), outbox)
+    return [c["id"] for c in completions]
+
+
+def statuses(store: Store) -> dict[int, str]:
+    with store.session() as s:
+        return dict(s.execute(select(CompletionRow.id, CompletionRow.status)).all())
+
+
+def statuses_by_credit_id(store: Store) -> dict[str, str]:
+    with store.session() as s:
+        return dict(s.execute(select(CompletionRow.credit_id, CompletionRow.status)).all())
+
+
+def outbox_rows(store: Store) -> list[OutboxRow]:
+    with store.session() as s:
+        return list(s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all())
+
+
+# --- a scripted, in-memory PARS -------------------------------------------------------------------
+
+
+@dataclass
+class _Held:
+    content: tuple
+    status: str
+    code: int | None = None
+    message: str | None = None
+
+
+def _content(completion: Completion) -> tuple:
+    learner = completion.learner
+    return (completion.activity_id, learner.first_name, learner.last_name, learner.license_id,
+            str(completion.completion_date), str(completion.cme.credits if completion.cme else None))
+
+
+@dataclass
+class ScriptedPars:
+    """PARS in memory. `script` holds what the next calls do: "ok", "down" (refused before
+    processing), "lost" (processed, answer lost: maybe_delivered), "timeout-before" (maybe
+    delivered but not processed), "auth". Boards decide on `advance()`."""
+
+    script: list[str] = field(default_factory=list)
+    reject_now: dict[str, tuple[int, str]] = field(default_factory=dict)  # creditID -> code, message
+    board_rejects: dict[str, str] = field(default_factory=dict)  # creditID -> board message
+    held: dict[str, _Held] = field(default_factory=dict)
+    received: Counter = field(default_factory=Counter)
+    calls: list[str] = field(default_factory=list)
+    activities: list[str] = field(default_factory=list)
+    refuse_activity: str | None = None
+
+    def _next(self, operation: str) -> str:
+        self.calls.append(operation)
+        outcome = self.script.pop(0) if self.script else "ok"
+        if outcome == "down":
+            raise ParsUnavailable("ConnectError", maybe_delivered=False)
+        if outcome == "auth":
+            raise ParsAuthError("PARS refused the credentials (HTTP 401)")
+        if outcome == "timeout-before":
+            raise ParsUnavailable("ReadTimeout", maybe_delivered=True)
+        return outcome
+
+    def save_activity(self, activity: Activity) -> str:
+        self._next("SaveActivity")
+        if self.refuse_activity:
+            from app.pars.client import ParsRequestError
+
+            raise ParsRequestError(690, self.refuse_activity)
+        new_id = f"{900000001 + len(self.activities)}"
+        self.activities.append(new_id)
+        return new_id
+
+    def save_learner_activity(self, records: list[tuple[RecordAction, Completion]]) -> list[RecordResult]:
+        outcome = self._next("SaveLearnerActivity")
+        results = [self._one(action, completion) for action, completion in records]
+        if outcome == "lost":
+            raise ParsUnavailable("ReadTimeout", maybe_delivered=True)
+        return results
+
+    def _one(self, action: RecordAction, completion: Completion) -> RecordResult:
+        credit_id = completion.credit_id
+        assert credit_id
+        self.received[credit_id] += 1
+        held = self.held.get(credit_id)
+        if action == RecordAction.DELETE:
+            if held is None:
+                return RecordResult(credit_id, Status.REJECTED.value, 605, "Record not found. Delete action has failed")
+            if held.status == Status.SUBMITTED.value:
+                return RecordResult(credit_id, Status.SUBMITTED.value, None, "still being processed")
+            held.status = Status.DELETE_SUBMITTED.value
+            return RecordResult(credit_id, held.status, None, None)
+        if held is not None:
+            assert held.content == _content(completion), "one creditID sent as two different records"
+            return RecordResult(credit_id, held.status, held.code, held.message)
+        if credit_id in self.reject_now:
+            code, message = self.reject_now[credit_id]
+            return RecordResult(credit_id, Status.REJECTED.value, code, message)  # nothing stored
+        self.held[credit_id] = _Held(_content(completion), Status.SUBMITTED.value)
+        return RecordResult(credit_id, Status.SUBMITTED.value, None, None)
+
+    def status_by_credit_ids(self, credit_ids: list[str]) -> list[RecordResult]:
+        self._next("GetLearnerStatusByCreditId")
+        results = []
+        for credit_id in credit_ids:
+            held = self.held.get(credit_id)
+            if held is None:
+                results.append(RecordResult(credit_id, "NotFound", None, None))
+            else:
+                results.append(RecordResult(credit_id, held.status, held.code, held.message))
+        return results
+
+    def advance(self) -> None:
+        """The boards answer every Submitted record and process every delete."""
+        for credit_id, held in self.held.items():
+            if held.status == Status.SUBMITTED.value:
+                if credit_id in self.board_rejects:
+                    held.status, held.code, held.message = Status.REJECTED.value, None, self.board_rejects[credit_id]
+                else:
+                    held.status = Status.ACCEPTED.value
+            elif held.status == Status.DELETE_SUBMITTED.value:
+                held.status = Status.DELETED.value
+
+
+def clock_at(when: datetime) -> Callable[[], datetime]:
+    return lambda: when

