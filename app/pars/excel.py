@@ -1,0 +1,540 @@
+"""The PARS Excel learner template (CME + MOC, document 917 layout) read into Completions and written.
+
+Layout: row 1 guidance text, row 2 headers, data from row 3 (a file whose headers are on row 1 is read
+too). Columns are found by header, tolerant of case, stray spaces and punctuation; columns ParsDesk does
+not know (and the `Error Code` / `Error Message` columns of a rejection workbook) are ignored. The full
+column list, including those beyond ACCME's published ones, is in docs/excel-format.md.
+
+Reading uses python-calamine (fast) after checking the file is a sane .xlsx zip, so a damaged file or
+a zip bomb is refused with one line instead of exhausting memory. openpyxl is used only for writing.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.pars import catalog
+from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
+from app.pars.domain import (
+    F_ACTION,
+    F_ACTIVITY_ID,
+    F_BOARD,
+    F_BOARD_ID,
+    F_BOARD_POINTS,
+    F_CME_CREDITS,
+    F_COMPLETION_DATE,
+    F_CREDIT_ID,
+    F_CREDIT_TYPE,
+    F_CREDIT_TYPE_AMOUNT,
+    F_DOB,
+    F_FIRST_NAME,
+    F_LAST_NAME,
+    F_LICENSE_ID,
+    F_REMS_PROFESSION,
+    F_STATE,
+    BoardPart,
+    CmePart,
+    Completion,
+    Learner,
+    RecordAction,
+    RemsPart,
+)
+from app.pars.values import format_amount, format_pars_date, normalize_birth_date, parse_amount, parse_pars_date
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+F_ADDITIONAL_CREDIT_TYPE = "Additional Credit Type"
+F_ADDITIONAL_CREDIT_TYPE_AMOUNT = "Credits Awarded for Additional Credit Type"
+F_REMS_STATE = "REMS State of Practice"
+F_REMS_DEA = "REMS DEA Registration"
+F_REMS_PRACTICE_AREA = "REMS Practice Area"
+F_REMS_SURGERY = "REMS Performs Surgery"
+F_REMS_TIME = "REMS Time in Practice"
+F_ERROR_CODE = "Error Code"
+F_ERROR_MESSAGE = "Error Message"
+
+HEADERS: tuple[str, ...] = (
+    F_ACTION,
+    F_ACTIVITY_ID,
+    F_COMPLETION_DATE,
+    F_FIRST_NAME,
+    F_LAST_NAME,
+    F_DOB,
+    F_STATE,
+    F_LICENSE_ID,
+    F_CME_CREDITS,
+    F_BOARD,
+    F_BOARD_ID,
+    F_BOARD_POINTS,
+    F_CREDIT_TYPE,
+    F_CREDIT_TYPE_AMOUNT,
+    F_ADDITIONAL_CREDIT_TYPE,
+    F_ADDITIONAL_CREDIT_TYPE_AMOUNT,
+    F_CREDIT_ID,
+    F_REMS_PROFESSION,
+    F_REMS_STATE,
+    F_REMS_DEA,
+    F_REMS_PRACTICE_AREA,
+    F_REMS_SURGERY,
+    F_REMS_TIME,
+)
+REMS_HEADERS = HEADERS[HEADERS.index(F_REMS_PROFESSION):]
+REJECTION_HEADERS = (F_ERROR_CODE, F_ERROR_MESSAGE)
+
+GUIDANCE = (
+    "PARS learner upload (CME and MOC). Keep this row and the header row; one learner record per row "
+    "from row 3, at most 5,000. Record Action: Add or Delete. Dates MM-DD-YYYY; Date of Birth MM/DD. "
+    "Fill the CME columns, the board columns, or both; REMS columns only for REMS activities. "
+    "Leave Credit ID empty for new records: ParsDesk assigns one. Row 3 is an example: overwrite or delete it."
+)
+
+# Zip-bomb guard: an honest 5,000-row template unpacks to a few MB.
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small members may compress extremely well (shared strings, styles)
+HEADER_SEARCH_ROWS = 5
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _header_key(text: str) -> str:
+    return _NON_ALNUM.sub("", text.casefold())
+
+
+# Other spellings seen in the wild for a column, besides the canonical header itself.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    F_ACTION: ("Action",),
+    F_ACTIVITY_ID: ("Activity ID", "ACCME ID"),
+    F_DOB: ("DOB", "Birth Date"),
+    F_STATE: ("State", "State of Licensure", "Licensing State/Territory"),
+    F_LICENSE_ID: ("License ID", "Licensing ID", "License Number", "NPI"),
+    F_CME_CREDITS: ("CME Credits", "AMA PRA Category 1 Credits"),
+    F_BOARD: ("Board",),
+    F_BOARD_ID: ("Board ID", "Diplomate ID"),
+    F_BOARD_POINTS: ("Board Credits", "MOC Points", "Total MOC Points"),
+    F_CREDIT_ID: ("CreditID", "ACCME Credit ID"),
+}
+_HEADER_KEYS: dict[str, str] = {}
+for _header in HEADERS + REJECTION_HEADERS:
+    _HEADER_KEYS[_header_key(_header)] = _header
+for _header, _aliases in _ALIASES.items():
+    for _alias in _aliases:
+        _HEADER_KEYS.setdefault(_header_key(_alias), _header)
+
+
+def canonical_header(text: str) -> str | None:
+    """The template column a header cell names, or None for a column ParsDesk does not read."""
+    return _HEADER_KEYS.get(_header_key(text))
+
+
+# --------------------------------------------------------------------------------------- cell values
+
+
+def cell_text(value: object, column: str | None = None) -> str:
+    """A cell as the text a person would have typed (date cells become PARS dates, 2.0 becomes 2)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        if column == F_DOB:
+            return normalize_birth_date(value) or ""
+        return format_pars_date(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return format_amount(Decimal(str(value)))
+    if isinstance(value, (time, timedelta)):
+        return str(value)
+    return str(value)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _opt(text: str) -> str | None:
+    text = text.strip()
+    return text or None
+
+
+def _amount(value: object) -> Decimal | str | None:
+    if _blank(value):
+        return None
+    parsed = parse_amount(value.strip() if isinstance(value, str) else value)
+    return parsed if parsed is not None else cell_text(value).strip()
+
+
+def _date(value: object) -> date | str | None:
+    if _blank(value):
+        return None
+    parsed = parse_pars_date(value)
+    return parsed if parsed is not None else cell_text(value).strip()
+
+
+def _birth_date(value: object) -> str | None:
+    if _blank(value):
+        return None
+    return normalize_birth_date(value) or cell_text(value, F_DOB).strip()
+
+
+def _action(text: str) -> RecordAction | str | None:
+    text = text.strip()
+    if not text:
+        return None
+    for action in RecordAction:
+        if text.casefold() == action.value.casefold():
+            return action
+    return text
+
+
+def _state(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    return catalog.state_code(text) or text
+
+
+def _board_code(text: str) -> str:
+    text = text.strip()
+    code = catalog.board_code(text)
+    return code or text
+
+
+def _known(text: str, canonical: Callable[[str], str | None]) -> str | None:
+    """The catalogue's spelling of a value; unknown text is kept for validation to report."""
+    text = text.strip()
+    if not text:
+        return None
+    return canonical(text) or text
+
+
+def _yes_no(text: str) -> bool | None:
+    folded = text.strip().casefold()
+    if folded in ("yes", "y", "true", "1"):
+        return True
+    if folded in ("no", "n", "false", "0"):
+        return False
+    return None
+
+
+def row_to_completion(cells: dict[str, object]) -> Completion:
+    """A Completion from one row's cells keyed by canonical header (missing columns = empty)."""
+
+    def text(column: str) -> str:
+        return cell_text(cells.get(column), column)
+
+    learner = Learner(
+        first_name=_opt(text(F_FIRST_NAME)),
+        last_name=_opt(text(F_LAST_NAME)),
+        birth_date=_birth_date(cells.get(F_DOB)),
+        licensing_state=_state(text(F_STATE)),
+        license_id=_opt(text(F_LICENSE_ID)),
+    )
+    completion = Completion(
+        action=_action(text(F_ACTION)),
+        activity_id=_opt(text(F_ACTIVITY_ID)),
+        credit_id=_opt(text(F_CREDIT_ID)),
+        learner=learner,
+        completion_date=_date(cells.get(F_COMPLETION_DATE)),
+    )
+    if not _blank(cells.get(F_CME_CREDITS)):
+        completion.cme = CmePart(_amount(cells.get(F_CME_CREDITS)))
+
+    board_columns = (F_BOARD, F_BOARD_ID, F_BOARD_POINTS, F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT,
+                     F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
+    if any(not _blank(cells.get(column)) for column in board_columns):
+        board = BoardPart(
+            board=_board_code(text(F_BOARD)),
+            board_id=_opt(text(F_BOARD_ID)),
+            points=_amount(cells.get(F_BOARD_POINTS)),
+        )
+        for type_column, amount_column in (
+            (F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
+            (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT),
+        ):
+            credit_type = text(type_column).strip()
+            if credit_type:
+                board.credit_types[credit_type] = _amount(cells.get(amount_column))
+        completion.boards.append(board)
+
+    if any(not _blank(cells.get(column)) for column in REMS_HEADERS):
+        completion.rems = RemsPart(
+            profession=_known(text(F_REMS_PROFESSION), catalog.rems_profession),
+            state_of_practice=_state(text(F_REMS_STATE)),
+            dea_registration=_known(text(F_REMS_DEA), catalog.dea_registration),
+            practice_area=_opt(text(F_REMS_PRACTICE_AREA)),
+            performs_surgery=_yes_no(text(F_REMS_SURGERY)),
+            time_in_practice=_known(text(F_REMS_TIME), catalog.time_in_practice),
+        )
+    return completion
+
+
+def _amount_text(value: Decimal | str | None) -> str:
+    if value is None:
+        return ""
+    return format_amount(value) if isinstance(value, Decimal) else str(value)
+
+
+def completion_to_values(completion: Completion) -> list[str]:
+    """A Completion as template cells (text, in HEADERS order).
+
+    A row holds one board and two credit types, as the PARS template does; a record with more boards
+    or types (possible in XML) shows its first board and first two types.
+    """
+    learner = completion.learner
+    action = completion.action
+    cells: dict[str, str] = {
+        F_ACTION: action.value if isinstance(action, RecordAction) else (action or ""),
+        F_ACTIVITY_ID: completion.activity_id or "",
+        F_COMPLETION_DATE: (
+            format_pars_date(completion.completion_date)
+            if isinstance(completion.completion_date, date)
+            else completion.completion_date or ""
+        ),
+        F_FIRST_NAME: learner.first_name or "",
+        F_LAST_NAME: learner.last_name or "",
+        F_DOB: learner.birth_date or "",
+        F_STATE: learner.licensing_state or "",
+        F_LICENSE_ID: learner.license_id or "",
+        F_CME_CREDITS: _amount_text(completion.cme.credits) if completion.cme else "",
+        F_CREDIT_ID: completion.credit_id or "",
+    }
+    if completion.boards:
+        board = completion.boards[0]
+        cells[F_BOARD] = board.board
+        cells[F_BOARD_ID] = board.board_id or ""
+        cells[F_BOARD_POINTS] = _amount_text(board.points)
+        types = list(board.credit_types.items())
+        for (type_column, amount_column), item in zip(
+            ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT), (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)),
+            types,
+        ):
+            cells[type_column] = item[0]
+            cells[amount_column] = _amount_text(item[1])
+    if completion.rems is not None:
+        rems = completion.rems
+        cells[F_REMS_PROFESSION] = rems.profession or ""
+        cells[F_REMS_STATE] = rems.state_of_practice or ""
+        cells[F_REMS_DEA] = rems.dea_registration or ""
+        cells[F_REMS_PRACTICE_AREA] = rems.practice_area or ""
+        cells[F_REMS_SURGERY] = "" if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")
+        cells[F_REMS_TIME] = rems.time_in_practice or ""
+    return [cells.get(header, "") for header in HEADERS]
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def check_xlsx_container(path: Path) -> None:
+    """Refuse what is not a real .xlsx zip, or a zip that would unpack to something enormous."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise BatchFileError(
+            f"{path.name} is not a valid .xlsx workbook (not a zip archive, or damaged/truncated)."
+        ) from None
+    except OSError as exc:
+        raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
+    names = {member.filename for member in members}
+    if "xl/workbook.xml" not in names:
+        raise BatchFileError(f"{path.name} is a zip archive but not an Excel workbook (.xlsx).")
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+            raise BatchFileError(
+                f"{path.name} is refused: part {member.filename} would expand {ratio:,.0f} times "
+                f"(a zip bomb or a corrupt workbook)."
+            )
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise BatchFileError(
+            f"{path.name} is refused: it would unpack to {total / 1_048_576:,.0f} MB "
+            f"(limit {MAX_UNCOMPRESSED_BYTES // 1_048_576} MB)."
+        )
+
+
+def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
+    """Index of the header row among the first rows: the one naming the most template columns."""
+    best, best_count = None, 0
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        found = {canonical_header(value) for value in row if isinstance(value, str) and value.strip()}
+        found.discard(None)
+        if F_ACTIVITY_ID in found and len(found) >= 3 and len(found) > best_count:
+            best, best_count = index, len(found)
+    return best
+
+
+def read_workbook(path: Path | str) -> BatchFile:
+    """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
+    path = Path(path)
+    check_xlsx_container(path)
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheets = workbook.sheet_names
+        rows: list[list[object]] = []
+        header_index = None
+        for sheet_index in range(len(sheets)):
+            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+            header_index = _find_header_row(rows)
+            if header_index is not None:
+                break
+    except (CalamineError, ValueError, OSError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BatchFileError(f"{path.name} could not be read as an Excel workbook: {first_line}") from None
+    if header_index is None:
+        raise BatchFileError(
+            f"{path.name} has no header row: expected the PARS template headers "
+            f"('{F_ACTION}', '{F_ACTIVITY_ID}', '{F_COMPLETION_DATE}', ...) in row 1 or 2."
+        )
+
+    header_cells = rows[header_index]
+    # Columns kept for the user (all but the rejection columns), and which template field each one is.
+    kept: list[tuple[int, str, str | None]] = []
+    seen: set[str] = set()
+    for column, value in enumerate(header_cells):
+        label = cell_text(value).strip()
+        if not label:
+            continue
+        canonical = canonical_header(label)
+        if canonical in REJECTION_HEADERS:
+            continue
+        if canonical in seen:
+            canonical = None  # a repeated column: the first one counts
+        if canonical:
+            seen.add(canonical)
+        kept.append((column, label, canonical))
+
+    data_rows = []
+    for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
+        if all(_blank(row[column]) for column, _, _ in kept if column < len(row)):
+            continue
+        data_rows.append((offset, row))
+    if len(data_rows) > MAX_RECORDS:
+        raise BatchFileError(too_many_records_message(len(data_rows)))
+
+    records = []
+    for sheet_row, row in data_rows:
+        cells: dict[str, object] = {}
+        values: list[str] = []
+        for column, _label, canonical in kept:
+            value = row[column] if column < len(row) else ""
+            values.append(cell_text(value, canonical))
+            if canonical:
+                cells[canonical] = value
+        records.append(BatchRecord(row=sheet_row, values=values, completion=row_to_completion(cells)))
+    return BatchFile(format="xlsx", headers=[label for _, label, _ in kept], records=records)
+
+
+# ----------------------------------------------------------------------------------------------- writing
+
+_WIDTHS = {
+    F_ACTION: 14, F_ACTIVITY_ID: 18, F_COMPLETION_DATE: 16, F_FIRST_NAME: 16, F_LAST_NAME: 18,
+    F_DOB: 13, F_STATE: 16, F_LICENSE_ID: 20, F_CME_CREDITS: 14, F_BOARD: 16, F_BOARD_ID: 18,
+    F_BOARD_POINTS: 14, F_CREDIT_TYPE: 22, F_CREDIT_TYPE_AMOUNT: 16, F_ADDITIONAL_CREDIT_TYPE: 22,
+    F_ADDITIONAL_CREDIT_TYPE_AMOUNT: 18, F_CREDIT_ID: 44, F_ERROR_CODE: 11, F_ERROR_MESSAGE: 60,
+}
+
+
+def _sheet_layout(sheet, headers: Sequence[str]) -> None:  # noqa: ANN001 - openpyxl Worksheet
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    sheet.append([GUIDANCE])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(len(headers), 1))
+    sheet.row_dimensions[1].height = 48
+    sheet["A1"].alignment = Alignment(wrap_text=True, vertical="top")
+    sheet["A1"].font = Font(italic=True)
+    sheet.append(list(headers))
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+        cell.fill = fill
+    for index, header in enumerate(headers, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(header, max(14, len(header) + 2))
+    sheet.freeze_panes = "A3"
+
+
+def _text_row(sheet, values: Sequence[str]) -> None:  # noqa: ANN001
+    """Append values as text cells so IDs keep leading zeros and dates stay MM-DD-YYYY."""
+    sheet.append(list(values))
+    for cell in sheet[sheet.max_row]:
+        cell.number_format = "@"
+
+
+def write_template(path: Path | str) -> None:
+    """The CME+MOC learner template: guidance row, headers, one example row, drop-down lists."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Learners"
+    _sheet_layout(sheet, HEADERS)
+    example = Completion(
+        action=RecordAction.ADD,
+        activity_id="123456789",
+        learner=Learner("Jane", "Doe", "04/15", "CA", "A123456"),
+        completion_date=date(2026, 3, 14),
+        cme=CmePart(Decimal("2")),
+        boards=[BoardPart("ABIM", "123456", Decimal("2"), {"Medical Knowledge": Decimal("2")})],
+    )
+    _text_row(sheet, completion_to_values(example))
+    last_row = 2 + MAX_RECORDS
+
+    def column_range(header: str) -> str:
+        letter = get_column_letter(HEADERS.index(header) + 1)
+        return f"{letter}3:{letter}{last_row}"
+
+    def choice(header: str, options: Sequence[str], strict: bool = True) -> None:
+        validation = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True)
+        validation.showErrorMessage = strict
+        validation.error = f"{header}: choose one of {', '.join(options)}"
+        sheet.add_data_validation(validation)
+        validation.add(column_range(header))
+
+    choice(F_ACTION, [action.value for action in RecordAction])
+    choice(F_BOARD, list(catalog.board_codes()))
+    choice(F_REMS_SURGERY, ["Yes", "No"])
+    choice(F_REMS_DEA, list(catalog.dea_registrations()))
+    choice(F_REMS_TIME, list(catalog.time_in_practice_values()))
+    for header in HEADERS:  # text cells: keeps leading zeros of IDs in every data row
+        letter = get_column_letter(HEADERS.index(header) + 1)
+        sheet.column_dimensions[letter].number_format = "@"
+    workbook.save(path)
+
+
+def write_rejections(path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]) -> None:
+    """The rows that failed with their original columns plus `Error Code` and `Error Message`.
+
+    Same guidance/header layout as the template, so the user can fix the rows and load the file again
+    (the two error columns are ignored when it is read back).
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Rejected learners"
+    all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
+    _sheet_layout(sheet, all_headers)
+    for values, code, message in rows:
+        padded = [*values, *[""] * (len(headers) - len(values))][: len(headers)]
+        sheet.append([*padded, code, message])
+        for cell in sheet[sheet.max_row][: len(headers)]:
+            cell.number_format = "@"
+    workbook.save(path)
