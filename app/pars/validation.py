@@ -1,0 +1,727 @@
+"""The local verdict on a learner record: every problem PARS would reject it for, checked before sending.
+
+One function judges a record wherever it came from (entry form, Excel row, XML element, the sandbox),
+so the same record gets the same verdict everywhere. Each problem is an `Issue` with the PARS error code
+(or `LOCAL_CHECK` for ParsDesk's own checks), the field it concerns and a specific message that names
+the offending value and the limit. Messages never repeat a date of birth or licence number.
+
+Board rules (which credit types, whether an ID or DOB is required, deadlines) come from
+`app.pars.catalog`, which reads them from data files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from app.pars import catalog
+from app.pars.catalog import LOCAL_CHECK, BoardInfo, Deadline
+from app.pars.domain import (
+    F_ACTION,
+    F_ACTIVITY_ID,
+    F_BOARD,
+    F_BOARD_ID,
+    F_BOARD_POINTS,
+    F_CME_CREDITS,
+    F_COMPLETION_DATE,
+    F_CREDIT_ID,
+    F_CREDIT_TYPE,
+    F_CREDIT_TYPE_AMOUNT,
+    F_DOB,
+    F_FIRST_NAME,
+    F_LAST_NAME,
+    F_LICENSE_ID,
+    F_PERMISSION,
+    F_REMS_PROFESSION,
+    F_STATE,
+    Activity,
+    BoardPart,
+    BoardRegistration,
+    Completion,
+    History,
+    Issue,
+    Learner,
+    PriorCompletion,
+    RecordAction,
+    learner_key,
+)
+from app.pars.values import (
+    format_amount,
+    format_pars_date,
+    is_quarter_step,
+    normalize_birth_date,
+    parse_amount,
+    parse_pars_date,
+)
+
+# REMS participant fields beyond the profession (no Excel header of their own).
+F_REMS_STATE = "REMS State of Practice"
+F_REMS_DEA = "REMS DEA Registration"
+F_REMS_TIME_IN_PRACTICE = "REMS Time in Practice"
+
+# Field names of an activity, for validate_activity (the activity dialog places messages by them).
+A_TITLE = "Title"
+A_ACTIVITY_ID = F_ACTIVITY_ID
+A_ACTIVITY_TYPE = "Activity Type"
+A_START_DATE = "Start Date"
+A_END_DATE = "End Date"
+A_CME_CREDITS = "AMA PRA Category 1 Credits"
+A_BOARD = F_BOARD
+A_MOC_POINTS = "MOC Points"
+A_CREDIT_TYPES = "Credit Types"
+A_CREDIT_CLAIM_DATE = "Credit Claim Date"
+
+CREDIT_ID_MAX_LENGTH = 300
+_ACTIVITY_ID = re.compile(r"\d{9}")
+_NPI = re.compile(r"\d{10}")
+# The state column may say "NPI" when the ID is an NPI rather than a state licence number.
+_NPI_MARKERS = frozenset({"", "NPI"})
+
+
+# Helpers other parts use ---------------------------------------------------------------------------
+
+def is_valid_npi(text: str | None) -> bool:
+    """A 10-digit NPI whose last digit is the Luhn check digit over the 80840 prefix and the first nine."""
+    if not text or not _NPI.fullmatch(text.strip()):
+        return False
+    digits = [int(ch) for ch in "80840" + text.strip()]
+    total = 0
+    # Luhn: from the right, double every second digit (the check digit itself is not doubled).
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def record_action(value: RecordAction | str | None) -> RecordAction | None:
+    """Add or Delete from "add", " DELETE " or the enum; None when missing or anything else."""
+    if isinstance(value, RecordAction):
+        return value
+    if not value or not value.strip():
+        return None
+    folded = value.strip().casefold()
+    for action in RecordAction:
+        if action.value.casefold() == folded:
+            return action
+    return None
+
+
+def prior_from_completion(completion: Completion, counts: bool = True) -> PriorCompletion:
+    """What a stored or sent record tells later checks (603, 605, 710, 711, 717), built the same way
+    by the store, the services and the batch check."""
+    board_points: list[tuple[str, Decimal]] = []
+    for part in completion.boards:
+        code = catalog.board_code(part.board) or (part.board or "").strip().upper()
+        points = parse_amount(part.points)
+        if code and points is not None:
+            board_points.append((code, points))
+    return PriorCompletion(
+        credit_id=(completion.credit_id or "").strip(),
+        activity_id=_activity_key(completion.activity_id),
+        learner_key=_prior_learner_key(completion),
+        completion_date=parse_pars_date(completion.completion_date),
+        board_points=tuple(board_points),
+        counts=counts,
+    )
+
+
+def history_from_completions(sent: Iterable[tuple[Completion, bool]]) -> History:
+    """A History from earlier records and whether each still counts (False once deleted or rejected)."""
+    history = History()
+    for completion, counts in sent:
+        prior = prior_from_completion(completion, counts=counts)
+        if prior.credit_id:
+            history.add_prior(prior)
+            history.sent[prior.credit_id] = completion
+    return history
+
+
+def queue_blockers(completion: Completion) -> list[Issue]:
+    """What keeps a record as a Draft although PARS would accept it: the learner's permission."""
+    if completion.permission:
+        return []
+    return [Issue(LOCAL_CHECK, F_PERMISSION,
+                  "The learner has not given permission to report this completion; it stays a Draft")]
+
+
+def can_queue(completion: Completion) -> bool:
+    return not queue_blockers(completion)
+
+
+# Earlier records, indexed ---------------------------------------------------------------------------
+
+def _activity_key(activity_id: str | None) -> str | None:
+    text = (activity_id or "").strip()
+    return text or None
+
+
+def _board_learner_key(learner: Learner, code: str, board_id: str | None) -> str:
+    return learner_key(learner, BoardPart(board=code, board_id=board_id))
+
+
+def _prior_learner_key(completion: Completion) -> str:
+    # One key per record: the board ID when the record has a single board, else name/DOB/licence.
+    # Checks look a learner up under both forms, so either one is found.
+    if len(completion.boards) == 1:
+        part = completion.boards[0]
+        code = catalog.board_code(part.board) or (part.board or "").strip().upper()
+        return _board_learner_key(completion.learner, code, part.board_id)
+    return learner_key(completion.learner)
+
+
+class _Ledger:
+    """Indexes over a History (never modified) so that each check is a dict lookup, not a scan."""
+
+    def __init__(self, history: History) -> None:
+        self.used_credit_ids: set[str] = set(history.used_credit_ids)
+        self.sent: Mapping[str, Completion] = history.sent
+        self.deleted: set[str] = set()
+        self._points: defaultdict[tuple[str | None, str, str], Decimal] = defaultdict(Decimal)
+        self._days: defaultdict[tuple[str | None, str, date, str], int] = defaultdict(int)
+        self._counted: dict[str, PriorCompletion] = {}
+        for prior in history.priors:
+            self.add(prior)
+
+    def add(self, prior: PriorCompletion) -> None:
+        if prior.credit_id:
+            self.used_credit_ids.add(prior.credit_id)
+        if not prior.counts:
+            return
+        if prior.credit_id:
+            self._counted[prior.credit_id] = prior
+        self._apply(prior, 1)
+
+    def remove(self, credit_id: str) -> None:
+        """A delete accepted earlier in the same batch: its points are available again."""
+        self.deleted.add(credit_id)
+        prior = self._counted.pop(credit_id, None)
+        if prior is not None:
+            self._apply(prior, -1)
+
+    def _apply(self, prior: PriorCompletion, sign: int) -> None:
+        for board, points in prior.board_points:
+            code = board.upper()
+            self._points[(prior.activity_id, prior.learner_key, code)] += sign * points
+            if prior.completion_date is not None:
+                self._days[(prior.activity_id, prior.learner_key, prior.completion_date, code)] += sign
+
+    def points(self, activity_id: str | None, keys: Iterable[str], board: str) -> Decimal:
+        return sum((self._points.get((activity_id, key, board), Decimal(0)) for key in keys), Decimal(0))
+
+    def completed_on(self, activity_id: str | None, keys: Iterable[str], day: date, board: str) -> bool:
+        return any(self._days.get((activity_id, key, day, board), 0) > 0 for key in keys)
+
+
+# The checks -----------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Findings:
+    issues: list[Issue] = field(default_factory=list)
+
+    def add(self, code: int, field_name: str, message: str) -> None:
+        self.issues.append(Issue(code, field_name, message))
+
+
+def _fmt(amount: Decimal) -> str:
+    return format_amount(amount)
+
+
+def _text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _amount(value: object, field_name: str, label: str, found: _Findings,
+            missing_code: int | None = 632) -> Decimal | None:
+    """A credit amount checked for 632 (missing), 673 (not a positive number) and 675 (0.25 steps).
+
+    Returns the amount when it is a positive number (even off-step, so limits can still be checked)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if missing_code is not None:
+            found.add(missing_code, field_name, f"{label} is missing")
+        return None
+    amount = parse_amount(value)
+    if amount is None:
+        found.add(673, field_name, f"{label} '{_text(value)}' is not a number")
+        return None
+    if amount <= 0:
+        found.add(673, field_name, f"{label} must be more than 0, not {_fmt(amount)}")
+        return None
+    if not is_quarter_step(amount):
+        found.add(675, field_name, f"{label} {_fmt(amount)} is not in steps of 0.25 "
+                                   "(amounts must end in .00, .25, .50 or .75)")
+    return amount
+
+
+def _activity_label(activity: Activity) -> str:
+    return activity.activity_id or f"'{activity.title}'"
+
+
+def validate(completion: Completion, activity: Activity | None, history: History, as_of: date) -> list[Issue]:
+    """Every problem PARS would reject this record for (empty when it may be sent).
+
+    `activity` is the record's activity (None when ParsDesk does not know it: 690); `history` holds the
+    provider's earlier records; `as_of` is today's date (for future dates and deadlines)."""
+    return _check(completion, activity, _Ledger(history), as_of)
+
+
+def validate_batch(completions: Sequence[Completion], activities: Mapping[str, Activity],
+                   history: History, as_of: date) -> list[list[Issue]]:
+    """The issues of each record of a batch, in order, including duplicates within the batch.
+
+    `activities` maps 9-digit activity IDs to activities. Each record is judged against the history
+    plus the valid records before it in the batch; the caller's history is left untouched."""
+    ledger = _Ledger(history)
+    results: list[list[Issue]] = []
+    for completion in completions:
+        activity = activities.get(_activity_key(completion.activity_id) or "")
+        issues = _check(completion, activity, ledger, as_of)
+        results.append(issues)
+        action = record_action(completion.action)
+        credit_id = (completion.credit_id or "").strip()
+        if action is RecordAction.ADD and credit_id:
+            # PARS never reuses a creditID, even one whose record it rejected.
+            ledger.used_credit_ids.add(credit_id)
+            if not issues:
+                ledger.add(prior_from_completion(completion))
+        elif action is RecordAction.DELETE and credit_id and not issues:
+            ledger.remove(credit_id)
+    return results
+
+
+def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date) -> list[Issue]:
+    found = _Findings()
+    action = record_action(completion.action)
+    if action is None:
+        raw_action = _text(completion.action)
+        if raw_action:
+            found.add(602, F_ACTION, f"Record action '{raw_action}' is not valid: use Add or Delete")
+        else:
+            found.add(601, F_ACTION, "Record action is missing: use Add or Delete")
+
+    credit_id = (completion.credit_id or "").strip()
+    if not credit_id:
+        found.add(650, F_CREDIT_ID, "Credit ID is missing")
+    elif len(credit_id) > CREDIT_ID_MAX_LENGTH:
+        found.add(LOCAL_CHECK, F_CREDIT_ID,
+                  f"Credit ID is {len(credit_id)} characters long; PARS allows at most {CREDIT_ID_MAX_LENGTH}")
+
+    if action is RecordAction.DELETE:
+        _check_delete(completion, credit_id, ledger, as_of, found)
+        return found.issues
+    if action is RecordAction.ADD and credit_id and credit_id in ledger.used_credit_ids:
+        found.add(603, F_CREDIT_ID, f"Credit ID {credit_id} was already used by an earlier record; "
+                                    "each Add needs a new credit ID")
+
+    activity_id = _activity_key(completion.activity_id)
+    if activity_id is None:
+        # An activity created in ParsDesk gets its ID when it is registered, before its learners go.
+        if not (activity is not None and activity.activity_id is None):
+            found.add(630, F_ACTIVITY_ID, "ACCME activity ID is missing")
+    elif not _ACTIVITY_ID.fullmatch(activity_id):
+        found.add(690, F_ACTIVITY_ID, f"Activity ID '{activity_id}' is not a 9-digit ACCME activity ID")
+    elif activity is None:
+        found.add(690, F_ACTIVITY_ID, f"Activity {activity_id} is not one of this provider's activities "
+                                      "known to ParsDesk; check the ID or add the activity")
+
+    learner = completion.learner
+    if not _text(learner.first_name):
+        found.add(622, F_FIRST_NAME, "First name is missing")
+    if not _text(learner.last_name):
+        found.add(623, F_LAST_NAME, "Last name is missing")
+
+    completed = _completion_date(completion.completion_date, as_of, found)
+
+    has_cme = completion.cme is not None
+    has_rems = completion.rems is not None
+    if not has_cme and not completion.boards and not has_rems:
+        found.add(677, F_CME_CREDITS, "The record reports nothing: add CME credits, board points or REMS")
+
+    _check_birth_date(completion, found)
+    if has_cme:
+        _check_cme(completion, activity, found)
+    if has_rems:
+        _check_rems(completion, activity, found)
+
+    boards = _check_boards(completion, activity, activity_id, completed, ledger, found)
+
+    if completed is not None:
+        if activity is not None:
+            if completed < activity.start_date:
+                found.add(672, F_COMPLETION_DATE,
+                          f"Completion date {format_pars_date(completed)} is before the activity's "
+                          f"start date {format_pars_date(activity.start_date)}")
+            # CME and REMS end with the activity; MOC may be claimed until the board's claim date.
+            if (has_cme or has_rems or not completion.boards) and completed > activity.end_date:
+                found.add(671, F_COMPLETION_DATE,
+                          f"Completion date {format_pars_date(completed)} is after the activity's "
+                          f"end date {format_pars_date(activity.end_date)}")
+        _check_report_deadline(completed, has_cme or has_rems, boards, as_of, found)
+    return found.issues
+
+
+def _completion_date(value: date | str | None, as_of: date, found: _Findings) -> date | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        found.add(631, F_COMPLETION_DATE, "Completion date is missing")
+        return None
+    completed = parse_pars_date(value)
+    if completed is None:
+        found.add(671, F_COMPLETION_DATE, f"Completion date '{_text(value)}' is not a real date in "
+                                          "MM-DD-YYYY form")
+        return None
+    if completed > as_of:
+        found.add(671, F_COMPLETION_DATE, f"Completion date {format_pars_date(completed)} is in the future "
+                                          f"(today is {format_pars_date(as_of)})")
+    return completed
+
+
+def _check_birth_date(completion: Completion, found: _Findings) -> None:
+    needed_by: list[str] = []
+    if completion.cme is not None and catalog.cme_rules().dob_required:
+        needed_by.append("CME credit")
+    for part in completion.boards:
+        info = catalog.board(part.board)
+        if info is not None and info.dob_required and info.code not in needed_by:
+            needed_by.append(info.code)
+    birth_date = _text(completion.learner.birth_date)
+    if not birth_date:
+        if needed_by:
+            found.add(624, F_DOB, f"Date of birth (MM/DD) is required for {', '.join(needed_by)}")
+    elif normalize_birth_date(birth_date) is None:
+        # The value itself is left out of the message: it is personal data.
+        found.add(624, F_DOB, "Date of birth is not a real month and day: write it as MM/DD, e.g. 03/07")
+
+
+def _check_cme(completion: Completion, activity: Activity | None, found: _Findings) -> None:
+    learner = completion.learner
+    license_id = _text(learner.license_id)
+    state_text = _text(learner.licensing_state)
+    if not license_id:
+        found.add(621, F_LICENSE_ID, "A state licence number or NPI is required for CME credit")
+    if state_text.upper() in _NPI_MARKERS:
+        if license_id and not is_valid_npi(license_id):
+            found.add(712, F_LICENSE_ID, "Without a licensing state the ID must be a valid 10-digit NPI "
+                                         "(its last digit is a check digit); this one is not")
+    elif catalog.state_code(state_text) is None:
+        found.add(712, F_STATE, f"Licensing state '{state_text}' is not a US state or territory")
+
+    credits = _amount(completion.cme.credits if completion.cme else None, F_CME_CREDITS,
+                      "Number of CME credits", found)
+    if credits is None or activity is None:
+        return
+    offered = activity.cme_credits
+    if offered is None or offered <= 0:
+        found.add(674, F_CME_CREDITS, f"Activity {_activity_label(activity)} offers no AMA PRA Category 1 "
+                                      f"credit, so {_fmt(credits)} CME credits cannot be reported")
+    elif credits > offered:
+        found.add(674, F_CME_CREDITS, f"CME credits {_fmt(credits)} exceed the {_fmt(offered)} credits the "
+                                      "activity offers")
+
+
+def _check_rems(completion: Completion, activity: Activity | None, found: _Findings) -> None:
+    rems = completion.rems
+    assert rems is not None
+    if activity is not None and not activity.rems:
+        found.add(713, F_REMS_PROFESSION, f"Activity {_activity_label(activity)} is not registered as a REMS "
+                                          "activity, so REMS participation cannot be reported")
+    profession = _text(rems.profession)
+    if not profession:
+        found.add(LOCAL_CHECK, F_REMS_PROFESSION, "REMS profession is required")
+    elif catalog.rems_profession(profession) is None:
+        found.add(LOCAL_CHECK, F_REMS_PROFESSION, f"REMS profession '{profession}' is not one of: "
+                                                  f"{', '.join(catalog.rems_professions())}")
+    state_text = _text(rems.state_of_practice)
+    if state_text and catalog.state_code(state_text) is None:
+        found.add(LOCAL_CHECK, F_REMS_STATE, f"State of practice '{state_text}' is not a US state or territory")
+    dea = _text(rems.dea_registration)
+    if dea and catalog.dea_registration(dea) is None:
+        found.add(LOCAL_CHECK, F_REMS_DEA, f"DEA registration '{dea}' is not one of: "
+                                           f"{', '.join(catalog.dea_registrations())}")
+    years = _text(rems.time_in_practice)
+    if years and catalog.time_in_practice(years) is None:
+        found.add(LOCAL_CHECK, F_REMS_TIME_IN_PRACTICE, f"Time in practice '{years}' is not one of: "
+                                                        f"{', '.join(catalog.time_in_practice_values())}")
+
+
+def _check_boards(completion: Completion, activity: Activity | None, activity_id: str | None,
+                  completed: date | None, ledger: _Ledger, found: _Findings) -> list[BoardInfo]:
+    """Checks each board part; returns the known boards of the record (for deadlines)."""
+    known: list[BoardInfo] = []
+    seen_codes: set[str] = set()
+    name_key = learner_key(completion.learner)
+    for part in completion.boards:
+        board_text = _text(part.board)
+        info = catalog.board(board_text)
+        board_id = _text(part.board_id)
+        if info is None:
+            if not board_text:
+                found.add(713, F_BOARD, "Certifying board is missing for the board points")
+            else:
+                found.add(713, F_BOARD, f"Certifying board '{board_text}' is not one of "
+                                        f"{', '.join(catalog.board_codes())}")
+                if board_id:
+                    found.add(712, F_BOARD_ID, f"The board ID cannot be typed: board '{board_text}' "
+                                               "does not exist")
+            _amount(part.points, F_BOARD_POINTS, "Total board credits", found)
+            continue
+        code = info.code
+        if code in seen_codes:
+            found.add(678, F_BOARD, f"{code} appears twice in this record; report its points once")
+            continue
+        seen_codes.add(code)
+        known.append(info)
+        if not board_id and info.board_id_required:
+            found.add(621, F_BOARD_ID, f"{code} requires the learner's board (diplomate) ID")
+        points = _amount(part.points, F_BOARD_POINTS, f"{code} points", found)
+
+        registration: BoardRegistration | None = None
+        if activity is not None:
+            registration = activity.board(code) or _registration_by_alias(activity, code)
+            if not activity.boards:
+                found.add(670, F_BOARD, f"Activity {_activity_label(activity)} is not registered for MOC "
+                                        "with any board")
+            elif registration is None:
+                registered = ", ".join(reg.board for reg in activity.boards)
+                found.add(670, F_BOARD, f"Activity {_activity_label(activity)} is not registered with "
+                                        f"{code} for MOC (registered: {registered})")
+        max_points = parse_amount(registration.max_points) if registration is not None else None
+        if points is not None and max_points is not None and points > max_points:
+            found.add(674, F_BOARD_POINTS, f"{code} points {_fmt(points)} exceed the {_fmt(max_points)} "
+                                           "points the activity offers")
+        _check_credit_types(part, info, registration, points, found)
+
+        if completed is None:
+            continue
+        if info.earliest_completion is not None and completed < info.earliest_completion:
+            found.add(705, F_COMPLETION_DATE,
+                      f"{code} accepts completions from {format_pars_date(info.earliest_completion)} on; "
+                      f"this one is {format_pars_date(completed)}")
+        if registration is not None and registration.credit_claim_date is not None:
+            if completed > registration.credit_claim_date:
+                found.add(671, F_COMPLETION_DATE,
+                          f"Completion date {format_pars_date(completed)} is after the {code} credit claim "
+                          f"date {format_pars_date(registration.credit_claim_date)}")
+        elif activity is not None and completed > activity.end_date:
+            found.add(671, F_COMPLETION_DATE,
+                      f"Completion date {format_pars_date(completed)} is after the activity's end date "
+                      f"{format_pars_date(activity.end_date)}")
+
+        keys = {name_key, _board_learner_key(completion.learner, code, board_id)}
+        if points is not None and max_points is not None:
+            earlier = ledger.points(activity_id, keys, code)
+            if earlier >= max_points:
+                found.add(710, F_BOARD_POINTS,
+                          f"The learner already has {_fmt(earlier)} of the {_fmt(max_points)} {code} points "
+                          "this activity offers")
+            elif earlier + points > max_points:
+                found.add(711, F_BOARD_POINTS,
+                          f"{_fmt(points)} more {code} points would bring the learner to "
+                          f"{_fmt(earlier + points)}, above the {_fmt(max_points)} the activity offers "
+                          f"({_fmt(max_points - earlier)} remain)")
+        if info.one_completion_per_day and ledger.completed_on(activity_id, keys, completed, code):
+            found.add(717, F_COMPLETION_DATE,
+                      f"{code} allows one completion per activity per learner per day, and this learner "
+                      f"already has one on {format_pars_date(completed)}")
+    return known
+
+
+def _registration_by_alias(activity: Activity, code: str) -> BoardRegistration | None:
+    for registration in activity.boards:
+        if catalog.board_code(registration.board) == code:
+            return registration
+    return None
+
+
+def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardRegistration | None,
+                        points: Decimal | None, found: _Findings) -> None:
+    code = info.code
+    registered: list[str] | None = None
+    if registration is not None:
+        registered = [info.credit_type(name) or name for name in registration.credit_types]
+    if not part.credit_types:
+        # With a single registered type the type is implied; with several the record must choose.
+        if registered is not None and len(registered) > 1:
+            found.add(676, F_CREDIT_TYPE, f"Choose the {code} credit type: the activity offers "
+                                          f"{', '.join(registered)}")
+        return
+    seen: set[str] = set()
+    for name, amount in part.credit_types.items():
+        written = _text(name)
+        canonical = info.credit_type(written) if written else None
+        if canonical is None:
+            if not written:
+                found.add(676, F_CREDIT_TYPE, f"A {code} credit type is blank")
+            elif info.is_retired(written):
+                found.add(676, F_CREDIT_TYPE, f"{code} no longer accepts credit type '{written}'")
+            else:
+                found.add(676, F_CREDIT_TYPE, f"'{written}' is not a {code} credit type (valid: "
+                                              f"{', '.join(info.credit_types)})")
+        else:
+            if canonical in seen:
+                found.add(678, F_CREDIT_TYPE, f"Credit type '{canonical}' appears twice in this record")
+            seen.add(canonical)
+            if registered is not None and canonical not in registered:
+                offered = ", ".join(registered) or "none"
+                if info.is_patient_safety(canonical):
+                    found.add(680, F_CREDIT_TYPE, f"The activity is not registered for {code} "
+                                                  f"'{canonical}' credit (registered: {offered})")
+                elif info.is_practice_assessment(canonical):
+                    found.add(681, F_CREDIT_TYPE, f"The activity is not registered for {code} "
+                                                  f"'{canonical}' credit (registered: {offered})")
+                else:
+                    found.add(676, F_CREDIT_TYPE, f"The activity is not registered for {code} credit type "
+                                                  f"'{canonical}' (registered: {offered})")
+        # An empty amount means the whole board total.
+        value = _amount(amount, F_CREDIT_TYPE_AMOUNT, f"{code} '{written}' credits", found, missing_code=None)
+        if value is not None and points is not None and value > points:
+            found.add(674, F_CREDIT_TYPE_AMOUNT, f"{code} '{written}' credits {_fmt(value)} exceed the "
+                                                 f"{code} total of {_fmt(points)} points")
+
+
+def _check_report_deadline(completed: date, has_cme_or_rems: bool, boards: list[BoardInfo], as_of: date,
+                           found: _Findings) -> None:
+    programs: dict[date, list[str]] = {}
+    if has_cme_or_rems or not boards:
+        programs.setdefault(catalog.cme_rules().report_deadline.for_year(completed.year), []).append("PARS")
+    for info in boards:
+        programs.setdefault(info.report_deadline.for_year(completed.year), []).append(info.code)
+    for deadline, names in sorted(programs.items()):
+        if as_of > deadline:
+            found.add(705, F_COMPLETION_DATE,
+                      f"{' and '.join(names)} no longer accept{'s' if len(names) == 1 else ''} "
+                      f"{completed.year} completions: the reporting deadline was {format_pars_date(deadline)}")
+
+
+def _check_delete(completion: Completion, credit_id: str, ledger: _Ledger, as_of: date,
+                  found: _Findings) -> None:
+    original = ledger.sent.get(credit_id) if credit_id else None
+    if credit_id and (original is None or credit_id in ledger.deleted):
+        found.add(605, F_CREDIT_ID, f"No sent record has credit ID {credit_id}, so there is nothing to delete")
+    elif original is not None:
+        differing = _differing_fields(completion, original)
+        if differing:
+            found.add(605, F_CREDIT_ID, "A delete must repeat the record exactly as it was sent; these fields "
+                                        f"differ: {', '.join(differing)}")
+    source = original if original is not None else completion
+    completed = parse_pars_date(completion.completion_date) or parse_pars_date(source.completion_date)
+    if completed is None:
+        return
+    deadlines: list[Deadline] = []
+    if source.cme is not None or source.rems is not None or not source.boards:
+        deadlines.append(catalog.cme_rules().delete_deadline)
+    for part in source.boards:
+        info = catalog.board(part.board)
+        if info is not None:
+            deadlines.append(info.delete_deadline)
+    closing = min(deadline.for_year(completed.year) for deadline in deadlines) if deadlines else None
+    if closing is not None and as_of > closing:
+        found.add(706, F_COMPLETION_DATE, f"Deletes of {completed.year} completions closed on "
+                                          f"{format_pars_date(closing)}")
+
+
+def _differing_fields(delete: Completion, original: Completion) -> list[str]:
+    """The fields (by name, never value) in which a delete differs from the record as sent."""
+    mine, theirs = _comparable(delete), _comparable(original)
+    return [name for name in mine if mine[name] != theirs[name]]
+
+
+def _comparable(completion: Completion) -> dict[str, object]:
+    learner = completion.learner
+    birth = _text(learner.birth_date)
+    state_text = _text(learner.licensing_state)
+    boards: dict[str, tuple[str, Decimal | str | None, frozenset[tuple[str, Decimal | str | None]]]] = {}
+    for part in completion.boards:
+        code = catalog.board_code(part.board) or _text(part.board).upper()
+        points = parse_amount(part.points)
+        info = catalog.board(code)
+        types = frozenset(
+            ((info.credit_type(_text(name)) if info else None) or _text(name).casefold(),
+             parse_amount(amount) if _text(amount) else points)
+            for name, amount in part.credit_types.items()
+        )
+        boards[code] = (_text(part.board_id).upper(), points, types)
+    return {
+        F_ACTIVITY_ID: _activity_key(completion.activity_id),
+        F_COMPLETION_DATE: parse_pars_date(completion.completion_date) or _text(completion.completion_date),
+        F_FIRST_NAME: _text(learner.first_name).casefold(),
+        F_LAST_NAME: _text(learner.last_name).casefold(),
+        F_DOB: normalize_birth_date(birth) or birth,
+        F_STATE: catalog.state_code(state_text) or state_text.upper(),
+        F_LICENSE_ID: _text(learner.license_id).upper(),
+        F_CME_CREDITS: parse_amount(completion.cme.credits) if completion.cme is not None else None,
+        F_BOARD: {code: value[0] for code, value in boards.items()},
+        F_BOARD_POINTS: {code: value[1] for code, value in boards.items()},
+        F_CREDIT_TYPE: {code: value[2] for code, value in boards.items()},
+        F_REMS_PROFESSION: _text(completion.rems.profession).casefold() if completion.rems else None,
+    }
+
+
+# Activities -----------------------------------------------------------------------------------------
+
+def validate_activity(activity: Activity) -> list[Issue]:
+    """Problems with an activity as entered in the activity dialog or imported from JSON."""
+    found = _Findings()
+    if not activity.title or not activity.title.strip():
+        found.add(LOCAL_CHECK, A_TITLE, "Title is required")
+    if activity.activity_id is not None and not _ACTIVITY_ID.fullmatch(activity.activity_id.strip()):
+        found.add(690, A_ACTIVITY_ID, f"Activity ID '{activity.activity_id}' is not a 9-digit ACCME "
+                                      "activity ID (leave it empty until PARS assigns one)")
+    activity_type = _text(activity.activity_type)
+    if not activity_type:
+        found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, "Activity type is required")
+    elif catalog.activity_type(activity_type) is None:
+        found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, f"Activity type '{activity_type}' is not one of: "
+                                                f"{', '.join(catalog.activity_types())}")
+    if activity.end_date < activity.start_date:
+        found.add(LOCAL_CHECK, A_END_DATE, f"End date {format_pars_date(activity.end_date)} is before the "
+                                           f"start date {format_pars_date(activity.start_date)}")
+    if activity.cme_credits is not None:
+        credits = parse_amount(activity.cme_credits)
+        if credits is None or credits < 0:
+            found.add(LOCAL_CHECK, A_CME_CREDITS, f"AMA PRA Category 1 credits must be 0 or more, "
+                                                  f"not {activity.cme_credits}")
+        elif not is_quarter_step(credits):
+            found.add(675, A_CME_CREDITS, f"AMA PRA Category 1 credits {_fmt(credits)} are not in steps of 0.25")
+
+    seen: set[str] = set()
+    for registration in activity.boards:
+        info = catalog.board(registration.board)
+        if info is None:
+            found.add(713, A_BOARD, f"Certifying board '{registration.board}' is not one of "
+                                    f"{', '.join(catalog.board_codes())}")
+            continue
+        code = info.code
+        if code in seen:
+            found.add(LOCAL_CHECK, A_BOARD, f"{code} is registered twice for this activity")
+            continue
+        seen.add(code)
+        points = parse_amount(registration.max_points)
+        if points is None or points <= 0:
+            found.add(673, A_MOC_POINTS, f"{code} MOC points must be more than 0, not {registration.max_points}")
+        elif not is_quarter_step(points):
+            found.add(675, A_MOC_POINTS, f"{code} MOC points {_fmt(points)} are not in steps of 0.25")
+        if not registration.credit_types:
+            found.add(676, A_CREDIT_TYPES, f"{code} needs at least one credit type (valid: "
+                                           f"{', '.join(info.credit_types)})")
+        types_seen: set[str] = set()
+        for name in registration.credit_types:
+            canonical = info.credit_type(name)
+            if canonical is None:
+                reason = "is no longer accepted by" if info.is_retired(name) else "is not a credit type of"
+                found.add(676, A_CREDIT_TYPES, f"'{name}' {reason} {code} (valid: {', '.join(info.credit_types)})")
+            elif canonical in types_seen:
+                found.add(678, A_CREDIT_TYPES, f"{code} credit type '{canonical}' is listed twice")
+            else:
+                types_seen.add(canonical)
+        claim = registration.credit_claim_date
+        if claim is not None and claim < activity.start_date:
+            found.add(LOCAL_CHECK, A_CREDIT_CLAIM_DATE,
+                      f"{code} credit claim date {format_pars_date(claim)} is before the start date "
+                      f"{format_pars_date(activity.start_date)}")
+    return found.issues
