@@ -1,16 +1,30 @@
-"""What every tab and dialog shares: the store, the environment, and change notifications.
+"""What every tab and dialog shares: the store, the environment, settings and change notifications.
 
 Widgets never keep ORM objects across event-loop turns; they ask services inside
 `ctx.store.transaction()` (writes) or `ctx.store.session()` (reads) and keep plain values.
 When records change (a user action, an import, a sync), whoever changed them calls
 `ctx.notify_records_changed(ids)`, and every view updates just those rows.
+
+The context also knows how to reach PARS: `ctx.client_factory()` builds a fresh web-service client
+for the chosen environment (the in-process sandbox for "local"), and `ctx.sync` is the background
+sync controller once the main window made one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import QObject, Signal
 
 from app.models import Store
+
+if TYPE_CHECKING:
+    from app.ui.settings import AppSettings
+
+
+class NotConnectedError(RuntimeError):
+    """There is no way to reach PARS in this environment (e.g. the local sandbox is not running)."""
 
 
 class AppContext(QObject):
@@ -25,11 +39,66 @@ class AppContext(QObject):
     # ask the main window to start a sync now
     sync_requested = Signal()
 
-    def __init__(self, store: Store, *, environment: str = "local", actor: str = "coordinator") -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        environment: str = "local",
+        actor: str = "coordinator",
+        settings: AppSettings | None = None,
+        sandbox: Any | None = None,
+        client_factory: Callable[[], Any] | None = None,
+        demo: bool = False,
+    ) -> None:
         super().__init__()
         self.store = store
         self.environment = environment
         self.actor = actor  # recorded in status history as who made a change
+        if settings is None:
+            from app.ui.settings import AppSettings
+
+            settings = AppSettings(environment=environment)
+        self.settings = settings
+        self.sandbox = sandbox  # the in-process PARS sandbox (SandboxServer) when environment is local
+        self.demo = demo  # the store holds demo data (shown as a banner)
+        self.sync: Any | None = None  # SyncController, set by the main window
+        self._client_factory = client_factory
 
     def notify_records_changed(self, completion_ids: list[int] | None = None) -> None:
         self.records_changed.emit(list(completion_ids or []))
+
+    def client_factory(self) -> Any:
+        """A new PARS web-service client for this environment. Call it in the thread that uses it."""
+        if self._client_factory is not None:
+            return self._client_factory()
+        return make_client(self.environment, self.sandbox)
+
+    def base_url(self) -> str:
+        return pars_base_url(self.environment, self.sandbox)
+
+
+def pars_base_url(environment: str, sandbox: Any | None) -> str:
+    from app.pars.environments import LOCAL, environment as load_environment
+
+    if environment == LOCAL:
+        if sandbox is None:
+            raise NotConnectedError("The local PARS sandbox is not running.")
+        return str(sandbox.url)
+    return load_environment(environment).base_url
+
+
+def make_client(environment: str, sandbox: Any | None) -> Any:
+    """The web-service client for `environment` with the credentials saved for it."""
+    from app.pars.client import ParsClient
+    from app.pars.credentials import load_credentials
+    from app.pars.environments import LOCAL, environment as load_environment
+    from app.ui.settings import environment_label
+
+    env = load_environment(environment)
+    credentials = load_credentials(environment)
+    if credentials is None:
+        raise NotConnectedError(
+            f"No PARS credentials are saved for {environment_label(environment)}: enter them in Settings."
+        )
+    base_url = pars_base_url(environment, sandbox) if environment == LOCAL else None
+    return ParsClient.for_environment(env, credentials, base_url=base_url)

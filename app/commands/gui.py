@@ -1,0 +1,164 @@
+"""Start the ParsDesk desktop app (the default command).
+
+    parsdesk [gui] [--db PATH] [--env local|accme-sandbox|accme-production]
+
+The store is --db, else PARSDESK_DB, else the data folder chosen in Settings, else the platform data
+folder. With the local environment ParsDesk runs its PARS sandbox in-process on a loopback port; on a
+first start (an empty store) it fills the store with demo data, so there is something to look at and
+the first sync works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENT_CHOICES = ("local", "accme-sandbox", "accme-production")
+DEMO_LEARNERS = 60  # enough to fill every tab, quick to build on a first start
+
+log = logging.getLogger(__name__)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, help="the store file (default: PARSDESK_DB, else the data folder)")
+    parser.add_argument("--env", choices=ENVIRONMENT_CHOICES, help="PARS environment (default: from Settings)")
+
+
+def resolve_db_path(cli_db: Path | None, settings: Any) -> Path:
+    from app.paths import default_db_path
+
+    if cli_db is not None:
+        return cli_db.expanduser()
+    if os.environ.get("PARSDESK_DB"):
+        return default_db_path()
+    return settings.db_path() or default_db_path()
+
+
+@dataclass
+class Session:
+    """What a running app (or the screenshots command) holds: store, sandbox and context."""
+
+    store: Any
+    sandbox: Any | None
+    ctx: Any
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        self.store.close()
+
+
+def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
+    """The in-process PARS sandbox, seeded with the demo registries and the store's registered
+    activities (so records stored earlier can be sent and polled)."""
+    from app.sandbox import SandboxServer
+    from app.services.activities_view import registered_activities
+
+    with store.session() as session:
+        activities = registered_activities(session)
+    sandbox = SandboxServer(host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities)
+    sandbox.start()
+    return sandbox
+
+
+def open_session(db_path: Path, environment: str, settings: Any, *, demo_learners: int = DEMO_LEARNERS) -> Session:
+    """Open the store (building the demo on an empty one when local) and start what the env needs."""
+    from app.models import Store
+    from app.services.activities_view import has_activities
+    from app.ui.context import AppContext
+
+    store = Store.open(db_path)
+    sandbox = None
+    demo = store.get_meta("demo") == "1"
+    try:
+        if environment == "local":
+            with store.session() as session:
+                empty = not has_activities(session)
+            if empty:
+                sandbox = _build_demo(store, settings, demo_learners)
+                demo = True
+            else:
+                sandbox = start_local_sandbox(store, settings.board_delay_s)
+    except ImportError as exc:
+        # a build without the sandbox or the demo still opens the store; syncing then says why not
+        log.warning("local sandbox unavailable: %s", exc)
+    except Exception:
+        if sandbox is not None:
+            sandbox.stop()
+        store.close()
+        raise
+    ctx = AppContext(store, environment=environment, actor=settings.user or "coordinator", settings=settings,
+                     sandbox=sandbox, demo=demo)
+    return Session(store=store, sandbox=sandbox, ctx=ctx)
+
+
+def _build_demo(store: Any, settings: Any, learners: int) -> Any:
+    """Fill an empty store with the demo and return the running sandbox that knows its activities."""
+    import inspect
+
+    from app.services.demo import build_demo
+
+    sandbox = start_local_sandbox(store, settings.board_delay_s)
+    parameters = inspect.signature(build_demo).parameters
+    if "sandbox" in parameters:
+        build_demo(store, learners=learners, sandbox=sandbox)
+    else:
+        build_demo(store, learners=learners)
+        # the sandbox must know the activities the demo registered, so restart it with them
+        sandbox.stop()
+        sandbox = start_local_sandbox(store, settings.board_delay_s)
+    store.set_meta("demo", "1")
+    return sandbox
+
+
+def make_application(argv: list[str] | None = None) -> Any:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from app.paths import resource
+    from app.ui.settings import APPLICATION, ORGANIZATION
+
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    icon_path = resource("icons", "parsdesk.png")
+    if icon_path.is_file():
+        app.setWindowIcon(QIcon(str(icon_path)))
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = make_application()
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.models import StoreError
+    from app.ui.main_window import MainWindow
+    from app.ui.settings import AppSettings
+
+    settings = AppSettings.load()
+    environment = args.env or settings.environment
+    db_path = resolve_db_path(args.db, settings)
+    try:
+        session = open_session(db_path, environment, settings)
+    except StoreError as exc:
+        QMessageBox.critical(None, "ParsDesk", f"ParsDesk cannot open its store.\n\n{exc}")
+        return 1
+    window = MainWindow(session.ctx)
+    window.show()
+    try:
+        return int(app.exec())
+    finally:
+        session.close()

@@ -1,0 +1,94 @@
+"""What the Activities tab lists: each activity with its boards and learner counts by status.
+
+One query for the activities (boards loaded alongside) and ONE grouped query for the counts, so the
+list stays quick with many activities and many thousands of learner records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models.schema import ActivityRow, CompletionRow
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityOverview:
+    row_id: int
+    accme_id: str | None  # None until PARS registered the activity
+    title: str
+    activity_type: str
+    start_date: date
+    end_date: date
+    cme_credits: Decimal | None
+    boards: tuple[tuple[str, Decimal], ...]  # (board code, max points), by board code
+    counts: dict[str, int] = field(default_factory=dict)  # status -> number of learner records
+    registration_error: str | None = None
+
+    @property
+    def learner_total(self) -> int:
+        return sum(self.counts.values())
+
+
+def learner_counts(session: Session, activity_ids: list[int] | None = None) -> dict[int, dict[str, int]]:
+    """activity row id -> {status: count}, from one GROUP BY over the (activity_id, status) index."""
+    query = select(CompletionRow.activity_id, CompletionRow.status, func.count()).group_by(
+        CompletionRow.activity_id, CompletionRow.status
+    )
+    if activity_ids is not None:
+        query = query.where(CompletionRow.activity_id.in_(activity_ids))
+    counts: dict[int, dict[str, int]] = {}
+    for activity_id, status, number in session.execute(query):
+        counts.setdefault(activity_id, {})[status] = number
+    return counts
+
+
+def activity_overview(session: Session, activity_ids: list[int] | None = None) -> list[ActivityOverview]:
+    """Every activity (or just `activity_ids`), newest start date first."""
+    query = (
+        select(ActivityRow)
+        .options(selectinload(ActivityRow.boards))
+        .order_by(ActivityRow.start_date.desc(), ActivityRow.id.desc())
+    )
+    if activity_ids is not None:
+        query = query.where(ActivityRow.id.in_(activity_ids))
+    rows = session.scalars(query).all()
+    counts = learner_counts(session, activity_ids)
+    return [
+        ActivityOverview(
+            row_id=row.id,
+            accme_id=row.accme_id,
+            title=row.title,
+            activity_type=row.activity_type,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            cme_credits=row.cme_credits,
+            boards=tuple((b.board, b.max_points) for b in row.boards),
+            counts=dict(counts.get(row.id, {})),
+            registration_error=row.registration_error,
+        )
+        for row in rows
+    ]
+
+
+def activity_row_id(session: Session, accme_id: str) -> int | None:
+    """The stored row id of the activity PARS knows as `accme_id`, if it is stored."""
+    return session.scalar(select(ActivityRow.id).where(ActivityRow.accme_id == accme_id))
+
+
+def registered_activities(session: Session) -> list:  # list[Activity]
+    """Every activity PARS registered (it has an ACCME ID), as domain values: to seed a local sandbox."""
+    from app.services.activities import activity_to_domain
+
+    rows = session.scalars(
+        select(ActivityRow).options(selectinload(ActivityRow.boards)).where(ActivityRow.accme_id.is_not(None))
+    ).all()
+    return [activity_to_domain(row) for row in rows]
+
+
+def has_activities(session: Session) -> bool:
+    return session.scalar(select(ActivityRow.id).limit(1)) is not None

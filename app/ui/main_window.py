@@ -1,0 +1,463 @@
+"""The ParsDesk main window: four tabs, menus, toolbar, status bar and background sync.
+
+Tabs: Activities, Learner Summary, Batch Upload, Learner Search. The window owns the sync
+controller (a worker thread running the sync engine); it starts a sync on F5, on request from a tab,
+and every `sync_interval_s` seconds while idle. Record changes reported by the worker are gathered
+for a moment and passed on as one `ctx.notify_records_changed(ids)`, so views update rows in bursts
+instead of once per record. Closing during a sync asks the worker to stop and waits for it: records
+it had not finished stay queued (or in flight, for recovery by the next sync), nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.services import records
+from app.ui.activities_tab import ActivitiesTab
+from app.ui.context import AppContext
+from app.ui.icons import icon
+from app.ui.settings import WindowState, environment_label
+
+log = logging.getLogger(__name__)
+
+DEMO_BANNER = "Demo data — connected to the built-in PARS sandbox"
+TAB_ACTIVITIES, TAB_SUMMARY, TAB_UPLOAD, TAB_SEARCH = range(4)
+_RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered before views hear of them
+_STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
+
+
+def _placeholder(title: str, reason: str) -> QWidget:
+    """Shown only while a tab's module cannot be imported, so the rest of the app still works."""
+    widget = QWidget()
+    label = QLabel(f"{title} is unavailable: {reason}", widget)
+    label.setWordWrap(True)
+    QVBoxLayout(widget).addWidget(label)
+    return widget
+
+
+class MainWindow(QMainWindow):
+    sync_finished = Signal(object)  # the engine's report as a dict (SyncReport.as_dict())
+    sync_started = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.window_state = WindowState()
+        self.setWindowTitle("ParsDesk")
+        self.setWindowIcon(icon("parsdesk"))
+        self.setObjectName("mainWindow")
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setDocumentMode(True)
+        self.activities_tab = ActivitiesTab(ctx)
+        self.summary_tab = self._make_tab("app.ui.learner_summary", "LearnerSummaryTab", "Learner Summary")
+        self.upload_tab = self._make_tab("app.ui.batch_upload", "BatchUploadTab", "Batch Upload")
+        self.search_tab = self._make_tab("app.ui.learner_search", "LearnerSearchTab", "Learner Search")
+        self.tabs.addTab(self.activities_tab, icon("activity"), "Activities")
+        self.tabs.addTab(self.summary_tab, icon("status-accepted"), "Learner Summary")
+        self.tabs.addTab(self.upload_tab, icon("upload"), "Batch Upload")
+        self.tabs.addTab(self.search_tab, icon("search"), "Learner Search")
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        self.banner = QLabel(self)
+        self.banner.setObjectName("demoBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel#demoBanner { background: #fff4ce; color: #4d3b00; border: 1px solid #e0c45c;"
+            " border-radius: 4px; padding: 6px 10px; }"
+        )
+        self.banner.setText(
+            f"<b>{DEMO_BANNER}.</b> Records you send go to the sandbox on this computer, never to ACCME. "
+            "Open <i>File → Settings…</i> to connect to ACCME PARS."
+        )
+        self.banner.setVisible(ctx.demo)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        self._make_actions()
+        self._make_menus()
+        self._make_toolbar()
+        self._make_status_bar()
+
+        self._pending_ids: set[int] = set()
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(_RECORD_FLUSH_MS)
+        self._flush_timer.timeout.connect(self._flush_record_changes)
+        self._status_timer = QTimer(self)  # a burst of record changes refreshes the counts once
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(300)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.timeout.connect(self._periodic_sync)
+        self.set_sync_interval(ctx.settings.sync_interval_s)
+        self._closing = False
+        self._last_error: str | None = None
+        self._open_records = 0  # Submitted records waiting on the boards: idle syncs poll for them
+
+        self._setup_sync()
+        ctx.open_activity_requested.connect(self.show_activity)
+        ctx.sync_requested.connect(self.sync_now)
+        ctx.records_changed.connect(lambda _ids: self._status_timer.start())
+        ctx.upload_finished.connect(lambda _upload_id: self._after_upload())
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self._restore_state()
+        self.refresh_status()
+        self._tab_changed(self.tabs.currentIndex())
+
+    # --- construction ----------------------------------------------------------------------------
+    def _make_tab(self, module_name: str, class_name: str, title: str) -> QWidget:
+        import importlib
+
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            log.warning("%s tab unavailable: %s", title, exc)
+            return _placeholder(title, str(exc))
+        return getattr(module, class_name)(self.ctx)
+
+    def _make_actions(self) -> None:
+        def action(text: str, slot: Any, shortcut: QKeySequence | str | None = None, icon_name: str = "") -> QAction:
+            act = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            self.addAction(act)  # shortcuts work whichever widget has focus
+            return act
+
+        self.import_activities_action = action("Import activities JSON…", self._import_activities)
+        self.settings_action = action("Settings…", self.open_settings, QKeySequence.StandardKey.Preferences, "settings")
+        self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.new_learner_action = action("New learner…", self.new_learner, "Ctrl+N", "new-learner")
+        self.search_action = action("Search learners", self.search_learners, "Ctrl+F", "search")
+        self.delete_action = action("Delete", self.delete_selected, QKeySequence(Qt.Key.Key_Delete), "delete")
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.sync_action = action("Sync now", self.sync_now, "F5", "sync")
+        self.cancel_sync_action = action("Cancel sync", self.cancel_sync, None, "cancel")
+        self.cancel_sync_action.setEnabled(False)
+        self.about_action = action("About ParsDesk", self._about)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.import_activities_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        learners = bar.addMenu("&Learners")
+        learners.addAction(self.new_learner_action)
+        learners.addAction(self.search_action)
+        learners.addAction(self.delete_action)
+        sync = bar.addMenu("&Sync")
+        sync.addAction(self.sync_action)
+        sync.addAction(self.cancel_sync_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _make_toolbar(self) -> None:
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(20, 20))
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addAction(self.new_learner_action)
+        toolbar.addAction(self.search_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.sync_action)
+        toolbar.addAction(self.cancel_sync_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.settings_action)
+
+    def _make_status_bar(self) -> None:
+        status = self.statusBar()
+        self.environment_label = QLabel(self)
+        self.environment_label.setObjectName("environmentLabel")
+        self.queued_label = QLabel(self)
+        self.queued_label.setObjectName("queuedLabel")
+        self.sync_state_label = QLabel("Idle", self)
+        self.sync_state_label.setObjectName("syncStateLabel")
+        self.sync_progress = QProgressBar(self)
+        self.sync_progress.setObjectName("syncProgress")
+        self.sync_progress.setMaximumWidth(160)
+        self.sync_progress.setTextVisible(True)
+        self.sync_progress.setVisible(False)
+        self.last_sync_label = QLabel(self)
+        self.last_sync_label.setObjectName("lastSyncLabel")
+        status.addWidget(self.environment_label)
+        status.addWidget(self.queued_label)
+        status.addPermanentWidget(self.sync_state_label)
+        status.addPermanentWidget(self.sync_progress)
+        status.addPermanentWidget(self.last_sync_label)
+
+    # --- sync ------------------------------------------------------------------------------------
+    def _setup_sync(self) -> None:
+        try:
+            from app.sync.worker import SyncController
+        except ImportError as exc:
+            log.warning("background sync unavailable: %s", exc)
+            self.ctx.sync = None
+            self.sync_action.setEnabled(False)
+            self.sync_state_label.setText("Sync unavailable")
+            return
+        controller = SyncController(self._make_engine, parent=self)
+        controller.progress.connect(self._sync_progress)
+        controller.record_changed.connect(self._record_changed)
+        controller.failed.connect(self._sync_failed)
+        controller.finished.connect(self._sync_done)
+        self.ctx.sync = controller
+
+    def _make_engine(self) -> Any:
+        """Runs in the sync thread: the engine gets its own store connection and its own client."""
+        from app.models import Store
+        from app.sync.engine import SyncEngine
+
+        store = Store.open(self.ctx.store.path, migrate_schema=False)
+        try:
+            client = self.ctx.client_factory()
+        except Exception:
+            store.close()
+            raise
+        return SyncEngine(store, client, actor=self.ctx.actor, owns_resources=True)
+
+    @property
+    def sync_running(self) -> bool:
+        return bool(self.ctx.sync is not None and self.ctx.sync.running)
+
+    def sync_now(self) -> bool:
+        """Start a sync unless one is running. Returns True when one was started."""
+        if self.ctx.sync is None or self._closing or self.sync_running:
+            return False
+        self._last_error = None
+        self.sync_state_label.setText("Syncing…")
+        self.sync_progress.setRange(0, 0)  # busy until the engine knows how much there is
+        self.sync_progress.setVisible(True)
+        self.sync_action.setEnabled(False)
+        self.cancel_sync_action.setEnabled(True)
+        self.ctx.sync.start()
+        self.sync_started.emit()
+        return True
+
+    def cancel_sync(self) -> None:
+        if self.sync_running:
+            self.sync_state_label.setText("Cancelling…")
+            self.ctx.sync.cancel()
+
+    def _periodic_sync(self) -> None:
+        if not self.sync_running and QApplication.activeModalWidget() is None:
+            with self.ctx.store.session() as session:
+                pending = records.queued_count(session)
+            # nothing queued still polls: Submitted records wait on the boards' answers
+            if pending or self._open_records:
+                self.sync_now()
+
+    def set_sync_interval(self, seconds: int) -> None:
+        if seconds > 0:
+            self._sync_timer.start(seconds * 1000)
+        else:
+            self._sync_timer.stop()
+
+    def _sync_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.sync_progress.setRange(0, total)
+            self.sync_progress.setValue(min(done, total))
+            self.sync_progress.setFormat(f"{done} / {total}")
+            if self.sync_state_label.text() != "Cancelling…":
+                self.sync_state_label.setText("Syncing…")
+
+    def _record_changed(self, completion_id: int, _status: str) -> None:
+        self._pending_ids.add(int(completion_id))
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush_record_changes(self) -> None:
+        if self._pending_ids:
+            ids = sorted(self._pending_ids)
+            self._pending_ids.clear()
+            self.ctx.notify_records_changed(ids)
+
+    def _sync_failed(self, message: str) -> None:
+        self._last_error = message
+        self.sync_state_label.setText("Sync problem")
+        self.sync_state_label.setToolTip(message)
+        self.statusBar().showMessage(message, 15_000)
+
+    def _sync_done(self, report: dict[str, Any]) -> None:
+        self._flush_timer.stop()
+        self._flush_record_changes()
+        self.sync_progress.setVisible(False)
+        self.sync_action.setEnabled(not self._closing)
+        self.cancel_sync_action.setEnabled(False)
+        report = dict(report or {})
+        problems = [str(p) for p in report.get("problems") or []]
+        if self._last_error or report.get("fatal"):
+            self.sync_state_label.setText("Sync problem")
+            self.sync_state_label.setToolTip(self._last_error or str(report["fatal"]))
+        elif report.get("stopped"):
+            self.sync_state_label.setText("Sync cancelled")
+            self.sync_state_label.setToolTip("")
+        elif problems:
+            self.sync_state_label.setText("Synced with problems")
+            self.sync_state_label.setToolTip("\n".join(problems))
+        else:
+            self.sync_state_label.setText("Synced")
+            self.sync_state_label.setToolTip("")
+        self.refresh_status()
+        self.activities_tab.refresh_counts()
+        if report.get("activities_registered"):
+            self.ctx.activities_changed.emit()
+        self.sync_finished.emit(report)
+
+    # --- status ----------------------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        with self.ctx.store.session() as session:
+            queued = records.queued_count(session)
+            last = records.last_sync_at(session)
+        counts = self.activities_tab.model_counts()
+        self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
+        self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}")
+        self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
+        self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
+
+    @property
+    def queued_count(self) -> int:
+        with self.ctx.store.session() as session:
+            return records.queued_count(session)
+
+    # --- tab routing -----------------------------------------------------------------------------
+    def show_activity(self, activity_row_id: int) -> None:
+        self.tabs.setCurrentIndex(TAB_SUMMARY)
+        show = getattr(self.summary_tab, "show_activity", None)
+        if callable(show):
+            show(activity_row_id)
+
+    def _tab_changed(self, index: int) -> None:
+        tab = self.tabs.widget(index)
+        self.delete_action.setEnabled(callable(getattr(tab, "delete_selected", None)))
+
+    def new_learner(self) -> None:
+        tab = self.tabs.currentWidget()
+        own = getattr(tab, "new_learner", None)
+        if callable(own):
+            own()
+            return
+        activity_id = self.activities_tab.current_activity_id()
+        try:
+            from app.ui.learner_dialog import open_new_learner
+        except ImportError as exc:
+            QMessageBox.warning(self, "New learner", f"The learner form is unavailable: {exc}")
+            return
+        open_new_learner(self.ctx, self, activity_id)
+
+    def search_learners(self) -> None:
+        self.tabs.setCurrentIndex(TAB_SEARCH)
+        focus = getattr(self.search_tab, "focus_search", None)
+        if callable(focus):
+            focus()
+        else:
+            self.search_tab.setFocus()
+
+    def delete_selected(self) -> None:
+        delete = getattr(self.tabs.currentWidget(), "delete_selected", None)
+        if callable(delete):
+            delete()
+
+    def _after_upload(self) -> None:
+        self.refresh_status()
+        self.activities_tab.refresh_counts()
+
+    def _import_activities(self) -> None:
+        self.tabs.setCurrentIndex(TAB_ACTIVITIES)
+        self.activities_tab.import_json()
+
+    def open_settings(self) -> None:
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.ctx, self)
+        if dialog.exec():
+            self.set_sync_interval(self.ctx.settings.sync_interval_s)
+            self.refresh_status()
+            if dialog.restart_needed:
+                QMessageBox.information(
+                    self, "Settings", "Some changes take effect when ParsDesk is started again:\n\n"
+                    + "\n".join(f"• {item}" for item in dialog.restart_needed)
+                )
+
+    def _about(self) -> None:
+        from app import __version__
+
+        QMessageBox.about(
+            self,
+            "About ParsDesk",
+            f"<b>ParsDesk {__version__}</b><p>Reports CME and MOC learner completions to ACCME PARS."
+            f"<p>Store: {self.ctx.store.path}<br>PARS environment: {environment_label(self.ctx.environment)}",
+        )
+
+    # --- remembered state ------------------------------------------------------------------------
+    def _tables(self) -> list[QAbstractItemView]:
+        return [view for view in self.findChildren(QAbstractItemView) if view.objectName()]
+
+    def _restore_state(self) -> None:
+        geometry = self.window_state.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        index = self.window_state.current_tab()
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+        for view in self._tables():
+            header = getattr(view, "horizontalHeader", None)
+            state = self.window_state.header_state(view.objectName())
+            if header is not None and state is not None:
+                header().restoreState(state)
+
+    def save_state(self) -> None:
+        self.window_state.set_geometry(self.saveGeometry())
+        self.window_state.set_current_tab(self.tabs.currentIndex())
+        for view in self._tables():
+            header = getattr(view, "horizontalHeader", None)
+            if header is not None:
+                self.window_state.set_header_state(view.objectName(), QByteArray(header().saveState()))
+        self.window_state.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self._closing = True
+        self._sync_timer.stop()
+        if self.sync_running:
+            self.sync_state_label.setText("Stopping sync…")
+            self.ctx.sync.cancel()
+            if not self.ctx.sync.wait_stopped(_STOP_WAIT_MS):
+                log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
+        self._flush_record_changes()
+        self.save_state()
+        event.accept()
+
+
+def _format_time(value: datetime) -> str:
+    """A stored UTC time in the user's local time, e.g. '14:05' today or '2026-11-26 14:05'."""
+    local = value.replace(tzinfo=timezone.utc).astimezone() if value.tzinfo is None else value.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
