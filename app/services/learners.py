@@ -1,0 +1,775 @@
+"""Learner records as the Learner Summary and Learner Search tabs see them, and the user's actions on them.
+
+Reads return frozen plain values (`LearnerRecordView`, `HistoryEntry`) so widgets never hold ORM
+objects. Lists are built with a few Core queries: one for the page of records (filtered and sorted by
+SQLite over its indexes) and one for the boards of just that page, so paging through 100,000 records
+stays quick. Writes (add, edit a Draft, resubmit a Rejected record, delete) validate with
+`app.pars.validation` and store through `app.services.records`, so each change leaves a StatusEvent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models.schema import (
+    ActivityBoardRow,
+    ActivityRow,
+    CompletionBoardRow,
+    CompletionRemsRow,
+    CompletionRow,
+    LearnerRow,
+    OutboxRow,
+    StatusEvent,
+    utcnow,
+)
+from app.pars.domain import (
+    Activity,
+    BoardPart,
+    BoardRegistration,
+    CmePart,
+    Completion,
+    History,
+    Issue,
+    Learner,
+    PriorCompletion,
+    RecordAction,
+    Status,
+    learner_key,
+)
+from app.pars.values import format_amount, parse_amount
+from app.services import records
+from app.services.activities import activity_to_domain
+
+# --- plain values ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardPoints:
+    board: str
+    board_id: str | None
+    points: Decimal
+    credit_types: tuple[tuple[str, Decimal], ...]  # (credit type, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerRecordView:
+    """One learner record (one creditID) as the tables, tooltips and exports show it."""
+
+    completion_id: int
+    credit_id: str
+    activity_row_id: int
+    activity_accme_id: str | None
+    activity_title: str
+    first_name: str
+    last_name: str
+    birth_date: str | None  # MM/DD: shown in the dialog only, never in tables or logs
+    licensing_state: str | None
+    license_id: str | None
+    completion_date: date
+    cme_credits: Decimal | None  # None when the record does not report CME
+    boards: tuple[BoardPoints, ...]
+    status: str
+    status_code: int | None
+    status_message: str | None
+    status_source: str | None
+    permission_given: bool
+    updated_at: datetime
+    replaces_id: int | None = None
+    replaced_by_id: int | None = None  # a corrected resubmission of this record, if any
+
+    @property
+    def learner_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}" if self.first_name else self.last_name
+
+    @property
+    def board_ids(self) -> str:
+        return "; ".join(f"{b.board} {b.board_id}" for b in self.boards if b.board_id)
+
+    @property
+    def board_points(self) -> str:
+        """'ABIM 8 · ABS 2.5' — each board's total points."""
+        return " · ".join(f"{b.board} {format_amount(b.points)}" for b in self.boards)
+
+    @property
+    def credit_type_details(self) -> str:
+        """'ABIM: Medical Knowledge 8, Patient Safety 4' per board, for tooltips and exports."""
+        return "; ".join(
+            f"{b.board}: " + ", ".join(f"{name} {format_amount(amount)}" for name, amount in b.credit_types)
+            for b in self.boards
+            if b.credit_types
+        )
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == Status.REJECTED.value
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: datetime
+    status: str
+    source: str
+    actor: str | None
+    code: int | None
+    message: str | None
+    credit_id: str  # the attempt this step belongs to (a resubmission has its own creditID)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """What Learner Search filters on; empty fields do not filter."""
+
+    name: str = ""  # words matched against the start of first or last name
+    learner_id: str = ""  # license number, NPI or certifying-board ID
+    activity: str = ""  # ACCME activity ID (or its start) or words of the title
+    activity_row_id: int | None = None  # exactly this activity (Learner Summary)
+    board: str = ""  # board code, e.g. "ABIM"
+    status: str = ""  # a Status value
+    date_from: date | None = None
+    date_to: date | None = None
+    include_deleted: bool = True
+
+
+class SortKey:
+    """Columns the lists can be sorted by (SQL-side)."""
+
+    NAME = "name"
+    LICENSE = "license"
+    DATE = "date"
+    CME = "cme"
+    STATUS = "status"
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What saving a learner record did: the issues that stopped it, or the stored record."""
+
+    issues: tuple[Issue, ...] = ()
+    completion_id: int | None = None
+    credit_id: str | None = None
+    status: str | None = None
+
+    @property
+    def saved(self) -> bool:
+        return self.completion_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerMatch:
+    """A stored learner a partial identity points to, with the board IDs seen for them."""
+
+    learner: Learner
+    board_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityOption:
+    """An activity the entry form and the activity pickers offer."""
+
+    row_id: int
+    activity: Activity
+
+    @property
+    def label(self) -> str:
+        accme = self.activity.activity_id or "not registered"
+        return f"{self.activity.title} ({accme})"
+
+
+# --- activities -----------------------------------------------------------------------------------
+
+
+def activity_options(session: Session) -> list[ActivityOption]:
+    """Every activity, newest start first, as plain values for pickers and the entry form."""
+    rows = session.scalars(
+        select(ActivityRow)
+        .options(selectinload(ActivityRow.boards))
+        .order_by(ActivityRow.start_date.desc(), ActivityRow.id.desc())
+    ).all()
+    return [ActivityOption(row.id, activity_to_domain(row)) for row in rows]
+
+
+def activity_option(session: Session, activity_row_id: int) -> ActivityOption | None:
+    row = session.get(ActivityRow, activity_row_id)
+    return None if row is None else ActivityOption(row.id, activity_to_domain(row))
+
+
+# --- reading records ------------------------------------------------------------------------------
+
+_C = CompletionRow.__table__.c
+_L = LearnerRow.__table__.c
+_A = ActivityRow.__table__.c
+
+_LIKE_ESCAPE = "\\"
+
+
+def _like_prefix(text: str) -> str:
+    escaped = re.sub(r"([\\%_])", r"\\\1", text)
+    return f"{escaped}%"
+
+
+def _like_contains(text: str) -> str:
+    return "%" + _like_prefix(text)
+
+
+def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """WHERE terms for the filters; each narrows through an indexed column or a small subquery."""
+    terms: list[ColumnElement[bool]] = []
+    if filters.activity_row_id is not None:
+        terms.append(CompletionRow.activity_id == filters.activity_row_id)
+    if filters.status:
+        terms.append(CompletionRow.status == filters.status)
+    elif not filters.include_deleted:
+        terms.append(CompletionRow.status != Status.DELETED.value)
+    if filters.date_from is not None:
+        terms.append(CompletionRow.completion_date >= filters.date_from)
+    if filters.date_to is not None:
+        terms.append(CompletionRow.completion_date <= filters.date_to)
+    words = [w for w in re.split(r"[\s,]+", filters.name.strip()) if w]
+    if words:
+        name_terms = [
+            or_(
+                LearnerRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                LearnerRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+            )
+            for w in words
+        ]
+        terms.append(CompletionRow.learner_id.in_(select(LearnerRow.id).where(and_(*name_terms))))
+    learner_id = filters.learner_id.strip()
+    if learner_id:
+        terms.append(
+            or_(
+                CompletionRow.learner_id.in_(
+                    select(LearnerRow.id).where(func.upper(LearnerRow.license_id) == learner_id.upper())
+                ),
+                CompletionRow.id.in_(
+                    select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id == learner_id)
+                ),
+            )
+        )
+    activity = filters.activity.strip()
+    if activity:
+        if activity.isdigit():
+            activity_match = ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE)
+        else:
+            activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
+        terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
+    board = filters.board.strip().upper()
+    if board:
+        terms.append(
+            CompletionRow.id.in_(select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board == board))
+        )
+    return terms
+
+
+def _ordering(sort: str, descending: bool) -> list[ColumnElement]:
+    columns: dict[str, list] = {
+        SortKey.NAME: [LearnerRow.last_name, LearnerRow.first_name],
+        SortKey.LICENSE: [LearnerRow.license_id],
+        SortKey.DATE: [CompletionRow.completion_date],
+        SortKey.CME: [cast(CompletionRow.cme_credits, Float)],  # stored as exact text; sort by value
+        SortKey.STATUS: [CompletionRow.status],
+        SortKey.UPDATED: [CompletionRow.updated_at],
+    }
+    chosen = columns.get(sort, columns[SortKey.DATE]) + [CompletionRow.id]
+    return [c.desc() if descending else c.asc() for c in chosen]
+
+
+def _page_query(filters: SearchFilters) -> Select:
+    query = (
+        select(
+            CompletionRow.id,
+            CompletionRow.credit_id,
+            CompletionRow.activity_id,
+            ActivityRow.accme_id,
+            ActivityRow.title,
+            LearnerRow.first_name,
+            LearnerRow.last_name,
+            LearnerRow.birth_date,
+            LearnerRow.licensing_state,
+            LearnerRow.license_id,
+            CompletionRow.completion_date,
+            CompletionRow.report_cme,
+            CompletionRow.cme_credits,
+            CompletionRow.status,
+            CompletionRow.status_code,
+            CompletionRow.status_message,
+            CompletionRow.status_source,
+            CompletionRow.permission_given,
+            CompletionRow.updated_at,
+            CompletionRow.replaces_id,
+        )
+        .join(LearnerRow, LearnerRow.id == CompletionRow.learner_id)
+        .join(ActivityRow, ActivityRow.id == CompletionRow.activity_id)
+    )
+    terms = _conditions(filters)
+    return query.where(*terms) if terms else query
+
+
+def _views(session: Session, rows: Sequence) -> list[LearnerRecordView]:
+    """Views for fetched rows, with their boards and resubmissions loaded for just these ids."""
+    ids = [row.id for row in rows]
+    boards: dict[int, list[BoardPoints]] = {}
+    replaced_by: dict[int, int] = {}
+    if ids:
+        for chunk_start in range(0, len(ids), 900):  # stay below SQLite's bound-parameter limit
+            chunk = ids[chunk_start : chunk_start + 900]
+            board_rows = session.execute(
+                select(
+                    CompletionBoardRow.completion_id,
+                    CompletionBoardRow.board,
+                    CompletionBoardRow.board_id,
+                    CompletionBoardRow.points,
+                    CompletionBoardRow.credit_types,
+                )
+                .where(CompletionBoardRow.completion_id.in_(chunk))
+                .order_by(CompletionBoardRow.id)
+            )
+            for completion_id, board, board_id, points, credit_types in board_rows:
+                boards.setdefault(completion_id, []).append(
+                    BoardPoints(
+                        board=board,
+                        board_id=board_id,
+                        points=points,
+                        credit_types=tuple((name, Decimal(amount)) for name, amount in (credit_types or {}).items()),
+                    )
+                )
+            for newer_id, older_id in session.execute(
+                select(CompletionRow.id, CompletionRow.replaces_id).where(CompletionRow.replaces_id.in_(chunk))
+            ):
+                replaced_by[older_id] = newer_id
+    return [
+        LearnerRecordView(
+            completion_id=row.id,
+            credit_id=row.credit_id,
+            activity_row_id=row.activity_id,
+            activity_accme_id=row.accme_id,
+            activity_title=row.title,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            birth_date=row.birth_date,
+            licensing_state=row.licensing_state,
+            license_id=row.license_id,
+            completion_date=row.completion_date,
+            cme_credits=row.cme_credits if row.report_cme else None,
+            boards=tuple(boards.get(row.id, ())),
+            status=row.status,
+            status_code=row.status_code,
+            status_message=row.status_message,
+            status_source=row.status_source,
+            permission_given=row.permission_given,
+            updated_at=row.updated_at,
+            replaces_id=row.replaces_id,
+            replaced_by_id=replaced_by.get(row.id),
+        )
+        for row in rows
+    ]
+
+
+def search_records(
+    session: Session,
+    filters: SearchFilters = SearchFilters(),
+    *,
+    limit: int | None = 200,
+    offset: int = 0,
+    sort: str = SortKey.DATE,
+    descending: bool = True,
+) -> list[LearnerRecordView]:
+    """One page of records matching the filters, sorted by `sort`."""
+    query = _page_query(filters).order_by(*_ordering(sort, descending)).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return _views(session, session.execute(query).all())
+
+
+def count_records(session: Session, filters: SearchFilters = SearchFilters()) -> int:
+    query = select(func.count(CompletionRow.id))
+    terms = _conditions(filters)
+    # the learner/activity joins are only needed when a filter names their columns
+    if terms:
+        query = query.where(*terms)
+    return session.scalar(query) or 0
+
+
+def records_for_activity(
+    session: Session, activity_row_id: int, *, include_deleted: bool = False
+) -> list[LearnerRecordView]:
+    """All of an activity's records, by learner name."""
+    return search_records(
+        session,
+        SearchFilters(activity_row_id=activity_row_id, include_deleted=include_deleted),
+        limit=None,
+        sort=SortKey.NAME,
+        descending=False,
+    )
+
+
+def records_by_ids(session: Session, ids: Iterable[int]) -> list[LearnerRecordView]:
+    """The records with these ids (any order; missing ids are left out)."""
+    wanted = list(dict.fromkeys(ids))
+    found: list[LearnerRecordView] = []
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        rows = session.execute(_page_query(SearchFilters()).where(CompletionRow.id.in_(chunk))).all()
+        found.extend(_views(session, rows))
+    return found
+
+
+def record_by_id(session: Session, completion_id: int) -> LearnerRecordView | None:
+    found = records_by_ids(session, [completion_id])
+    return found[0] if found else None
+
+
+def completion_for_edit(session: Session, completion_id: int) -> Completion | None:
+    """The full record (REMS and credit types included) for the entry dialog's edit/resubmit modes."""
+    row = session.get(CompletionRow, completion_id)
+    return None if row is None else records.completion_to_domain(row)
+
+
+def status_history(session: Session, completion_id: int) -> list[HistoryEntry]:
+    """Every step of the record, including the attempts it replaced and the one that replaced it."""
+    chain = _attempt_chain(session, completion_id)
+    rows = session.execute(
+        select(StatusEvent, CompletionRow.credit_id)
+        .join(CompletionRow, CompletionRow.id == StatusEvent.completion_id)
+        .where(StatusEvent.completion_id.in_(chain))
+        .order_by(StatusEvent.at, StatusEvent.id)
+    ).all()
+    return [
+        HistoryEntry(
+            at=event.at,
+            status=event.status,
+            source=event.source,
+            actor=event.actor,
+            code=event.code,
+            message=event.message,
+            credit_id=credit_id,
+        )
+        for event, credit_id in rows
+    ]
+
+
+def _attempt_chain(session: Session, completion_id: int) -> list[int]:
+    """The ids of all attempts linked to this one by resubmission, oldest first."""
+    chain = [completion_id]
+    current: int | None = completion_id
+    while current is not None:  # walk back to the first attempt
+        current = session.scalar(select(CompletionRow.replaces_id).where(CompletionRow.id == current))
+        if current is not None and current not in chain:
+            chain.insert(0, current)
+        else:
+            break
+    current = completion_id
+    while True:  # and forward to the newest
+        newer = session.scalar(select(CompletionRow.id).where(CompletionRow.replaces_id == current).limit(1))
+        if newer is None or newer in chain:
+            break
+        chain.append(newer)
+        current = newer
+    return chain
+
+
+# --- validation against what is already stored ----------------------------------------------------
+
+
+def _history_for(session: Session, activity_row_id: int, credit_id: str | None, exclude_id: int | None) -> History:
+    """The earlier records a new record of this activity must agree with (710/711/717/603).
+
+    Only this activity's records matter for the point limits and the one-per-day rule, so the query
+    stays narrow however large the store grows."""
+    history = History()
+    rows = session.scalars(
+        select(CompletionRow)
+        .options(selectinload(CompletionRow.boards), selectinload(CompletionRow.learner))
+        .where(CompletionRow.activity_id == activity_row_id)
+    ).all()
+    accme_id = session.scalar(select(ActivityRow.accme_id).where(ActivityRow.id == activity_row_id))
+    for row in rows:
+        if row.id == exclude_id:
+            continue
+        # as in services.history: a Draft still counts (it will be sent), a rejection or delete does not
+        counts = row.status not in (Status.REJECTED.value, Status.DELETED.value)
+        learner = records.learner_to_domain(row.learner)
+        parts = row.boards or [None]
+        for part in parts:
+            board_part = (
+                BoardPart(part.board, part.board_id, part.points) if part is not None else None
+            )
+            history.add_prior(
+                PriorCompletion(
+                    credit_id=row.credit_id,
+                    activity_id=accme_id,
+                    learner_key=learner_key(learner, board_part),
+                    completion_date=row.completion_date,
+                    board_points=((part.board, part.points),) if part is not None else (),
+                    counts=counts,
+                )
+            )
+    if credit_id:
+        taken = session.scalar(
+            select(CompletionRow.id).where(CompletionRow.credit_id == credit_id, CompletionRow.id != (exclude_id or -1))
+        )
+        if taken is not None:
+            history.used_credit_ids.add(credit_id)
+    return history
+
+
+def check_record(
+    session: Session,
+    completion: Completion,
+    activity_row_id: int,
+    as_of: date,
+    *,
+    exclude_id: int | None = None,
+) -> list[Issue]:
+    """PARS's verdict on the record before it is stored (the entry form's live validation uses it)."""
+    from app.pars import validation
+
+    activity = session.get(ActivityRow, activity_row_id)
+    if activity is None:
+        raise ValueError(f"no activity with row id {activity_row_id}")
+    history = _history_for(session, activity_row_id, completion.credit_id, exclude_id)
+    return list(validation.validate(completion, activity_to_domain(activity), history, as_of))
+
+
+def save_new_record(
+    session: Session, completion: Completion, activity_row_id: int, actor: str | None, as_of: date
+) -> SaveResult:
+    """Validate and store a record typed in the entry form: Queued with permission, else Draft."""
+    activity = session.get(ActivityRow, activity_row_id)
+    if activity is None:
+        raise ValueError(f"no activity with row id {activity_row_id}")
+    completion.action = RecordAction.ADD
+    completion.activity_id = activity.accme_id
+    issues = check_record(session, completion, activity_row_id, as_of)
+    if issues:
+        return SaveResult(issues=tuple(issues))
+    row = records.store_completion(session, completion, activity, source="user", actor=actor, as_of=as_of)
+    return SaveResult(completion_id=row.id, credit_id=row.credit_id, status=row.status)
+
+
+def update_draft(
+    session: Session, draft_id: int, completion: Completion, actor: str | None, as_of: date
+) -> SaveResult:
+    """Change a Draft (never sent, so it may be edited in place); queue it once permission is given."""
+    row = session.get(CompletionRow, draft_id)
+    if row is None:
+        raise ValueError(f"no learner record with id {draft_id}")
+    if row.status != Status.DRAFT.value:
+        raise ValueError(f"only Draft records can be edited; this one is {row.status}")
+    completion.action = RecordAction.ADD
+    completion.activity_id = row.activity.accme_id
+    completion.credit_id = row.credit_id
+    issues = check_record(session, completion, row.activity_id, as_of, exclude_id=row.id)
+    if issues:
+        return SaveResult(issues=tuple(issues))
+    board_ids = {b.board: b.board_id for b in completion.boards if b.board_id}
+    row.learner = records.find_or_create_learner(session, completion.learner, board_ids)
+    assert isinstance(completion.completion_date, date)
+    row.completion_date = completion.completion_date
+    row.report_cme = completion.cme is not None
+    row.cme_credits = parse_amount(completion.cme.credits) if completion.cme else None
+    row.boards.clear()
+    for part in completion.boards:
+        points = parse_amount(part.points) or Decimal(0)
+        row.boards.append(
+            CompletionBoardRow(
+                board=part.board.upper(),
+                board_id=(part.board_id or "").strip() or None,
+                points=points,
+                credit_types={
+                    name: str(parse_amount(amount) if amount not in (None, "") else points)
+                    for name, amount in part.credit_types.items()
+                },
+            )
+        )
+    if completion.rems is not None:
+        r = completion.rems
+        if row.rems is None:
+            row.rems = CompletionRemsRow(profession=r.profession or "")
+        row.rems.profession = r.profession or ""
+        row.rems.state_of_practice = r.state_of_practice
+        row.rems.dea_registration = r.dea_registration
+        row.rems.practice_area = r.practice_area
+        row.rems.performs_surgery = r.performs_surgery
+        row.rems.time_in_practice = r.time_in_practice
+    else:
+        row.rems = None
+    row.updated_at = utcnow()
+    session.flush()
+    if completion.permission:
+        records.queue_draft(session, row, actor=actor, as_of=as_of)
+    else:
+        records.set_status(
+            session,
+            row,
+            Status.DRAFT,
+            source="user",
+            actor=actor,
+            message="Edited; kept locally: the learner's permission to report is not recorded",
+        )
+    return SaveResult(completion_id=row.id, credit_id=row.credit_id, status=row.status)
+
+
+def resubmission_refusal(session: Session, rejected_id: int) -> str | None:
+    """Why this record cannot be resubmitted, or None if it can."""
+    row = session.get(CompletionRow, rejected_id)
+    if row is None:
+        return f"There is no learner record with id {rejected_id}."
+    if row.status != Status.REJECTED.value:
+        return f"Only Rejected records can be resubmitted; this one is {row.status}."
+    newer = session.scalar(select(CompletionRow.credit_id).where(CompletionRow.replaces_id == row.id).limit(1))
+    if newer is not None:
+        return f"It was already resubmitted as {newer}."
+    return None
+
+
+def resubmit(
+    session: Session, rejected_id: int, corrected: Completion, actor: str | None, as_of: date
+) -> SaveResult:
+    """Queue a corrected copy of a Rejected record under a NEW creditID (PARS never reuses one),
+    linked to the rejected attempt, whose history notes the resubmission."""
+    refusal = resubmission_refusal(session, rejected_id)
+    if refusal is not None:
+        raise ValueError(refusal)
+    old = session.get(CompletionRow, rejected_id)
+    assert old is not None
+    corrected.action = RecordAction.ADD
+    corrected.activity_id = old.activity.accme_id
+    corrected.credit_id = None
+    issues = check_record(session, corrected, old.activity_id, as_of, exclude_id=old.id)
+    if issues:
+        return SaveResult(issues=tuple(issues))
+    new = records.store_completion(
+        session, corrected, old.activity, source="user", actor=actor, replaces=old, as_of=as_of
+    )
+    # The rejected attempt keeps its status and the board's message; its history gains this step.
+    session.add(
+        StatusEvent(
+            completion=old,
+            status=old.status,
+            source="user",
+            actor=actor,
+            message=f"Resubmitted as {new.credit_id}",
+        )
+    )
+    old.updated_at = utcnow()
+    return SaveResult(completion_id=new.id, credit_id=new.credit_id, status=new.status)
+
+
+def delete_records(session: Session, ids: Iterable[int], actor: str | None) -> list[tuple[int, str]]:
+    """Delete (or queue PARS deletes for) these records; returns (id, reason) for those refused."""
+    refused: list[tuple[int, str]] = []
+    for completion_id in ids:
+        row = session.get(CompletionRow, completion_id)
+        if row is None:
+            refused.append((completion_id, "It no longer exists."))
+            continue
+        reason = records.request_delete(session, row, actor=actor)
+        if reason is not None:
+            refused.append((completion_id, reason))
+    return refused
+
+
+def pending_outbox_ids(session: Session, ids: Iterable[int]) -> set[int]:
+    """Which of these records have work waiting in the outbox."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(OutboxRow.completion_id).where(OutboxRow.completion_id.in_(wanted))))
+
+
+# --- offline learner match ------------------------------------------------------------------------
+
+
+def local_learner_matches(session: Session, partial: Learner, *, limit: int = 10) -> list[LearnerMatch]:
+    """Stored learners consistent with what was typed so far (license/NPI exact, else name + DOB).
+
+    Used for the entry form's "Learner matched" pre-fill when PARS cannot be asked."""
+    first = (partial.first_name or "").strip()
+    last = (partial.last_name or "").strip()
+    license_id = (partial.license_id or "").strip()
+    query = select(LearnerRow)
+    if license_id:
+        query = query.where(func.upper(LearnerRow.license_id) == license_id.upper())
+        if last:
+            query = query.where(func.lower(LearnerRow.last_name) == last.lower())
+    elif last and first:
+        query = query.where(
+            func.lower(LearnerRow.last_name) == last.lower(), func.lower(LearnerRow.first_name) == first.lower()
+        )
+        if partial.birth_date:
+            query = query.where(LearnerRow.birth_date == partial.birth_date)
+    else:
+        return []
+    if partial.licensing_state:
+        query = query.where(
+            or_(LearnerRow.licensing_state.is_(None), LearnerRow.licensing_state == partial.licensing_state)
+        )
+    rows = session.scalars(query.order_by(LearnerRow.id).limit(limit)).all()
+    return [LearnerMatch(records.learner_to_domain(row), dict(row.board_ids or {})) for row in rows]
+
+
+def registered_boards(session: Session, activity_row_id: int) -> list[BoardRegistration]:
+    rows = session.scalars(
+        select(ActivityBoardRow).where(ActivityBoardRow.activity_id == activity_row_id).order_by(ActivityBoardRow.board)
+    ).all()
+    return [
+        BoardRegistration(r.board, r.max_points, tuple(r.credit_types or ()), r.credit_claim_date) for r in rows
+    ]
+
+
+__all__ = [
+    "ActivityOption",
+    "BoardPoints",
+    "CmePart",
+    "HistoryEntry",
+    "LearnerMatch",
+    "LearnerRecordView",
+    "SaveResult",
+    "SearchFilters",
+    "SortKey",
+    "activity_option",
+    "activity_options",
+    "check_record",
+    "completion_for_edit",
+    "count_records",
+    "delete_records",
+    "iter_records",
+    "local_learner_matches",
+    "record_by_id",
+    "records_by_ids",
+    "records_for_activity",
+    "registered_boards",
+    "resubmission_refusal",
+    "resubmit",
+    "save_new_record",
+    "search_records",
+    "status_history",
+    "update_draft",
+]
+
+
+def iter_records(
+    session: Session,
+    filters: SearchFilters = SearchFilters(),
+    *,
+    sort: str = SortKey.DATE,
+    descending: bool = True,
+    page_size: int = 2000,
+) -> Iterable[LearnerRecordView]:
+    """All matching records, page by page (for exports of any size without holding them all)."""
+    offset = 0
+    while True:
+        page = search_records(session, filters, limit=page_size, offset=offset, sort=sort, descending=descending)
+        yield from page
+        if len(page) < page_size:
+            return
+        offset += page_size

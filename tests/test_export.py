@@ -1,0 +1,81 @@
+"""Excel exports of learner records: the workbook layout and `parsdesk export`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from app.cli import main
+from app.pars.domain import BoardPart, Status
+from app.services import learners
+from app.services.export import COLUMNS, export_records
+
+from learner_support import add_activity, completion, store_record
+
+
+def _headers() -> list[str]:
+    return [c.header for c in COLUMNS]
+
+
+def test_export_has_header_frozen_panes_real_dates_and_rejection_columns(store, tmp_path):
+    activity = add_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace"), status=Status.ACCEPTED)
+    store_record(
+        store, activity,
+        completion("Grace", "Hopper", license_id="G2", completed=date(2026, 1, 7),
+                   boards=[BoardPart("ABIM", "654321", Decimal("7.5"), {"Medical Knowledge": None})]),
+        status=Status.REJECTED, code=665, message="Diplomate name does not match Board record",
+    )
+    out = tmp_path / "learners.xlsx"
+    with store.session() as s:
+        written = export_records(out, learners.records_for_activity(s, activity))
+    assert written == 2
+
+    sheet = load_workbook(out).active
+    assert [c.value for c in sheet[1]] == _headers()
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:R3"
+    col = {h: i for i, h in enumerate(_headers())}
+    hopper = next(row for row in sheet.iter_rows(min_row=2) if row[col["Last Name"]].value == "Hopper")
+    date_cell = hopper[col["Completion Date"]]
+    assert date_cell.is_date and date_cell.value == datetime(2026, 1, 7)
+    assert date_cell.number_format == "mm/dd/yyyy"
+    assert hopper[col["Total Board Credits"]].value == 7.5
+    assert hopper[col["Status"]].value == "Rejected"
+    assert hopper[col["Status Code"]].value == 665
+    assert hopper[col["Status Message"]].value == "Diplomate name does not match Board record"
+    assert hopper[col["Certifying Board IDs"]].value == "ABIM 654321"
+    assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width  # titles get room
+    # DOB is personal data the worklist does not need
+    assert not any("Birth" in h for h in _headers())
+
+
+def test_export_command_writes_filtered_records(store, tmp_path, capsys):
+    activity = add_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace"), status=Status.ACCEPTED)
+    store_record(store, activity, completion("Grace", "Hopper", license_id="G2"), status=Status.REJECTED, code=665)
+    out = tmp_path / "rejected.xlsx"
+    store.close()
+
+    code = main(["export", str(out), "--db", str(store.path), "--activity", "123456789", "--status", "rejected"])
+
+    assert code == 0
+    assert "Wrote 1 learner record to" in capsys.readouterr().out
+    sheet = load_workbook(out).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1 and rows[0][_headers().index("Last Name")] == "Hopper"
+
+
+def test_export_command_reports_unknown_activity_and_bad_status(store, tmp_path, capsys):
+    add_activity(store)
+    store.close()
+    assert main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--activity", "555555555"]) == 1
+    assert "no learner records for activity '555555555'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--status", "Pending"])
+    assert exited.value.code == 2
+    assert "unknown status 'Pending'" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
