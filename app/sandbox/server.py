@@ -1,0 +1,262 @@
+"""The sandbox PARS as an HTTP server (Werkzeug): ParsDesk's protocol on loopback.
+
+    with SandboxServer(board_delay=0.5) as sandbox:
+        client = ParsClient(sandbox.url, SANDBOX_DEMO_CREDENTIALS)
+
+Routes: the six operations at the local environment's paths (resources/pars/environments.toml),
+POST with a protocol document; and for tests and demos `GET /_sandbox/records` (JSON, one entry
+per creditID ever received) and `POST /_sandbox/advance` (form or JSON `seconds`: move the
+sandbox's clock forward so board answers arrive without waiting).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from app.pars import protocol
+from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS, Credentials
+from app.pars.domain import Activity
+from app.pars.environments import (
+    GET_ACTIVITY,
+    GET_LEARNER_MATCH,
+    GET_LEARNER_STATUS_BY_CREDIT_ID,
+    GET_LEARNER_STATUS_BY_LEARNER,
+    SAVE_ACTIVITY,
+    SAVE_LEARNER_ACTIVITY,
+    default_paths,
+)
+from app.pars.validation import validate_activity
+from app.sandbox.registry import Registry
+from app.sandbox.state import ActivityNotFound, SandboxState
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 60 * 1024 * 1024  # a 5,000-record batch is far below this
+ACTIVITY_NOT_FOUND_CODE = 690
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's access log goes to stderr for every request; the sandbox logs its own summary line."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class SandboxServer:
+    """A PARS sandbox on a background thread; `port=0` picks a free port (see `.url`)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        board_delay: float = 5.0,
+        seed: str = "demo",
+        activities: Iterable[Activity] = (),
+        fail_rate: float = 0.0,
+        latency_ms: float = 0.0,
+        state_path: Path | str | None = None,
+        credentials: Credentials = SANDBOX_DEMO_CREDENTIALS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError(f"fail rate must be between 0 and 1, not {fail_rate}")
+        self.host = host
+        self.credentials = credentials
+        self.fail_rate = fail_rate
+        self.latency_ms = latency_ms
+        self.state = SandboxState(
+            registry=Registry.from_seed(seed),
+            board_delay=board_delay,
+            activities=activities,
+            path=state_path,
+            clock=clock,
+            provider_id=credentials.provider_id,
+        )
+        self._failures = random.Random(f"{seed}:fail-rate")  # seeded: a test run fails the same way each time
+        self._failures_lock = threading.Lock()
+        self._operations = {path: operation for operation, path in default_paths().items()}
+        self._routes = Map(
+            [Rule(path, endpoint=operation, methods=["POST"]) for path, operation in self._operations.items()]
+            + [
+                Rule("/_sandbox/records", endpoint="records", methods=["GET"]),
+                Rule("/_sandbox/advance", endpoint="advance", methods=["POST"]),
+            ]
+        )
+        self._server: BaseWSGIServer = make_server(
+            host, port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="pars-sandbox", daemon=True)
+            self._thread.start()
+            log.info("PARS sandbox listening on %s", self.url)
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread until interrupted (the `parsdesk sandbox` command)."""
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+        self.state.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ test helpers
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward (board answers due by then become visible)."""
+        self.state.advance(seconds)
+
+    def records(self) -> list[dict[str, object]]:
+        return [record.as_json() for record in self.state.records()]
+
+    # ------------------------------------------------------------ HTTP
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = MAX_REQUEST_BYTES
+        response = self._dispatch(request)
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> Response:
+        started = time.monotonic()
+        try:
+            endpoint, _ = self._routes.bind_to_environ(request.environ).match()
+        except (NotFound, MethodNotAllowed) as exc:
+            return Response(exc.description or exc.name, status=exc.code, mimetype="text/plain")
+        if endpoint == "records":
+            return Response(json.dumps(self.records()), mimetype="application/json")
+        if endpoint == "advance":
+            return self._advance(request)
+
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)
+        if self.fail_rate and self._should_fail():
+            return Response(
+                protocol.fault_response(endpoint, 503, "Sandbox PARS is temporarily unavailable (simulated)"),
+                status=503,
+                content_type=protocol.CONTENT_TYPE,
+            )
+        try:
+            response = self._operation(endpoint, request)
+        except HTTPException as exc:  # e.g. 413 request too large
+            response = self._fault(endpoint, exc.code or 400, exc.description or exc.name)
+        log.info(
+            "sandbox %s -> HTTP %d in %.0f ms", endpoint, response.status_code, (time.monotonic() - started) * 1000
+        )
+        return response
+
+    def _should_fail(self) -> bool:
+        with self._failures_lock:
+            return self._failures.random() < self.fail_rate
+
+    def _advance(self, request: Request) -> Response:
+        raw = request.get_json(silent=True)
+        value = raw.get("seconds") if isinstance(raw, dict) else request.form.get("seconds")
+        try:
+            seconds = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return Response("seconds must be a number", status=400, mimetype="text/plain")
+        if seconds < 0:
+            return Response("seconds must not be negative", status=400, mimetype="text/plain")
+        self.advance(seconds)
+        return Response(json.dumps({"advanced": seconds}), mimetype="application/json")
+
+    @staticmethod
+    def _fault(operation: str, status: int, message: str, code: int | None = None) -> Response:
+        return Response(
+            protocol.fault_response(operation, status if code is None else code, message),
+            status=status,
+            content_type=protocol.CONTENT_TYPE,
+        )
+
+    @staticmethod
+    def _xml(document: bytes) -> Response:
+        return Response(document, status=200, content_type=protocol.CONTENT_TYPE)
+
+    def _operation(self, endpoint: str, request: Request) -> Response:
+        try:
+            parsed = protocol.parse_request(request.get_data(cache=False))
+        except protocol.ProtocolFormatError as exc:
+            return self._fault(endpoint, 400, f"Bad request document: {exc}")
+        if parsed.operation != endpoint:
+            return self._fault(endpoint, 400, f"document is for {parsed.operation}, posted to {endpoint}'s path")
+        if parsed.credentials != self.credentials:
+            return self._fault(endpoint, 401, "Invalid ProviderId, User or Password")
+        try:
+            return self._handle(parsed)
+        except protocol.ProtocolFormatError as exc:
+            return self._fault(endpoint, 400, f"Bad request document: {exc}")
+
+    def _handle(self, parsed: protocol.ParsedRequest) -> Response:
+        operation, body, state = parsed.operation, parsed.body, self.state
+        if operation == SAVE_LEARNER_ACTIVITY:
+            results = state.save_records(protocol.report_elements_from_request(body))
+            return self._xml(protocol.results_response(operation, results))
+        if operation == GET_LEARNER_STATUS_BY_CREDIT_ID:
+            results = state.status_by_credit_ids(protocol.credit_ids_from_request(body))
+            return self._xml(protocol.results_response(operation, results))
+        if operation == GET_LEARNER_STATUS_BY_LEARNER:
+            learner, activity_id = protocol.learner_query_from_request(body)
+            return self._xml(protocol.results_response(operation, state.status_by_learner(learner, activity_id)))
+        if operation == GET_LEARNER_MATCH:
+            learner, board, board_id = protocol.match_query_from_request(body)
+            return self._xml(protocol.match_response(state.match_learner(learner, board, board_id)))
+        if operation == GET_ACTIVITY:
+            activity_id = protocol.activity_id_from_request(body)
+            activity = state.activity(activity_id)
+            if activity is None:
+                return self._fault(
+                    operation, 404, f"ACCME activity ID {activity_id} does not exist", code=ACTIVITY_NOT_FOUND_CODE
+                )
+            return self._xml(protocol.activity_response(activity))
+        if operation == SAVE_ACTIVITY:
+            activity = protocol.activity_from_request(body)
+            problems = validate_activity(activity)
+            if problems:
+                first = problems[0]
+                message = "; ".join(problem.message for problem in problems)
+                return self._fault(operation, 422, message, code=first.code if first.code >= 600 else 999)
+            try:
+                activity_id = state.save_activity(activity)
+            except ActivityNotFound:
+                return self._fault(
+                    operation, 404, f"ACCME activity ID {activity.activity_id} does not exist",
+                    code=ACTIVITY_NOT_FOUND_CODE,
+                )
+            return self._xml(protocol.activity_id_response(activity_id))
+        raise AssertionError(f"unrouted operation {operation}")  # every OPERATIONS entry is handled above
