@@ -51,6 +51,9 @@ class RecordSpec:
     completion_date: date = date(2026, 1, 6)
     cme_credits: Decimal = Decimal("8")
     board: tuple[str, str, Decimal, dict[str, str]] | None = None  # code, diplomate ID, points, types
+    # first, last, DOB, state, license ID; None: a made-up NY licensee (NY's board does not use PARS,
+    # so the sandbox accepts a CME record at once)
+    learner: tuple[str, str, str, str, str] | None = None
 
 
 def queue_records(
@@ -74,10 +77,12 @@ def queue_records(
             record = spec(n) if callable(spec) else spec
             learner_id = first_learner + n
             completion_id = first_completion + n
+            first, last, dob, state, license_id = record.learner or (
+                f"Learner{label}{completion_id}", "Testperson", "03/14", "NY", f"A{completion_id:07d}"
+            )
             learners.append(
-                dict(id=learner_id, first_name=f"Learner{label}{completion_id}", last_name="Testperson",
-                     birth_date="03/14", licensing_state="CA", license_id=f"A{completion_id:07d}",
-                     board_ids={}, created_at=now)
+                dict(id=learner_id, first_name=first, last_name=last, birth_date=dob, licensing_state=state,
+                     license_id=license_id, board_ids={}, created_at=now)
             )
             credit_id = f"ccid:{PROVIDER}:{label}-{completion_id:08d}"
             completions.append(

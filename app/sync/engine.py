@@ -22,24 +22,36 @@ being killed) at any point leaves a store the next run continues from.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, utcnow
 from app.models.store import Store
-from app.pars.client import ParsAuthError, ParsProtocolError, ParsRequestError, ParsUnavailable, RecordResult
+from app.pars.client import (
+    ParsAuthError,
+    ParsClient,
+    ParsProtocolError,
+    ParsRequestError,
+    ParsUnavailable,
+    RecordResult,
+)
+from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
+from app.pars.environments import Environment, EnvironmentConfigError, environment
 from app.services.records import set_status
 from app.sync.convert import activity_to_domain, completion_for_pars
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "NotFound"
+SANDBOX_URL_ENV = "PARSDESK_SANDBOX_URL"  # where `parsdesk sync --env local` finds the running sandbox
 LAST_SYNC_KEY = "last_sync_at"
 
 # Retry delays after a failed send (attempt 1, 2, ...), capped: a down server is not hammered by the
@@ -536,8 +548,12 @@ class _Pass:
             self._release(outbox, self._waiting_message())
             self.report.waiting_deletes += 1
             return
-        # refused (e.g. 605 unknown creditID, 706 previous year): the record keeps its earlier status
-        previous = self._status_before_delete(row)
+        # refused (e.g. 605 unknown creditID, 706 previous year): the record keeps the status PARS
+        # reports for it, or its earlier one
+        if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
+            previous = result.status
+        else:
+            previous = self._status_before_delete(row)
         reason = f"Delete refused by PARS: {result.message or 'no reason given'}"
         self._apply(s, row, previous, source="PARS", code=result.code, message=reason, changes=changes)
         s.delete(outbox)
@@ -691,3 +707,69 @@ def outbox_summary(session: Session) -> dict[str, int]:
             summary["in_flight"] += count
     return summary
 
+
+
+# --- building engines for a thread or a command ----------------------------------------------------
+
+
+class SyncConfigError(Exception):
+    """Sync cannot start: no URL for the environment, no credentials, or a bad environments file."""
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """Where a sync sends to: the environment (for its operation paths), its URL, the credentials."""
+
+    environment: Environment
+    base_url: str
+    credentials: Credentials
+
+
+def resolve_target(env_name: str, base_url: str | None = None, credentials: Credentials | None = None) -> SyncTarget:
+    """The environment's URL (or `base_url`), and its stored credentials unless given."""
+    try:
+        env = environment(env_name)
+        if not base_url and env_name == LOCAL_ENVIRONMENT:
+            base_url = os.environ.get(SANDBOX_URL_ENV) or None
+        url = base_url or env.base_url
+        if not url:
+            raise SyncConfigError(
+                f"PARS environment {env_name!r} has no URL: start the sandbox (`parsdesk sandbox`) and pass "
+                f"--url, or set {SANDBOX_URL_ENV}"
+            )
+        if env.placeholder and not base_url:
+            raise SyncConfigError(
+                f"PARS environment {env_name!r} still has the placeholder host; put ACCME's host in "
+                "environments.toml (see docs/sync.md)"
+            )
+        creds = credentials or load_credentials(env_name)
+    except (EnvironmentConfigError, CredentialStoreError) as exc:
+        raise SyncConfigError(str(exc)) from exc
+    if creds is None:
+        raise SyncConfigError(f"no PARS credentials are stored for environment {env_name!r}; enter them in Settings")
+    return SyncTarget(env, url, creds)
+
+
+def make_engine_factory(
+    db_path: Path | str,
+    target: SyncTarget,
+    *,
+    batch_size: int = 500,
+    actor: str = "sync",
+    migrate_schema: bool = False,
+    client_options: dict[str, Any] | None = None,
+) -> Callable[[], SyncEngine]:
+    """A callable building an engine with its own store connection and its own httpx client.
+    Call it in the thread that runs the engine; `engine.close()` releases both."""
+    options = dict(client_options or {})
+
+    def build() -> SyncEngine:
+        store = Store.open(db_path, migrate_schema=migrate_schema)
+        try:
+            client = ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
+        except Exception:
+            store.close()
+            raise
+        return SyncEngine(store, client, batch_size=batch_size, actor=actor, owns_resources=True)
+
+    return build

@@ -1,0 +1,145 @@
+"""Send queued learner records to PARS and fetch the boards' answers, without the desktop app.
+
+    parsdesk sync --once --env local --url http://127.0.0.1:8765      # one pass against the sandbox
+    parsdesk sync --once --env accme-sandbox                           # URL from environments.toml
+    parsdesk sync --interval 300                                       # a pass every 5 minutes
+
+For `--env local` (the default) the sandbox's URL comes from --url or PARSDESK_SANDBOX_URL.
+Credentials are the ones stored for the environment (Settings, or the demo ones for local).
+
+With --once: exit 0 when every record due was sent or settled, 1 when some could not be (network,
+PARS refusing a batch, an activity PARS would not register) and stay queued for the next pass,
+2 on a configuration or credentials problem. Without --once it runs until Ctrl+C (or SIGTERM),
+waiting --interval seconds between passes and honouring each record's retry time.
+See docs/sync.md (cron usage, exactly-once delivery).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.sync.engine import SyncReport
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("the interval must be more than 0 seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the batch size must be at least 1")
+    return value
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="PATH", help="the ParsDesk store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--env", default="local", metavar="NAME", help="PARS environment (default local)")
+    parser.add_argument("--url", metavar="URL", help="PARS base URL (the local sandbox's, or to override --env's)")
+    parser.add_argument("--once", action="store_true", help="one pass, then exit with its status")
+    parser.add_argument(
+        "--interval", type=_positive_float, default=300.0, metavar="S", help="seconds between passes (default 300)"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=500, metavar="N", help="records per PARS request (default 500)"
+    )
+    parser.add_argument("--no-poll", action="store_true", help="only send; do not ask for the boards' answers")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    parser.set_defaults(func=run)
+
+
+def summary(report: SyncReport) -> str:
+    parts = [
+        f"sent {report.sent}",
+        f"submitted {report.submitted}",
+        f"accepted {report.accepted}",
+        f"rejected {report.rejected}",
+        f"delete submitted {report.delete_submitted}",
+        f"deleted {report.deleted}",
+    ]
+    if report.recovered or report.resent_after_lookup:
+        parts.append(f"recovered {report.recovered}, resent after lookup {report.resent_after_lookup}")
+    if report.activities_registered:
+        parts.append(f"activities registered {report.activities_registered}")
+    if report.waiting_deletes:
+        parts.append(f"deletes waiting for the board {report.waiting_deletes}")
+    parts.append(f"errors {report.errors}")
+    parts.append(f"left in outbox {report.left_in_outbox}")
+    return "sync: " + ", ".join(parts) + (" (stopped)" if report.stopped else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from app.models.store import Store, StoreError
+    from app.paths import default_db_path
+    from app.sync.engine import SyncConfigError, make_engine_factory, resolve_target
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        target = resolve_target(args.env, args.url)
+        db_path = args.db or default_db_path()
+        Store.open(db_path).close()  # create/migrate once here, so each pass opens it quickly
+    except SyncConfigError as exc:
+        print(f"parsdesk sync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"parsdesk sync: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    make_engine = make_engine_factory(db_path, target, batch_size=args.batch_size, actor="parsdesk sync")
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():  # a second Ctrl+C: leave now; the outbox is recovered on the next pass
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _loop(args, make_engine, stop)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _loop(args: argparse.Namespace, make_engine, stop: threading.Event) -> int:  # noqa: ANN001
+    while True:
+        with make_engine() as engine:
+            # --once is meant for cron: its schedule is the retry timing, so every due record goes now.
+            report = engine.run(should_stop=stop.is_set, poll=not args.no_poll, respect_backoff=not args.once)
+        if not args.quiet or report.errors or report.fatal:
+            print(summary(report), flush=True)
+        for problem in report.problems[:5]:
+            print(f"  {problem}", file=sys.stderr)
+        if report.fatal:
+            print(f"parsdesk sync: {report.fatal}", file=sys.stderr)
+            return EXIT_CONFIG
+        if args.once or stop.is_set():
+            if report.stopped:
+                return EXIT_INTERRUPTED
+            return EXIT_INCOMPLETE if report.errors else EXIT_OK
+        if stop.wait(args.interval):
+            return EXIT_OK
