@@ -10,6 +10,12 @@ os.environ.setdefault("PARSDESK_KEYRING", "file")
 os.environ["PARSDESK_TESTING"] = "1"
 # Use the bundled PARS catalogues, never an office's edited copies in the user's data folder.
 os.environ["PARSDESK_CATALOG_DIR"] = ""
+# Credentials (accounts.json, the file-keyring fallback) go to a throwaway folder, never the user's.
+import tempfile  # noqa: E402
+
+os.environ["PARSDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="parsdesk-test-data-")
+# Environment paths come from the bundled file only, never a user's edited copy.
+os.environ["PARSDESK_ENVIRONMENTS"] = os.devnull
 
 from pathlib import Path  # noqa: E402
 
@@ -23,3 +29,12 @@ def store(tmp_path: Path) -> Store:
     opened = Store.open(tmp_path / "parsdesk.sqlite3")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def sandbox():
+    """A PARS sandbox on an ephemeral loopback port (demo registry, 5 s board delay: use .advance())."""
+    from app.sandbox import SandboxServer
+
+    with SandboxServer("127.0.0.1", 0, board_delay=5.0, seed="demo") as server:
+        yield server
