@@ -62,10 +62,10 @@ def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
     """The in-process PARS sandbox, seeded with the demo registries and the store's registered
     activities (so records stored earlier can be sent and polled)."""
     from app.sandbox import SandboxServer
-    from app.services.activities_view import registered_activities
+    from app.services.activities import export_activities
 
     with store.session() as session:
-        activities = registered_activities(session)
+        activities = export_activities(session)
     sandbox = SandboxServer(host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities)
     sandbox.start()
     return sandbox

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow
+from app.pars.domain import Activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +81,28 @@ def activity_row_id(session: Session, accme_id: str) -> int | None:
     return session.scalar(select(ActivityRow.id).where(ActivityRow.accme_id == accme_id))
 
 
-def registered_activities(session: Session) -> list:  # list[Activity]
-    """Every activity PARS registered (it has an ACCME ID), as domain values: to seed a local sandbox."""
+def load_activity(session: Session, row_id: int) -> Activity:
+    """The stored activity as a domain value (for the edit dialog)."""
     from app.services.activities import activity_to_domain
 
-    rows = session.scalars(
-        select(ActivityRow).options(selectinload(ActivityRow.boards)).where(ActivityRow.accme_id.is_not(None))
-    ).all()
-    return [activity_to_domain(row) for row in rows]
+    row = session.get(ActivityRow, row_id)
+    if row is None:
+        raise LookupError(f"activity {row_id} is not in the store")
+    return activity_to_domain(row)
+
+
+def save_activity_by_id(session: Session, activity: Activity, row_id: int | None = None) -> int:
+    """Create (row_id None) or update the stored activity; returns its row id."""
+    from app.services.activities import save_activity
+
+    row = None
+    if row_id is not None:
+        row = session.get(ActivityRow, row_id)
+        if row is None:
+            raise LookupError(f"activity {row_id} is not in the store")
+    saved = save_activity(session, activity, row)
+    session.flush()
+    return saved.id
 
 
 def has_activities(session: Session) -> bool:

@@ -415,14 +415,14 @@ class ActivitiesTab(QWidget):
         return count
 
     def import_json_file(self, path: Path) -> int:
-        from app.pars.activities_json import load_activities
+        from app.pars.activities_json import read_activities
         from app.services.activities import import_activities
 
-        activities = load_activities(path)
+        activities = read_activities(path)
         with self.ctx.store.transaction() as session:
             result = import_activities(session, activities)
         self.ctx.activities_changed.emit()
-        return result if isinstance(result, int) else len(activities)
+        return result.total
 
     def fetch_from_pars(self, activity_id: str | None = None) -> None:
         if activity_id is None:
