@@ -1,0 +1,255 @@
+"""The Settings dialog: PARS environment and credentials, local sandbox, data folder, sync interval.
+
+Passwords go to the OS keyring through `app.pars.credentials.save_credentials` (or to its documented
+file fallback when PARSDESK_KEYRING=file); the dialog says which one is in use. Everything else is
+saved in `AppSettings` (QSettings). The data folder and the sandbox's board delay are read at start-up,
+so the dialog lists them in `restart_needed` when they changed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.pars.credentials import CredentialStoreError, Credentials, keyring_available, load_credentials, save_credentials
+from app.pars.environments import EnvironmentConfigError, environment as load_environment
+from app.paths import data_dir
+from app.services import records
+from app.ui.context import AppContext
+from app.ui.settings import ENVIRONMENT_LABELS, environment_label
+
+NOTE_STYLE = "color: #555555;"
+WARNING_STYLE = "color: #8a5300;"
+
+
+def password_storage_note() -> tuple[str, bool]:
+    """Where a saved password goes, in a sentence, and whether that is a fallback to warn about."""
+    if os.environ.get("PARSDESK_KEYRING", "").strip().lower() == "file":
+        return (
+            "No system keyring in use: passwords are kept in secrets.json in the ParsDesk data folder, "
+            "readable only by you (plain text on disk, protected by file permissions only).",
+            True,
+        )
+    if not keyring_available():
+        return (
+            "No system keyring is available, so a password cannot be saved here. Start ParsDesk with "
+            "PARSDESK_PASSWORD set, or with PARSDESK_KEYRING=file to keep it in a file only you can read.",
+            True,
+        )
+    import keyring
+
+    return f"Passwords are kept in the system keyring ({type(keyring.get_keyring()).__name__}).", False
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.restart_needed: list[str] = []
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self.resize(620, 520)
+        settings = ctx.settings
+
+        self.environment_combo = QComboBox(self)
+        for name, label in ENVIRONMENT_LABELS.items():
+            self.environment_combo.addItem(label, name)
+        self.environment_note = QLabel(self)
+        self.environment_note.setWordWrap(True)
+        self.provider_edit = QLineEdit(self)
+        self.provider_edit.setPlaceholderText("7-digit ACCME provider ID")
+        self.provider_edit.setMaxLength(7)
+        self.user_edit = QLineEdit(self)
+        self.password_edit = QLineEdit(self)
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_note = QLabel(self)
+        self.password_note.setWordWrap(True)
+        note, fallback = password_storage_note()
+        self.password_note.setText(note)
+        self.password_note.setStyleSheet(WARNING_STYLE if fallback else NOTE_STYLE)
+
+        pars_box = QGroupBox("PARS web services", self)
+        pars_form = QFormLayout(pars_box)
+        pars_form.addRow("Environment:", self.environment_combo)
+        pars_form.addRow("", self.environment_note)
+        pars_form.addRow("Provider ID:", self.provider_edit)
+        pars_form.addRow("User:", self.user_edit)
+        pars_form.addRow("Password:", self.password_edit)
+        pars_form.addRow("", self.password_note)
+
+        self.board_delay_spin = QDoubleSpinBox(self)
+        self.board_delay_spin.setRange(0, 3600)
+        self.board_delay_spin.setDecimals(1)
+        self.board_delay_spin.setSuffix(" s")
+        self.board_delay_spin.setToolTip("How long the built-in sandbox's boards take before accepting or rejecting")
+        sandbox_box = QGroupBox("Local sandbox", self)
+        sandbox_form = QFormLayout(sandbox_box)
+        sandbox_form.addRow("Board answer delay:", self.board_delay_spin)
+
+        self.data_folder_edit = QLineEdit(self)
+        self.data_folder_edit.setPlaceholderText(str(data_dir()))
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse_data_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.data_folder_edit, 1)
+        folder_row.addWidget(browse)
+        folder_note = QLabel(
+            f"The store is parsdesk.sqlite3 in this folder. Takes effect when ParsDesk is started again.\n"
+            f"In use now: {ctx.store.path}",
+            self,
+        )
+        folder_note.setWordWrap(True)
+        folder_note.setStyleSheet(NOTE_STYLE)
+        self.sync_interval_spin = QSpinBox(self)
+        self.sync_interval_spin.setRange(0, 24 * 3600)
+        self.sync_interval_spin.setSingleStep(30)
+        self.sync_interval_spin.setSuffix(" s")
+        self.sync_interval_spin.setSpecialValueText("only when asked (F5)")
+        app_box = QGroupBox("This computer", self)
+        app_form = QFormLayout(app_box)
+        app_form.addRow("Data folder:", folder_row)
+        app_form.addRow("", folder_note)
+        app_form.addRow("Background sync every:", self.sync_interval_spin)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout = QVBoxLayout(self)
+        layout.addWidget(pars_box)
+        layout.addWidget(sandbox_box)
+        layout.addWidget(app_box)
+        layout.addStretch(1)
+        layout.addWidget(buttons)
+
+        self.environment_combo.setCurrentIndex(max(0, self.environment_combo.findData(ctx.environment)))
+        self.board_delay_spin.setValue(settings.board_delay_s)
+        self.data_folder_edit.setText(settings.data_folder)
+        self.sync_interval_spin.setValue(settings.sync_interval_s)
+        self._load_account(ctx.environment)
+        self.environment_combo.currentIndexChanged.connect(lambda _i: self._environment_changed())
+        self._environment_changed()
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def selected_environment(self) -> str:
+        return str(self.environment_combo.currentData())
+
+    def _load_account(self, environment: str) -> None:
+        try:
+            creds = load_credentials(environment)
+        except CredentialStoreError:
+            creds = None
+        if creds is not None and environment != "local":
+            self.provider_edit.setText(creds.provider_id)
+            self.user_edit.setText(creds.user)
+        elif environment == self.ctx.settings.environment:
+            self.provider_edit.setText(self.ctx.settings.provider_id)
+            self.user_edit.setText(self.ctx.settings.user)
+        self.password_edit.clear()
+        self.password_edit.setPlaceholderText("saved — leave empty to keep it" if creds is not None else "")
+
+    def _environment_changed(self) -> None:
+        name = self.selected_environment()
+        self.board_delay_spin.setEnabled(name == "local")
+        self._load_account(name)
+        if name == "local":
+            text, style = ("The sandbox built into ParsDesk, on this computer. Nothing leaves the machine; "
+                           "credentials are optional (the sandbox's demo ones are used)."), NOTE_STYLE
+        else:
+            try:
+                env = load_environment(name)
+            except EnvironmentConfigError as exc:
+                text, style = str(exc), WARNING_STYLE
+            else:
+                if env.placeholder:
+                    text = (f"{env.base_url} is a placeholder: fill in ACCME's host and paths for this environment "
+                            "(document 715) in environments.toml in the ParsDesk data folder before syncing.")
+                    style = WARNING_STYLE
+                elif name == "accme-production":
+                    text, style = f"Records are sent to ACCME's production PARS at {env.base_url}.", WARNING_STYLE
+                else:
+                    text, style = f"ACCME's test PARS at {env.base_url}.", NOTE_STYLE
+        self.environment_note.setText(text)
+        self.environment_note.setStyleSheet(style)
+
+    def _browse_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_folder_edit.text() or str(data_dir()))
+        if folder:
+            self.data_folder_edit.setText(folder)
+
+    # --- saving ----------------------------------------------------------------------------------
+    def accept(self) -> None:
+        environment = self.selected_environment()
+        provider_id = self.provider_edit.text().strip()
+        user = self.user_edit.text().strip()
+        password = self.password_edit.text()
+        if provider_id and not (provider_id.isdigit() and len(provider_id) == 7):
+            QMessageBox.warning(self, "Settings", f"Provider ID {provider_id!r} is not ACCME's 7-digit provider ID.")
+            return
+        if not self._save_password(environment, provider_id, user, password):
+            return
+
+        old = self.ctx.settings
+        if self.data_folder_edit.text().strip() != old.data_folder:
+            self.restart_needed.append("the data folder (where the store is kept)")
+        if environment == "local" and self.board_delay_spin.value() != old.board_delay_s:
+            self.restart_needed.append("the local sandbox's board answer delay")
+        if environment == "local" and self.ctx.sandbox is None and self.ctx.environment != "local":
+            self.restart_needed.append("switching to the local sandbox (it starts with ParsDesk)")
+
+        old.environment = environment
+        old.provider_id = provider_id
+        old.user = user
+        old.board_delay_s = self.board_delay_spin.value()
+        old.data_folder = self.data_folder_edit.text().strip()
+        old.sync_interval_s = self.sync_interval_spin.value()
+        old.configured = True
+        old.save()
+        if provider_id:
+            with self.ctx.store.transaction() as session:
+                records.set_provider_id(session, provider_id)
+        if environment != "local" or self.ctx.sandbox is not None:
+            self.ctx.environment = environment  # the next sync and fetch use it
+        if user:
+            self.ctx.actor = user
+        super().accept()
+
+    def _save_password(self, environment: str, provider_id: str, user: str, password: str) -> bool:
+        """Keep the credentials; False (dialog stays open) when they cannot be kept."""
+        if not password:
+            if environment != "local" and (provider_id or user):
+                try:
+                    existing = load_credentials(environment)
+                except CredentialStoreError:
+                    existing = None
+                if existing is not None and (existing.provider_id, existing.user) != (provider_id, user) and user:
+                    # same password, new provider ID or user name
+                    password = existing.password
+            if not password:
+                return True
+        if not (provider_id and user):
+            QMessageBox.warning(self, "Settings", "Enter the provider ID and the user that go with the password.")
+            return False
+        try:
+            save_credentials(environment, Credentials(provider_id=provider_id, user=user, password=password))
+        except CredentialStoreError as exc:
+            QMessageBox.warning(self, "Settings", f"The password was not saved.\n\n{exc}")
+            return False
+        return True
