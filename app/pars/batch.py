@@ -10,14 +10,17 @@ renamed file gets a precise message instead of a parser's traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from app.pars.domain import Completion
+from app.pars.domain import Completion, History, RecordAction
 
 # PARS: "providers have the option to upload a file with up to 5,000 learner records".
 MAX_RECORDS = 5000
 ACCEPTED_TYPES = (".xlsx", ".xml")
+# Stands in for the provider in creditIDs that exist only while a file is being checked.
+PROVISIONAL_PROVIDER = "check"
 
 
 class BatchFileError(Exception):
@@ -68,3 +71,31 @@ def load_batch(path: Path | str) -> BatchFile:
     from app.pars.xml_codec import read_xml_batch
 
     return read_xml_batch(path)
+
+
+def completions_for_validation(records: Sequence[BatchRecord], history: History) -> list[Completion]:
+    """The batch's completions as PARS will receive them, for judging the file before import.
+
+    A row may leave Credit ID empty: an Add gets its creditID when ParsDesk queues it, so it is judged
+    with a provisional one; an Excel Delete names its record by content, so it takes the creditID of
+    the earlier record sent with the same content (and stays without one when none matches). The
+    records themselves are left as read.
+    """
+    from app.pars.matching import fingerprint
+
+    sent_by_content: dict[object, str] = {}
+    for credit_id, sent in history.sent.items():
+        sent_by_content.setdefault(fingerprint(sent), credit_id)
+    prepared: list[Completion] = []
+    for record in records:
+        completion = record.completion
+        if not (completion.credit_id or "").strip():
+            if completion.action is RecordAction.ADD:
+                # Cheap and unique within the file; the "check" provider never occurs in a real creditID.
+                completion = replace(completion, credit_id=f"ccid:{PROVISIONAL_PROVIDER}:row{record.row}")
+            elif completion.action is RecordAction.DELETE:
+                matched = sent_by_content.get(fingerprint(completion))
+                if matched is not None:
+                    completion = replace(completion, credit_id=matched)
+        prepared.append(completion)
+    return prepared

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 import zipfile
-from datetime import date, datetime, time, timedelta
+from operator import itemgetter
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,10 +139,16 @@ def canonical_header(text: str) -> str | None:
 
 def cell_text(value: object, column: str | None = None) -> str:
     """A cell as the text a person would have typed (date cells become PARS dates, 2.0 becomes 2)."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is float:
+        number: float = value  # type: ignore[assignment]
+        if number.is_integer() and abs(number) < 1e16:
+            return str(int(number))
+        return format_amount(Decimal(repr(number)))
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
@@ -150,17 +157,7 @@ def cell_text(value: object, column: str | None = None) -> str:
         if column == F_DOB:
             return normalize_birth_date(value) or ""
         return format_pars_date(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e16:
-            return str(int(value))
-        return format_amount(Decimal(str(value)))
-    if isinstance(value, (time, timedelta)):
-        return str(value)
-    return str(value)
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return str(value)  # int, time, timedelta, anything else
 
 
 def _opt(text: str) -> str | None:
@@ -168,34 +165,37 @@ def _opt(text: str) -> str | None:
     return text or None
 
 
-def _amount(value: object) -> Decimal | str | None:
-    if _blank(value):
+def _amount(text: str) -> Decimal | str | None:
+    text = text.strip()
+    if not text:
         return None
-    parsed = parse_amount(value.strip() if isinstance(value, str) else value)
-    return parsed if parsed is not None else cell_text(value).strip()
+    parsed = parse_amount(text)
+    return parsed if parsed is not None else text
 
 
-def _date(value: object) -> date | str | None:
-    if _blank(value):
+def _date(text: str) -> date | str | None:
+    text = text.strip()
+    if not text:
         return None
-    parsed = parse_pars_date(value)
-    return parsed if parsed is not None else cell_text(value).strip()
+    parsed = parse_pars_date(text)
+    return parsed if parsed is not None else text
 
 
-def _birth_date(value: object) -> str | None:
-    if _blank(value):
+def _birth_date(text: str) -> str | None:
+    text = text.strip()
+    if not text:
         return None
-    return normalize_birth_date(value) or cell_text(value, F_DOB).strip()
+    return normalize_birth_date(text) or text
+
+
+_ACTIONS = {action.value.casefold(): action for action in RecordAction}
 
 
 def _action(text: str) -> RecordAction | str | None:
     text = text.strip()
     if not text:
         return None
-    for action in RecordAction:
-        if text.casefold() == action.value.casefold():
-            return action
-    return text
+    return _ACTIONS.get(text.casefold(), text)
 
 
 def _state(text: str) -> str | None:
@@ -207,8 +207,7 @@ def _state(text: str) -> str | None:
 
 def _board_code(text: str) -> str:
     text = text.strip()
-    code = catalog.board_code(text)
-    return code or text
+    return catalog.board_code(text) or text
 
 
 def _known(text: str, canonical: Callable[[str], str | None]) -> str | None:
@@ -228,54 +227,65 @@ def _yes_no(text: str) -> bool | None:
     return None
 
 
-def row_to_completion(cells: dict[str, object]) -> Completion:
-    """A Completion from one row's cells keyed by canonical header (missing columns = empty)."""
+_BOARD_COLUMNS = (F_BOARD, F_BOARD_ID, F_BOARD_POINTS, F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT,
+                  F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
+_CREDIT_TYPE_COLUMNS = ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
+                        (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT))
 
-    def text(column: str) -> str:
-        return cell_text(cells.get(column), column)
 
+def _any_filled(cells: dict[str, str], columns: Sequence[str]) -> bool:
+    for column in columns:
+        text = cells.get(column)
+        if text and not text.isspace():
+            return True
+    return False
+
+
+def row_to_completion(cells: dict[str, str]) -> Completion:
+    """A Completion from one row's cell texts (see `cell_text`) keyed by template header.
+
+    Missing columns count as empty. Text that does not parse is kept as it is for validation to judge.
+    """
+
+    get = cells.get
     learner = Learner(
-        first_name=_opt(text(F_FIRST_NAME)),
-        last_name=_opt(text(F_LAST_NAME)),
-        birth_date=_birth_date(cells.get(F_DOB)),
-        licensing_state=_state(text(F_STATE)),
-        license_id=_opt(text(F_LICENSE_ID)),
+        first_name=_opt(get(F_FIRST_NAME, "")),
+        last_name=_opt(get(F_LAST_NAME, "")),
+        birth_date=_birth_date(get(F_DOB, "")),
+        licensing_state=_state(get(F_STATE, "")),
+        license_id=_opt(get(F_LICENSE_ID, "")),
     )
     completion = Completion(
-        action=_action(text(F_ACTION)),
-        activity_id=_opt(text(F_ACTIVITY_ID)),
-        credit_id=_opt(text(F_CREDIT_ID)),
+        action=_action(get(F_ACTION, "")),
+        activity_id=_opt(get(F_ACTIVITY_ID, "")),
+        credit_id=_opt(get(F_CREDIT_ID, "")),
         learner=learner,
-        completion_date=_date(cells.get(F_COMPLETION_DATE)),
+        completion_date=_date(get(F_COMPLETION_DATE, "")),
     )
-    if not _blank(cells.get(F_CME_CREDITS)):
-        completion.cme = CmePart(_amount(cells.get(F_CME_CREDITS)))
+    cme = get(F_CME_CREDITS, "")
+    if cme and not cme.isspace():
+        completion.cme = CmePart(_amount(cme))
 
-    board_columns = (F_BOARD, F_BOARD_ID, F_BOARD_POINTS, F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT,
-                     F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
-    if any(not _blank(cells.get(column)) for column in board_columns):
+    if _any_filled(cells, _BOARD_COLUMNS):
         board = BoardPart(
-            board=_board_code(text(F_BOARD)),
-            board_id=_opt(text(F_BOARD_ID)),
-            points=_amount(cells.get(F_BOARD_POINTS)),
+            board=_board_code(get(F_BOARD, "")),
+            board_id=_opt(get(F_BOARD_ID, "")),
+            points=_amount(get(F_BOARD_POINTS, "")),
         )
-        for type_column, amount_column in (
-            (F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
-            (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT),
-        ):
-            credit_type = text(type_column).strip()
+        for type_column, amount_column in _CREDIT_TYPE_COLUMNS:
+            credit_type = get(type_column, "").strip()
             if credit_type:
-                board.credit_types[credit_type] = _amount(cells.get(amount_column))
+                board.credit_types[credit_type] = _amount(get(amount_column, ""))
         completion.boards.append(board)
 
-    if any(not _blank(cells.get(column)) for column in REMS_HEADERS):
+    if _any_filled(cells, REMS_HEADERS):
         completion.rems = RemsPart(
-            profession=_known(text(F_REMS_PROFESSION), catalog.rems_profession),
-            state_of_practice=_state(text(F_REMS_STATE)),
-            dea_registration=_known(text(F_REMS_DEA), catalog.dea_registration),
-            practice_area=_opt(text(F_REMS_PRACTICE_AREA)),
-            performs_surgery=_yes_no(text(F_REMS_SURGERY)),
-            time_in_practice=_known(text(F_REMS_TIME), catalog.time_in_practice),
+            profession=_known(get(F_REMS_PROFESSION, ""), catalog.rems_profession),
+            state_of_practice=_state(get(F_REMS_STATE, "")),
+            dea_registration=_known(get(F_REMS_DEA, ""), catalog.dea_registration),
+            practice_area=_opt(get(F_REMS_PRACTICE_AREA, "")),
+            performs_surgery=_yes_no(get(F_REMS_SURGERY, "")),
+            time_in_practice=_known(get(F_REMS_TIME, ""), catalog.time_in_practice),
         )
     return completion
 
@@ -419,24 +429,27 @@ def read_workbook(path: Path | str) -> BatchFile:
             seen.add(canonical)
         kept.append((column, label, canonical))
 
+    columns = [column for column, _, _ in kept]
+    canonicals = [canonical for _, _, canonical in kept]
+    width = max(columns) + 1
     data_rows = []
     for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
-        if all(_blank(row[column]) for column, _, _ in kept if column < len(row)):
-            continue
-        data_rows.append((offset, row))
+        if len(row) < width:
+            row = [*row, *[""] * (width - len(row))]
+        texts = [
+            value if type(value) is str else cell_text(value, canonical)
+            for value, canonical in zip(itemgetter(*columns)(row), canonicals)
+        ]
+        if any(text and not text.isspace() for text in texts):
+            data_rows.append((offset, texts))
     if len(data_rows) > MAX_RECORDS:
         raise BatchFileError(too_many_records_message(len(data_rows)))
 
+    fields = [(position, canonical) for position, (_, _, canonical) in enumerate(kept) if canonical]
     records = []
-    for sheet_row, row in data_rows:
-        cells: dict[str, object] = {}
-        values: list[str] = []
-        for column, _label, canonical in kept:
-            value = row[column] if column < len(row) else ""
-            values.append(cell_text(value, canonical))
-            if canonical:
-                cells[canonical] = value
-        records.append(BatchRecord(row=sheet_row, values=values, completion=row_to_completion(cells)))
+    for sheet_row, texts in data_rows:
+        cells = {canonical: texts[position] for position, canonical in fields}
+        records.append(BatchRecord(row=sheet_row, values=texts, completion=row_to_completion(cells)))
     return BatchFile(format="xlsx", headers=[label for _, label, _ in kept], records=records)
 
 

@@ -1,0 +1,91 @@
+"""Import or export the store's activities as JSON (docs/activities-json.md).
+
+    parsdesk activities import activities.json [--db PATH]   # all or nothing; updates by activity ID
+    parsdesk activities export activities.json [--db PATH]
+
+Exit status: 0 done, 2 the file or the store could not be used (one line on stderr, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="activities_action", metavar="ACTION", required=True)
+    importing = actions.add_parser("import", help="load activities from a JSON file into the store")
+    importing.add_argument("file", metavar="FILE.json")
+    importing.add_argument("--db", metavar="PATH", help="the ParsDesk store (default: the app's store)")
+    importing.set_defaults(func=run_import)
+    exporting = actions.add_parser("export", help="write the store's activities to a JSON file")
+    exporting.add_argument("file", metavar="FILE.json")
+    exporting.add_argument("--db", metavar="PATH", help="the ParsDesk store (default: the app's store)")
+    exporting.set_defaults(func=run_export)
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    if args.db:
+        return Path(args.db).expanduser()
+    from app.paths import default_db_path
+
+    return default_db_path()
+
+
+def _fail(message: str) -> int:
+    print(f"parsdesk activities: {message}", file=sys.stderr)
+    return 2
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from app.pars.activities_json import ActivitiesFileError, read_activities
+
+    try:
+        activities = read_activities(args.file)
+    except ActivitiesFileError as exc:
+        return _fail(str(exc))
+    from app.models.store import Store, StoreError
+    from app.services.activities import ActivityImportError, import_activities
+
+    try:
+        store = Store.open(_store_path(args))
+    except StoreError as exc:
+        return _fail(str(exc).splitlines()[0])
+    try:
+        with store.transaction() as session:
+            result = import_activities(session, activities)
+    except ActivityImportError as exc:
+        return _fail(f"{Path(args.file).name}: {exc}; nothing was imported")
+    finally:
+        store.close()
+    print(
+        f"Imported {result.total} {'activity' if result.total == 1 else 'activities'} from {Path(args.file).name}: "
+        f"{len(result.created)} new, {len(result.updated)} updated."
+    )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    path = _store_path(args)
+    if not path.is_file():
+        return _fail(f"no ParsDesk store at {path}")
+    from app.models.store import Store, StoreError
+    from app.pars.activities_json import write_activities
+    from app.services.activities import export_activities
+
+    try:
+        store = Store.open(path)
+    except StoreError as exc:
+        return _fail(str(exc).splitlines()[0])
+    try:
+        with store.session() as session:
+            activities = export_activities(session)
+    finally:
+        store.close()
+    try:
+        write_activities(args.file, activities)
+    except OSError as exc:
+        return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
+    print(f"Exported {len(activities)} activities to {Path(args.file).name}.")
+    return 0

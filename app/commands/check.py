@@ -1,0 +1,188 @@
+"""Check a PARS learner batch file (.xlsx or .xml) the way PARS would, without sending anything.
+
+    parsdesk check learners.xlsx --activities activities.json [--as-of 2026-03-31]
+    parsdesk check learners.xml --db ~/parsdesk.sqlite3 --format json --rejections rejected.xlsx
+
+Exit status: 0 every record is valid, 1 some are not, 2 the file (or the activities/store) could not be
+read — then one line on stderr says why. Nothing is ever written to the store.
+
+Kept light on purpose: no Qt, and SQLAlchemy only with --db, so checking 5,000 rows takes well under a
+second (bench/bench_check.py measures it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.pars.batch import BatchFile
+    from app.pars.domain import Activity, History, Issue
+
+
+class CheckError(Exception):
+    """Something the check needs cannot be read; str() is the one line for stderr."""
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date in YYYY-MM-DD form") from None
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="learner batch: PARS Excel template (.xlsx) or XML (.xml)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--activities", metavar="ACTIVITIES.json", help="the activities to check against (docs/activities-json.md)"
+    )
+    source.add_argument(
+        "--db", metavar="PATH", help="take activities and earlier records from this ParsDesk store (read only)"
+    )
+    parser.add_argument(
+        "--as-of", type=_iso_date, metavar="YYYY-MM-DD", help="judge dates as if today were this day"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    parser.add_argument(
+        "--rejections", metavar="OUT.xlsx", help="write the invalid rows with Error Code and Error Message here"
+    )
+    parser.set_defaults(func=run)
+
+
+def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
+    from app.pars.activities_json import ActivitiesFileError, read_activities
+    from app.pars.domain import History
+
+    try:
+        activities = read_activities(path)
+    except ActivitiesFileError as exc:
+        raise CheckError(f"activities file {exc}") from None
+    return {a.activity_id: a for a in activities if a.activity_id}, History()
+
+
+def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
+    if not path.is_file():
+        raise CheckError(f"no ParsDesk store at {path}")
+    from app.models.store import Store, StoreError
+    from app.services.history import load_domain_activities, load_history
+
+    try:
+        store = Store.open(path)
+    except StoreError as exc:
+        raise CheckError(str(exc).splitlines()[0]) from None
+    try:
+        with store.session() as session:
+            return load_domain_activities(session), load_history(session)
+    finally:
+        store.close()
+
+
+def _context(args: argparse.Namespace) -> tuple[dict[str, Activity], History, str | None]:
+    """Activities, history, and a note when neither --activities nor --db was given."""
+    if args.activities:
+        return (*_from_activities_file(args.activities), None)
+    if args.db:
+        return (*_from_store(Path(args.db).expanduser()), None)
+    from app.paths import default_db_path
+
+    default = default_db_path()
+    if default.is_file():
+        return (*_from_store(default), None)
+    from app.pars.domain import History
+
+    return {}, History(), "no --activities or --db given and no ParsDesk store found: activities are unknown"
+
+
+def _issue_json(issue: Issue) -> dict[str, object]:
+    return {"code": issue.code, "field": issue.field, "message": issue.message}
+
+
+def _report_json(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> str:
+    rows = [
+        {"row": record.row, "errors": [_issue_json(issue) for issue in issues]}
+        for record, issues in zip(batch.records, verdicts)
+        if issues
+    ]
+    invalid = len(rows)
+    return json.dumps(
+        {"records": len(batch.records), "valid": len(batch.records) - invalid, "invalid": invalid, "rows": rows},
+        indent=2,
+    )
+
+
+def _report_text(batch: BatchFile, verdicts: Sequence[Sequence[Issue]], file_name: str) -> str:
+    unit = "Row" if batch.format == "xlsx" else "Record"
+    lines: list[str] = []
+    invalid = 0
+    for record, issues in zip(batch.records, verdicts):
+        if not issues:
+            continue
+        invalid += 1
+        lines.append(f"{unit} {record.row}:")
+        for issue in issues:
+            code = f"{issue.code}" if issue.code else "---"
+            lines.append(f"  {code}  {issue.field}: {issue.message}")
+    total = len(batch.records)
+    noun = "record" if total == 1 else "records"
+    lines.append(f"{file_name}: {total:,} {noun}, {total - invalid:,} valid, {invalid:,} invalid.")
+    return "\n".join(lines)
+
+
+def rejection_rows(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> list[tuple[list[str], int, str]]:
+    """(original values, error code, error message) for each invalid record, as PARS's rejection file has."""
+    rows = []
+    for record, issues in zip(batch.records, verdicts):
+        if issues:
+            if len(issues) == 1:
+                message = issues[0].message
+            else:
+                message = "; ".join(f"{i.code} {i.field}: {i.message}" if i.code else f"{i.field}: {i.message}"
+                                    for i in issues)
+            rows.append((record.values, issues[0].code, message))
+    return rows
+
+
+def check_batch(
+    batch: BatchFile, activities: Mapping[str, Activity], history: History, as_of: date
+) -> list[list[Issue]]:
+    from app.pars import validation
+    from app.pars.batch import completions_for_validation
+
+    completions = completions_for_validation(batch.records, history)
+    return [list(issues) for issues in validation.validate_batch(completions, activities, history, as_of)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.pars.batch import BatchFileError, load_batch
+
+    path = Path(args.file)
+    try:
+        batch = load_batch(path)
+        activities, history, note = _context(args)
+    except (BatchFileError, CheckError) as exc:
+        print(f"parsdesk check: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"parsdesk check: note: {note}", file=sys.stderr)
+
+    verdicts = check_batch(batch, activities, history, args.as_of or date.today())
+    if args.format == "json":
+        print(_report_json(batch, verdicts))
+    else:
+        print(_report_text(batch, verdicts, path.name))
+
+    if args.rejections:
+        from app.pars.excel import write_rejections
+
+        try:
+            write_rejections(args.rejections, batch.headers, rejection_rows(batch, verdicts))
+        except OSError as exc:
+            print(f"parsdesk check: cannot write {args.rejections}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    return 1 if any(verdicts) else 0
