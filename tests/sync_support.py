@@ -6,17 +6,21 @@ happen exactly when a test wants it)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import insert, select
 
-from app.models import ActivityRow, CompletionRow, LearnerRow, OutboxRow, StatusEvent, Store
+from app.models import ActivityBoardRow, ActivityRow, CompletionRow, LearnerRow, OutboxRow, StatusEvent, Store
 from app.models.schema import CompletionBoardRow, utcnow
-from app.pars.client import ParsAuthError, ParsUnavailable, RecordResult
-from app.pars.domain import Activity, Completion, RecordAction, Status
+from app.pars.client import ParsAuthError, ParsClient, ParsUnavailable, RecordResult
+from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS
+from app.pars.domain import Activity, BoardRegistration, Completion, RecordAction, Status
+from app.sandbox.server import SandboxServer
 
 PROVIDER = "1234567"
 
@@ -29,6 +33,7 @@ def add_activity(
     start: date = date(2026, 1, 5),
     end: date = date(2026, 1, 7),
     cme_credits: Decimal = Decimal("8"),
+    abim_points: Decimal | None = None,
 ) -> int:
     with store.transaction() as s:
         row = ActivityRow(
@@ -39,6 +44,10 @@ def add_activity(
             end_date=end,
             cme_credits=cme_credits,
         )
+        if abim_points is not None:
+            row.boards.append(
+                ActivityBoardRow(board="ABIM", max_points=abim_points, credit_types=["Medical Knowledge"])
+            )
         s.add(row)
         s.flush()
         return row.id
@@ -107,6 +116,46 @@ def queue_records(
         if outbox:
             s.execute(insert(OutboxRow), outbox)
     return [c["id"] for c in completions]
+
+
+# --- the real sandbox ----------------------------------------------------------------------------
+
+SANDBOX_ACTIVITY = Activity(
+    activity_id="123456789",
+    title="Cardiology Update",
+    activity_type="Course",
+    start_date=date(2026, 1, 5),
+    end_date=date(2026, 1, 7),
+    cme_credits=Decimal("8"),
+    boards=(BoardRegistration("ABIM", Decimal("8"), ("Medical Knowledge",)),),
+)
+# People of the sandbox's demo registry (app/sandbox/registry.py): matches accepted by the boards.
+AVERY = ("Avery", "Morgan", "03/14", "MD", "D0048213")
+AVERY_ABIM = ("ABIM", "100001", Decimal("8"), {"Medical Knowledge": "8"})
+JORDAN_MISNAMED = ("Jordan", "Patil", "07/22", "NY", "NY-555")  # ABIM 100002 is Jordan *Patel*: 665
+JORDAN_ABIM = ("ABIM", "100002", Decimal("8"), {"Medical Knowledge": "8"})
+
+
+@contextmanager
+def running_sandbox(**options: object) -> Iterator[SandboxServer]:
+    options.setdefault("activities", [SANDBOX_ACTIVITY])
+    options.setdefault("board_delay", 3600.0)  # boards answer only when a test advances the clock
+    with SandboxServer(**options) as sandbox:  # type: ignore[arg-type]
+        yield sandbox
+
+
+def sandbox_client(url: str, **options: object) -> ParsClient:
+    options.setdefault("max_retries", 1)
+    options.setdefault("backoff", 0.01)
+    options.setdefault("timeout", 5.0)
+    return ParsClient(url, SANDBOX_DEMO_CREDENTIALS, **options)  # type: ignore[arg-type]
+
+
+def sandbox_records(sandbox: SandboxServer) -> dict[str, dict]:
+    """GET /_sandbox/records over HTTP, by creditID."""
+    response = httpx.get(sandbox.url + "/_sandbox/records", timeout=10)
+    response.raise_for_status()
+    return {entry["credit_id"]: entry for entry in response.json()}
 
 
 def statuses(store: Store) -> dict[int, str]:

@@ -1,0 +1,246 @@
+"""A learner record's journey through the sync engine, against the real sandbox over HTTP:
+queued -> Submitted -> the board answers; PARS's immediate rejections; deletes."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.commands import sync as sync_command
+from app.models import CompletionRow, OutboxRow, StatusEvent
+from app.pars.credentials import Credentials
+from app.pars.domain import RecordAction, Status
+from app.services import records
+from app.sync.engine import SyncEngine, queued_count
+from tests.sync_support import (
+    AVERY,
+    AVERY_ABIM,
+    JORDAN_ABIM,
+    JORDAN_MISNAMED,
+    RecordSpec,
+    add_activity,
+    outbox_rows,
+    queue_records,
+    running_sandbox,
+    sandbox_client,
+    sandbox_records,
+    statuses,
+)
+
+
+@pytest.fixture
+def sandbox():
+    with running_sandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sync(store, sandbox):
+    """One sync pass with a fresh client, as the worker or the command would make it."""
+
+    def run(**options):
+        with sandbox_client(sandbox.url) as client:
+            return SyncEngine(store, client).run(**options)
+
+    return run
+
+
+def _row(store, completion_id: int) -> CompletionRow:
+    with store.session() as s:
+        return s.get(CompletionRow, completion_id)
+
+
+def _events(store, completion_id: int) -> list[tuple[str, str]]:
+    with store.session() as s:
+        return [
+            (e.status, e.source)
+            for e in s.scalars(
+                select(StatusEvent).where(StatusEvent.completion_id == completion_id).order_by(StatusEvent.id)
+            )
+        ]
+
+
+def test_queued_record_is_submitted_then_accepted_by_the_board(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [record] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
+
+    first = sync()
+    assert (first.sent, first.submitted) == (1, 1)
+    assert _row(store, record).status == Status.SUBMITTED.value
+    assert store.get_meta("last_sync_at") == first.finished_at
+    with store.session() as s:
+        assert queued_count(s) == 0
+
+    quiet = sync()  # the board has not answered yet: nothing changes
+    assert quiet.accepted == 0 and _row(store, record).status == Status.SUBMITTED.value
+
+    sandbox.advance(3601)
+    second = sync()
+    assert second.accepted == 1
+    row = _row(store, record)
+    assert (row.status, row.status_source) == (Status.ACCEPTED.value, "board")
+    assert _events(store, record) == [("Queued", "import"), ("Submitted", "PARS"), ("Accepted", "board")]
+    assert sandbox_records(sandbox)[row.credit_id]["received"] == 1
+
+
+def test_pars_immediate_rejection_is_stored_with_its_code(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789")
+    [late] = queue_records(store, activity, 1, spec=RecordSpec(completion_date=date(2026, 1, 9)))
+
+    report = sync()
+
+    assert report.rejected == 1 and report.errors == 0
+    row = _row(store, late)
+    assert (row.status, row.status_code, row.status_source) == (Status.REJECTED.value, 671, "PARS")
+    assert "01-09-2026" in row.status_message
+    assert outbox_rows(store) == []  # a verdict, not a failure: nothing is retried
+    assert sandbox_records(sandbox)[row.credit_id]["code"] == 671
+
+
+def test_board_rejection_is_stored_with_the_boards_message(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [record] = queue_records(store, activity, 1, spec=RecordSpec(learner=JORDAN_MISNAMED, board=JORDAN_ABIM))
+
+    assert sync().submitted == 1
+    sandbox.advance(3601)
+    report = sync()
+
+    assert report.rejected == 1
+    row = _row(store, record)
+    assert (row.status, row.status_source, row.status_code) == (Status.REJECTED.value, "board", 665)
+    assert row.status_message
+    assert _events(store, record)[-1] == ("Rejected", "board")
+
+
+def test_deleting_an_accepted_record_ends_deleted(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [record] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
+    sync()
+    sandbox.advance(3601)
+    sync()
+    with store.transaction() as s:
+        assert records.request_delete(s, s.get(CompletionRow, record), actor="coordinator") is None
+
+    first = sync()  # the board processed it, so PARS passes the delete to the board
+    assert first.delete_submitted == 1
+    assert _row(store, record).status == Status.DELETE_SUBMITTED.value
+    sandbox.advance(3601)
+    second = sync()
+    assert second.deleted == 1
+    row = _row(store, record)
+    assert (row.status, row.status_source) == (Status.DELETED.value, "board")
+    assert outbox_rows(store) == []
+    assert sandbox_records(sandbox)[row.credit_id]["status"] == Status.DELETED.value
+
+
+def test_record_accepted_at_once_is_deleted_at_once(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789")
+    [record] = queue_records(store, activity, 1)  # NY licensee, CME only: no board processes it
+    assert sync().accepted == 1
+    with store.transaction() as s:
+        records.request_delete(s, s.get(CompletionRow, record))
+    assert sync().deleted == 1
+    assert _row(store, record).status == Status.DELETED.value
+
+
+def test_delete_of_a_record_still_submitted_waits_for_the_board(store, sandbox, sync):
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [record] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
+    sync()
+    # The app refuses this; a delete queued another way (an older store, a batch file) must not
+    # reach PARS while the board still processes the record.
+    with store.transaction() as s:
+        row = s.get(CompletionRow, record)
+        records.set_status(s, row, Status.DELETE_QUEUED, source="import")
+        s.add(OutboxRow(completion_id=row.id, action=RecordAction.DELETE.value, credit_id=row.credit_id))
+    before = sandbox_records(sandbox)[_row(store, record).credit_id]["received"]
+
+    waiting = sync()
+    assert waiting.waiting_deletes == 1 and waiting.errors == 0
+    [outbox] = outbox_rows(store)
+    assert "Submitted" in outbox.last_error and not outbox.in_flight
+    assert sandbox_records(sandbox)[outbox.credit_id]["received"] == before  # looked up, not sent
+
+    sandbox.advance(3601)  # the board accepts; now the delete may go
+    done = sync()
+    assert done.delete_submitted == 1
+    assert _row(store, record).status == Status.DELETE_SUBMITTED.value
+    assert outbox_rows(store) == []
+
+
+def test_unregistered_activity_is_registered_with_pars_first(store, sandbox, sync):
+    activity = add_activity(store, accme_id=None, title="Grand Rounds 2026")
+    ids = queue_records(store, activity, 2)
+
+    report = sync()
+
+    assert report.activities_registered == 1 and report.accepted == 2
+    row = _row(store, ids[0])
+    with store.session() as s:
+        accme_id = s.get(CompletionRow, ids[0]).activity.accme_id
+    assert accme_id is not None and len(accme_id) == 9
+    assert {e["activity_id"] for e in sandbox_records(sandbox).values()} == {accme_id}
+    assert row.status == Status.ACCEPTED.value
+
+
+def test_progress_and_changes_are_reported_as_plain_values(store, sandbox):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 5)
+    progress: list[tuple[int, int]] = []
+    changes: list[tuple[int, str]] = []
+    with sandbox_client(sandbox.url) as client:
+        SyncEngine(store, client, batch_size=2).run(
+            on_progress=lambda done, total: progress.append((done, total)),
+            on_change=lambda cid, status: changes.append((cid, status)),
+        )
+    assert progress == [(0, 5), (2, 5), (4, 5), (5, 5)]
+    assert changes == [(i, Status.ACCEPTED.value) for i in ids]
+
+
+# --- the headless command --------------------------------------------------------------------------
+
+
+def test_sync_command_once_sends_and_exits_0(store, sandbox, capsys):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3)
+    code = sync_command_main(["--once", "--db", str(store.path), "--url", sandbox.url])
+    assert code == 0
+    assert "sent 3" in capsys.readouterr().out
+    assert set(statuses(store).values()) == {Status.ACCEPTED.value}
+
+
+def test_sync_command_exits_1_when_pars_cannot_be_reached(store, capsys):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 2)
+    with running_sandbox() as stopped:
+        url = stopped.url  # nothing listens here once the block ends
+    code = sync_command_main(["--once", "--db", str(store.path), "--url", url])
+    assert code == 1
+    assert "could not be reached" in capsys.readouterr().err
+    assert set(statuses(store).values()) == {Status.QUEUED.value}
+
+
+def test_sync_command_exits_2_when_pars_refuses_the_credentials(store, capsys):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 1)
+    with running_sandbox(credentials=Credentials("7654321", "someone-else", "other")) as strict:
+        code = sync_command_main(["--once", "--db", str(store.path), "--url", strict.url])
+    assert code == 2
+    assert "credentials" in capsys.readouterr().err
+    assert len(outbox_rows(store)) == 1
+
+
+def test_sync_command_exits_2_without_a_url_for_the_local_sandbox(store, capsys, monkeypatch):
+    monkeypatch.delenv("PARSDESK_SANDBOX_URL", raising=False)
+    code = sync_command_main(["--once", "--db", str(store.path), "--env", "local"])
+    assert code == 2
+    assert "PARSDESK_SANDBOX_URL" in capsys.readouterr().err
+
+
+def sync_command_main(argv: list[str]) -> int:
+    from app.cli import main
+
+    return main(["sync", *argv])
