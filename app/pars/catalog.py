@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from app import paths
 
@@ -59,17 +59,28 @@ class BoardInfo:
     report_deadline: Deadline
     delete_deadline: Deadline
     aliases: tuple[str, ...] = ()
+    # folded name or alias -> canonical credit type; built from the fields above (validation is hot)
+    _credit_type_index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _canonical_memo: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict, compare=False,
+                                                                     repr=False)
+
+    def __post_init__(self) -> None:
+        index = {_fold(alias): canonical for alias, canonical in self.credit_type_aliases}
+        index.update((_fold(name), name) for name in self.credit_types)
+        object.__setattr__(self, "_credit_type_index", index)
 
     def credit_type(self, name: str) -> str | None:
         """The canonical name of a credit type (case, spaces and aliases forgiven); None if unknown."""
-        wanted = _fold(name)
-        for known in self.credit_types:
-            if _fold(known) == wanted:
-                return known
-        for alias, canonical in self.credit_type_aliases:
-            if _fold(alias) == wanted:
-                return canonical
-        return None
+        return self._credit_type_index.get(_fold(name))
+
+    def canonical_types(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Names as the catalogue spells them (unknown ones unchanged); memoised, as validation asks
+        this for every record of an activity."""
+        found = self._canonical_memo.get(names)
+        if found is None:
+            found = tuple(self.credit_type(name) or name for name in names)
+            self._canonical_memo[names] = found
+        return found
 
     def is_retired(self, name: str) -> bool:
         wanted = _fold(name)
@@ -126,6 +137,7 @@ class _Catalog:
     time_in_practice: tuple[str, ...]
 
 
+@lru_cache(maxsize=8192)
 def _fold(text: str) -> str:
     """Case- and spacing-insensitive form for matching names people type."""
     return " ".join(text.split()).casefold()
@@ -333,6 +345,16 @@ def _catalog() -> _Catalog:
 def reload() -> None:
     """Forget the cached catalogues so the next call reads the files again (after an office edit)."""
     _catalog.cache_clear()
+    for forget in _on_reload:
+        forget()
+
+
+# Caches elsewhere that hold catalogue entries register here to be cleared by reload().
+_on_reload: list[Callable[[], None]] = []
+
+
+def on_reload(forget: Callable[[], None]) -> None:
+    _on_reload.append(forget)
 
 
 # Boards --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from app.pars import catalog
 from app.pars.catalog import LOCAL_CHECK, BoardInfo, Deadline
@@ -76,6 +77,7 @@ A_CREDIT_TYPES = "Credit Types"
 A_CREDIT_CLAIM_DATE = "Credit Claim Date"
 
 CREDIT_ID_MAX_LENGTH = 300
+_ZERO = Decimal(0)
 _ACTIVITY_ID = re.compile(r"\d{9}")
 _NPI = re.compile(r"\d{10}")
 # The state column may say "NPI" when the ID is an NPI rather than a state licence number.
@@ -213,10 +215,18 @@ class _Ledger:
                 self._days[(prior.activity_id, prior.learner_key, prior.completion_date, code)] += sign
 
     def points(self, activity_id: str | None, keys: Iterable[str], board: str) -> Decimal:
-        return sum((self._points.get((activity_id, key, board), Decimal(0)) for key in keys), Decimal(0))
+        total = _ZERO
+        for key in keys:
+            earlier = self._points.get((activity_id, key, board))
+            if earlier:
+                total += earlier
+        return total
 
     def completed_on(self, activity_id: str | None, keys: Iterable[str], day: date, board: str) -> bool:
-        return any(self._days.get((activity_id, key, day, board), 0) > 0 for key in keys)
+        for key in keys:
+            if self._days.get((activity_id, key, day, board), 0) > 0:
+                return True
+        return False
 
 
 # The checks -----------------------------------------------------------------------------------------
@@ -393,7 +403,7 @@ def _check_birth_date(completion: Completion, found: _Findings) -> None:
     if not birth_date:
         if needed_by:
             found.add(624, F_DOB, f"Date of birth (MM/DD) is required for {', '.join(needed_by)}")
-    elif normalize_birth_date(birth_date) is None:
+    elif not _is_real_birth_date(birth_date):
         # The value itself is left out of the message: it is personal data.
         found.add(624, F_DOB, "Date of birth is not a real month and day: write it as MM/DD, e.g. 03/07")
 
@@ -513,8 +523,9 @@ def _check_boards(completion: Completion, activity: Activity | None, activity_id
                       f"{format_pars_date(activity.end_date)}")
 
         keys = {name_key, _board_learner_key(completion.learner, code, board_id)}
-        if points is not None and max_points is not None:
-            earlier = ledger.points(activity_id, keys, code)
+        earlier = ledger.points(activity_id, keys, code) if max_points is not None else _ZERO
+        # With no earlier points, exceeding the maximum is 674 alone.
+        if points is not None and max_points is not None and earlier > 0:
             if earlier >= max_points:
                 found.add(710, F_BOARD_POINTS,
                           f"The learner already has {_fmt(earlier)} of the {_fmt(max_points)} {code} points "
@@ -541,9 +552,7 @@ def _registration_by_alias(activity: Activity, code: str) -> BoardRegistration |
 def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardRegistration | None,
                         points: Decimal | None, found: _Findings) -> None:
     code = info.code
-    registered: list[str] | None = None
-    if registration is not None:
-        registered = [info.credit_type(name) or name for name in registration.credit_types]
+    registered = info.canonical_types(tuple(registration.credit_types)) if registration is not None else None
     if not part.credit_types:
         # With a single registered type the type is implied; with several the record must choose.
         if registered is not None and len(registered) > 1:
@@ -586,16 +595,33 @@ def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardReg
 
 def _check_report_deadline(completed: date, has_cme_or_rems: bool, boards: list[BoardInfo], as_of: date,
                            found: _Findings) -> None:
-    programs: dict[date, list[str]] = {}
-    if has_cme_or_rems or not boards:
-        programs.setdefault(catalog.cme_rules().report_deadline.for_year(completed.year), []).append("PARS")
-    for info in boards:
-        programs.setdefault(info.report_deadline.for_year(completed.year), []).append(info.code)
-    for deadline, names in sorted(programs.items()):
+    deadlines = _report_deadlines(completed.year, has_cme_or_rems or not boards,
+                                  tuple(info.code for info in boards))
+    for deadline, names in deadlines:
         if as_of > deadline:
             found.add(705, F_COMPLETION_DATE,
                       f"{' and '.join(names)} no longer accept{'s' if len(names) == 1 else ''} "
                       f"{completed.year} completions: the reporting deadline was {format_pars_date(deadline)}")
+
+
+@lru_cache(maxsize=256)
+def _report_deadlines(year: int, with_cme: bool, board_codes: tuple[str, ...]
+                      ) -> tuple[tuple[date, tuple[str, ...]], ...]:
+    """The reporting deadlines for a completion year, each with the programs it applies to (memoised:
+    a batch asks the same question for most of its records)."""
+    programs: dict[date, list[str]] = {}
+    if with_cme:
+        programs.setdefault(catalog.cme_rules().report_deadline.for_year(year), []).append("PARS")
+    for code in board_codes:
+        info = catalog.board(code)
+        if info is not None:
+            programs.setdefault(info.report_deadline.for_year(year), []).append(code)
+    return tuple((deadline, tuple(names)) for deadline, names in sorted(programs.items()))
+
+
+@lru_cache(maxsize=2048)
+def _is_real_birth_date(text: str) -> bool:
+    return normalize_birth_date(text) is not None
 
 
 def _check_delete(completion: Completion, credit_id: str, ledger: _Ledger, as_of: date,
@@ -631,6 +657,12 @@ def _differing_fields(delete: Completion, original: Completion) -> list[str]:
     return [name for name in mine if mine[name] != theirs[name]]
 
 
+def _explicit_amount(amount: object, points: Decimal | None) -> Decimal | str | None:
+    # A credit type's empty amount means the board total, so "" and the total compare equal.
+    value = parse_amount(amount) if _text(amount) else None
+    return None if value is None or value == points else value
+
+
 def _comparable(completion: Completion) -> dict[str, object]:
     learner = completion.learner
     birth = _text(learner.birth_date)
@@ -642,7 +674,7 @@ def _comparable(completion: Completion) -> dict[str, object]:
         info = catalog.board(code)
         types = frozenset(
             ((info.credit_type(_text(name)) if info else None) or _text(name).casefold(),
-             parse_amount(amount) if _text(amount) else points)
+             _explicit_amount(amount, points))
             for name, amount in part.credit_types.items()
         )
         boards[code] = (_text(part.board_id).upper(), points, types)
@@ -725,3 +757,7 @@ def validate_activity(activity: Activity) -> list[Issue]:
                       f"{code} credit claim date {format_pars_date(claim)} is before the start date "
                       f"{format_pars_date(activity.start_date)}")
     return found.issues
+
+
+# Memoised deadlines come from the catalogue: drop them when it is reloaded.
+catalog.on_reload(_report_deadlines.cache_clear)
