@@ -16,6 +16,8 @@ import tempfile  # noqa: E402
 os.environ["PARSDESK_DATA_DIR"] = tempfile.mkdtemp(prefix="parsdesk-test-data-")
 # Environment paths come from the bundled file only, never a user's edited copy.
 os.environ["PARSDESK_ENVIRONMENTS"] = os.devnull
+# Window geometry and Settings (QSettings) go to a throwaway ini file, never the user's settings.
+os.environ["PARSDESK_SETTINGS_DIR"] = tempfile.mkdtemp(prefix="parsdesk-test-settings-")
 
 from pathlib import Path  # noqa: E402
 
