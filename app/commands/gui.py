@@ -66,7 +66,12 @@ def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
 
     with store.session() as session:
         activities = export_activities(session)
-    sandbox = SandboxServer(host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities)
+    # the sandbox keeps what it was sent next to the store, so records sent in an earlier session
+    # can still be polled and deleted after a restart
+    state_path = store.path.with_name(store.path.stem + "-sandbox.sqlite3")
+    sandbox = SandboxServer(
+        host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities, state_path=state_path
+    )
     sandbox.start()
     return sandbox
 
