@@ -112,7 +112,10 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="pars-sandbox", daemon=True)
+            # A short poll interval keeps stop() quick (tests start and stop many sandboxes).
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="pars-sandbox", daemon=True
+            )
             self._thread.start()
             log.info("PARS sandbox listening on %s", self.url)
         return self
