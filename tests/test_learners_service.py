@@ -162,3 +162,69 @@ def test_search_on_100000_records_answers_within_target(store):
     assert all(v.status == "Rejected" and v.last_name.startswith("Hopper") for v in filtered)
     # generous bounds for a loaded CI machine; bench/bench_ui.py reports the real figures
     assert opened < 1.0 and applied < 1.0
+
+
+def test_save_new_record_validates_then_queues_or_keeps_a_draft(store):
+    activity = add_activity(store)
+    bad = completion(boards=[BoardPart("ABIM", "123456", Decimal("1.3"), {"Medical Knowledge": None})])
+    with store.transaction() as s:
+        result = learners.save_new_record(s, bad, activity, "tester", AS_OF)
+    assert not result.saved and [i.code for i in result.issues] == [675]
+
+    with store.transaction() as s:
+        queued = learners.save_new_record(s, completion(), activity, "tester", AS_OF)
+        draft = learners.save_new_record(
+            s, completion("Grace", "Hopper", license_id="G2", permission=False,
+                          boards=[BoardPart("ABIM", "222222", Decimal("8"), {"Medical Knowledge": None})]), activity, "tester", AS_OF
+        )
+    assert queued.saved and queued.status == "Queued" and queued.credit_id.startswith("ccid:1234567:")
+    assert draft.saved and draft.status == "Draft"
+
+
+def test_same_learner_same_day_twice_is_refused_from_the_narrow_history(store):
+    activity = add_activity(store)
+    with store.transaction() as s:
+        assert learners.save_new_record(s, completion(), activity, "tester", AS_OF).saved
+        again = learners.save_new_record(s, completion(), activity, "tester", AS_OF)
+    assert {i.code for i in again.issues} & {710, 711, 717}
+
+
+def test_resubmission_gets_a_new_credit_id_linked_to_the_rejected_attempt(store):
+    activity = add_activity(store)
+    rejected = store_record(store, activity, completion("Ada", "Lovlace"), status=Status.REJECTED, code=665,
+                            message="Diplomate name does not match Board record")
+    with store.transaction() as s:
+        original_credit = s.get(CompletionRow, rejected).credit_id
+        result = learners.resubmit(s, rejected, completion("Ada", "Lovelace"), "tester", AS_OF)
+    assert result.saved and result.status == "Queued" and result.credit_id != original_credit
+    with store.session() as s:
+        new = s.get(CompletionRow, result.completion_id)
+        old = s.get(CompletionRow, rejected)
+        assert new.replaces_id == rejected
+        assert old.status == "Rejected" and old.status_code == 665  # the board's verdict stays visible
+        assert learners.record_by_id(s, rejected).replaced_by_id == result.completion_id
+        steps = [(h.credit_id == original_credit, h.status, h.message) for h in learners.status_history(s, result.completion_id)]
+        assert learners.resubmission_refusal(s, rejected) == f"It was already resubmitted as {result.credit_id}."
+    assert (True, "Rejected", f"Resubmitted as {result.credit_id}") in steps
+    assert steps[-1][:2] == (False, "Queued")
+
+
+def test_only_rejected_records_can_be_resubmitted(store):
+    activity = add_activity(store)
+    accepted = store_record(store, activity, completion(), status=Status.ACCEPTED)
+    with store.session() as s:
+        assert "Only Rejected records" in learners.resubmission_refusal(s, accepted)
+
+
+def test_editing_a_draft_changes_it_in_place_and_queues_it_with_permission(store):
+    activity = add_activity(store)
+    with store.transaction() as s:
+        draft = learners.save_new_record(s, completion(permission=False), activity, "tester", AS_OF)
+    with store.transaction() as s:
+        fixed = completion(cme=Decimal("6"), permission=True)
+        result = learners.update_draft(s, draft.completion_id, fixed, "tester", AS_OF)
+    assert result.completion_id == draft.completion_id and result.credit_id == draft.credit_id
+    assert result.status == "Queued"
+    with store.session() as s:
+        assert learners.record_by_id(s, draft.completion_id).cme_credits == Decimal("6")
+        assert learners.pending_outbox_ids(s, [draft.completion_id]) == {draft.completion_id}

@@ -9,6 +9,7 @@ stays quick. Writes (add, edit a Draft, resubmit a Rejected record, delete) vali
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,17 +32,15 @@ from app.models.schema import (
 )
 from app.pars.domain import (
     Activity,
-    BoardPart,
     BoardRegistration,
     CmePart,
     Completion,
     History,
     Issue,
     Learner,
-    PriorCompletion,
     RecordAction,
     Status,
-    learner_key,
+    new_credit_id,
 )
 from app.pars.values import format_amount, parse_amount
 from app.services import records
@@ -135,6 +134,7 @@ class SearchFilters:
     date_from: date | None = None
     date_to: date | None = None
     include_deleted: bool = True
+    ids: tuple[int, ...] | None = None  # only these records (a view re-checking changed rows)
 
 
 class SortKey:
@@ -222,6 +222,8 @@ def _like_contains(text: str) -> str:
 def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     """WHERE terms for the filters; each narrows through an indexed column or a small subquery."""
     terms: list[ColumnElement[bool]] = []
+    if filters.ids is not None:
+        terms.append(CompletionRow.id.in_(filters.ids))
     if filters.activity_row_id is not None:
         terms.append(CompletionRow.activity_id == filters.activity_row_id)
     if filters.status:
@@ -479,39 +481,48 @@ def _attempt_chain(session: Session, completion_id: int) -> list[int]:
 # --- validation against what is already stored ----------------------------------------------------
 
 
-def _history_for(session: Session, activity_row_id: int, credit_id: str | None, exclude_id: int | None) -> History:
-    """The earlier records a new record of this activity must agree with (710/711/717/603).
+def _history_for(session: Session, completion: Completion, activity_row_id: int, exclude_id: int | None) -> History:
+    """The earlier records this record must agree with (603, 710, 711, 717), read narrowly.
 
-    Only this activity's records matter for the point limits and the one-per-day rule, so the query
-    stays narrow however large the store grows."""
-    history = History()
+    The point limits and the one-completion-per-day rule concern the same learner in the same
+    activity, so only that activity's records of a learner with the same name or licence, or with
+    one of the record's board IDs, are read: a handful of rows however large the store grows (the
+    entry form re-checks on every keystroke)."""
+    from app.pars import validation
+
+    learner = completion.learner
+    first = (learner.first_name or "").strip().lower()
+    last = (learner.last_name or "").strip().lower()
+    license_id = (learner.license_id or "").strip().upper()
+    same_learner = [and_(func.lower(LearnerRow.first_name) == first, func.lower(LearnerRow.last_name) == last)]
+    if license_id:
+        same_learner.append(func.upper(LearnerRow.license_id) == license_id)
+    who = [CompletionRow.learner_id.in_(select(LearnerRow.id).where(or_(*same_learner)))]
+    board_ids = [(b.board_id or "").strip() for b in completion.boards if (b.board_id or "").strip()]
+    if board_ids:
+        who.append(
+            CompletionRow.id.in_(
+                select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id.in_(board_ids))
+            )
+        )
     rows = session.scalars(
         select(CompletionRow)
-        .options(selectinload(CompletionRow.boards), selectinload(CompletionRow.learner))
-        .where(CompletionRow.activity_id == activity_row_id)
+        .options(
+            selectinload(CompletionRow.boards),
+            selectinload(CompletionRow.learner),
+            selectinload(CompletionRow.activity),
+            selectinload(CompletionRow.rems),
+        )
+        .where(CompletionRow.activity_id == activity_row_id, or_(*who))
     ).all()
-    accme_id = session.scalar(select(ActivityRow.accme_id).where(ActivityRow.id == activity_row_id))
+    history = History()
     for row in rows:
         if row.id == exclude_id:
             continue
         # as in services.history: a Draft still counts (it will be sent), a rejection or delete does not
         counts = row.status not in (Status.REJECTED.value, Status.DELETED.value)
-        learner = records.learner_to_domain(row.learner)
-        parts = row.boards or [None]
-        for part in parts:
-            board_part = (
-                BoardPart(part.board, part.board_id, part.points) if part is not None else None
-            )
-            history.add_prior(
-                PriorCompletion(
-                    credit_id=row.credit_id,
-                    activity_id=accme_id,
-                    learner_key=learner_key(learner, board_part),
-                    completion_date=row.completion_date,
-                    board_points=((part.board, part.points),) if part is not None else (),
-                    counts=counts,
-                )
-            )
+        history.add_prior(validation.prior_from_completion(records.completion_to_domain(row), counts=counts))
+    credit_id = (completion.credit_id or "").strip()
     if credit_id:
         taken = session.scalar(
             select(CompletionRow.id).where(CompletionRow.credit_id == credit_id, CompletionRow.id != (exclude_id or -1))
@@ -529,13 +540,21 @@ def check_record(
     *,
     exclude_id: int | None = None,
 ) -> list[Issue]:
-    """PARS's verdict on the record before it is stored (the entry form's live validation uses it)."""
+    """PARS's verdict on the record before it is stored (the entry form's live validation uses it).
+
+    A record typed in the form has no creditID yet; it is judged as it will be sent, with a fresh one."""
     from app.pars import validation
 
     activity = session.get(ActivityRow, activity_row_id)
     if activity is None:
         raise ValueError(f"no activity with row id {activity_row_id}")
-    history = _history_for(session, activity_row_id, completion.credit_id, exclude_id)
+    completion = dataclasses.replace(
+        completion,
+        action=completion.action or RecordAction.ADD,
+        activity_id=activity.accme_id,
+        credit_id=completion.credit_id or new_credit_id(records.provider_id(session)),
+    )
+    history = _history_for(session, completion, activity_row_id, exclude_id)
     return list(validation.validate(completion, activity_to_domain(activity), history, as_of))
 
 
@@ -548,6 +567,7 @@ def save_new_record(
         raise ValueError(f"no activity with row id {activity_row_id}")
     completion.action = RecordAction.ADD
     completion.activity_id = activity.accme_id
+    completion.credit_id = completion.credit_id or new_credit_id(records.provider_id(session))
     issues = check_record(session, completion, activity_row_id, as_of)
     if issues:
         return SaveResult(issues=tuple(issues))
@@ -643,13 +663,10 @@ def resubmit(
     assert old is not None
     corrected.action = RecordAction.ADD
     corrected.activity_id = old.activity.accme_id
-    corrected.credit_id = None
+    corrected.credit_id = new_credit_id(records.provider_id(session))  # PARS never reuses one
     issues = check_record(session, corrected, old.activity_id, as_of, exclude_id=old.id)
     if issues:
         return SaveResult(issues=tuple(issues))
-    new = records.store_completion(
-        session, corrected, old.activity, source="user", actor=actor, replaces=old, as_of=as_of
-    )
     # The rejected attempt keeps its status and the board's message; its history gains this step.
     session.add(
         StatusEvent(
@@ -657,10 +674,14 @@ def resubmit(
             status=old.status,
             source="user",
             actor=actor,
-            message=f"Resubmitted as {new.credit_id}",
+            message=f"Resubmitted as {corrected.credit_id}",
         )
     )
     old.updated_at = utcnow()
+    session.flush()  # the step is recorded before the new attempt's first one
+    new = records.store_completion(
+        session, corrected, old.activity, source="user", actor=actor, replaces=old, as_of=as_of
+    )
     return SaveResult(completion_id=new.id, credit_id=new.credit_id, status=new.status)
 
 

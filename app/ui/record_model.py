@@ -1,0 +1,393 @@
+"""The table model both learner tabs show: one row per learner record, fetched page by page.
+
+SQLite does the filtering and sorting (services.learners); the model keeps only the rows fetched so
+far as frozen `LearnerRecordView`s and asks for the next page when the view scrolls near the end
+(`canFetchMore`/`fetchMore`). A status change re-reads just the changed ids and emits `dataChanged`
+for their rows; a reset happens only for a new activity, a new filter or a new sort order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtWidgets import QApplication, QStyle
+
+from app.models import Store
+from app.pars import catalog
+from app.pars.domain import Status
+from app.pars.values import format_amount, format_pars_date
+from app.paths import resource
+from app.services import learners
+from app.services.learners import LearnerRecordView, SearchFilters, SortKey
+
+Index = QModelIndex | QPersistentModelIndex
+
+COL_CHECK = "check"
+COL_NAME = "name"
+COL_ACTIVITY = "activity"
+COL_LICENSE = "license"
+COL_BOARD_IDS = "board_ids"
+COL_DATE = "date"
+COL_CME = "cme"
+COL_POINTS = "points"
+COL_STATUS = "status"
+
+HEADERS: dict[str, str] = {
+    COL_CHECK: "",
+    COL_NAME: "Learner",
+    COL_ACTIVITY: "Activity",
+    COL_LICENSE: "License / NPI",
+    COL_BOARD_IDS: "Board IDs",
+    COL_DATE: "Completed",
+    COL_CME: "CME credits",
+    COL_POINTS: "Board points",
+    COL_STATUS: "Status",
+}
+SORT_KEYS: dict[str, str] = {
+    COL_NAME: SortKey.NAME,
+    COL_LICENSE: SortKey.LICENSE,
+    COL_DATE: SortKey.DATE,
+    COL_CME: SortKey.CME,
+    COL_STATUS: SortKey.STATUS,
+}
+SUMMARY_COLUMNS = (COL_CHECK, COL_NAME, COL_LICENSE, COL_BOARD_IDS, COL_DATE, COL_CME, COL_POINTS, COL_STATUS)
+SEARCH_COLUMNS = (COL_CHECK, COL_NAME, COL_ACTIVITY, COL_LICENSE, COL_BOARD_IDS, COL_DATE, COL_CME, COL_POINTS, COL_STATUS)
+
+# The id of the record in each row, for views and tests.
+RecordIdRole = Qt.ItemDataRole.UserRole + 1
+
+_STANDARD_ICONS: dict[str, QStyle.StandardPixmap] = {
+    Status.DRAFT.value: QStyle.StandardPixmap.SP_FileIcon,
+    Status.QUEUED.value: QStyle.StandardPixmap.SP_BrowserReload,
+    Status.SUBMITTED.value: QStyle.StandardPixmap.SP_ArrowUp,
+    Status.ACCEPTED.value: QStyle.StandardPixmap.SP_DialogApplyButton,
+    Status.REJECTED.value: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    Status.DELETE_QUEUED.value: QStyle.StandardPixmap.SP_TrashIcon,
+    Status.DELETE_SUBMITTED.value: QStyle.StandardPixmap.SP_TrashIcon,
+    Status.DELETED.value: QStyle.StandardPixmap.SP_DialogDiscardButton,
+}
+
+
+@lru_cache(maxsize=None)
+def status_icon(status: str) -> QIcon:
+    """resources/icons/status-<status>.png, or the style's nearest standard icon."""
+    path = resource("icons", f"status-{status.lower().replace(' ', '-')}.png")
+    if path.exists():
+        return QIcon(str(path))
+    style = QApplication.style()
+    pixmap = _STANDARD_ICONS.get(status)
+    return style.standardIcon(pixmap) if style is not None and pixmap is not None else QIcon()
+
+
+def rejection_text(record: LearnerRecordView) -> str:
+    """'665 — Diplomate name does not match Board record' plus what to do about it."""
+    if record.status_code:
+        head = f"{record.status_code} — {record.status_message or catalog.error(record.status_code).message}"
+        fix = catalog.error(record.status_code).fix
+    else:
+        head = record.status_message or "Rejected"
+        fix = ""
+    who = {"board": "the certifying board", "PARS": "PARS"}.get(record.status_source or "", "")
+    lines = [head]
+    if who:
+        lines.append(f"Rejected by {who}.")
+    if fix:
+        lines.append(f"Fix: {fix}")
+    return "\n".join(lines)
+
+
+def status_tooltip(record: LearnerRecordView) -> str:
+    if record.is_rejected:
+        text = rejection_text(record)
+        if record.replaced_by_id is not None:
+            text += "\nAlready resubmitted as a corrected record."
+        else:
+            text += "\nDouble-click to correct and resubmit."
+        return text
+    parts = [record.status]
+    if record.status_message:
+        parts.append(record.status_message)
+    parts.append(f"Last change {record.updated_at:%m-%d-%Y %H:%M} UTC")
+    return "\n".join(parts)
+
+
+class LearnerRecordModel(QAbstractTableModel):
+    """Learner records matching `filters`, loaded a page at a time, with a check box per row."""
+
+    checked_changed = Signal()
+    total_changed = Signal(int)
+
+    def __init__(
+        self,
+        store: Store,
+        columns: tuple[str, ...] = SUMMARY_COLUMNS,
+        *,
+        page_size: int = 200,
+        parent: Any = None,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self._columns = columns
+        self._page_size = page_size
+        self._filters: SearchFilters | None = None  # None: shows nothing (no activity chosen)
+        self._sort = SortKey.NAME
+        self._descending = False
+        self._rows: list[LearnerRecordView] = []
+        self._row_of: dict[int, int] = {}
+        self._checked: set[int] = set()
+        self._total = 0
+
+    # --- queries ------------------------------------------------------------------------------
+
+    @property
+    def filters(self) -> SearchFilters | None:
+        return self._filters
+
+    @property
+    def total(self) -> int:
+        """How many records match (fetched or not)."""
+        return self._total
+
+    def set_filters(self, filters: SearchFilters | None) -> None:
+        self._filters = filters
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-run the query from the first page (new filter, new sort, or 'many records changed')."""
+        self.beginResetModel()
+        self._rows = []
+        self._row_of = {}
+        if self._filters is None:
+            self._total = 0
+        else:
+            with self._store.session() as session:
+                self._total = learners.count_records(session, self._filters)
+                page = learners.search_records(
+                    session, self._filters, limit=self._page_size, offset=0,
+                    sort=self._sort, descending=self._descending,
+                )
+            self._append(page)
+        kept = set(self._row_of)
+        self._checked &= kept
+        self.endResetModel()
+        self.total_changed.emit(self._total)
+        self.checked_changed.emit()
+
+    def _append(self, views: Iterable[LearnerRecordView]) -> None:
+        for view in views:
+            self._row_of[view.completion_id] = len(self._rows)
+            self._rows.append(view)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt's signature
+        return not parent.isValid() and self._filters is not None and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if not self.canFetchMore(parent):
+            return
+        with self._store.session() as session:
+            page = learners.search_records(
+                session, self._filters or SearchFilters(), limit=self._page_size, offset=len(self._rows),
+                sort=self._sort, descending=self._descending,
+            )
+        page = [view for view in page if view.completion_id not in self._row_of]
+        if not page:
+            self._total = len(self._rows)  # records vanished under us; stop asking
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+        self._append(page)
+        self.endInsertRows()
+
+    def fetch_all(self) -> None:
+        while self.canFetchMore():
+            self.fetchMore()
+
+    def update_rows(self, ids: Iterable[int]) -> None:
+        """Re-read these records: changed rows emit dataChanged, new matches are appended, rows that
+        no longer match (e.g. deleted) are removed. Never resets the model."""
+        wanted = tuple(dict.fromkeys(ids))
+        if self._filters is None or not wanted:
+            return
+        with self._store.session() as session:
+            fresh = {
+                v.completion_id: v
+                for v in learners.search_records(session, replace(self._filters, ids=wanted), limit=None)
+            }
+            # a record's resubmission changes how its rejected original is shown
+            replaced = [v.replaces_id for v in fresh.values() if v.replaces_id in self._row_of]
+            for view in learners.records_by_ids(session, replaced):
+                fresh.setdefault(view.completion_id, view)
+        gone = sorted((self._row_of[i] for i in wanted if i in self._row_of and i not in fresh), reverse=True)
+        for row in gone:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            removed = self._rows.pop(row)
+            self._checked.discard(removed.completion_id)
+            self.endRemoveRows()
+            self._total -= 1
+        if gone:
+            self._row_of = {view.completion_id: n for n, view in enumerate(self._rows)}
+        new = []
+        for completion_id, view in fresh.items():
+            row = self._row_of.get(completion_id)
+            if row is None:
+                new.append(view)
+                continue
+            self._rows[row] = view
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._append(new)
+            self.endInsertRows()
+            self._total += len(new)
+        if gone or new:
+            self.total_changed.emit(self._total)
+            self.checked_changed.emit()
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def record(self, row: int) -> LearnerRecordView:
+        return self._rows[row]
+
+    def records(self) -> list[LearnerRecordView]:
+        """The rows fetched so far."""
+        return list(self._rows)
+
+    def row_of(self, completion_id: int) -> int | None:
+        return self._row_of.get(completion_id)
+
+    def column_of(self, name: str) -> int:
+        return self._columns.index(name)
+
+    def checked_ids(self) -> list[int]:
+        """Checked record ids in row order."""
+        return [v.completion_id for v in self._rows if v.completion_id in self._checked]
+
+    def set_checked(self, completion_id: int, checked: bool) -> None:
+        row = self._row_of.get(completion_id)
+        if row is None:
+            return
+        (self._checked.add if checked else self._checked.discard)(completion_id)
+        index = self.index(row, 0)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        self.checked_changed.emit()
+
+    def set_all_checked(self, checked: bool) -> None:
+        self._checked = {v.completion_id for v in self._rows} if checked else set()
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, 0), [Qt.ItemDataRole.CheckStateRole]
+            )
+        self.checked_changed.emit()
+
+    # --- Qt model interface -------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        column = self._columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[column]
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_CHECK:
+            return "Tick records to delete or act on several at once"
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self._columns[index.column()] == COL_CHECK:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
+            return False
+        if self._columns[index.column()] != COL_CHECK:
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        self.set_checked(self._rows[index.row()].completion_id, checked)
+        return True
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        record = self._rows[index.row()]
+        column = self._columns[index.column()]
+        if role == RecordIdRole:
+            return record.completion_id
+        if column == COL_CHECK:
+            if role == Qt.ItemDataRole.CheckStateRole:
+                return Qt.CheckState.Checked if record.completion_id in self._checked else Qt.CheckState.Unchecked
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(record, column)
+        if column == COL_STATUS:
+            if role == Qt.ItemDataRole.DecorationRole:
+                return status_icon(record.status)
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return status_tooltip(record)
+            if role == Qt.ItemDataRole.ForegroundRole and record.is_rejected and record.replaced_by_id is None:
+                return QBrush(QColor("#b3261e"))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == COL_POINTS and record.credit_type_details:
+                return record.credit_type_details
+            if column == COL_ACTIVITY:
+                return f"{record.activity_title} ({record.activity_accme_id or 'not registered'})"
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_CME, COL_DATE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and record.status == Status.DELETED.value:
+            return QBrush(QColor("#888888"))
+        return None
+
+    def _display(self, record: LearnerRecordView, column: str) -> str:
+        if column == COL_NAME:
+            return record.learner_name
+        if column == COL_ACTIVITY:
+            return record.activity_title
+        if column == COL_LICENSE:
+            if record.license_id and record.licensing_state:
+                return f"{record.licensing_state} {record.license_id}"
+            return record.license_id or ""
+        if column == COL_BOARD_IDS:
+            return record.board_ids
+        if column == COL_DATE:
+            return format_pars_date(record.completion_date)
+        if column == COL_CME:
+            return format_amount(record.cme_credits) if record.cme_credits is not None else ""
+        if column == COL_POINTS:
+            return record.board_points
+        if column == COL_STATUS:
+            if record.is_rejected and record.status_code:
+                suffix = " (resubmitted)" if record.replaced_by_id is not None else ""
+                return f"Rejected {record.status_code}{suffix}"
+            if record.is_rejected and record.replaced_by_id is not None:
+                return "Rejected (resubmitted)"
+            return record.status
+        return ""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        key = SORT_KEYS.get(self._columns[column]) if 0 <= column < len(self._columns) else None
+        if key is None:
+            return
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (key, descending) == (self._sort, self._descending):
+            return
+        self._sort, self._descending = key, descending
+        if self._filters is not None:
+            self.reload()
+
+    def set_sort(self, key: str, descending: bool) -> None:
+        """The initial order, without querying (set before the first set_filters)."""
+        self._sort, self._descending = key, descending
