@@ -370,3 +370,14 @@ def test_sandbox_command_serves_on_the_port_it_prints(tmp_path):
 def test_records_json_is_serialisable(server, client):
     client.save_learner_activity([(ADD, cme_only(PAT, "j1"))])
     assert json.loads(json.dumps(server.records()))[0]["status"] == "Accepted"
+
+
+def test_client_for_the_local_environment_reaches_the_running_sandbox(server):
+    from app.pars.credentials import load_credentials
+    from app.pars.environments import LOCAL, environment
+
+    env = environment(LOCAL)
+    with ParsClient.for_environment(env, load_credentials(LOCAL), base_url=server.url) as client:
+        assert client.get_activity(ACTIVITY_ID).title == ACTIVITY.title
+    with pytest.raises(ValueError, match="base URL is empty"):
+        ParsClient.for_environment(env, SANDBOX_DEMO_CREDENTIALS)
