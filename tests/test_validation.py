@@ -259,6 +259,15 @@ def test_completion_date_text_is_accepted_in_the_usual_spellings(text):
     assert check(make_completion(completion_date=text)) == []
 
 
+def test_a_late_date_is_one_671_naming_every_limit_it_passes():
+    completion = make_completion(completion_date=date(2026, 12, 1))
+    issues = check(completion, as_of=TODAY)
+    assert codes(issues) == [671]
+    assert issues[0].message == ("Completion date 12-01-2026 is in the future (today is 11-27-2026) and after "
+                                 "the ABIM credit claim date 09-30-2026 and after the activity's end date "
+                                 "06-30-2026")
+
+
 def test_completion_after_end_date_message_names_both_dates():
     issues = check(make_completion(board=None, completion_date=date(2026, 7, 15)))
     assert issues[0].message == "Completion date 07-15-2026 is after the activity's end date 06-30-2026"

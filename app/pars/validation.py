@@ -234,9 +234,15 @@ class _Ledger:
 @dataclass(slots=True)
 class _Findings:
     issues: list[Issue] = field(default_factory=list)
+    # Why a real completion date is too late (future, after end or claim date): one 671 names them all.
+    late_reasons: list[str] = field(default_factory=list)
 
     def add(self, code: int, field_name: str, message: str) -> None:
         self.issues.append(Issue(code, field_name, message))
+
+    def too_late(self, reason: str) -> None:
+        if reason not in self.late_reasons:
+            self.late_reasons.append(reason)
 
 
 def _fmt(amount: Decimal) -> str:
@@ -369,9 +375,10 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
                           f"start date {format_pars_date(activity.start_date)}")
             # CME and REMS end with the activity; MOC may be claimed until the board's claim date.
             if (has_cme or has_rems or not completion.boards) and completed > activity.end_date:
-                found.add(671, F_COMPLETION_DATE,
-                          f"Completion date {format_pars_date(completed)} is after the activity's "
-                          f"end date {format_pars_date(activity.end_date)}")
+                found.too_late(f"after the activity's end date {format_pars_date(activity.end_date)}")
+        if found.late_reasons:
+            found.add(671, F_COMPLETION_DATE, f"Completion date {format_pars_date(completed)} is "
+                                              f"{' and '.join(found.late_reasons)}")
         _check_report_deadline(completed, has_cme or has_rems, boards, as_of, found)
     return found.issues
 
@@ -386,8 +393,7 @@ def _completion_date(value: date | str | None, as_of: date, found: _Findings) ->
                                           "MM-DD-YYYY form")
         return None
     if completed > as_of:
-        found.add(671, F_COMPLETION_DATE, f"Completion date {format_pars_date(completed)} is in the future "
-                                          f"(today is {format_pars_date(as_of)})")
+        found.too_late(f"in the future (today is {format_pars_date(as_of)})")
     return completed
 
 
@@ -514,13 +520,10 @@ def _check_boards(completion: Completion, activity: Activity | None, activity_id
                       f"this one is {format_pars_date(completed)}")
         if registration is not None and registration.credit_claim_date is not None:
             if completed > registration.credit_claim_date:
-                found.add(671, F_COMPLETION_DATE,
-                          f"Completion date {format_pars_date(completed)} is after the {code} credit claim "
-                          f"date {format_pars_date(registration.credit_claim_date)}")
+                found.too_late(f"after the {code} credit claim date "
+                               f"{format_pars_date(registration.credit_claim_date)}")
         elif activity is not None and completed > activity.end_date:
-            found.add(671, F_COMPLETION_DATE,
-                      f"Completion date {format_pars_date(completed)} is after the activity's end date "
-                      f"{format_pars_date(activity.end_date)}")
+            found.too_late(f"after the activity's end date {format_pars_date(activity.end_date)}")
 
         keys = {name_key, _board_learner_key(completion.learner, code, board_id)}
         earlier = ledger.points(activity_id, keys, code) if max_points is not None else _ZERO
