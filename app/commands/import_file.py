@@ -1,0 +1,112 @@
+"""Import a PARS learner batch file (.xlsx or .xml) and queue its valid records for the next sync.
+
+    parsdesk import learners.xlsx
+    parsdesk import learners.xml --db office.sqlite3 --as-of 2026-03-31
+
+Running this command is the uploader's attestation that the learners in the file gave permission to
+report their completions to PARS; it is recorded on the upload with the operating-system user name.
+Rows that fail PARS's rules are not queued: they are written to <name>-rejections.xlsx next to the file,
+with an Error Code and Error Message column; fix them there and import that file again.
+
+Exit status: 0 every record was queued (or had been reported already), 1 some rows failed,
+2 the file or the store could not be read (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ROWS_FAILED = 1
+EXIT_UNREADABLE = 2
+SHOWN_PROBLEMS = 20
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n", 1)[0]
+    parser.epilog = (
+        "Running this command attests that the learners in FILE gave permission to report their "
+        "completions to PARS (recorded on the upload with your user name). Exit status: 0 all queued, "
+        "1 some rows failed (see FILE-rejections.xlsx), 2 the file or store could not be read."
+    )
+    parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
+    parser.add_argument("--db", type=Path, help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument(
+        "--as-of",
+        type=_iso_date,
+        default=None,
+        help="judge dates as of this day, YYYY-MM-DD (default: today)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def rejections_path(file: Path) -> Path:
+    return file.with_name(f"{file.stem}-rejections.xlsx")
+
+
+def _user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in this environment (containers, services)
+        return "parsdesk import"
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.models.store import Store, StoreError
+    from app.pars.batch import BatchFileError, load_batch
+    from app.paths import default_db_path
+    from app.services.batch_import import analyse, commit, write_upload_rejections
+
+    file: Path = args.file
+    as_of: date = args.as_of or date.today()
+    try:
+        batch = load_batch(file)
+    except BatchFileError as exc:
+        print(f"parsdesk import: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        store = Store.open(args.db or default_db_path())
+    except StoreError as exc:
+        print(f"parsdesk import: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    user = _user_name()
+    try:
+        with store.session() as session:
+            analysis = analyse(session, batch, as_of)
+        with store.transaction() as session:
+            summary = commit(session, analysis, file.name, attested_by=user, actor=user)
+        print(f"{file.name}: {summary.records} records, {summary.queued} queued "
+              f"({summary.adds} adds, {summary.deletes} deletes), {summary.errors} with errors"
+              + (f", {summary.already_reported} already reported (skipped)" if summary.already_reported else ""))
+        for row, note in analysis.notes()[:SHOWN_PROBLEMS]:
+            print(f"  row {row}: {note}")
+        problems = analysis.problems()
+        for problem in problems[:SHOWN_PROBLEMS]:
+            print(f"  row {problem.row}, {problem.column}: {problem.code} {problem.message}")
+        if len(problems) > SHOWN_PROBLEMS:
+            print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more in the rejections workbook")
+        if summary.errors:
+            out = rejections_path(file)
+            try:
+                with store.session() as session:
+                    write_upload_rejections(session, summary.upload_id, out)
+            except OSError as exc:
+                print(f"parsdesk import: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+            else:
+                print(f"Rejected rows written to {out}; fix them there and import that file again.")
+            return EXIT_ROWS_FAILED
+        return EXIT_OK
+    finally:
+        store.close()

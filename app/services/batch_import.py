@@ -1,0 +1,644 @@
+"""Taking in a learner batch file (Batch Upload tab and `parsdesk import`), in two phases.
+
+    batch = load_batch(path)                                   # app.pars.batch; BatchFileError
+    with store.session() as s:
+        analysis = analyse(s, batch, as_of)                    # reads only: safe to cancel or drop
+    show(analysis.summary())                                   # nothing is queued yet
+    with store.transaction() as s:
+        summary = commit(s, analysis, path.name, attested_by=user, actor=user)
+
+`analyse` gives every row a verdict: an Add to queue, a Delete to queue (with the stored record it
+deletes), a row already reported (skipped, so re-uploading a file never duplicates), or the PARS issues
+that stop it. `commit` then stores the upload, one line per row, and stores and queues every valid row
+in the caller's single transaction. Failed rows are never stored as learner records; they live on as
+upload lines so the rejection workbook can be written at any time, together with records PARS or a
+board rejected later.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models.schema import (
+    ActivityRow,
+    CompletionBoardRow,
+    CompletionRow,
+    LearnerRow,
+    UploadLine,
+    UploadRow,
+    utcnow,
+)
+from app.pars.batch import BatchFile
+from app.pars.catalog import LOCAL_CHECK
+from app.pars.catalog import error as catalog_error
+from app.pars.domain import (
+    F_ACTION,
+    F_ACTIVITY_ID,
+    F_CREDIT_ID,
+    BoardPart,
+    CmePart,
+    Completion,
+    Issue,
+    Learner,
+    RecordAction,
+    Status,
+    new_credit_id,
+)
+from app.pars.matching import Fingerprint, fingerprint
+from app.pars.validation import validate_batch
+from app.services.history import load_domain_activities, load_history
+from app.services.records import delete_refusal, provider_id, request_delete, store_completion
+
+ProgressCallback = Callable[[int, int], None]
+StopCheck = Callable[[], bool]
+
+# A stored record in one of these states already stands for its completion: an identical row is a re-upload.
+_STANDING = frozenset({Status.DRAFT, Status.QUEUED, Status.SUBMITTED, Status.ACCEPTED})
+# Records that never left this machine: deleting them is local and needs no PARS check.
+_UNSENT = frozenset({Status.DRAFT, Status.QUEUED})
+_GONE = frozenset({Status.DELETED, Status.DELETE_QUEUED, Status.DELETE_SUBMITTED})
+# Preference when several stored records match an Excel Delete row: the one PARS holds for sure first.
+_DELETE_PREFERENCE = {Status.ACCEPTED: 0, Status.REJECTED: 1, Status.QUEUED: 2, Status.DRAFT: 3, Status.SUBMITTED: 4}
+
+
+class ImportCancelled(Exception):
+    """The user cancelled while the file was being analysed; nothing was changed."""
+
+
+class RowKind(enum.StrEnum):
+    ADD = "Add"
+    DELETE = "Delete"
+    ALREADY_REPORTED = "Already reported"
+    ERROR = "Error"
+
+
+@dataclass(slots=True)
+class RowVerdict:
+    row: int  # sheet row (xlsx) or ActivityReport number (xml)
+    values: list[str]  # original cells, in BatchFile.headers order
+    completion: Completion
+    kind: RowKind
+    issues: list[Issue] = field(default_factory=list)
+    # Delete: the record it deletes. Already reported: the record it repeats. Add: the Rejected record it
+    # resubmits (a rejection workbook row coming back with its old creditID).
+    target_id: int | None = None
+    note: str | None = None  # the explanation shown for an already-reported row
+
+    @property
+    def first_issue(self) -> Issue | None:
+        return self.issues[0] if self.issues else None
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    row: int
+    column: str
+    code: int
+    message: str
+
+
+@dataclass(slots=True)
+class BatchAnalysis:
+    format: str
+    headers: list[str]
+    as_of: date
+    verdicts: list[RowVerdict]
+
+    def _count(self, kind: RowKind) -> int:
+        return sum(1 for verdict in self.verdicts if verdict.kind is kind)
+
+    @property
+    def records(self) -> int:
+        return len(self.verdicts)
+
+    @property
+    def adds(self) -> int:
+        return self._count(RowKind.ADD)
+
+    @property
+    def deletes(self) -> int:
+        return self._count(RowKind.DELETE)
+
+    @property
+    def valid(self) -> int:
+        """Rows that will be queued."""
+        return self.adds + self.deletes
+
+    @property
+    def with_errors(self) -> int:
+        return self._count(RowKind.ERROR)
+
+    @property
+    def already_reported(self) -> int:
+        return self._count(RowKind.ALREADY_REPORTED)
+
+    def problems(self, limit: int | None = None) -> list[RowProblem]:
+        """Row/column/code/message of the failed rows' issues, in file order."""
+        found: list[RowProblem] = []
+        for verdict in self.verdicts:
+            if verdict.kind is not RowKind.ERROR:
+                continue
+            for issue in verdict.issues:
+                found.append(RowProblem(verdict.row, issue.field, issue.code, issue.message))
+                if limit is not None and len(found) >= limit:
+                    return found
+        return found
+
+    def notes(self) -> list[tuple[int, str]]:
+        """(row, explanation) of rows skipped because they were already reported."""
+        return [(v.row, v.note or "") for v in self.verdicts if v.kind is RowKind.ALREADY_REPORTED]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSummary:
+    upload_id: int
+    file_name: str
+    records: int
+    queued: int
+    errors: int
+    adds: int
+    deletes: int
+    already_reported: int
+    completion_ids: tuple[int, ...]  # records created or changed (for views to refresh)
+
+
+# --- reading the store -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Stored:
+    """A stored record, reduced to what matching needs."""
+
+    id: int
+    credit_id: str
+    status: Status
+    completion: Completion
+
+
+def _stored_records(session: Session, activity_ids: set[str]) -> list[_Stored]:
+    """Stored records of the file's activities, in two queries (no per-row loading)."""
+    if not activity_ids:
+        return []
+    columns = (
+        CompletionRow.id,
+        CompletionRow.credit_id,
+        CompletionRow.status,
+        CompletionRow.completion_date,
+        CompletionRow.report_cme,
+        CompletionRow.cme_credits,
+        ActivityRow.accme_id,
+        LearnerRow.first_name,
+        LearnerRow.last_name,
+        LearnerRow.birth_date,
+        LearnerRow.licensing_state,
+        LearnerRow.license_id,
+    )
+    rows = session.execute(
+        select(*columns)
+        .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
+        .join(LearnerRow, CompletionRow.learner_id == LearnerRow.id)
+        .where(ActivityRow.accme_id.in_(sorted(activity_ids)))
+    ).all()
+    boards: dict[int, list[BoardPart]] = defaultdict(list)
+    for completion_id, board, board_id, points, credit_types in session.execute(
+        select(
+            CompletionBoardRow.completion_id,
+            CompletionBoardRow.board,
+            CompletionBoardRow.board_id,
+            CompletionBoardRow.points,
+            CompletionBoardRow.credit_types,
+        )
+        .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
+        .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
+        .where(ActivityRow.accme_id.in_(sorted(activity_ids)))
+        .order_by(CompletionBoardRow.id)
+    ):
+        boards[completion_id].append(
+            BoardPart(board, board_id, points, {k: Decimal(v) for k, v in (credit_types or {}).items()})
+        )
+    stored: list[_Stored] = []
+    for r in rows:
+        completion = Completion(
+            activity_id=r.accme_id,
+            credit_id=r.credit_id,
+            learner=Learner(r.first_name, r.last_name, r.birth_date, r.licensing_state, r.license_id),
+            completion_date=r.completion_date,
+            cme=CmePart(r.cme_credits) if r.report_cme else None,
+            boards=boards.get(r.id, []),
+        )
+        stored.append(_Stored(r.id, r.credit_id, Status(r.status), completion))
+    return stored
+
+
+def _delete_issue(field_name: str, detail: str) -> Issue:
+    """A 605 issue whose message says exactly why this row has no record to delete."""
+    return Issue(605, field_name, f"{catalog_error(605).message} {detail}".strip())
+
+
+def _already_reported_note(stored: _Stored) -> str:
+    return (
+        f"Already reported as {stored.credit_id} ({stored.status.value}); "
+        "the row was skipped so the record is not duplicated (603)."
+    )
+
+
+# --- phase 1: analysis ------------------------------------------------------------------------------
+
+
+def analyse(
+    session: Session,
+    batch: BatchFile,
+    as_of: date,
+    *,
+    should_stop: StopCheck | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BatchAnalysis:
+    """Judge every row of the file against PARS's rules and the store. Reads only; raises
+    ImportCancelled when `should_stop()` turns true."""
+    stop = should_stop or (lambda: False)
+    total = len(batch.records)
+    report = on_progress or (lambda done, total: None)
+
+    def checkpoint(done: int) -> None:
+        if stop():
+            raise ImportCancelled("The upload was cancelled; nothing was queued.")
+        report(done, total)
+
+    checkpoint(0)
+    provider = provider_id(session)
+    activities = load_domain_activities(session)
+    history = load_history(session)
+    file_activity_ids = {
+        str(r.completion.activity_id).strip() for r in batch.records if r.completion.activity_id
+    }
+    stored = _stored_records(session, file_activity_ids)
+    by_credit_id = {s.credit_id: s for s in stored}
+    by_fingerprint: dict[Fingerprint, list[_Stored]] = defaultdict(list)
+    for s in stored:
+        by_fingerprint[fingerprint(s.completion)].append(s)
+    checkpoint(0)
+
+    is_excel = batch.format == "xlsx"
+    verdicts: list[RowVerdict] = []
+    to_validate: list[int] = []  # indexes into verdicts of the rows that need PARS's rules
+    delete_targets_taken: set[int] = set()
+    for index, record in enumerate(batch.records):
+        completion = record.completion
+        verdict = RowVerdict(record.row, list(record.values), completion, RowKind.ADD)
+        verdicts.append(verdict)
+        action = completion.action
+        if action == RecordAction.DELETE:
+            verdict.kind = RowKind.DELETE
+            _resolve_delete(verdict, by_credit_id, by_fingerprint, delete_targets_taken, is_excel)
+            # Deletes of records that never left this machine are local: PARS has nothing to check.
+            if verdict.kind is RowKind.DELETE and not _is_unsent_target(verdict, by_credit_id):
+                to_validate.append(index)
+        elif action == RecordAction.ADD:
+            _resolve_add(verdict, by_credit_id, by_fingerprint, is_excel)
+            if verdict.kind is RowKind.ADD:
+                if not (completion.credit_id or "").strip():
+                    # Excel rows carry no creditID: ParsDesk assigns it now, so validation and the
+                    # stored record see the same one.
+                    completion.credit_id = new_credit_id(provider)
+                to_validate.append(index)
+        else:
+            to_validate.append(index)  # missing/unknown action: validation names it (601/602)
+        if index % 250 == 249:
+            checkpoint(index + 1)
+
+    checkpoint(total)
+    issues_by_row = validate_batch(
+        [verdicts[i].completion for i in to_validate], activities, history, as_of
+    )
+    for index, issues in zip(to_validate, issues_by_row, strict=True):
+        if issues:
+            verdicts[index].kind = RowKind.ERROR
+            verdicts[index].issues = list(issues)
+            verdicts[index].target_id = None
+    checkpoint(total)
+    return BatchAnalysis(batch.format, list(batch.headers), as_of, verdicts)
+
+
+def _is_unsent_target(verdict: RowVerdict, by_credit_id: dict[str, _Stored]) -> bool:
+    credit_id = verdict.completion.credit_id
+    stored = by_credit_id.get(credit_id) if credit_id else None
+    return stored is not None and stored.id == verdict.target_id and stored.status in _UNSENT
+
+
+def _resolve_add(
+    verdict: RowVerdict,
+    by_credit_id: dict[str, _Stored],
+    by_fingerprint: dict[Fingerprint, list[_Stored]],
+    is_excel: bool,
+) -> None:
+    completion = verdict.completion
+    key = fingerprint(completion)
+    credit_id = (completion.credit_id or "").strip() or None
+    if credit_id is not None:
+        stored = by_credit_id.get(credit_id)
+        if stored is None:
+            return
+        if stored.status in _STANDING and fingerprint(stored.completion) == key:
+            verdict.kind = RowKind.ALREADY_REPORTED
+            verdict.target_id = stored.id
+            verdict.note = _already_reported_note(stored)
+            return
+        if is_excel and stored.status is Status.REJECTED:
+            # A rejection-workbook row coming back corrected: PARS never reuses a creditID, so the
+            # corrected record gets a new one and is linked to the rejected record it replaces.
+            completion.credit_id = None
+            verdict.target_id = stored.id
+        # Otherwise the reused creditID is validation's 603 to report.
+        if completion.credit_id is not None:
+            return
+    for stored in by_fingerprint.get(key, ()):
+        if stored.status in _STANDING:
+            verdict.kind = RowKind.ALREADY_REPORTED
+            verdict.target_id = stored.id
+            verdict.note = _already_reported_note(stored)
+            return
+
+
+def _resolve_delete(
+    verdict: RowVerdict,
+    by_credit_id: dict[str, _Stored],
+    by_fingerprint: dict[Fingerprint, list[_Stored]],
+    taken: set[int],
+    is_excel: bool,
+) -> None:
+    """Find the stored record a Delete row deletes, or turn the row into a 605 error."""
+    completion = verdict.completion
+    key = fingerprint(completion)
+    credit_id = (completion.credit_id or "").strip() or None
+    if credit_id is not None:
+        # XML (or an Excel file with a Credit ID column): the creditID AND all fields must match.
+        stored = by_credit_id.get(credit_id)
+        if stored is None:
+            _fail(verdict, _delete_issue(F_CREDIT_ID, f"No record with creditID {credit_id} was reported from here."))
+            return
+        if fingerprint(stored.completion) != key:
+            _fail(verdict, _delete_issue(
+                F_CREDIT_ID,
+                f"The fields of this Delete differ from record {credit_id} as it was reported; "
+                "a Delete must repeat the original record exactly.",
+            ))
+            return
+        candidates = [stored]
+    elif is_excel:
+        candidates = sorted(
+            by_fingerprint.get(key, ()), key=lambda s: (_DELETE_PREFERENCE.get(s.status, 9), -s.id)
+        )
+        if not candidates:
+            _fail(verdict, _delete_issue(
+                F_ACTION,
+                "No reported record has this activity, learner, completion date and credits; "
+                "a Delete row must repeat the row as it was originally uploaded.",
+            ))
+            return
+    else:
+        _fail(verdict, _delete_issue(F_CREDIT_ID, "An XML Delete must carry the creditID of the record it deletes."))
+        return
+
+    live = [s for s in candidates if s.status not in _GONE and s.id not in taken]
+    if not live:
+        gone = candidates[0]
+        _fail(verdict, _delete_issue(F_ACTION, f"Record {gone.credit_id} is already {gone.status.value}."))
+        return
+    target = live[0]
+    refusal = _refusal_for(target)
+    if refusal is not None:
+        _fail(verdict, Issue(LOCAL_CHECK, F_ACTION, f"Record {target.credit_id} cannot be deleted now: {refusal}"))
+        return
+    taken.add(target.id)
+    completion.credit_id = target.credit_id
+    verdict.target_id = target.id
+
+
+class _StatusOnly:
+    """Just enough of a CompletionRow for records.delete_refusal, which looks only at the status."""
+
+    def __init__(self, status: Status) -> None:
+        self.status = status.value
+
+
+def _refusal_for(stored: _Stored) -> str | None:
+    return delete_refusal(_StatusOnly(stored.status))  # type: ignore[arg-type]
+
+
+def _fail(verdict: RowVerdict, issue: Issue) -> None:
+    verdict.kind = RowKind.ERROR
+    verdict.issues = [issue]
+    verdict.target_id = None
+
+
+# --- phase 2: commit --------------------------------------------------------------------------------
+
+
+def commit(
+    session: Session,
+    analysis: BatchAnalysis,
+    file_name: str,
+    *,
+    attested_by: str,
+    actor: str | None = None,
+) -> UploadSummary:
+    """Store the upload and queue its valid rows, inside the caller's transaction.
+
+    `attested_by` is who confirmed that these learners gave permission to report their completions;
+    without that nothing may be queued."""
+    if not attested_by or not attested_by.strip():
+        raise ValueError("Queueing a batch needs the uploader's attestation that the learners gave permission.")
+    now = utcnow()
+    upload = UploadRow(
+        at=now,
+        file_name=file_name,
+        file_format=analysis.format,
+        records=analysis.records,
+        headers=list(analysis.headers),
+        attested_by=attested_by.strip(),
+        attested_at=now,
+    )
+    session.add(upload)
+    session.flush()
+
+    activity_ids = {
+        str(v.completion.activity_id).strip() for v in analysis.verdicts if v.kind is RowKind.ADD
+    }
+    activity_rows = {
+        row.accme_id: row
+        for row in session.scalars(select(ActivityRow).where(ActivityRow.accme_id.in_(sorted(activity_ids))))
+    } if activity_ids else {}
+    linked_ids = {v.target_id for v in analysis.verdicts if v.target_id is not None and v.kind is not RowKind.ALREADY_REPORTED}
+    linked = {
+        row.id: row
+        for row in session.scalars(select(CompletionRow).where(CompletionRow.id.in_(sorted(linked_ids))))
+    } if linked_ids else {}
+
+    lines: list[dict[str, object]] = []
+    changed: list[int] = []
+    adds = deletes = errors = already = 0
+    for verdict in analysis.verdicts:
+        line: dict[str, object] = {
+            "upload_id": upload.id, "row_number": verdict.row, "values": verdict.values,
+            "completion_id": None, "error_code": None, "error_message": None,
+        }
+        if verdict.kind is RowKind.ADD:
+            verdict.completion.permission = True  # covered by the uploader's attestation
+            activity = activity_rows.get(str(verdict.completion.activity_id).strip())
+            if activity is None:  # removed between analysis and commit
+                _fail(verdict, Issue(690, F_ACTIVITY_ID, catalog_error(690).message))
+            else:
+                row = store_completion(
+                    session, verdict.completion, activity, source="import", actor=actor,
+                    upload_id=upload.id, upload_row=verdict.row,
+                    replaces=linked.get(verdict.target_id) if verdict.target_id is not None else None,
+                    as_of=analysis.as_of,
+                )
+                line["completion_id"] = row.id
+                changed.append(row.id)
+                adds += 1
+        elif verdict.kind is RowKind.DELETE:
+            target = linked.get(verdict.target_id) if verdict.target_id is not None else None
+            refusal = "the record is no longer in the store." if target is None else request_delete(
+                session, target, actor=actor
+            )
+            if refusal is not None:
+                _fail(verdict, Issue(LOCAL_CHECK, F_ACTION, f"Record {verdict.completion.credit_id} cannot be deleted now: {refusal}"))
+            else:
+                line["completion_id"] = target.id
+                changed.append(target.id)
+                deletes += 1
+        elif verdict.kind is RowKind.ALREADY_REPORTED:
+            line["error_message"] = verdict.note
+            already += 1
+        if verdict.kind is RowKind.ERROR:
+            issue = verdict.issues[0]
+            line["error_code"] = issue.code
+            line["error_message"] = "; ".join(_issue_text(i) for i in verdict.issues)
+            errors += 1
+        lines.append(line)
+    session.execute(UploadLine.__table__.insert(), lines)  # bulk: one statement for all rows
+    upload.adds, upload.deletes, upload.errors = adds, deletes, errors
+    upload.queued = adds + deletes
+    return UploadSummary(
+        upload.id, file_name, analysis.records, adds + deletes, errors, adds, deletes, already, tuple(changed)
+    )
+
+
+def _issue_text(issue: Issue) -> str:
+    where = f"{issue.field}: " if issue.field else ""
+    return f"{issue.code} {where}{issue.message}"
+
+
+# --- history and rejections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UploadHistoryView:
+    upload_id: int
+    at: datetime
+    file_name: str
+    file_format: str
+    records: int
+    queued: int
+    errors: int
+    accepted: int  # adds accepted, deletes done
+    rejected: int  # by PARS or a board, after queueing
+    pending: int  # queued or submitted, no final answer yet
+    attested_by: str | None
+
+
+_PENDING_ADD = {Status.DRAFT, Status.QUEUED, Status.SUBMITTED}
+_PENDING_DELETE = {Status.DELETE_QUEUED, Status.DELETE_SUBMITTED}
+
+
+def _line_outcome(is_add: bool, status: Status) -> str | None:
+    """How a queued line stands now: accepted / rejected / pending (None: no longer this upload's concern)."""
+    if is_add:
+        if status is Status.ACCEPTED:
+            return "accepted"
+        if status is Status.REJECTED:
+            return "rejected"
+        if status in _PENDING_ADD:
+            return "pending"
+        return None  # deleted later by someone: neither an acceptance nor a rejection of this upload
+    if status is Status.DELETED:
+        return "accepted"
+    if status in _PENDING_DELETE:
+        return "pending"
+    return "rejected"  # the delete came back refused and the record stands
+
+
+def upload_history(session: Session) -> list[UploadHistoryView]:
+    """All uploads, newest first, with what has become of their records since."""
+    outcomes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for upload_id, created_by, status, count in session.execute(
+        select(UploadLine.upload_id, CompletionRow.upload_id, CompletionRow.status, func.count())
+        .join(CompletionRow, UploadLine.completion_id == CompletionRow.id)
+        .group_by(UploadLine.upload_id, CompletionRow.upload_id, CompletionRow.status)
+    ):
+        outcome = _line_outcome(created_by == upload_id, Status(status))
+        if outcome is not None:
+            outcomes[upload_id][outcome] += count
+    views = []
+    for upload in session.scalars(select(UploadRow).order_by(UploadRow.at.desc(), UploadRow.id.desc())):
+        counts = outcomes.get(upload.id, {})
+        views.append(
+            UploadHistoryView(
+                upload.id, upload.at, upload.file_name, upload.file_format, upload.records, upload.queued,
+                upload.errors, counts.get("accepted", 0), counts.get("rejected", 0), counts.get("pending", 0),
+                upload.attested_by,
+            )
+        )
+    return views
+
+
+RejectionRow = tuple[list[str], int, str]
+
+
+def rejection_rows(session: Session, upload_id: int) -> tuple[list[str], list[RejectionRow]]:
+    """The upload's headers and its failed rows: local validation failures plus records that PARS or a
+    board rejected since (with their code and message), in file order."""
+    upload = session.get(UploadRow, upload_id)
+    if upload is None:
+        raise LookupError(f"There is no upload {upload_id}.")
+    rows: list[RejectionRow] = []
+    query = (
+        select(
+            UploadLine.row_number, UploadLine.values, UploadLine.error_code, UploadLine.error_message,
+            CompletionRow.upload_id, CompletionRow.status, CompletionRow.status_code, CompletionRow.status_message,
+            CompletionRow.credit_id,
+        )
+        .outerjoin(CompletionRow, UploadLine.completion_id == CompletionRow.id)
+        .where(UploadLine.upload_id == upload_id)
+        .order_by(UploadLine.row_number, UploadLine.id)
+    )
+    for line in session.execute(query):
+        values = [("" if v is None else str(v)) for v in line.values or []]
+        if line.status is None:
+            if line.error_code is not None:
+                rows.append((values, line.error_code, line.error_message or ""))
+            continue
+        if _line_outcome(line.upload_id == upload_id, Status(line.status)) == "rejected":
+            code = line.status_code or 999
+            message = line.status_message or f"Record {line.credit_id} was rejected ({line.status})."
+            rows.append((values, code, message))
+    return list(upload.headers or []), rows
+
+
+def write_upload_rejections(session: Session, upload_id: int, path: Path | str) -> int:
+    """Write the upload's rejection workbook; returns how many rows it holds."""
+    from app.pars.excel import write_rejections
+
+    headers, rows = rejection_rows(session, upload_id)
+    write_rejections(Path(path), headers, rows)
+    return len(rows)

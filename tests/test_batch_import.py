@@ -1,0 +1,318 @@
+"""The batch import service (analyse, commit, history, rejection workbooks) and `parsdesk import`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import delete, select
+
+from app.cli import main as cli_main
+from app.models.schema import CompletionRow, OutboxRow, UploadLine, UploadRow
+from app.pars.batch import load_batch
+from app.pars.domain import F_CME_CREDITS, F_COMPLETION_DATE, RecordAction, Status
+from app.pars.excel import F_ERROR_CODE, F_ERROR_MESSAGE
+from app.services import batch_import
+from app.services.batch_import import ImportCancelled, RowKind, analyse, commit
+from app.services.records import set_status
+from tests.batch_support import (
+    AS_OF,
+    add_activity,
+    completion,
+    counts,
+    row,
+    statuses,
+    write_xlsx,
+    write_xml,
+)
+
+BAD_DATE = "02-20-2026"  # after the activity's end date (01-31-2026)
+TOO_MANY_CREDITS = "9"  # the activity offers 8
+
+
+@pytest.fixture
+def activity_store(store):
+    add_activity(store)
+    return store
+
+
+def _import(store, path: Path, *, user: str = "dana"):
+    batch = load_batch(path)
+    with store.session() as s:
+        analysis = analyse(s, batch, AS_OF)
+    with store.transaction() as s:
+        summary = commit(s, analysis, path.name, attested_by=user, actor=user)
+    return analysis, summary
+
+
+def _mixed_file(tmp_path: Path) -> Path:
+    return write_xlsx(tmp_path / "january.xlsx", [
+        row(1),
+        row(2, Completion_Date=BAD_DATE),
+        row(3),
+        row(4, Number_of_CME_Credits=TOO_MANY_CREDITS),
+        row(5),
+    ])
+
+
+def _mark(store, status: Status, *, source: str = "board", code: int | None = None, message: str | None = None,
+          credit_ids: list[str] | None = None) -> None:
+    """Play PARS/the board: the records were sent (outbox emptied) and now stand at `status`."""
+    with store.transaction() as s:
+        query = select(CompletionRow)
+        if credit_ids is not None:
+            query = query.where(CompletionRow.credit_id.in_(credit_ids))
+        for record in s.scalars(query):
+            set_status(s, record, status, source=source, code=code, message=message)
+            s.execute(delete(OutboxRow).where(OutboxRow.completion_id == record.id))
+
+
+# --- analysis and commit ---------------------------------------------------------------------------
+
+
+def test_analysis_counts_rows_and_names_each_problem_without_touching_the_store(activity_store, tmp_path):
+    before = counts(activity_store)
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(_mixed_file(tmp_path)), AS_OF)
+    assert (analysis.records, analysis.valid, analysis.with_errors) == (5, 3, 2)
+    assert (analysis.adds, analysis.deletes) == (3, 0)
+    problems = analysis.problems()
+    assert sorted({p.row for p in problems}) == [4, 6]  # sheet rows: data starts at row 3
+    assert {(p.column, p.code) for p in problems if p.row == 4} == {(F_COMPLETION_DATE, 671)}
+    assert {(p.column, p.code) for p in problems if p.row == 6} == {(F_CME_CREDITS, 674)}
+    assert counts(activity_store) == before
+
+
+def test_commit_queues_valid_rows_and_keeps_failed_rows_only_as_upload_lines(activity_store, tmp_path):
+    _, summary = _import(activity_store, _mixed_file(tmp_path))
+    assert (summary.records, summary.queued, summary.errors, summary.adds) == (5, 3, 2, 3)
+    with activity_store.session() as s:
+        records = s.scalars(select(CompletionRow).order_by(CompletionRow.upload_row)).all()
+        assert [(r.upload_id, r.upload_row, r.status) for r in records] == [
+            (summary.upload_id, 3, "Queued"), (summary.upload_id, 5, "Queued"), (summary.upload_id, 7, "Queued")
+        ]
+        assert all(r.permission_given for r in records)
+        assert len(s.scalars(select(OutboxRow)).all()) == 3
+        upload = s.get(UploadRow, summary.upload_id)
+        assert (upload.records, upload.queued, upload.errors, upload.attested_by) == (5, 3, 2, "dana")
+        assert upload.attested_at is not None
+        lines = s.scalars(select(UploadLine).order_by(UploadLine.row_number)).all()
+        assert [line.row_number for line in lines] == [3, 4, 5, 6, 7]
+        assert [line.error_code is not None for line in lines] == [False, True, False, True, False]
+        assert lines[1].values[2] == BAD_DATE  # the original cell, for the rejection workbook
+        assert lines[0].completion_id == records[0].id and lines[1].completion_id is None
+
+
+def test_nothing_is_queued_without_the_uploaders_attestation(activity_store, tmp_path):
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(_mixed_file(tmp_path)), AS_OF)
+    before = counts(activity_store)
+    with pytest.raises(ValueError, match="attestation"):
+        with activity_store.transaction() as s:
+            commit(s, analysis, "january.xlsx", attested_by="  ")
+    assert counts(activity_store) == before
+
+
+def test_cancel_during_analysis_stops_and_changes_nothing(activity_store, tmp_path):
+    path = write_xlsx(tmp_path / "big.xlsx", [row(n) for n in range(1, 601)])
+    seen: list[int] = []
+    before = counts(activity_store)
+    with activity_store.session() as s, pytest.raises(ImportCancelled):
+        analyse(s, load_batch(path), AS_OF, should_stop=lambda: len(seen) > 1, on_progress=lambda d, t: seen.append(d))
+    assert seen and max(seen) < 600  # stopped part-way through the rows
+    assert counts(activity_store) == before
+
+
+def test_uploading_the_same_file_again_creates_no_duplicates(activity_store, tmp_path):
+    path = _mixed_file(tmp_path)
+    _import(activity_store, path)
+    first = statuses(activity_store)
+    analysis, summary = _import(activity_store, path)
+    assert (summary.adds, summary.already_reported, summary.errors) == (0, 3, 2)
+    assert statuses(activity_store) == first
+    notes = dict(analysis.notes())
+    credit_id = next(iter(first))
+    assert any(credit_id in note and "(Queued)" in note for note in notes.values())
+
+
+def test_reupload_after_a_rejection_resubmits_the_identical_row(activity_store, tmp_path):
+    path = write_xlsx(tmp_path / "one.xlsx", [row(1)])
+    _import(activity_store, path)
+    _mark(activity_store, Status.REJECTED, code=665, message="Diplomate name does not match board records")
+    _, summary = _import(activity_store, path)
+    assert summary.adds == 1  # a rejected record does not stand for the completion
+    assert sorted(statuses(activity_store).values()) == ["Queued", "Rejected"]
+
+
+# --- deletes by file -------------------------------------------------------------------------------
+
+
+def test_excel_delete_finds_the_reported_record_by_its_content(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "adds.xlsx", [row(1), row(2)]))
+    _mark(activity_store, Status.ACCEPTED)
+    with activity_store.session() as s:
+        target = s.scalar(select(CompletionRow.credit_id).where(CompletionRow.upload_row == 4))
+    analysis, summary = _import(activity_store, write_xlsx(tmp_path / "del.xlsx", [row(2, Record_Action="Delete")]))
+    assert analysis.verdicts[0].kind is RowKind.DELETE and analysis.verdicts[0].completion.credit_id == target
+    assert (summary.deletes, summary.errors) == (1, 0)
+    assert statuses(activity_store)[target] == Status.DELETE_QUEUED
+    with activity_store.session() as s:
+        assert s.scalars(select(OutboxRow.action)).all() == [RecordAction.DELETE.value]
+
+
+def test_excel_delete_with_no_matching_record_is_605(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "adds.xlsx", [row(1)]))
+    _mark(activity_store, Status.ACCEPTED)
+    before = statuses(activity_store)
+    analysis, summary = _import(
+        activity_store, write_xlsx(tmp_path / "del.xlsx", [row(1, Record_Action="Delete", Number_of_CME_Credits="3")])
+    )
+    assert (summary.deletes, summary.errors) == (0, 1)
+    assert analysis.problems()[0].code == 605
+    assert statuses(activity_store) == before
+
+
+def test_excel_delete_of_a_record_not_yet_sent_removes_it_locally(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "adds.xlsx", [row(1)]))
+    _, summary = _import(activity_store, write_xlsx(tmp_path / "del.xlsx", [row(1, Record_Action="Delete")]))
+    assert summary.deletes == 1
+    assert list(statuses(activity_store).values()) == [Status.DELETED]
+    with activity_store.session() as s:
+        assert s.scalars(select(OutboxRow)).all() == []
+
+
+def test_xml_delete_needs_the_credit_id_and_every_field_to_match(activity_store, tmp_path):
+    _import(activity_store, write_xml(tmp_path / "adds.xml", [
+        completion(1, credit_id="ccid:1234567:one"), completion(2, credit_id="ccid:1234567:two"),
+    ]))
+    _mark(activity_store, Status.ACCEPTED)
+    analysis, summary = _import(activity_store, write_xml(tmp_path / "del.xml", [
+        completion(1, credit_id="ccid:1234567:one", action=RecordAction.DELETE),
+        completion(2, credit_id="ccid:1234567:two", action=RecordAction.DELETE, cme="3"),
+        completion(3, credit_id="ccid:1234567:unknown", action=RecordAction.DELETE),
+    ]))
+    assert [v.kind for v in analysis.verdicts] == [RowKind.DELETE, RowKind.ERROR, RowKind.ERROR]
+    assert [p.code for p in analysis.problems()] == [605, 605]
+    assert (summary.deletes, summary.errors) == (1, 2)
+    assert statuses(activity_store) == {"ccid:1234567:one": "Delete Queued", "ccid:1234567:two": "Accepted"}
+
+
+def test_a_delete_of_a_record_the_board_still_processes_is_refused(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "adds.xlsx", [row(1)]))
+    _mark(activity_store, Status.SUBMITTED, source="PARS")
+    analysis, summary = _import(activity_store, write_xlsx(tmp_path / "del.xlsx", [row(1, Record_Action="Delete")]))
+    assert summary.deletes == 0 and summary.errors == 1
+    assert "Submitted" in analysis.problems()[0].message
+    assert list(statuses(activity_store).values()) == ["Submitted"]
+
+
+# --- history and rejection workbooks ---------------------------------------------------------------
+
+
+def test_history_shows_each_upload_with_what_became_of_its_records(activity_store, tmp_path):
+    _, summary = _import(activity_store, _mixed_file(tmp_path))
+    with activity_store.session() as s:
+        ids = s.scalars(select(CompletionRow.credit_id).order_by(CompletionRow.upload_row)).all()
+    _mark(activity_store, Status.ACCEPTED, credit_ids=[ids[0]])
+    _mark(activity_store, Status.REJECTED, code=665, message="Diplomate name does not match", credit_ids=[ids[1]])
+    with activity_store.session() as s:
+        [view] = batch_import.upload_history(s)
+    assert (view.upload_id, view.file_name, view.file_format) == (summary.upload_id, "january.xlsx", "xlsx")
+    assert (view.records, view.queued, view.errors) == (5, 3, 2)
+    assert (view.accepted, view.rejected, view.pending) == (1, 1, 1)
+
+
+def test_rejection_workbook_holds_validation_failures_and_later_board_rejections(activity_store, tmp_path):
+    _, summary = _import(activity_store, _mixed_file(tmp_path))
+    with activity_store.session() as s:
+        rejected = s.scalar(select(CompletionRow.credit_id).where(CompletionRow.upload_row == 7))
+    _mark(activity_store, Status.REJECTED, code=665, message="Diplomate name does not match board records",
+          credit_ids=[rejected])
+    out = tmp_path / "january-rejections.xlsx"
+    with activity_store.session() as s:
+        written = batch_import.write_upload_rejections(s, summary.upload_id, out)
+    assert written == 3
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[2]]
+    assert header[-2:] == [F_ERROR_CODE, F_ERROR_MESSAGE]
+    body = [[c.value for c in r] for r in sheet.iter_rows(min_row=3)]
+    assert [r[3] for r in body] == ["Learner2", "Learner4", "Learner5"]
+    assert int(body[0][-2]) == 671 and int(body[2][-2]) == 665
+    assert str(body[1][-2]).isdigit() and body[1][-1]
+    assert "board records" in body[2][-1]
+    reread = load_batch(out)  # the error columns are ignored when the file comes back
+    assert len(reread.records) == 3 and F_ERROR_CODE not in reread.headers
+
+
+def test_fixed_rejection_workbook_rows_come_back_queued(activity_store, tmp_path):
+    _, summary = _import(activity_store, _mixed_file(tmp_path))
+    out = tmp_path / "january-rejections.xlsx"
+    with activity_store.session() as s:
+        batch_import.write_upload_rejections(s, summary.upload_id, out)
+    workbook = load_workbook(out)
+    sheet = workbook.active
+    header = [c.value for c in sheet[2]]
+    sheet.cell(3, header.index(F_COMPLETION_DATE) + 1, "01-20-2026")
+    sheet.cell(4, header.index(F_CME_CREDITS) + 1, "2")
+    workbook.save(out)
+    _, again = _import(activity_store, out)
+    assert (again.adds, again.errors) == (2, 0)
+    assert list(statuses(activity_store).values()).count("Queued") == 5
+
+
+# --- parsdesk import ---------------------------------------------------------------------------------
+
+
+def test_cli_import_queues_a_clean_file_and_exits_0(activity_store, tmp_path, capsys):
+    path = write_xlsx(tmp_path / "clean.xlsx", [row(1), row(2)])
+    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    assert code == 0
+    assert "2 records, 2 queued" in capsys.readouterr().out
+    assert list(statuses(activity_store).values()) == ["Queued", "Queued"]
+    assert not (tmp_path / "clean-rejections.xlsx").exists()
+
+
+def test_cli_import_with_failing_rows_writes_rejections_and_exits_1(activity_store, tmp_path, capsys):
+    path = _mixed_file(tmp_path)
+    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "row 4, Completion Date: 671" in out
+    rejections = tmp_path / "january-rejections.xlsx"
+    assert rejections.exists() and str(rejections) in out
+    assert len(load_batch(rejections).records) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("learners.csv", b"Record Action,ACCME Activity ID\n", "unsupported file type"),
+        ("truncated.xlsx", b"PK\x03\x04" + b"\x00" * 40, "not a valid .xlsx"),
+        ("empty.xml", b"", "empty"),
+        (
+            "laughs.xml",
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+            b"<ACCMELearnerReports>&lol2;</ACCMELearnerReports>",
+            "",
+        ),
+    ],
+)
+def test_cli_import_of_an_unreadable_file_exits_2_with_one_line_and_no_change(
+    activity_store, tmp_path, capsys, name, content, expected
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = counts(activity_store)
+    code = cli_main(["import", str(path), "--db", str(activity_store.path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert expected in err and name in err
+    assert counts(activity_store) == before
+
+
+def test_cli_help_says_running_import_is_the_permission_attestation(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["import", "--help"])
+    assert "attests" in capsys.readouterr().out
