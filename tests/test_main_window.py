@@ -1,0 +1,154 @@
+"""The main window: tabs, routing, F5 sync against the real sandbox, remembered state, clean close."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from sqlalchemy import select
+
+from app.models import CompletionRow, OutboxRow
+from app.pars.domain import Status
+from app.ui.activities_tab import COL_TITLE
+from app.ui.main_window import DEMO_BANNER, TAB_ACTIVITIES, TAB_SEARCH, TAB_SUMMARY, MainWindow
+from tests.sync_support import add_activity, queue_records, running_sandbox, sandbox_client, sandbox_records, statuses
+from tests.ui_support import make_context, make_window
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARSDESK_SETTINGS_DIR", str(tmp_path / "settings"))
+
+
+def test_tabs_in_order_and_status_bar_names_the_environment(qtbot, store):
+    window = make_window(qtbot, make_context(store, environment="accme-sandbox"))
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["Activities", "Learner Summary", "Batch Upload", "Learner Search"]
+    assert window.environment_label.text() == "PARS: ACCME Sandbox"
+    assert window.queued_label.text() == "Nothing queued"
+    assert window.last_sync_label.text() == "Never synced"
+    assert not window.banner.isVisible()
+
+
+def test_demo_store_says_so_in_a_banner(qtbot, store):
+    window = make_window(qtbot, make_context(store, demo=True))
+    assert window.banner.isVisible()
+    assert DEMO_BANNER in window.banner.text()
+
+
+def test_double_click_on_an_activity_opens_its_learners(qtbot, store):
+    add_activity(store, accme_id="123456789", title="Cardiology Update")
+    row_id = add_activity(store, accme_id="987654321", title="Pathology Summit", start=date(2026, 2, 1),
+                          end=date(2026, 2, 2))
+    window = make_window(qtbot, make_context(store))
+    tab = window.activities_tab
+    row = next(r for r in range(tab.proxy.rowCount())
+               if tab.proxy.data(tab.proxy.index(r, COL_TITLE)) == "Pathology Summit")
+    rect = tab.table.visualRect(tab.proxy.index(row, COL_TITLE))
+    shown: list[int] = []
+    window.ctx.open_activity_requested.connect(shown.append)
+    QTest.mouseClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert shown == [row_id]
+    assert window.tabs.currentIndex() == TAB_SUMMARY
+    summary = window.summary_tab
+    if hasattr(summary, "current_activity_id"):
+        assert summary.current_activity_id() == row_id
+
+
+def test_ctrl_f_goes_to_learner_search(qtbot, store):
+    window = make_window(qtbot, make_context(store))
+    QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentIndex() == TAB_SEARCH
+
+
+def test_f5_syncs_with_the_sandbox_and_updates_the_status_bar(qtbot, store, sandbox):
+    activity = add_activity(store, title="Cardiology Update")  # not registered: the sync registers it first
+    ids = queue_records(store, activity, 5)
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url))
+    window = make_window(qtbot, ctx)
+    assert window.queued_label.text() == "5 queued"
+    changed: list[list[int]] = []
+    ctx.records_changed.connect(changed.append)
+
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as finished:
+        QTest.keyClick(window, Qt.Key.Key_F5)
+        assert window.sync_running
+        assert window.sync_progress.isVisible()
+    report = finished.args[0]
+    assert report["sent"] == 5 and not report["fatal"], report
+    assert window.queued_label.text() == "Nothing queued"
+    assert window.last_sync_label.text().startswith("Last sync: ")
+    assert window.sync_state_label.text() == "Synced"
+    assert not window.sync_progress.isVisible()
+    # the worker's per-record changes reached the views in batches, every record once at least
+    assert set(ids) <= {cid for batch in changed for cid in batch}
+    assert set(statuses(store).values()) <= {Status.SUBMITTED.value, Status.ACCEPTED.value}
+    assert "not registered yet" not in window.activities_tab.table.model().data(
+        window.activities_tab.table.model().index(0, 0))
+
+
+def test_sync_problem_is_shown_in_the_status_bar(qtbot, store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 1)
+
+    def unreachable():  # a port nothing listens on
+        return sandbox_client("http://127.0.0.1:9")
+
+    window = make_window(qtbot, make_context(store, client_factory=unreachable))
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000):
+        window.sync_now()
+    assert window.sync_state_label.text() == "Sync problem"
+    assert window.sync_state_label.toolTip()
+    assert window.queued_label.text() == "1 queued"
+
+
+def test_geometry_tab_and_column_widths_are_remembered(qtbot, store):
+    add_activity(store, accme_id="123456789")
+    first = make_window(qtbot, make_context(store))
+    first.resize(760, 560)  # inside the offscreen screen (800x600): restoreGeometry clamps to it
+    first.tabs.setCurrentIndex(TAB_SEARCH)
+    first.activities_tab.table.horizontalHeader().resizeSection(COL_TITLE, 411)
+    first.close()
+
+    second = make_window(qtbot, make_context(store))
+    assert second.tabs.currentIndex() == TAB_SEARCH
+    assert second.activities_tab.table.horizontalHeader().sectionSize(COL_TITLE) == 411
+    assert (second.width(), second.height()) == (760, 560)
+    second.tabs.setCurrentIndex(TAB_ACTIVITIES)
+
+
+def test_closing_during_a_sync_stops_it_and_loses_nothing(qtbot, store):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 1500)  # three batches of 500
+    with running_sandbox(latency_ms=300) as sandbox:
+        ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
+        window = make_window(qtbot, ctx)
+        with qtbot.waitSignal(ctx.sync.record_changed, timeout=30_000):
+            assert window.sync_now()
+        window.close()
+        assert not window.sync_running
+        received = sandbox_records(sandbox)
+
+    with store.session() as session:
+        outbox = {row.completion_id: row for row in session.scalars(select(OutboxRow))}
+        credit_ids = dict(session.execute(select(CompletionRow.id, CompletionRow.credit_id)).all())
+    final = statuses(store)
+    assert 0 < len(received) < len(ids)  # it stopped part way
+    for completion_id in ids:
+        credit_id = credit_ids[completion_id]
+        if final[completion_id] == Status.QUEUED.value:
+            # still queued for the next sync; if PARS got it, the outbox row is marked in flight so the
+            # next sync asks PARS by creditID before sending again
+            assert completion_id in outbox
+            assert credit_id not in received or outbox[completion_id].in_flight
+        else:
+            assert final[completion_id] in (Status.SUBMITTED.value, Status.ACCEPTED.value)
+            assert completion_id not in outbox
+            assert credit_id in received  # marked sent only what PARS has
+
+
+def test_window_class_exposes_sync_finished_for_tests():
+    assert hasattr(MainWindow, "sync_finished")

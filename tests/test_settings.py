@@ -1,0 +1,145 @@
+"""Typed settings on QSettings and the Settings dialog (password through the keyring fallback file)."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMessageBox
+
+from app.pars.credentials import load_credentials
+from app.services import records
+from app.ui.settings import SETTINGS_VERSION, AppSettings, WindowState, open_qsettings
+from app.ui.settings_dialog import SettingsDialog
+from tests.ui_support import make_context, when_modal_opens
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARSDESK_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("PARSDESK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PARSDESK_KEYRING", "file")
+
+
+def test_settings_live_in_the_isolated_ini_file(tmp_path):
+    qs = open_qsettings()
+    assert qs.format() == QSettings.Format.IniFormat
+    assert qs.fileName() == str(tmp_path / "settings" / "ParsDesk.ini")
+
+
+def test_settings_round_trip_with_types_kept():
+    AppSettings(environment="accme-sandbox", provider_id="7654321", user="coord", board_delay_s=2.5,
+                data_folder="/srv/parsdesk", sync_interval_s=120, configured=True).save()
+    loaded = AppSettings.load()
+    assert loaded == AppSettings(environment="accme-sandbox", provider_id="7654321", user="coord",
+                                 board_delay_s=2.5, data_folder="/srv/parsdesk", sync_interval_s=120,
+                                 configured=True)
+    assert isinstance(loaded.sync_interval_s, int) and isinstance(loaded.configured, bool)
+    assert open_qsettings().value("version") in (SETTINGS_VERSION, str(SETTINGS_VERSION))
+
+
+def test_first_start_has_defaults_and_is_not_configured():
+    loaded = AppSettings.load()
+    assert loaded.environment == "local" and not loaded.configured and loaded.db_path() is None
+
+
+def test_version_1_board_delay_in_milliseconds_is_migrated():
+    qs = open_qsettings()
+    qs.setValue("version", 1)
+    qs.setValue("settings/board_delay", 1500)
+    qs.sync()
+    assert AppSettings.load().board_delay_s == 1.5
+    assert not open_qsettings().contains("settings/board_delay")
+
+
+def test_unknown_environment_falls_back_to_local():
+    qs = open_qsettings()
+    qs.setValue("settings/environment", "staging")
+    assert AppSettings.load().environment == "local"
+
+
+def test_window_state_keeps_tab_and_header_bytes():
+    state = WindowState()
+    state.set_current_tab(2)
+    from PySide6.QtCore import QByteArray
+
+    state.set_header_state("activitiesTable", QByteArray(b"\x00\x01header"))
+    state.sync()
+    again = WindowState()
+    assert again.current_tab() == 2
+    assert bytes(again.header_state("activitiesTable")) == b"\x00\x01header"
+    assert again.header_state("otherTable") is None
+
+
+def test_dialog_saves_settings_and_the_password_through_the_fallback(qtbot, store, tmp_path):
+    ctx = make_context(store)
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    assert "secrets.json" in dialog.password_note.text()  # the file fallback is named, not hidden
+
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-sandbox"))
+    assert "placeholder" in dialog.environment_note.text()
+    assert not dialog.board_delay_spin.isEnabled()
+    qtbot.keyClicks(dialog.provider_edit, "7654321")
+    qtbot.keyClicks(dialog.user_edit, "coordinator1")
+    qtbot.keyClicks(dialog.password_edit, "s3cret-pass")
+    dialog.sync_interval_spin.setValue(90)
+    QTest.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    loaded = AppSettings.load()
+    assert (loaded.environment, loaded.provider_id, loaded.user, loaded.sync_interval_s, loaded.configured) == (
+        "accme-sandbox", "7654321", "coordinator1", 90, True)
+    creds = load_credentials("accme-sandbox")
+    assert creds is not None and (creds.provider_id, creds.user, creds.password) == (
+        "7654321", "coordinator1", "s3cret-pass")
+    secrets = tmp_path / "data" / "secrets.json"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert "s3cret-pass" not in (tmp_path / "settings" / "ParsDesk.ini").read_text()
+    assert ctx.environment == "accme-sandbox"
+    with store.session() as session:
+        assert records.provider_id(session) == "7654321"
+
+    # reopened: the account is filled in, the password is not shown but kept
+    again = SettingsDialog(ctx)
+    qtbot.addWidget(again)
+    assert again.selected_environment() == "accme-sandbox"
+    assert again.provider_edit.text() == "7654321" and again.user_edit.text() == "coordinator1"
+    assert again.password_edit.text() == "" and "saved" in again.password_edit.placeholderText()
+    again.accept()
+    assert load_credentials("accme-sandbox").password == "s3cret-pass"
+
+
+def test_data_folder_and_board_delay_changes_need_a_restart(qtbot, store, tmp_path):
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    dialog.data_folder_edit.setText(str(tmp_path / "elsewhere"))
+    dialog.board_delay_spin.setValue(12)
+    dialog.accept()
+    assert len(dialog.restart_needed) == 2
+    loaded = AppSettings.load()
+    assert loaded.db_path() == tmp_path / "elsewhere" / "parsdesk.sqlite3"
+    assert loaded.board_delay_s == 12
+
+
+def test_a_bad_provider_id_keeps_the_dialog_open(qtbot, store):
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.provider_edit, "12ab")
+    seen: list[str] = []
+    failures: list[BaseException] = []
+
+    def read_and_close(box):
+        assert isinstance(box, QMessageBox)
+        seen.append(box.text())
+        box.accept()
+
+    when_modal_opens(qtbot, read_and_close, failures)
+    dialog.accept()
+    assert not failures
+    assert seen and "not ACCME's 7-digit provider ID" in seen[0]
+    assert dialog.isVisible()
+    assert not AppSettings.load().configured
