@@ -24,6 +24,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="delay every answer by MS ms")
     parser.add_argument("--state", metavar="PATH", help="keep the sandbox's records in this SQLite file")
+    parser.add_argument(
+        "--print-registry", action="store_true",
+        help="print the seed's diplomates and licensees as JSON and exit (fictional people)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -32,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS
     from app.sandbox import SandboxServer
 
+    if args.print_registry:
+        return _print_registry(args.seed)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: the sandbox listens on {args.host}, reachable from other machines", file=sys.stderr)
     activities = []
@@ -65,4 +71,15 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
+    return 0
+
+
+def _print_registry(seed: str) -> int:
+    import dataclasses
+    import json
+
+    from app.sandbox.registry import Registry
+
+    people = [dataclasses.asdict(person) for person in Registry.from_seed(seed).people]
+    print(json.dumps(people, indent=2))
     return 0
