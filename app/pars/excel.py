@@ -391,7 +391,7 @@ def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
     path = Path(path)
     check_xlsx_container(path)
-    from python_calamine import CalamineError, CalamineWorkbook
+    from python_calamine import CalamineWorkbook
 
     try:
         workbook = CalamineWorkbook.from_path(str(path))
@@ -403,7 +403,9 @@ def read_workbook(path: Path | str) -> BatchFile:
             header_index = _find_header_row(rows)
             if header_index is not None:
                 break
-    except (CalamineError, ValueError, OSError) as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # CalamineError, OSError, and pyo3's PanicException on malformed parts
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BatchFileError(f"{path.name} could not be read as an Excel workbook: {first_line}") from None
     if header_index is None:
