@@ -106,7 +106,7 @@ def _no_backend_message(env_name: str) -> str:
     return (
         f"No system keyring is available to keep the PARS password for {env_name!r}. Either set "
         "PARSDESK_PASSWORD in the environment, or set PARSDESK_KEYRING=file to keep it in a file "
-        "readable only by you (plain text on disk; see docs/sandbox.md and app/pars/credentials.py)."
+        "readable only by you (plain text on disk; see docs/credentials.md)."
     )
 
 
