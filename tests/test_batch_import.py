@@ -316,3 +316,23 @@ def test_cli_help_says_running_import_is_the_permission_attestation(capsys):
     with pytest.raises(SystemExit):
         cli_main(["import", "--help"])
     assert "attests" in capsys.readouterr().out
+
+
+def test_bulk_queueing_reuses_stored_learners_like_the_entry_form(activity_store, tmp_path):
+    from app.models.schema import LearnerRow, OutboxRow, StatusEvent
+
+    _import(activity_store, write_xlsx(tmp_path / "first.xlsx", [row(1)]))
+    # the same learner again (another date) plus a new learner twice in one file
+    _import(activity_store, write_xlsx(tmp_path / "second.xlsx", [
+        row(1, Completion_Date="01-07-2026"), row(2), row(2, Completion_Date="01-08-2026"),
+    ]))
+    with activity_store.session() as s:
+        learners = s.scalars(select(LearnerRow).order_by(LearnerRow.id)).all()
+        assert [l.first_name for l in learners] == ["Learner1", "Learner2"]
+        assert learners[1].board_ids == {"ABIM": "100002"}
+        records = s.scalars(select(CompletionRow)).all()
+        assert len(records) == 4 and all(r.status == "Queued" and r.permission_given for r in records)
+        assert [len(r.boards) for r in records] == [1, 1, 1, 1]
+        assert records[1].boards[0].credit_types == {"Medical Knowledge": "4"}
+        assert len(s.scalars(select(StatusEvent)).all()) == 4
+        assert sorted(s.scalars(select(OutboxRow.credit_id)).all()) == sorted(r.credit_id for r in records)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models.schema import (
@@ -56,7 +56,7 @@ from app.pars.domain import (
 from app.pars.matching import Fingerprint, fingerprint
 from app.pars.validation import validate_batch
 from app.services.history import load_domain_activities, load_history
-from app.services.records import delete_refusal, provider_id, request_delete, store_completion
+from app.services.records import NewRecord, delete_refusal, provider_id, request_delete, store_completions
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -477,56 +477,60 @@ def commit(
         row.accme_id: row
         for row in session.scalars(select(ActivityRow).where(ActivityRow.accme_id.in_(sorted(activity_ids))))
     } if activity_ids else {}
-    linked_ids = {v.target_id for v in analysis.verdicts if v.target_id is not None and v.kind is not RowKind.ALREADY_REPORTED}
+    linked_ids = {v.target_id for v in analysis.verdicts if v.target_id is not None and v.kind is RowKind.DELETE}
     linked = {
         row.id: row
         for row in session.scalars(select(CompletionRow).where(CompletionRow.id.in_(sorted(linked_ids))))
     } if linked_ids else {}
 
     lines: list[dict[str, object]] = []
+    new_records: list[NewRecord] = []
+    new_record_lines: list[dict[str, object]] = []
     changed: list[int] = []
-    adds = deletes = errors = already = 0
+    deletes = errors = already = 0
     for verdict in analysis.verdicts:
         line: dict[str, object] = {
             "upload_id": upload.id, "row_number": verdict.row, "values": verdict.values,
             "completion_id": None, "error_code": None, "error_message": None,
         }
+        lines.append(line)
+        issues = verdict.issues
         if verdict.kind is RowKind.ADD:
-            verdict.completion.permission = True  # covered by the uploader's attestation
             activity = activity_rows.get(str(verdict.completion.activity_id).strip())
             if activity is None:  # removed between analysis and commit
-                _fail(verdict, Issue(690, F_ACTIVITY_ID, catalog_error(690).message))
+                issues = [Issue(690, F_ACTIVITY_ID, catalog_error(690).message)]
             else:
-                row = store_completion(
-                    session, verdict.completion, activity, source="import", actor=actor,
-                    upload_id=upload.id, upload_row=verdict.row,
-                    replaces=linked.get(verdict.target_id) if verdict.target_id is not None else None,
-                    as_of=analysis.as_of,
-                )
-                line["completion_id"] = row.id
-                changed.append(row.id)
-                adds += 1
+                completion = replace(verdict.completion, permission=True)  # the uploader's attestation
+                new_records.append(NewRecord(completion, activity.id, verdict.row, verdict.target_id))
+                new_record_lines.append(line)
+                continue
         elif verdict.kind is RowKind.DELETE:
             target = linked.get(verdict.target_id) if verdict.target_id is not None else None
             refusal = "the record is no longer in the store." if target is None else request_delete(
                 session, target, actor=actor
             )
-            if refusal is not None:
-                _fail(verdict, Issue(LOCAL_CHECK, F_ACTION, f"Record {verdict.completion.credit_id} cannot be deleted now: {refusal}"))
-            else:
+            if refusal is None:
                 line["completion_id"] = target.id
                 changed.append(target.id)
                 deletes += 1
+                continue
+            issues = [Issue(LOCAL_CHECK, F_ACTION, f"Record {verdict.completion.credit_id} cannot be deleted now: {refusal}")]
         elif verdict.kind is RowKind.ALREADY_REPORTED:
             line["error_message"] = verdict.note
             already += 1
-        if verdict.kind is RowKind.ERROR:
-            issue = verdict.issues[0]
-            line["error_code"] = issue.code
-            line["error_message"] = "; ".join(_issue_text(i) for i in verdict.issues)
-            errors += 1
-        lines.append(line)
-    session.execute(UploadLine.__table__.insert(), lines)  # bulk: one statement for all rows
+            continue
+        line["error_code"] = issues[0].code
+        line["error_message"] = _issues_text(issues)
+        errors += 1
+    # One bulk insert per table for the adds: thousands of rows in well under a second.
+    stored_ids = store_completions(
+        session, new_records, source="import", actor=actor, upload_id=upload.id, as_of=analysis.as_of
+    )
+    for line, completion_id in zip(new_record_lines, stored_ids, strict=True):
+        line["completion_id"] = completion_id
+    changed.extend(stored_ids)
+    session.execute(insert(UploadLine), lines)
+    adds = len(stored_ids)
     upload.adds, upload.deletes, upload.errors = adds, deletes, errors
     upload.queued = adds + deletes
     return UploadSummary(
@@ -534,9 +538,12 @@ def commit(
     )
 
 
-def _issue_text(issue: Issue) -> str:
-    where = f"{issue.field}: " if issue.field else ""
-    return f"{issue.code} {where}{issue.message}"
+def _issues_text(issues: list[Issue]) -> str:
+    """The Error Message cell: the first issue (its code is in Error Code), then any others with theirs."""
+    first, *others = issues
+    parts = [f"{first.field}: {first.message}" if first.field else first.message]
+    parts += [f"{i.code} {i.field}: {i.message}" if i.field else f"{i.code} {i.message}" for i in others]
+    return "; ".join(parts)
 
 
 # --- history and rejections -------------------------------------------------------------------------
