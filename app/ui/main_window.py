@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.upload_tab = self._make_tab("app.ui.batch_upload", "BatchUploadTab", "Batch Upload")
         self.search_tab = self._make_tab("app.ui.learner_search", "LearnerSearchTab", "Learner Search")
         self.tabs.addTab(self.activities_tab, icon("activity"), "Activities")
-        self.tabs.addTab(self.summary_tab, icon("status-accepted"), "Learner Summary")
+        self.tabs.addTab(self.summary_tab, icon("learners"), "Learner Summary")
         self.tabs.addTab(self.upload_tab, icon("upload"), "Batch Upload")
         self.tabs.addTab(self.search_tab, icon("search"), "Learner Search")
 
@@ -151,8 +151,8 @@ class MainWindow(QMainWindow):
         self.quit_action = action("Quit", self.close, QKeySequence.StandardKey.Quit)
         self.new_learner_action = action("New learner…", self.new_learner, "Ctrl+N", "new-learner")
         self.search_action = action("Search learners", self.search_learners, "Ctrl+F", "search")
-        self.delete_action = action("Delete", self.delete_selected, QKeySequence(Qt.Key.Key_Delete), "delete")
-        self.delete_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        # "\tDel" shows the key in the menu even while a tab handles Del itself (see _tab_changed)
+        self.delete_action = action("Delete\tDel", self.delete_selected, None, "delete")
         self.sync_action = action("Sync now", self.sync_now, "F5", "sync")
         self.cancel_sync_action = action("Cancel sync", self.cancel_sync, None, "cancel")
         self.cancel_sync_action.setEnabled(False)
@@ -355,6 +355,11 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         tab = self.tabs.widget(index)
         self.delete_action.setEnabled(callable(getattr(tab, "delete_selected", None)))
+        # Two live Del shortcuts would be ambiguous and Qt would run neither: the window's Del is
+        # registered only while the current tab has none of its own.
+        delete_key = QKeySequence(QKeySequence.StandardKey.Delete)
+        tab_has_own = any(act.shortcut() == delete_key for act in tab.findChildren(QAction)) if tab else False
+        self.delete_action.setShortcut(QKeySequence() if tab_has_own else delete_key)
 
     def new_learner(self) -> None:
         tab = self.tabs.currentWidget()

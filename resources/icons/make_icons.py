@@ -148,6 +148,16 @@ def new_learner(p: QPainter, s: float) -> None:  # a person with a plus
     _polyline(p, s, [(0.6, 0.68), (0.96, 0.68)], GREEN, 0.11)
 
 
+def learners(p: QPainter, s: float) -> None:  # two people: a list of learners
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#9db8d9"))
+    p.drawEllipse(QRectF(s * 0.52, s * 0.14, s * 0.28, s * 0.28))
+    p.drawPie(QRectF(s * 0.4, s * 0.48, s * 0.52, s * 0.56), 0, 180 * 16)
+    p.setBrush(BLUE)
+    p.drawEllipse(QRectF(s * 0.18, s * 0.2, s * 0.3, s * 0.3))
+    p.drawPie(QRectF(s * 0.06, s * 0.56, s * 0.54, s * 0.58), 0, 180 * 16)
+
+
 def search(p: QPainter, s: float) -> None:
     p.setPen(_pen(BLUE, s * 0.1))
     p.setBrush(Qt.BrushStyle.NoBrush)
@@ -226,6 +236,7 @@ ACTION_ICONS: dict[str, Painter] = {
     "cancel": cancel,
     "new-learner": new_learner,
     "search": search,
+    "learners": learners,
     "settings": settings,
     "delete": delete,
     "upload": upload,

@@ -1,0 +1,177 @@
+"""Render the desktop app's screens to PNG files (headless), for the docs and for review.
+
+    parsdesk screenshots OUT_DIR [--db PATH]
+
+Writes activities.png, learner-summary.png, batch-upload.png, learner-search.png (the main window at
+1280x800 on each tab), learner-dialog.png (the learner entry form) and rejection-tooltip.png (a
+board-rejected record with its tooltip). Without --db it builds the demo store in a temporary
+folder, synced against the built-in sandbox; with --db it uses that store (building the demo into
+it when it is empty). Window settings go to a temporary folder: the user's are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+WINDOW_SIZE = (1280, 800)
+TAB_FILES = ("activities.png", "learner-summary.png", "batch-upload.png", "learner-search.png")
+DIALOG_FILE = "learner-dialog.png"
+TOOLTIP_FILE = "rejection-tooltip.png"
+ALL_FILES = (*TAB_FILES, DIALOG_FILE, TOOLTIP_FILE)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder for the PNG files")
+    parser.add_argument("--db", type=Path, help="the store to show (default: a fresh demo store)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # must be decided before the QApplication exists: no display is needed or used
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    with tempfile.TemporaryDirectory(prefix="parsdesk-shots-") as scratch:
+        os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
+        db_path = args.db if args.db is not None else Path(scratch) / "demo.sqlite3"
+        written = take_screenshots(args.out_dir, db_path)
+    for path in written:
+        print(path)
+    return 0
+
+
+def take_screenshots(out_dir: Path, db_path: Path) -> list[Path]:
+    from app.commands.gui import make_application, open_session
+    from app.ui.settings import AppSettings
+
+    app = make_application([sys.argv[0], "-platform", "offscreen"])
+    _use_a_readable_font(app)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = AppSettings(board_delay_s=0.0)
+    session = open_session(db_path, "local", settings)
+    try:
+        return _render_all(app, session.ctx, out_dir)
+    finally:
+        session.close()
+
+
+def _use_a_readable_font(app: Any) -> None:
+    from PySide6.QtGui import QFont
+
+    font = QFont(app.font())
+    font.setPointSize(max(font.pointSize(), 9))
+    app.setFont(font)
+
+
+def _settle(app: Any, rounds: int = 5) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+
+
+def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
+    from app.services.activities_view import activity_overview
+    from app.ui.main_window import TAB_SUMMARY, MainWindow
+
+    window = MainWindow(ctx)
+    window.set_sync_interval(0)  # a background sync would change the pictures while they are taken
+    window.resize(*WINDOW_SIZE)
+    window.show()
+    window.resize(*WINDOW_SIZE)
+    _settle(app)
+
+    with ctx.store.session() as session:
+        overview = activity_overview(session)
+    by_rejections = sorted(overview, key=lambda o: (o.counts.get("Rejected", 0), o.learner_total), reverse=True)
+    busiest = by_rejections[0] if by_rejections else None
+    if busiest is not None:
+        window.activities_tab.select_activity(busiest.row_id)
+        window.show_activity(busiest.row_id)
+
+    written: list[Path] = []
+    for index, name in enumerate(TAB_FILES):
+        window.tabs.setCurrentIndex(index)
+        _settle(app)
+        written.append(_save(window.grab(), out_dir / name))
+
+    window.tabs.setCurrentIndex(TAB_SUMMARY)
+    _settle(app)
+    written.append(_rejection_tooltip(app, window, out_dir / TOOLTIP_FILE))
+    written.append(_learner_dialog(app, window, ctx, busiest.row_id if busiest else None, out_dir / DIALOG_FILE))
+    window.close()
+    return written
+
+
+def _save(pixmap: Any, path: Path) -> Path:
+    if not pixmap.save(str(path), "PNG"):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def _learner_dialog(app: Any, window: Any, ctx: Any, activity_row_id: int | None, path: Path) -> Path:
+    from app.ui.learner_dialog import LearnerDialog
+
+    dialog = LearnerDialog(ctx, window, activity_row_id=activity_row_id)
+    dialog.show()
+    _settle(app)
+    try:
+        return _save(dialog.grab(), path)
+    finally:
+        dialog.reject()
+        dialog.deleteLater()
+
+
+def _rejection_tooltip(app: Any, window: Any, path: Path) -> Path:
+    """The Learner Summary with a rejected record and its tooltip drawn beside the cell.
+
+    A real QToolTip is a separate top-level window that a widget grab does not include, so the
+    tooltip is composed: a label styled with the tooltip palette, painted at the cursor's place."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QLabel, QTableView, QToolTip
+
+    summary = window.summary_tab
+    found = None
+    for view in summary.findChildren(QTableView):
+        model = view.model()
+        for row in range(model.rowCount()):
+            for column in range(model.columnCount()):
+                index = model.index(row, column)
+                text = model.data(index, Qt.ItemDataRole.DisplayRole)
+                tip = model.data(index, Qt.ItemDataRole.ToolTipRole)
+                if isinstance(text, str) and text.startswith("Rejected") and tip:
+                    found = (view, index, str(tip))
+                    break
+            if found:
+                break
+        if found:
+            break
+    if found is None:
+        raise RuntimeError("the store has no rejected record with a tooltip to show")
+    view, index, tip = found
+    view.scrollTo(index)  # not selected: the red status text stays visible, as when hovering
+    _settle(app)
+
+    shot = window.grab()
+    cell = view.visualRect(index)
+    anchor = view.viewport().mapTo(window, cell.center()) + QPoint(12, 18)
+    label = QLabel()
+    label.setWindowFlags(Qt.WindowType.ToolTip)
+    label.setPalette(QToolTip.palette())
+    label.setAutoFillBackground(True)
+    label.setStyleSheet("QLabel { border: 1px solid #767676; padding: 5px; }")
+    label.setFont(QToolTip.font())
+    label.setWordWrap(True)
+    label.setMaximumWidth(460)
+    label.setText(tip)
+    label.adjustSize()
+    tip_pixmap = label.grab()
+    x = min(anchor.x(), shot.width() - tip_pixmap.width() - 4)
+    y = anchor.y() if anchor.y() + tip_pixmap.height() < shot.height() else anchor.y() - tip_pixmap.height() - 30
+    painter = QPainter(shot)
+    painter.drawPixmap(QPoint(x, y), tip_pixmap)
+    painter.end()
+    label.deleteLater()
+    return _save(shot, path)
