@@ -137,7 +137,8 @@ def test_an_office_override_replaces_the_bundled_file(override: Path):
 
 
 @pytest.mark.parametrize("breakage, expected", [
-    (("board_id_required = true\ndob_required = false", 'board_id_required = true\ndob_required = "no"'), "'dob_required' has the wrong type"),
+    (("board_id_required = true\ndob_required = false", 'board_id_required = true\ndob_required = "no"'),
+     "'dob_required' has the wrong type"),
     (('month_day = "12-31" }', 'month_day = "02-30" }'), "not a real MM-DD"),
     (('patient_safety_types = ["Patient Safety"]\npractice_assessment_types = ["Practice Assessment"]',
       'patient_safety_types = ["Safety"]\npractice_assessment_types = ["Practice Assessment"]'),

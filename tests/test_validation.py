@@ -380,7 +380,8 @@ def test_cme_learner_id_is_a_state_licence_or_a_valid_npi(state, license_id, exp
 
 
 @pytest.mark.parametrize("npi, ok", [(VALID_NPI, True), ("1245319599", True), ("1234567890", False),
-                                     ("123456789", False), ("12345678931", False), ("abcdefghij", False), (None, False)])
+                                     ("123456789", False), ("12345678931", False), ("abcdefghij", False),
+                                     (None, False)])
 def test_npi_check_digit(npi, ok):
     assert is_valid_npi(npi) is ok
 
@@ -677,6 +678,8 @@ ACTIVITY_FAULTS = [
     ("id", dict(activity_id="12AB"), 690, F_ACTIVITY_ID, "'12AB'"),
     ("type", dict(activity_type="Knitting Circle"), 0, A_ACTIVITY_TYPE, "'Knitting Circle'"),
     ("dates", dict(end_date=date(2025, 12, 31)), 0, A_END_DATE, "12-31-2025 is before the start date 01-01-2026"),
+    ("no start date", dict(start_date=None), 0, "Start Date", "required"),
+    ("no end date", dict(end_date=None), 0, A_END_DATE, "required"),
     ("cme negative", dict(cme_credits=D("-1")), 0, "AMA PRA Category 1 Credits", "-1"),
     ("cme steps", dict(cme_credits=D("1.3")), 675, "AMA PRA Category 1 Credits", "1.3"),
     ("board", dict(boards=(BoardRegistration("ABX", D("1"), ("X",)),)), 713, F_BOARD, "'ABX'"),

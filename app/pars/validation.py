@@ -713,7 +713,12 @@ def validate_activity(activity: Activity) -> list[Issue]:
     elif catalog.activity_type(activity_type) is None:
         found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, f"Activity type '{activity_type}' is not one of: "
                                                 f"{', '.join(catalog.activity_types())}")
-    if activity.end_date < activity.start_date:
+    # An imported activity may lack its dates; say so instead of failing on the comparison.
+    if activity.start_date is None:
+        found.add(LOCAL_CHECK, A_START_DATE, "Start date is required")
+    if activity.end_date is None:
+        found.add(LOCAL_CHECK, A_END_DATE, "End date is required")
+    elif activity.start_date is not None and activity.end_date < activity.start_date:
         found.add(LOCAL_CHECK, A_END_DATE, f"End date {format_pars_date(activity.end_date)} is before the "
                                            f"start date {format_pars_date(activity.start_date)}")
     if activity.cme_credits is not None:
@@ -755,7 +760,7 @@ def validate_activity(activity: Activity) -> list[Issue]:
             else:
                 types_seen.add(canonical)
         claim = registration.credit_claim_date
-        if claim is not None and claim < activity.start_date:
+        if claim is not None and activity.start_date is not None and claim < activity.start_date:
             found.add(LOCAL_CHECK, A_CREDIT_CLAIM_DATE,
                       f"{code} credit claim date {format_pars_date(claim)} is before the start date "
                       f"{format_pars_date(activity.start_date)}")
