@@ -156,3 +156,117 @@ def test_every_status_change_is_a_history_event_from_pars_then_the_board(store):
             ("Queued", "import"), ("Submitted", "PARS"), ("Accepted", "board")
         ]
         assert events[-1].actor == "nightly"
+
+
+# --- against the real sandbox ------------------------------------------------------------------------
+
+import os  # noqa: E402
+import random  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from tests.sync_support import (  # noqa: E402
+    running_sandbox,
+    sandbox_client,
+    sandbox_records,
+    statuses_by_credit_id,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_sandbox_down_keeps_records_queued_and_a_later_sync_completes(store):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 30)
+    with running_sandbox() as sandbox:
+        url = sandbox.url
+        sandbox.stop()  # connection refused from now on
+        with sandbox_client(url) as client:
+            down = SyncEngine(store, client, batch_size=10).run()
+    assert down.errors == 30 and down.sent == 0 and down.left_in_outbox == 30
+    assert set(statuses(store).values()) == {Status.QUEUED.value}
+    assert not any(row.in_flight for row in outbox_rows(store))  # refused: certainly not delivered
+
+    with running_sandbox() as sandbox, sandbox_client(sandbox.url) as client:
+        up = SyncEngine(store, client, batch_size=10).run()
+        seen = sandbox_records(sandbox)
+    assert up.sent == 30 and up.errors == 0 and up.left_in_outbox == 0
+    assert statuses(store) == {i: Status.ACCEPTED.value for i in ids}
+    assert all(entry["received"] == 1 for entry in seen.values()) and len(seen) == 30
+
+
+def test_flaky_slow_pars_gets_every_record_exactly_once(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 300)
+    with running_sandbox(fail_rate=0.3, latency_ms=15) as sandbox:
+        passes = 0
+        resent_after_lookup = 0
+        # no client retries: every failure reaches the engine (in flight -> lookup -> resend)
+        with sandbox_client(sandbox.url, max_retries=0) as client:
+            while passes < 40:
+                passes += 1
+                report = SyncEngine(store, client, batch_size=25).run(poll=False)
+                resent_after_lookup += report.resent_after_lookup
+                if report.left_in_outbox == 0 and report.errors == 0:
+                    break
+        seen = sandbox_records(sandbox)
+    assert report.left_in_outbox == 0, f"still queued after {passes} passes"
+    assert passes > 1 and resent_after_lookup > 0  # failures happened and went through recovery
+    local = statuses_by_credit_id(store)
+    assert sorted(seen) == sorted(local)
+    assert {credit_id: entry["received"] for credit_id, entry in seen.items() if entry["received"] != 1} == {}
+    assert {credit_id: entry["status"] for credit_id, entry in seen.items()} == local
+
+
+def _sync_once(db: Path, url: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "sync", "--once", "-q", "--db", str(db), "--url", url, "--batch-size", "20"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_sigkill_at_random_points_never_sends_a_record_twice(store, tmp_path):
+    """A `parsdesk sync --once` process is killed with SIGKILL at random moments of a 2,000-record
+    sync, six times; a final clean run must leave PARS with every creditID exactly once, received
+    once, and the store agreeing with PARS on every status."""
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 2000)
+    env = {**os.environ, "PARSDESK_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO)}
+    rng = random.Random(20261127)
+    kills_mid_pass = 0
+    found_in_flight = 0
+    # latency makes most of a pass time spent inside PARS calls, where a kill hurts most
+    with running_sandbox(latency_ms=25) as sandbox:
+        for _ in range(6):
+            received_before = len(sandbox.records())
+            process = _sync_once(store.path, sandbox.url, env)
+            # wait until this process is sending (start-up takes a second), then kill at a random moment
+            deadline = time.monotonic() + 30
+            while len(sandbox.records()) == received_before and process.poll() is None:
+                assert time.monotonic() < deadline, "the sync process never started sending"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.3))
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                kills_mid_pass += 1
+            process.wait(timeout=30)
+            found_in_flight += sum(1 for row in outbox_rows(store) if row.in_flight)
+        final = _sync_once(store.path, sandbox.url, env)
+        _, stderr = final.communicate(timeout=60)
+        assert final.returncode == 0, stderr.decode()
+        seen = sandbox_records(sandbox)
+
+    assert kills_mid_pass >= 5, "the kills must land while a sync runs"
+    assert found_in_flight > 0, "at least one kill should leave a batch with an unknown outcome"
+    local = statuses_by_credit_id(store)
+    assert len(seen) == 2000 and sorted(seen) == sorted(local)
+    assert [credit_id for credit_id, entry in seen.items() if entry["received"] != 1] == []
+    assert {credit_id: entry["status"] for credit_id, entry in seen.items()} == local
+    assert set(local.values()) == {Status.ACCEPTED.value}
+    assert outbox_rows(store) == []

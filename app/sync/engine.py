@@ -185,7 +185,8 @@ class SyncEngine:
         except _Stopped:
             report.stopped = True
         except _Abort:
-            pass  # the cause is already in report.problems; everything stays queued for next time
+            # the cause is already in report.problems; everything stays queued for next time
+            pass_.abandoned()
         except ParsAuthError as exc:
             report.fatal = f"PARS refused the credentials; nothing more was sent ({exc})"
             report.problems.append(report.fatal)
@@ -235,6 +236,7 @@ class _Pass:
         self.done = 0
         self.total = 0
         self.touched: set[int] = set()  # completion ids settled in this pass (not polled again)
+        self.failed: set[int] = set()  # outbox ids counted in report.errors
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -274,6 +276,19 @@ class _Pass:
     def _check_stop(self) -> None:
         if self.should_stop():
             raise _Stopped
+
+    def _fail(self, outbox_ids: Iterable[int]) -> None:
+        """Count outbox rows this pass could not send or settle (each once)."""
+        for outbox_id in outbox_ids:
+            if outbox_id not in self.failed:
+                self.failed.add(outbox_id)
+                self.report.errors += 1
+
+    def abandoned(self) -> None:
+        """The pass ended early: every due row it did not get to stayed queued, and counts as such."""
+        with self.store.session() as s:
+            due = s.scalars(select(OutboxRow.id).where(self._due())).all()
+        self._fail(due)
 
     def _problem(self, message: str) -> None:
         log.warning("sync: %s", message)
@@ -336,16 +351,17 @@ class _Pass:
             row = s.get(ActivityRow, activity_row_id)
             if row is not None:
                 row.registration_error = reason
-            waiting = s.execute(
-                update(OutboxRow)
-                .where(
-                    OutboxRow.completion_id.in_(
-                        select(CompletionRow.id).where(CompletionRow.activity_id == activity_row_id)
+            waiting = list(
+                s.scalars(
+                    select(OutboxRow.id).where(
+                        OutboxRow.completion_id.in_(
+                            select(CompletionRow.id).where(CompletionRow.activity_id == activity_row_id)
+                        )
                     )
                 )
-                .values(last_error=reason)
             )
-            self.report.errors += waiting.rowcount or 0
+            s.execute(update(OutboxRow).where(OutboxRow.id.in_(waiting)).values(last_error=reason))
+        self._fail(waiting)
 
     # --- 2. recovery ----------------------------------------------------------------------------
 
@@ -362,7 +378,7 @@ class _Pass:
             except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
                 # still unknown: the rows stay in flight and nothing of theirs is resent
                 self._problem(f"could not ask PARS about {len(chunk)} records sent before: {exc}")
-                self.report.errors += len(chunk)
+                self._fail(outbox_id for outbox_id, _ in chunk)
                 raise _Abort from exc
             by_credit_id = {result.credit_id: result for result in results}
             changes: list[tuple[int, str]] = []
@@ -372,7 +388,7 @@ class _Pass:
                     result = by_credit_id.get(outbox.credit_id)
                     if result is None:
                         outbox.last_error = "PARS did not answer for this record; it will be asked again"
-                        self.report.errors += 1
+                        self._fail([outbox.id])
                         continue
                     self._recover_one(s, outbox, row, result, changes)
             self._changed(changes)
@@ -484,19 +500,19 @@ class _Pass:
                 self._mark_unknown(sent_ids, f"PARS may have received this record ({exc}); it will be asked before any resend")
             else:
                 self._defer(sent_ids, f"PARS could not be reached: {exc}")
-            self.report.errors += len(sent_ids)
+            self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records were not sent: PARS could not be reached ({exc})")
             raise _Abort from exc
         except ParsProtocolError as exc:
             # PARS answered but we cannot read it: whether it stored them is unknown
             self._mark_unknown(sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
-            self.report.errors += len(sent_ids)
+            self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records: PARS's answer could not be read ({exc})")
             raise _Abort from exc
         except ParsRequestError as exc:
             # PARS refused the request as a whole (a Fault): it stored none of it
             self._defer(sent_ids, f"PARS refused the batch: {exc}")
-            self.report.errors += len(sent_ids)
+            self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records were not accepted for processing: {exc}")
             raise _Abort from exc
         except ParsAuthError:
@@ -516,7 +532,7 @@ class _Pass:
                 if result is None:
                     # PARS answered the batch but not this record: unknown, so recovery asks
                     outbox.last_error = "PARS's answer did not mention this record; it will be asked before any resend"
-                    self.report.errors += 1
+                    self._fail([outbox.id])
                     continue
                 if action == RecordAction.ADD:
                     self._apply_add_result(s, outbox, row, result, changes)
@@ -534,7 +550,7 @@ class _Pass:
         # NotFound (or a status we do not know) for an Add: PARS stored nothing, try again later
         self._release(outbox, f"PARS answered {result.status!r} for this record: {result.message or 'no message'}")
         outbox.next_attempt_at = self.engine.clock() + backoff_delay(outbox.attempts)
-        self.report.errors += 1
+        self._fail([outbox.id])
 
     def _apply_delete_result(
         self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
@@ -660,7 +676,7 @@ class _Pass:
                 results = self.client.status_by_credit_ids([credit for _, credit in chunk])
             except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
                 self._problem(f"could not ask PARS about {len(chunk)} records to delete: {exc}")
-                self.report.errors += len(chunk)
+                self._fail(outbox_id for outbox_id, _ in chunk)
                 raise _Abort from exc
             by_credit_id = {result.credit_id: result for result in results}
             changes: list[tuple[int, str]] = []
@@ -688,7 +704,7 @@ class _Pass:
                         self._progress(1)
                     else:
                         outbox.last_error = "PARS did not say where this record stands; the delete waits"
-                        self.report.errors += 1
+                        self._fail([outbox.id])
             self._changed(changes)
         for chunk in _chunks(sorted(ready), self.engine.batch_size):
             self._check_stop()
