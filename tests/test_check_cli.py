@@ -274,3 +274,59 @@ def test_check_runs_as_a_process_without_qt_or_sqlalchemy(tmp_path: Path, activi
     )
     assert done.returncode == 0, done.stderr
     assert "p.xlsx: 1 record, 1 valid, 0 invalid." in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ({"title": "x"}, "expected a JSON list of activities"),
+        ([{"activity_id": "123456789", "type": "Course", "start_date": "2026-01-01", "end_date": "2026-02-01"}],
+         "activity #1, field 'title': missing"),
+        ([{"activity_id": 123456789, "title": "T", "type": "Course", "start_date": "2026-01-01",
+           "end_date": "2026-02-01", "cme_credits": -1}],
+         "activity #1, field 'cme_credits': '-1' is not a non-negative number"),
+        ([{"activity_id": "123456789", "title": "T", "type": "Course", "start_date": "2026-01-01",
+           "end_date": "2026-02-01", "boards": [{"board": "ABIM", "max_points": "2"}, {"board": "abim",
+                                                                                       "max_points": "1"}]}],
+         "activity #1, field 'boards': a board is listed twice"),
+        ([{"activity_id": "123456789", "title": "T", "type": "Course", "start_date": "2026-01-01",
+           "end_date": "2026-02-01", "boards": [{"board": "ABIM"}]}],
+         "activity #1, boards[0], field 'max_points': missing"),
+        ([{"activity_id": "123456789", "title": "T", "type": "Course", "start_date": "2026-01-01",
+           "end_date": "2026-02-01"}] * 2,
+         "activity #2, field 'activity_id': 123456789 is listed twice"),
+    ],
+)
+def test_activities_json_errors_name_item_and_field(items: object, expected: str) -> None:
+    from app.pars.activities_json import ActivitiesFileError, parse_activities
+
+    with pytest.raises(ActivitiesFileError) as caught:
+        parse_activities(json.dumps(items))
+    assert str(caught.value) == expected
+
+
+def test_xml_delete_without_credit_id_is_not_matched_by_content(tmp_path: Path, capsys) -> None:
+    from datetime import datetime
+
+    from app.pars.domain import RecordAction
+    from app.pars.xml_codec import render_document
+
+    db = tmp_path / "store.sqlite3"
+    _stored_store(db).close()
+    delete = Completion(
+        action=RecordAction.DELETE,
+        activity_id="123456789",
+        learner=Learner("First1", "Last1", "04/15", "CA", "A1"),
+        completion_date=date(2026, 3, 14),
+        cme=CmePart(Decimal("2")),
+        boards=[BoardPart("ABIM", "100001", Decimal("2"), {"Medical Knowledge": Decimal("2")})],
+    )
+    path = tmp_path / "delete.xml"
+    path.write_bytes(render_document([delete], "1234567", datetime(2026, 3, 20)))
+    code, out, _ = check(capsys, path, "--db", db, "--as-of", AS_OF, "--format", "json")
+    assert code == 1
+    assert [e["code"] for e in json.loads(out)["rows"][0]["errors"]] == [650]
+    # the same delete as an Excel row is matched to the record sent earlier
+    learners = fill_template(tmp_path / "delete.xlsx", [completion_to_values(delete)])
+    code, out, err = check(capsys, learners, "--db", db, "--as-of", AS_OF)
+    assert code == 0, out + err

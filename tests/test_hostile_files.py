@@ -142,6 +142,17 @@ def missing_header_row(folder: Path) -> Path:
     return path
 
 
+def headers_without_records(folder: Path) -> Path:
+    path = folder / "headers-only.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append([GUIDANCE])
+    sheet.append(list(HEADERS))
+    sheet.append([])
+    workbook.save(path)
+    return path
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "wrong extension": (wrong_extension, "unsupported file type (.csv); PARS learner batches are .xlsx or .xml"),
     "text named .xlsx": (text_named_xlsx, "is not a valid .xlsx workbook"),
@@ -156,6 +167,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "empty xlsx": (empty_xlsx, "the file is empty"),
     "empty xml": (empty_xml, "the file is empty"),
     "missing header row": (missing_header_row, "has no header row"),
+    "headers but no records": (headers_without_records, "no learner records below them"),
 }
 
 

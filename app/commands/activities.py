@@ -59,8 +59,9 @@ def run_import(args: argparse.Namespace) -> int:
         return _fail(f"{Path(args.file).name}: {exc}; nothing was imported")
     finally:
         store.close()
+    noun = "activity" if result.total == 1 else "activities"
     print(
-        f"Imported {result.total} {'activity' if result.total == 1 else 'activities'} from {Path(args.file).name}: "
+        f"Imported {result.total} {noun} from {Path(args.file).name}: "
         f"{len(result.created)} new, {len(result.updated)} updated."
     )
     return 0

@@ -40,7 +40,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="learner batch: PARS Excel template (.xlsx) or XML (.xml)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--activities", metavar="ACTIVITIES.json", help="the activities to check against (docs/activities-json.md)"
+        "--activities",
+        metavar="ACTIVITIES.json",
+        help="the activities to check against (docs/activities-json.md)",
     )
     source.add_argument(
         "--db", metavar="PATH", help="take activities and earlier records from this ParsDesk store (read only)"
@@ -48,7 +50,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--as-of", type=_iso_date, metavar="YYYY-MM-DD", help="judge dates as if today were this day"
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="report format (default text)"
+    )
     parser.add_argument(
         "--rejections", metavar="OUT.xlsx", help="write the invalid rows with Error Code and Error Message here"
     )
@@ -110,10 +114,9 @@ def _report_json(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> str:
         if issues
     ]
     invalid = len(rows)
-    return json.dumps(
-        {"records": len(batch.records), "valid": len(batch.records) - invalid, "invalid": invalid, "rows": rows},
-        indent=2,
-    )
+    total = len(batch.records)
+    report = {"records": total, "valid": total - invalid, "invalid": invalid, "rows": rows}
+    return json.dumps(report, indent=2)
 
 
 def _report_text(batch: BatchFile, verdicts: Sequence[Sequence[Issue]], file_name: str) -> str:
@@ -154,7 +157,9 @@ def check_batch(
     from app.pars import validation
     from app.pars.batch import completions_for_validation
 
-    completions = completions_for_validation(batch.records, history)
+    completions = completions_for_validation(
+        batch.records, history, match_deletes_by_content=batch.format == "xlsx"
+    )
     return [list(issues) for issues in validation.validate_batch(completions, activities, history, as_of)]
 
 

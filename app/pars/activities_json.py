@@ -32,12 +32,11 @@ def _where(index: int, field: str) -> str:
     return f"activity #{index + 1}, field '{field}'"
 
 
-def _string(item: dict[str, Any], key: str, index: int, *, required: bool = True) -> str | None:
+def _string(item: dict[str, Any], key: str, index: int) -> str:
+    """A required text field (a number is taken as its digits, e.g. an activity ID)."""
     value = item.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ActivitiesFileError(f"{_where(index, key)}: missing")
-        return None
+        raise ActivitiesFileError(f"{_where(index, key)}: missing")
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -45,10 +44,8 @@ def _string(item: dict[str, Any], key: str, index: int, *, required: bool = True
     return value.strip()
 
 
-def _date(value: Any, where: str, *, required: bool = True) -> date | None:
+def _optional_date(value: Any, where: str) -> date | None:
     if value is None or value == "":
-        if required:
-            raise ActivitiesFileError(f"{where}: missing")
         return None
     if not isinstance(value, str):
         raise ActivitiesFileError(f"{where}: expected an ISO date text like 2026-03-14")
@@ -58,16 +55,28 @@ def _date(value: Any, where: str, *, required: bool = True) -> date | None:
         raise ActivitiesFileError(f"{where}: '{value}' is not an ISO date (YYYY-MM-DD)") from None
 
 
-def _decimal(value: Any, where: str, *, required: bool) -> Decimal | None:
+def _date(value: Any, where: str) -> date:
+    parsed = _optional_date(value, where)
+    if parsed is None:
+        raise ActivitiesFileError(f"{where}: missing")
+    return parsed
+
+
+def _optional_decimal(value: Any, where: str) -> Decimal | None:
     if value is None or value == "":
-        if required:
-            raise ActivitiesFileError(f"{where}: missing")
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ActivitiesFileError(f"{where}: expected a number")
     amount = parse_amount(value)
     if amount is None or amount < 0:
         raise ActivitiesFileError(f"{where}: '{value}' is not a non-negative number")
+    return amount
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    amount = _optional_decimal(value, where)
+    if amount is None:
+        raise ActivitiesFileError(f"{where}: missing")
     return amount
 
 
@@ -90,14 +99,11 @@ def _board(value: Any, index: int, board_index: int) -> BoardRegistration:
     types = value.get("credit_types", [])
     if not isinstance(types, list) or not all(isinstance(t, str) and t.strip() for t in types):
         raise ActivitiesFileError(f"{prefix}, field 'credit_types': expected a list of names")
-    points = _decimal(value.get("max_points"), f"{prefix}, field 'max_points'", required=True)
-    assert points is not None
     return BoardRegistration(
         board=code.strip().upper(),
-        max_points=points,
+        max_points=_decimal(value.get("max_points"), f"{prefix}, field 'max_points'"),
         credit_types=tuple(t.strip() for t in types),
-        credit_claim_date=_date(value.get("credit_claim_date"), f"{prefix}, field 'credit_claim_date'",
-                                required=False),
+        credit_claim_date=_optional_date(value.get("credit_claim_date"), f"{prefix}, field 'credit_claim_date'"),
     )
 
 
@@ -105,12 +111,12 @@ def activity_from_json(item: Any, index: int = 0) -> Activity:
     if not isinstance(item, dict):
         raise ActivitiesFileError(f"activity #{index + 1}: expected an object")
     activity_id = _string(item, "activity_id", index)
-    assert activity_id is not None
     if not (len(activity_id) == 9 and activity_id.isdigit()):
-        raise ActivitiesFileError(f"{_where(index, 'activity_id')}: '{activity_id}' is not a 9-digit ACCME activity ID")
+        raise ActivitiesFileError(
+            f"{_where(index, 'activity_id')}: '{activity_id}' is not a 9-digit ACCME activity ID"
+        )
     start = _date(item.get("start_date"), _where(index, "start_date"))
     end = _date(item.get("end_date"), _where(index, "end_date"))
-    assert start is not None and end is not None
     if end < start:
         raise ActivitiesFileError(f"{_where(index, 'end_date')}: {end.isoformat()} is before the start date")
     boards_value = item.get("boards", [])
@@ -124,11 +130,11 @@ def activity_from_json(item: Any, index: int = 0) -> Activity:
         raise ActivitiesFileError(f"{_where(index, 'boards')}: a board is listed twice")
     return Activity(
         activity_id=activity_id,
-        title=_string(item, "title", index) or "",
-        activity_type=_string(item, "type", index) or "",
+        title=_string(item, "title", index),
+        activity_type=_string(item, "type", index),
         start_date=start,
         end_date=end,
-        cme_credits=_decimal(item.get("cme_credits"), _where(index, "cme_credits"), required=False),
+        cme_credits=_optional_decimal(item.get("cme_credits"), _where(index, "cme_credits")),
         boards=boards,
         rems=_bool(item, "rems", index),
         state_collaboration=_bool(item, "state_collaboration", index),
@@ -145,9 +151,8 @@ def parse_activities(data: bytes | str) -> list[Activity]:
     if not isinstance(items, list):
         raise ActivitiesFileError("expected a JSON list of activities")
     activities = [activity_from_json(item, index) for index, item in enumerate(items)]
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     for index, activity in enumerate(activities):
-        assert activity.activity_id is not None
         if activity.activity_id in seen:
             raise ActivitiesFileError(f"{_where(index, 'activity_id')}: {activity.activity_id} is listed twice")
         seen.add(activity.activity_id)

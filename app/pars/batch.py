@@ -73,13 +73,16 @@ def load_batch(path: Path | str) -> BatchFile:
     return read_xml_batch(path)
 
 
-def completions_for_validation(records: Sequence[BatchRecord], history: History) -> list[Completion]:
+def completions_for_validation(
+    records: Sequence[BatchRecord], history: History, *, match_deletes_by_content: bool = True
+) -> list[Completion]:
     """The batch's completions as PARS will receive them, for judging the file before import.
 
-    A row may leave Credit ID empty: an Add gets its creditID when ParsDesk queues it, so it is judged
-    with a provisional one; an Excel Delete names its record by content, so it takes the creditID of
-    the earlier record sent with the same content (and stays without one when none matches). The
-    records themselves are left as read.
+    A record may leave Credit ID empty: an Add gets its creditID when ParsDesk queues it, so it is
+    judged with a provisional one. An Excel Delete names its record by content, so (with
+    `match_deletes_by_content`, i.e. for .xlsx) it takes the creditID of the earlier record sent with
+    the same content, and stays without one when none matches; an XML Delete must carry its creditID.
+    The records themselves are left as read.
     """
     from app.pars.matching import fingerprint
 
@@ -93,7 +96,7 @@ def completions_for_validation(records: Sequence[BatchRecord], history: History)
             if completion.action is RecordAction.ADD:
                 # Cheap and unique within the file; the "check" provider never occurs in a real creditID.
                 completion = replace(completion, credit_id=f"ccid:{PROVISIONAL_PROVIDER}:row{record.row}")
-            elif completion.action is RecordAction.DELETE:
+            elif completion.action is RecordAction.DELETE and match_deletes_by_content:
                 matched = sent_by_content.get(fingerprint(completion))
                 if matched is not None:
                     completion = replace(completion, credit_id=matched)

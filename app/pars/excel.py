@@ -327,7 +327,7 @@ def completion_to_values(completion: Completion) -> list[str]:
         cells[F_BOARD_POINTS] = _amount_text(board.points)
         types = list(board.credit_types.items())
         for (type_column, amount_column), item in zip(
-            ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT), (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)),
+            _CREDIT_TYPE_COLUMNS,
             types,
         ):
             cells[type_column] = item[0]
@@ -338,7 +338,8 @@ def completion_to_values(completion: Completion) -> list[str]:
         cells[F_REMS_STATE] = rems.state_of_practice or ""
         cells[F_REMS_DEA] = rems.dea_registration or ""
         cells[F_REMS_PRACTICE_AREA] = rems.practice_area or ""
-        cells[F_REMS_SURGERY] = "" if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")
+        surgery = rems.performs_surgery
+        cells[F_REMS_SURGERY] = "" if surgery is None else ("Yes" if surgery else "No")
         cells[F_REMS_TIME] = rems.time_in_practice or ""
     return [cells.get(header, "") for header in HEADERS]
 
@@ -444,6 +445,10 @@ def read_workbook(path: Path | str) -> BatchFile:
         ]
         if any(text and not text.isspace() for text in texts):
             data_rows.append((offset, texts))
+    if not data_rows:
+        raise BatchFileError(
+            f"{path.name} has the template headers on row {header_index + 1} but no learner records below them."
+        )
     if len(data_rows) > MAX_RECORDS:
         raise BatchFileError(too_many_records_message(len(data_rows)))
 
@@ -534,7 +539,9 @@ def write_template(path: Path | str) -> None:
     workbook.save(path)
 
 
-def write_rejections(path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]) -> None:
+def write_rejections(
+    path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]
+) -> None:
     """The rows that failed with their original columns plus `Error Code` and `Error Message`.
 
     Same guidance/header layout as the template, so the user can fix the rows and load the file again

@@ -125,12 +125,13 @@ def render_report(completion: Completion, provider_id: str) -> etree._Element:
     if completion.rems is not None:
         rems = completion.rems
         participant = _sub(_sub(report, NS_REPORT, "Participants"), NS_REPORT, "Participant")
+        surgery = None if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")
         for tag, value in (
             ("Profession", rems.profession),
             ("StateOfPractice", rems.state_of_practice),
             ("DEARegistration", rems.dea_registration),
             ("PracticeArea", rems.practice_area),
-            ("PerformsSurgicalProcedures", None if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")),
+            ("PerformsSurgicalProcedures", surgery),
             ("TimeInPractice", rems.time_in_practice),
         ):
             if value is not None:
@@ -166,9 +167,10 @@ def render_report(completion: Completion, provider_id: str) -> etree._Element:
     if completion.credit_id is not None:
         _sub(report, NS_REPORT, "CreditID", completion.credit_id)
     if completion.action is not None:
-        action = completion.action.value.lower() if isinstance(completion.action, RecordAction) else str(completion.action)
+        action = completion.action
+        action_text = action.value.lower() if isinstance(action, RecordAction) else str(action)
         extension = _sub(report, NS_REPORT, "XtensibleInfo")
-        _sub(extension, NS_EXTEND, "LearnerRecordAction", action)
+        _sub(extension, NS_EXTEND, "LearnerRecordAction", action_text)
     return report
 
 
@@ -311,7 +313,9 @@ def _read_certificate(certificate: etree._Element, completion: Completion) -> No
     certifications = [_attribute(credit, "activityCertification") or "" for credit in credits]
 
     is_cme = AMA_CATEGORY_1.casefold() in (c.casefold() for c in certifications)
-    is_license = domain is not None and (domain.upper() == NPI_DOMAIN or _STATE_CODE.fullmatch(domain) is not None)
+    is_license = domain is not None and (
+        domain.upper() == NPI_DOMAIN or _STATE_CODE.fullmatch(domain) is not None
+    )
     if is_cme or (is_license and not credits):
         if domain is not None and domain.upper() != NPI_DOMAIN:
             completion.learner.licensing_state = domain
@@ -399,7 +403,8 @@ def parse_document(data: bytes, *, name: str = "The document") -> list[ParsedRec
 def document_created(data: bytes) -> datetime | None:
     """The DateTimeCreated of a document (UTC, naive), or None when absent or unreadable."""
     root = parse_xml_bytes(data)
-    text = _path_text(_child(root, "ActivityReports"), "DateTimeCreated") or _path_text(root, "DateTimeCreated")
+    reports = _child(root, "ActivityReports")
+    text = _path_text(reports, "DateTimeCreated") or _path_text(root, "DateTimeCreated")
     if text is None:
         return None
     try:
@@ -460,8 +465,13 @@ def write_xml_sample(path: Path | str, provider_id: str = "1234567") -> None:
             learner=Learner("John", "Smith", "11/02", "NY", "1234567893"),
             completion_date=date(2026, 3, 15),
             cme=CmePart(Decimal("1.5")),
-            rems=RemsPart(profession="Physician", state_of_practice="NY", dea_registration="Individual",
-                          performs_surgery=False, time_in_practice="6-10 years"),
+            rems=RemsPart(
+                profession="Physician",
+                state_of_practice="NY",
+                dea_registration="Individual",
+                performs_surgery=False,
+                time_in_practice="6-10 years",
+            ),
         ),
     ]
     created = datetime.now(timezone.utc)
