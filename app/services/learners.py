@@ -400,6 +400,23 @@ def count_records(session: Session, filters: SearchFilters = SearchFilters()) ->
     return session.scalar(query) or 0
 
 
+_STATUS_ORDER = [s.value for s in (
+    Status.ACCEPTED, Status.SUBMITTED, Status.REJECTED, Status.QUEUED, Status.DRAFT,
+    Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED,
+)]
+
+
+def status_counts(session: Session, filters: SearchFilters = SearchFilters()) -> list[tuple[str, int]]:
+    """(status, number) for the matching records: accepted first, then moving, then needing attention."""
+    query = select(CompletionRow.status, func.count()).group_by(CompletionRow.status)
+    terms = _conditions(filters)
+    if terms:
+        query = query.where(*terms)
+    found = dict(session.execute(query).all())
+    known = [(s, found.pop(s)) for s in _STATUS_ORDER if s in found]
+    return known + sorted(found.items())
+
+
 def records_for_activity(
     session: Session, activity_row_id: int, *, include_deleted: bool = False
 ) -> list[LearnerRecordView]:
@@ -773,6 +790,7 @@ __all__ = [
     "resubmit",
     "save_new_record",
     "search_records",
+    "status_counts",
     "status_history",
     "update_draft",
 ]
