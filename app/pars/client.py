@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import timezone
 
 import httpx
+from lxml import etree
 
 from app.pars import protocol
 from app.pars.credentials import Credentials
@@ -230,13 +231,15 @@ class ParsClient:
 
     # ------------------------------------------------------------ transport
 
-    def _results(self, body: object) -> list[RecordResult]:
+    def _results(self, body: etree._Element) -> list[RecordResult]:
         try:
-            return protocol.results_from_response(body)  # type: ignore[arg-type]
+            return protocol.results_from_response(body)
         except protocol.ProtocolFormatError as exc:
             raise ParsProtocolError(str(exc)) from exc
 
-    def _call(self, operation: str, document: bytes, *, idempotent: bool, count: int | None = None):  # noqa: ANN202
+    def _call(
+        self, operation: str, document: bytes, *, idempotent: bool, count: int | None = None
+    ) -> etree._Element:
         url = self.base_url + self.paths[operation]
         maybe_delivered = False
         attempt = 0
@@ -280,7 +283,7 @@ class ParsClient:
             return retry_after  # the server said when; it is capped before we get here
         return jittered
 
-    def _attempt(self, operation: str, url: str, document: bytes):  # noqa: ANN202
+    def _attempt(self, operation: str, url: str, document: bytes) -> etree._Element:
         try:
             response = self._http.post(url, content=document)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
