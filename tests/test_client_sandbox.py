@@ -14,7 +14,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from app.pars.client import ParsAuthError, ParsClient, ParsRequestError, ParsUnavailable
+from app.pars.client import ParsAuthError, ParsClient, ParsProtocolError, ParsRequestError, ParsUnavailable
 from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS, Credentials
 from app.pars.domain import Activity, BoardPart, BoardRegistration, CmePart, Completion, Learner, RecordAction
 from app.sandbox import SandboxServer
@@ -260,6 +260,8 @@ def test_status_by_learner_lists_that_learners_records(client):
     results = client.status_by_learner(Learner(last_name="Morgan", birth_date="03/14"), ACTIVITY_ID)
     assert [r.credit_id for r in results] == ["ccid:1234567:s1"]
     assert client.status_by_learner(Learner(last_name="Morgan"), "987654321") == []
+    with pytest.raises(ParsProtocolError):
+        client.status_by_learner(Learner(first_name="Avery"))
 
 
 # ------------------------------------------------------------------ activities

@@ -235,6 +235,8 @@ class SandboxServer:
             return self._xml(protocol.results_response(operation, results))
         if operation == GET_LEARNER_STATUS_BY_LEARNER:
             learner, activity_id = protocol.learner_query_from_request(body)
+            if not (learner.last_name or learner.license_id):
+                return self._fault(operation, 400, "GetLearnerStatusByLearner needs at least a last name or a license")
             return self._xml(protocol.results_response(operation, state.status_by_learner(learner, activity_id)))
         if operation == GET_LEARNER_MATCH:
             learner, board, board_id = protocol.match_query_from_request(body)
