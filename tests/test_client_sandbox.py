@@ -383,3 +383,17 @@ def test_client_for_the_local_environment_reaches_the_running_sandbox(server):
         assert client.get_activity(ACTIVITY_ID).title == ACTIVITY.title
     with pytest.raises(ValueError, match="base URL is empty"):
         ParsClient.for_environment(env, SANDBOX_DEMO_CREDENTIALS)
+
+
+def test_concurrent_clients_are_served_consistently(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(worker: int) -> list[str]:
+        with ParsClient(server.url, SANDBOX_DEMO_CREDENTIALS) as own_client:  # one client per thread
+            records = [(ADD, cme_only(PAT, f"t{worker}-{n}")) for n in range(15)]
+            return [r.status for r in own_client.save_learner_activity(records)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = [status for batch in pool.map(send, range(4)) for status in batch]
+    assert statuses == ["Accepted"] * 60
+    assert sorted(r["received"] for r in server.records()) == [1] * 60
