@@ -258,3 +258,14 @@ def test_zip_bomb_check_reads_only_the_directory(tmp_path: Path) -> None:
 
     with pytest.raises(BatchFileError, match=r"would expand [\d,]+ times"):
         load_batch(path)
+
+
+def test_a_file_that_is_not_a_store_is_one_line_and_untouched(tmp_path: Path, capsys) -> None:
+    learners = tmp_path / "template.xlsx"
+    write_template(learners)
+    fake = tmp_path / "notes.sqlite3"
+    fake.write_text("not a database")
+    assert main(["check", str(learners), "--db", str(fake)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"parsdesk check: {fake} is not a usable ParsDesk store (file is not a database)"
+    assert fake.read_text() == "not a database"

@@ -73,16 +73,22 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
 def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
     if not path.is_file():
         raise CheckError(f"no ParsDesk store at {path}")
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.models.store import Store, StoreError
     from app.services.history import load_domain_activities, load_history
 
     try:
-        store = Store.open(path)
+        # No migration: checking never writes to the store.
+        store = Store.open(path, migrate_schema=False)
     except StoreError as exc:
         raise CheckError(str(exc).splitlines()[0]) from None
     try:
         with store.session() as session:
             return load_domain_activities(session), load_history(session)
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        raise CheckError(f"{path} is not a usable ParsDesk store ({reason})") from None
     finally:
         store.close()
 
