@@ -56,6 +56,7 @@ from app.pars.protocol import (
     STATUS_SUBMITTED,
     MatchResult,
     RecordResult,
+    parse_xml,
 )
 from app.pars.validation import history_from_completions, record_action, validate_batch
 from app.sandbox.registry import Registry, RegistryPerson
@@ -143,7 +144,7 @@ class SandboxState:
         # Parsed stored records, kept in memory so validating a batch does not re-parse all of them.
         self._completions: dict[str, Completion] = {}
         for credit_id, report in self._db.execute("SELECT credit_id, report FROM records WHERE stored = 1"):
-            self._completions[credit_id] = xml_codec.parse_report(etree.fromstring(report.encode("utf-8")))
+            self._completions[credit_id] = xml_codec.parse_report(parse_xml(report.encode("utf-8")))
         for activity in activities:
             self.preload_activity(activity)
 
