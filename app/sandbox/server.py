@@ -72,6 +72,8 @@ class SandboxServer:
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError(f"fail rate must be between 0 and 1, not {fail_rate}")
+        if board_delay < 0 or latency_ms < 0:
+            raise ValueError("board delay and latency must not be negative")
         self.host = host
         self.credentials = credentials
         self.fail_rate = fail_rate
