@@ -26,7 +26,9 @@ from app.pars.domain import (
     F_LAST_NAME,
     F_LICENSE_ID,
     F_STATE,
+    Activity,
     BoardPart,
+    BoardRegistration,
     CmePart,
     Completion,
     Learner,
@@ -38,22 +40,35 @@ AS_OF = date(2026, 2, 15)
 PROVIDER = "1234567"
 
 
+# A course in January 2026: 8 CME credits and 8 ABIM points (Medical Knowledge). The sandbox gets the
+# same activity, so local checks and PARS agree.
+ACTIVITY = Activity(
+    activity_id=ACTIVITY_ID,
+    title="Cardiology Update",
+    activity_type="Course",
+    start_date=date(2026, 1, 5),
+    end_date=date(2026, 1, 31),
+    cme_credits=Decimal("8"),
+    boards=(BoardRegistration("ABIM", Decimal("8"), ("Medical Knowledge",), date(2026, 3, 31)),),
+)
+
+
 def add_activity(store: Store) -> None:
-    """A course in January 2026: 8 CME credits and 8 ABIM points (Medical Knowledge)."""
     with store.transaction() as s:
         s.add(
             ActivityRow(
-                accme_id=ACTIVITY_ID,
-                title="Cardiology Update",
-                activity_type="Course",
-                start_date=date(2026, 1, 5),
-                end_date=date(2026, 1, 31),
-                cme_credits=Decimal("8"),
+                accme_id=ACTIVITY.activity_id,
+                title=ACTIVITY.title,
+                activity_type=ACTIVITY.activity_type,
+                start_date=ACTIVITY.start_date,
+                end_date=ACTIVITY.end_date,
+                cme_credits=ACTIVITY.cme_credits,
                 boards=[
                     ActivityBoardRow(
-                        board="ABIM", max_points=Decimal("8"), credit_types=["Medical Knowledge"],
-                        credit_claim_date=date(2026, 3, 31),
+                        board=b.board, max_points=b.max_points, credit_types=list(b.credit_types),
+                        credit_claim_date=b.credit_claim_date,
                     )
+                    for b in ACTIVITY.boards
                 ],
             )
         )

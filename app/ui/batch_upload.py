@@ -1,0 +1,732 @@
+"""The Batch Upload tab: PARS templates, dropping a learner file, the summary before queueing, history.
+
+Flow, as in PARS's own "Batch Upload Learners" page: drop (or choose) an .xlsx/.xml file -> a worker
+thread reads and analyses it (progress bar, Cancel) -> the summary shows what would be queued and every
+failed row *before* anything is stored -> the uploader ticks the permission attestation and clicks
+"Queue valid records" -> a second worker stores and queues in one transaction. "View Upload History"
+lists earlier uploads with what became of their records, and writes each one's rejection workbook.
+
+Workers get only paths, dates and the Store; they hand back plain values (BatchAnalysis, UploadSummary)
+or a one-line message, and never touch widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models import Store
+from app.pars.batch import ACCEPTED_TYPES
+from app.services.batch_import import BatchAnalysis, UploadHistoryView, UploadSummary
+from app.ui.context import AppContext
+
+log = logging.getLogger(__name__)
+
+ATTESTATION_TEXT = "These learners gave permission to report their completion to PARS"
+SHOWN_PROBLEMS = 200
+HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
+H_REJECTIONS = len(HISTORY_COLUMNS) - 1
+PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+
+
+def _is_batch_file(path: Path) -> bool:
+    return path.suffix.lower() in ACCEPTED_TYPES
+
+
+def _refusal(path: Path) -> str:
+    shown = path.suffix or "no extension"
+    return f"{path.name}: unsupported file type ({shown}); drop a PARS learner file (.xlsx or .xml)."
+
+
+# --- workers (no widgets here) ------------------------------------------------------------------------
+
+
+class AnalysisWorker(QObject):
+    """Reads and analyses one file in a worker thread with its own Session."""
+
+    progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
+    analysed = Signal(object)  # BatchAnalysis
+    failed = Signal(str)  # one line for the user
+    cancelled = Signal()
+    finished = Signal()
+
+    def __init__(self, store: Store, path: Path, as_of: date) -> None:
+        super().__init__()
+        self._store = store
+        self._path = path
+        self._as_of = as_of
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        from app.pars.batch import BatchFileError, load_batch
+        from app.services.batch_import import ImportCancelled, analyse
+
+        try:
+            self.progress.emit(0, 0)
+            batch = load_batch(self._path)
+            if self._stop.is_set():
+                raise ImportCancelled
+            with self._store.session() as session:
+                analysis = analyse(
+                    session, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
+                )
+            self.analysed.emit(analysis)
+        except BatchFileError as exc:
+            self.failed.emit(str(exc))
+        except ImportCancelled:
+            self.cancelled.emit()
+        except Exception:  # a bug or an environment failure: keep the app alive, say it in one line
+            log.exception("analysing a batch file failed")
+            self.failed.emit(f"{self._path.name} could not be processed; nothing was queued (see the log).")
+        finally:
+            self.finished.emit()
+
+
+class CommitWorker(QObject):
+    """Stores the upload and queues its valid rows in one transaction, in a worker thread."""
+
+    committed = Signal(object)  # UploadSummary
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, store: Store, analysis: BatchAnalysis, file_name: str, attested_by: str) -> None:
+        super().__init__()
+        self._store = store
+        self._analysis = analysis
+        self._file_name = file_name
+        self._attested_by = attested_by
+
+    @Slot()
+    def run(self) -> None:
+        from app.services.batch_import import commit
+
+        try:
+            with self._store.transaction() as session:
+                summary = commit(
+                    session, self._analysis, self._file_name, attested_by=self._attested_by, actor=self._attested_by
+                )
+            self.committed.emit(summary)
+        except Exception:
+            log.exception("queueing a batch failed")
+            self.failed.emit(f"{self._file_name}: queueing failed and was rolled back; nothing was queued.")
+        finally:
+            self.finished.emit()
+
+
+# --- widgets ------------------------------------------------------------------------------------------
+
+
+class DropZone(QFrame):
+    """Where a learner file is dropped. Emits the path of an .xlsx/.xml file, or why it was refused."""
+
+    file_dropped = Signal(Path)
+    refused = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dropZone")
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumHeight(140)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._set_hover(False)
+        layout = QVBoxLayout(self)
+        layout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title = QLabel("Drop a PARS learner file here")
+        font = QFont(title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setBold(True)
+        title.setFont(font)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint = QLabel("Excel (.xlsx) or XML (.xml), up to 5,000 learner records")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.choose_button = QPushButton("Choose file…")
+        self.choose_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addSpacing(6)
+        layout.addWidget(self.choose_button, alignment=Qt.AlignmentFlag.AlignCenter)
+
+    def _set_hover(self, hover: bool) -> None:
+        color = "#2b7bd6" if hover else "#9aa5b1"
+        background = "#eaf3fd" if hover else "palette(base)"
+        self.setStyleSheet(
+            f"#dropZone {{ border: 2px dashed {color}; border-radius: 8px; background: {background}; }}"
+        )
+
+    @staticmethod
+    def _local_files(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> list[Path]:
+        mime = event.mimeData()
+        if mime is None or not mime.hasUrls():
+            return []
+        return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        # Accept any local file so that a wrong type gets a message on drop rather than a silent "no".
+        if self._local_files(event):
+            self._set_hover(True)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if self._local_files(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._set_hover(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._set_hover(False)
+        files = self._local_files(event)
+        if not files:
+            event.ignore()
+            self.refused.emit("Only files can be dropped here: a PARS learner file (.xlsx or .xml).")
+            return
+        event.acceptProposedAction()
+        if len(files) > 1:
+            self.refused.emit(f"{len(files)} files were dropped; drop one learner file at a time.")
+            return
+        path = files[0]
+        if not _is_batch_file(path):
+            self.refused.emit(_refusal(path))
+            return
+        self.file_dropped.emit(path)
+
+
+class BatchUploadTab(QWidget):
+    """Batch Upload: templates, drop zone, summary before queueing, upload history and rejections."""
+
+    analysis_ready = Signal()  # the summary is on screen; nothing is queued yet
+    processing_failed = Signal(str)  # the file could not be used (message shown in the tab)
+    processing_cancelled = Signal()
+    upload_committed = Signal(int)  # upload id, after the valid records were queued
+    busy_changed = Signal(bool)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.as_of: date | None = None  # None: today (tests and demos pin a date)
+        self.analysis: BatchAnalysis | None = None
+        self._file: Path | None = None
+        self._thread: QThread | None = None
+        self._worker: AnalysisWorker | CommitWorker | None = None
+        self._last_upload_id: int | None = None
+        self._history: list[UploadHistoryView] = []
+        self._build()
+        self._show_idle()
+
+    # -- layout --
+
+    def _build(self) -> None:
+        outer = QHBoxLayout(self)
+
+        side = QVBoxLayout()
+        templates = QGroupBox("Templates")
+        templates_layout = QVBoxLayout(templates)
+        explain = QLabel("Start from PARS's CME + MOC Excel template, or see how an XML learner file looks.")
+        explain.setWordWrap(True)
+        self.template_button = QPushButton("Download template")
+        self.template_button.setToolTip("Excel learner template (CME and MOC) with a guidance row and an example")
+        self.xml_sample_button = QPushButton("Download XML sample")
+        self.xml_sample_button.setToolTip("A small XML learner file in the PARS Activity Report format")
+        templates_layout.addWidget(explain)
+        templates_layout.addWidget(self.template_button)
+        templates_layout.addWidget(self.xml_sample_button)
+        side.addWidget(templates)
+        self.history_button = QPushButton("View Upload History")
+        self.history_button.setCheckable(True)
+        side.addWidget(self.history_button)
+        side.addStretch(1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(230)
+        outer.addWidget(side_widget)
+
+        main = QVBoxLayout()
+        self.drop_zone = DropZone()
+        main.addWidget(self.drop_zone)
+
+        busy = QHBoxLayout()
+        self.progress_label = QLabel()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        busy.addWidget(self.progress_label)
+        busy.addWidget(self.progress_bar, 1)
+        busy.addWidget(self.cancel_button)
+        self.busy_row = QWidget()
+        self.busy_row.setLayout(busy)
+        main.addWidget(self.busy_row)
+
+        self.message_label = QLabel()
+        self.message_label.setWordWrap(True)
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label.setTextFormat(Qt.TextFormat.PlainText)
+        main.addWidget(self.message_label)
+        self.last_rejections_button = QPushButton("Download rejections…")
+        self.last_rejections_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        main.addWidget(self.last_rejections_button)
+
+        self.summary_box = QGroupBox("Summary — nothing has been queued yet")
+        summary_layout = QVBoxLayout(self.summary_box)
+        counts = QFormLayout()
+        self.summary_labels: dict[str, QLabel] = {}
+        for key, caption in (
+            ("file", "File"),
+            ("records", "Records"),
+            ("valid", "Valid (will be queued)"),
+            ("errors", "With errors (not queued)"),
+            ("adds", "Adds"),
+            ("deletes", "Deletes"),
+            ("already", "Already reported (skipped)"),
+        ):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.summary_labels[key] = label
+            counts.addRow(caption + ":", label)
+        summary_layout.addLayout(counts)
+        self.problems_caption = QLabel()
+        summary_layout.addWidget(self.problems_caption)
+        self.problems_table = QTableWidget(0, len(PROBLEM_COLUMNS))
+        self.problems_table.setHorizontalHeaderLabels(PROBLEM_COLUMNS)
+        self.problems_table.verticalHeader().setVisible(False)
+        self.problems_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.problems_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.problems_table.setWordWrap(False)
+        header = self.problems_table.horizontalHeader()
+        for column in range(3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        summary_layout.addWidget(self.problems_table, 1)
+        self.attest_checkbox = QCheckBox(ATTESTATION_TEXT)
+        summary_layout.addWidget(self.attest_checkbox)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        self.discard_button = QPushButton("Discard")
+        self.queue_button = QPushButton("Queue valid records")
+        self.queue_button.setDefault(True)
+        actions.addWidget(self.discard_button)
+        actions.addWidget(self.queue_button)
+        summary_layout.addLayout(actions)
+        main.addWidget(self.summary_box, 1)
+
+        self.history_box = QGroupBox("Upload history")
+        history_layout = QVBoxLayout(self.history_box)
+        self.history_table = QTableWidget(0, len(HISTORY_COLUMNS))
+        self.history_table.setHorizontalHeaderLabels(HISTORY_COLUMNS)
+        self.history_table.verticalHeader().setVisible(False)
+        self.history_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        history_header = self.history_table.horizontalHeader()
+        history_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        history_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        history_layout.addWidget(self.history_table)
+        main.addWidget(self.history_box, 1)
+        main.addStretch(0)
+
+        outer.addLayout(main, 1)
+
+        self.template_button.clicked.connect(self.download_template)
+        self.xml_sample_button.clicked.connect(self.download_xml_sample)
+        self.history_button.toggled.connect(self._toggle_history)
+        self.drop_zone.choose_button.clicked.connect(self.choose_file)
+        self.drop_zone.file_dropped.connect(self.load_file)
+        self.drop_zone.refused.connect(self._show_refusal)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.attest_checkbox.toggled.connect(self._update_queue_button)
+        self.queue_button.clicked.connect(self.queue_valid_records)
+        self.discard_button.clicked.connect(self.discard)
+        self.last_rejections_button.clicked.connect(self._download_last_rejections)
+        self.ctx.records_changed.connect(self._records_changed)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # -- states --
+
+    def _show_idle(self) -> None:
+        self.busy_row.hide()
+        self.summary_box.hide()
+        self.history_box.setVisible(self.history_button.isChecked())
+        self.last_rejections_button.hide()
+
+    def _set_message(self, text: str, *, error: bool = False) -> None:
+        self.message_label.setStyleSheet("color: #b3261e; font-weight: bold;" if error else "")
+        self.message_label.setText(text)
+
+    def _set_busy(self, busy: bool, caption: str = "") -> None:
+        self.busy_row.setVisible(busy)
+        self.progress_label.setText(caption)
+        self.cancel_button.setEnabled(busy)
+        self.drop_zone.setEnabled(not busy)
+        self.queue_button.setEnabled(False if busy else self._can_queue())
+        self.discard_button.setEnabled(not busy)
+        self.busy_changed.emit(busy)
+
+    @property
+    def is_busy(self) -> bool:
+        return self._thread is not None
+
+    # -- choosing and dropping --
+
+    def choose_file_path(self) -> Path | None:
+        """Ask for a learner file (tests replace this method)."""
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Choose a PARS learner file", "", "PARS learner files (*.xlsx *.xml)"
+        )
+        return Path(name) if name else None
+
+    def save_path(self, caption: str, suggested: str, file_filter: str) -> Path | None:
+        """Ask where to save a file (tests replace this method)."""
+        name, _ = QFileDialog.getSaveFileName(self, caption, suggested, file_filter)
+        return Path(name) if name else None
+
+    @Slot()
+    def choose_file(self) -> None:
+        path = self.choose_file_path()
+        if path is None:
+            return
+        if not _is_batch_file(path):
+            self._show_refusal(_refusal(path))
+            return
+        self.load_file(path)
+
+    @Slot(str)
+    def _show_refusal(self, message: str) -> None:
+        self._set_message(message, error=True)
+        self.processing_failed.emit(message)
+
+    @Slot(Path)
+    def load_file(self, path: Path) -> None:
+        """Read and analyse a learner file off the GUI thread; the summary follows."""
+        if self.is_busy:
+            self._set_message("Another file is still being processed; wait for it or cancel it first.", error=True)
+            return
+        self.analysis = None
+        self._file = Path(path)
+        self.summary_box.hide()
+        self.last_rejections_button.hide()
+        self._set_message("")
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or date.today())
+        worker.progress.connect(self._on_progress)
+        worker.analysed.connect(self._on_analysed)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        self._start(worker, f"Reading {self._file.name}…")
+
+    def _start(self, worker: AnalysisWorker | CommitWorker, caption: str) -> None:
+        thread = QThread(self)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.finished.connect(thread.quit)
+        # The worker is owned by Python (this tab's reference) and dropped in _on_thread_finished once
+        # the thread has ended; a deleteLater as well would let two threads free it.
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        self.progress_bar.setRange(0, 0)
+        self._set_busy(True, caption)
+        thread.start()
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.wait()
+            thread.deleteLater()
+        self._thread = None
+        self._worker = None
+        self._set_busy(False)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop an analysis and wait for any worker (the app is closing). A running commit is allowed
+        to finish: it is one short transaction, and cutting it off would only roll it back."""
+        if isinstance(self._worker, AnalysisWorker):
+            self._worker.stop()
+        if self._thread is not None:
+            self._thread.quit()
+            self._thread.wait()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stop the file being analysed; the store stays as it was."""
+        if isinstance(self._worker, AnalysisWorker):
+            self.progress_label.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+            self._worker.stop()
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        if total <= 0:
+            self.progress_bar.setRange(0, 0)
+            return
+        if self._file is not None:
+            self.progress_label.setText(f"Checking {self._file.name}…")
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(done)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.analysis = None
+        self.summary_box.hide()
+        self._set_message(message, error=True)
+        self.processing_failed.emit(message)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.analysis = None
+        self.summary_box.hide()
+        name = self._file.name if self._file else "The file"
+        self._set_message(f"{name}: cancelled; nothing was queued.")
+        self.processing_cancelled.emit()
+
+    # -- summary --
+
+    @Slot(object)
+    def _on_analysed(self, analysis: BatchAnalysis) -> None:
+        self.analysis = analysis
+        name = self._file.name if self._file else ""
+        values = {
+            "file": f"{name} ({analysis.format.upper()})",
+            "records": f"{analysis.records:,}",
+            "valid": f"{analysis.valid:,}",
+            "errors": f"{analysis.with_errors:,}",
+            "adds": f"{analysis.adds:,}",
+            "deletes": f"{analysis.deletes:,}",
+            "already": f"{analysis.already_reported:,}",
+        }
+        for key, text in values.items():
+            self.summary_labels[key].setText(text)
+        self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
+        self._fill_problems(analysis)
+        self.attest_checkbox.setChecked(False)
+        self.attest_checkbox.setEnabled(analysis.valid > 0)
+        self.summary_box.show()
+        if analysis.valid:
+            self._set_message(
+                f"{name}: {analysis.valid:,} of {analysis.records:,} records can be queued. Review the rows below, "
+                "confirm the learners' permission, then queue them."
+            )
+        else:
+            self._set_message(f"{name}: no record can be queued; fix the rows listed below and upload the file again.",
+                              error=analysis.with_errors > 0)
+        self._update_queue_button()
+        self.analysis_ready.emit()
+
+    def _fill_problems(self, analysis: BatchAnalysis) -> None:
+        problems = analysis.problems()
+        notes = analysis.notes()
+        rows: list[tuple[str, str, str, str]] = [
+            (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
+        ]
+        rows += [(str(r), "", "603", note) for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]]
+        hidden = len(problems) + len(notes) - len(rows)
+        if not rows:
+            self.problems_caption.setText("Every row passed PARS's checks.")
+        else:
+            caption = "Rows that will not be queued (fix them in the rejection workbook after queueing):"
+            if hidden > 0:
+                caption += f" first {len(rows):,} shown, {hidden:,} more in the rejection workbook."
+            self.problems_caption.setText(caption)
+        self.problems_table.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c == 3:
+                    item.setToolTip(text)
+                self.problems_table.setItem(r, c, item)
+        self.problems_table.setVisible(bool(rows))
+
+    def _can_queue(self) -> bool:
+        return (
+            self.analysis is not None
+            and self.analysis.valid > 0
+            and self.attest_checkbox.isChecked()
+            and not self.is_busy
+        )
+
+    @Slot()
+    def _update_queue_button(self) -> None:
+        self.queue_button.setEnabled(self._can_queue())
+        if self.analysis is not None and self.analysis.valid:
+            self.queue_button.setText(f"Queue {self.analysis.valid:,} valid records")
+        else:
+            self.queue_button.setText("Queue valid records")
+
+    @Slot()
+    def discard(self) -> None:
+        self.analysis = None
+        self.summary_box.hide()
+        self._set_message("The file was discarded; nothing was queued.")
+
+    @Slot()
+    def queue_valid_records(self) -> None:
+        """Store the upload and queue its valid rows (needs the attestation)."""
+        if self.analysis is None or self.is_busy:
+            return
+        if not self.attest_checkbox.isChecked():
+            self._set_message("Confirm that these learners gave permission to report their completion first.",
+                              error=True)
+            return
+        file_name = self._file.name if self._file else "upload"
+        worker = CommitWorker(self.ctx.store, self.analysis, file_name, self.ctx.actor)
+        worker.committed.connect(self._on_committed)
+        worker.failed.connect(self._on_failed)
+        self._start(worker, f"Queueing {self.analysis.valid:,} records…")
+
+    @Slot(object)
+    def _on_committed(self, summary: UploadSummary) -> None:
+        self.analysis = None
+        self.summary_box.hide()
+        self._last_upload_id = summary.upload_id
+        parts = [f"{summary.file_name}: {summary.queued:,} records queued ({summary.adds:,} adds, "
+                 f"{summary.deletes:,} deletes); they are sent at the next sync."]
+        if summary.already_reported:
+            parts.append(f"{summary.already_reported:,} rows were already reported and were skipped.")
+        if summary.errors:
+            parts.append(f"{summary.errors:,} rows failed: download the rejections, fix them and upload that file.")
+        self._set_message(" ".join(parts))
+        self.last_rejections_button.setVisible(summary.errors > 0)
+        self.refresh_history()
+        self.upload_committed.emit(summary.upload_id)
+        self.ctx.upload_finished.emit(summary.upload_id)
+        self.ctx.notify_records_changed(list(summary.completion_ids))
+
+    # -- templates --
+
+    @Slot()
+    def download_template(self) -> None:
+        from app.pars.excel import write_template
+
+        path = self.save_path("Save the PARS learner template", "pars-learner-template.xlsx", "Excel (*.xlsx)")
+        if path is not None:
+            self._write_file(path, write_template, "The Excel learner template")
+
+    @Slot()
+    def download_xml_sample(self) -> None:
+        from app.pars.xml_codec import write_xml_sample
+
+        path = self.save_path("Save the XML learner sample", "pars-learner-sample.xml", "XML (*.xml)")
+        if path is not None:
+            self._write_file(path, write_xml_sample, "The XML learner sample")
+
+    def _write_file(self, path: Path, write: Callable[[Path], None], what: str) -> None:
+        try:
+            write(path)
+        except OSError as exc:
+            self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
+            return
+        self._set_message(f"{what} was saved to {path}.")
+
+    # -- history --
+
+    @Slot(bool)
+    def _toggle_history(self, shown: bool) -> None:
+        if shown:
+            self.refresh_history()
+        self.history_box.setVisible(shown)
+
+    def show_history(self) -> None:
+        self.history_button.setChecked(True)
+
+    @Slot(list)
+    def _records_changed(self, _ids: list) -> None:
+        if self.history_box.isVisible():
+            self.refresh_history()
+
+    def refresh_history(self) -> None:
+        from app.services.batch_import import upload_history
+
+        with self.ctx.store.session() as session:
+            self._history = upload_history(session)
+        table = self.history_table
+        table.setRowCount(len(self._history))
+        for r, view in enumerate(self._history):
+            cells = (
+                view.at.strftime("%Y-%m-%d %H:%M"),
+                view.file_name,
+                view.file_format.upper(),
+                f"{view.records:,}",
+                f"{view.queued:,}",
+                f"{view.errors:,}",
+                f"{view.accepted:,}",
+                f"{view.rejected:,}",
+                f"{view.pending:,}",
+            )
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c >= 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c == 1 and view.attested_by:
+                    item.setToolTip(f"Uploaded by {view.attested_by}, who confirmed the learners' permission")
+                table.setItem(r, c, item)
+            failed = view.errors + view.rejected
+            button = QPushButton("Rejections…")
+            button.setEnabled(failed > 0)
+            button.setToolTip(
+                f"Save the {failed:,} failed rows as a workbook to fix and upload again" if failed else "No rejected rows"
+            )
+            button.clicked.connect(lambda _checked=False, upload_id=view.upload_id: self.download_rejections(upload_id))
+            table.setCellWidget(r, H_REJECTIONS, button)
+
+    @property
+    def history(self) -> list[UploadHistoryView]:
+        return list(self._history)
+
+    @Slot()
+    def _download_last_rejections(self) -> None:
+        if self._last_upload_id is not None:
+            self.download_rejections(self._last_upload_id)
+
+    def download_rejections(self, upload_id: int) -> Path | None:
+        """Write an upload's rejection workbook where the user chooses; returns the path written."""
+        from app.services.batch_import import write_upload_rejections
+
+        view = next((v for v in self._history if v.upload_id == upload_id), None)
+        stem = Path(view.file_name).stem if view else f"upload-{upload_id}"
+        path = self.save_path("Save the rejected rows", f"{stem}-rejections.xlsx", "Excel (*.xlsx)")
+        if path is None:
+            return None
+        try:
+            with self.ctx.store.session() as session:
+                count = write_upload_rejections(session, upload_id, path)
+        except OSError as exc:
+            self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
+            return None
+        self._set_message(
+            f"{count:,} rejected rows saved to {path}. Fix them there and drop the file here again; "
+            "the Error Code and Error Message columns are ignored."
+        )
+        return path
