@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from functools import lru_cache
 from operator import itemgetter
 from datetime import date, datetime
 from decimal import Decimal
@@ -165,6 +166,7 @@ def _opt(text: str) -> str | None:
     return text or None
 
 
+@lru_cache(maxsize=4096)
 def _amount(text: str) -> Decimal | str | None:
     text = text.strip()
     if not text:
@@ -173,6 +175,7 @@ def _amount(text: str) -> Decimal | str | None:
     return parsed if parsed is not None else text
 
 
+@lru_cache(maxsize=4096)
 def _date(text: str) -> date | str | None:
     text = text.strip()
     if not text:
@@ -181,6 +184,7 @@ def _date(text: str) -> date | str | None:
     return parsed if parsed is not None else text
 
 
+@lru_cache(maxsize=4096)
 def _birth_date(text: str) -> str | None:
     text = text.strip()
     if not text:
@@ -198,6 +202,7 @@ def _action(text: str) -> RecordAction | str | None:
     return _ACTIONS.get(text.casefold(), text)
 
 
+@lru_cache(maxsize=4096)
 def _state(text: str) -> str | None:
     text = text.strip()
     if not text:
@@ -205,9 +210,16 @@ def _state(text: str) -> str | None:
     return catalog.state_code(text) or text
 
 
+@lru_cache(maxsize=4096)
 def _board_code(text: str) -> str:
     text = text.strip()
     return catalog.board_code(text) or text
+
+
+# The parsers above are cached because cell texts repeat a lot (dates, states, boards, amounts);
+# their results are immutable. Catalogue-dependent ones are forgotten when the catalogue reloads.
+catalog.on_reload(_state.cache_clear)
+catalog.on_reload(_board_code.cache_clear)
 
 
 def _known(text: str, canonical: Callable[[str], str | None]) -> str | None:
