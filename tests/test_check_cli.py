@@ -330,3 +330,18 @@ def test_xml_delete_without_credit_id_is_not_matched_by_content(tmp_path: Path, 
     learners = fill_template(tmp_path / "delete.xlsx", [completion_to_values(delete)])
     code, out, err = check(capsys, learners, "--db", db, "--as-of", AS_OF)
     assert code == 0, out + err
+
+
+def test_activities_import_applies_activity_validation(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "seminar.json"
+    path.write_text(json.dumps([{"activity_id": "123456789", "title": "T", "type": "Seminar",
+                                 "start_date": "2026-01-01", "end_date": "2026-02-01"}]))
+    db = tmp_path / "store.sqlite3"
+    assert main(["activities", "import", str(path), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("parsdesk activities: seminar.json: activity 123456789: Activity Type:")
+    assert err.endswith("nothing was imported")
+    store = Store.open(db)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(ActivityRow)) == 0
+    store.close()

@@ -86,16 +86,13 @@ def save_activity(session: Session, activity: Activity, row: ActivityRow | None 
 
 
 def _activity_issues(activities: Sequence[Activity]) -> list[tuple[str, Issue]]:
-    from app.pars import validation
+    from app.pars.validation import validate_activity
 
-    validate_activity = getattr(validation, "validate_activity", None)
-    if validate_activity is None:
-        return []
-    found: list[tuple[str, Issue]] = []
-    for activity in activities:
-        for issue in validate_activity(activity):
-            found.append((activity.activity_id or activity.title, issue))
-    return found
+    return [
+        (activity.activity_id or activity.title, issue)
+        for activity in activities
+        for issue in validate_activity(activity)
+    ]
 
 
 def import_activities(session: Session, activities: Sequence[Activity]) -> ImportResult:
