@@ -120,6 +120,13 @@ def too_many_rows(folder: Path) -> Path:
     return path
 
 
+def too_many_reports(folder: Path) -> Path:
+    path = folder / "big.xml"
+    report = "<ActivityReport><CreditID>x</CreditID></ActivityReport>"
+    path.write_text(f"<ACCMELearnerReports><ActivityReports>{report * 5001}</ActivityReports></ACCMELearnerReports>")
+    return path
+
+
 def empty_xlsx(folder: Path) -> Path:
     path = folder / "empty.xlsx"
     path.write_bytes(b"")
@@ -164,6 +171,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "entity in an xlsx sheet": (entity_in_xlsx_sheet, "could not be read as an Excel workbook"),
     "not xml": (not_xml, "is not well-formed XML"),
     "5,001 rows": (too_many_rows, "The file has 5,001 learner records; PARS accepts at most 5,000 per file."),
+    "5,001 xml reports": (too_many_reports, "The file has 5,001 learner records; PARS accepts at most 5,000"),
     "empty xlsx": (empty_xlsx, "the file is empty"),
     "empty xml": (empty_xml, "the file is empty"),
     "missing header row": (missing_header_row, "has no header row"),
