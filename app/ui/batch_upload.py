@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
@@ -51,6 +51,11 @@ SHOWN_PROBLEMS = 200
 HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
 H_REJECTIONS = len(HISTORY_COLUMNS) - 1
 PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+
+
+def _local_time(at: datetime) -> str:
+    """The store keeps UTC; people read their own clock."""
+    return at.replace(tzinfo=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _is_batch_file(path: Path) -> bool:
@@ -299,6 +304,24 @@ class BatchUploadTab(QWidget):
         self.last_rejections_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         main.addWidget(self.last_rejections_button)
 
+        self.intro_label = QLabel(
+            "<b>How a batch upload works</b><ol>"
+            "<li>Drop a learner file above (or choose one). It is checked against PARS's rules and the "
+            "records already reported; nothing is stored yet.</li>"
+            "<li>Read the summary: how many records can be queued, and every row that cannot, with its "
+            "PARS error code.</li>"
+            "<li>Confirm that the learners gave permission to report, then queue the valid records. "
+            "They are sent at the next sync.</li>"
+            "<li>Rows that failed, and records a board rejects later, can be downloaded from the upload "
+            "history as a workbook: fix them there and drop it here again.</li></ol>"
+            "To delete records, upload them again with Record Action <i>Delete</i>."
+        )
+        self.intro_label.setWordWrap(True)
+        self.intro_label.setTextFormat(Qt.TextFormat.RichText)
+        self.intro_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.intro_label.setContentsMargins(4, 8, 4, 4)
+        main.addWidget(self.intro_label, 1)  # fills the page until a summary or the history does
+
         self.summary_box = QGroupBox("Summary — nothing has been queued yet")
         summary_layout = QVBoxLayout(self.summary_box)
         counts = QFormLayout()
@@ -352,9 +375,9 @@ class BatchUploadTab(QWidget):
         history_header = self.history_table.horizontalHeader()
         history_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         history_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        history_header.setSectionResizeMode(H_REJECTIONS, QHeaderView.ResizeMode.Fixed)
         history_layout.addWidget(self.history_table)
         main.addWidget(self.history_box, 1)
-        main.addStretch(0)
 
         outer.addLayout(main, 1)
 
@@ -378,9 +401,17 @@ class BatchUploadTab(QWidget):
 
     def _show_idle(self) -> None:
         self.busy_row.hide()
-        self.summary_box.hide()
+        self._show_summary(False)
         self.history_box.setVisible(self.history_button.isChecked())
         self.last_rejections_button.hide()
+        self._update_intro()
+
+    def _show_summary(self, shown: bool) -> None:
+        self.summary_box.setVisible(shown)
+        self._update_intro()
+
+    def _update_intro(self) -> None:
+        self.intro_label.setVisible(self.summary_box.isHidden() and self.history_box.isHidden())
 
     def _set_message(self, text: str, *, error: bool = False) -> None:
         self.message_label.setStyleSheet("color: #b3261e; font-weight: bold;" if error else "")
@@ -425,6 +456,7 @@ class BatchUploadTab(QWidget):
 
     @Slot(str)
     def _show_refusal(self, message: str) -> None:
+        self.last_rejections_button.hide()
         self._set_message(message, error=True)
         self.processing_failed.emit(message)
 
@@ -436,7 +468,7 @@ class BatchUploadTab(QWidget):
             return
         self.analysis = None
         self._file = Path(path)
-        self.summary_box.hide()
+        self._show_summary(False)
         self.last_rejections_button.hide()
         self._set_message("")
         worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or date.today())
@@ -500,14 +532,14 @@ class BatchUploadTab(QWidget):
     @Slot(str)
     def _on_failed(self, message: str) -> None:
         self.analysis = None
-        self.summary_box.hide()
+        self._show_summary(False)
         self._set_message(message, error=True)
         self.processing_failed.emit(message)
 
     @Slot()
     def _on_cancelled(self) -> None:
         self.analysis = None
-        self.summary_box.hide()
+        self._show_summary(False)
         name = self._file.name if self._file else "The file"
         self._set_message(f"{name}: cancelled; nothing was queued.")
         self.processing_cancelled.emit()
@@ -533,7 +565,7 @@ class BatchUploadTab(QWidget):
         self._fill_problems(analysis)
         self.attest_checkbox.setChecked(False)
         self.attest_checkbox.setEnabled(analysis.valid > 0)
-        self.summary_box.show()
+        self._show_summary(True)
         if analysis.valid:
             self._set_message(
                 f"{name}: {analysis.valid:,} of {analysis.records:,} records can be queued. Review the rows below, "
@@ -588,7 +620,7 @@ class BatchUploadTab(QWidget):
     @Slot()
     def discard(self) -> None:
         self.analysis = None
-        self.summary_box.hide()
+        self._show_summary(False)
         self._set_message("The file was discarded; nothing was queued.")
 
     @Slot()
@@ -609,7 +641,7 @@ class BatchUploadTab(QWidget):
     @Slot(object)
     def _on_committed(self, summary: UploadSummary) -> None:
         self.analysis = None
-        self.summary_box.hide()
+        self._show_summary(False)
         self._last_upload_id = summary.upload_id
         parts = [f"{summary.file_name}: {summary.queued:,} records queued ({summary.adds:,} adds, "
                  f"{summary.deletes:,} deletes); they are sent at the next sync."]
@@ -657,6 +689,7 @@ class BatchUploadTab(QWidget):
         if shown:
             self.refresh_history()
         self.history_box.setVisible(shown)
+        self._update_intro()
 
     def show_history(self) -> None:
         self.history_button.setChecked(True)
@@ -675,7 +708,7 @@ class BatchUploadTab(QWidget):
         table.setRowCount(len(self._history))
         for r, view in enumerate(self._history):
             cells = (
-                view.at.strftime("%Y-%m-%d %H:%M"),
+                _local_time(view.at),
                 view.file_name,
                 view.file_format.upper(),
                 f"{view.records:,}",
@@ -700,6 +733,8 @@ class BatchUploadTab(QWidget):
             )
             button.clicked.connect(lambda _checked=False, upload_id=view.upload_id: self.download_rejections(upload_id))
             table.setCellWidget(r, H_REJECTIONS, button)
+        if self._history:
+            table.setColumnWidth(H_REJECTIONS, table.cellWidget(0, H_REJECTIONS).sizeHint().width() + 8)
 
     @property
     def history(self) -> list[UploadHistoryView]:
