@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, delete, func, select, true, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, utcnow
+from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
 from app.models.store import Store
 from app.pars.client import (
     ParsAuthError,
@@ -45,7 +45,6 @@ from app.pars.client import (
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
 from app.pars.environments import Environment, EnvironmentConfigError, environment
-from app.services.records import set_status
 from app.sync.convert import activity_to_domain, completion_for_pars
 
 log = logging.getLogger(__name__)
@@ -123,6 +122,7 @@ class _Abort(Exception):
 _ADD_RESULTS = {Status.SUBMITTED.value, Status.ACCEPTED.value, Status.REJECTED.value}
 _DELETE_DONE = {Status.DELETE_SUBMITTED.value, Status.DELETED.value}
 _PARS_STATUSES = _ADD_RESULTS | _DELETE_DONE
+_WAITING_MESSAGE = "Waiting: PARS still processes this record (Submitted); the delete is sent once the board answers"
 
 
 def queued_count(session: Session) -> int:
@@ -213,8 +213,32 @@ class SyncEngine:
         self.close()
 
 
+class _Item(NamedTuple):
+    """An outbox row as the pass handles it (plain values, no ORM state)."""
+
+    id: int
+    completion_id: int
+    credit_id: str
+    action: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    completion_id: int
+    status: str
+    source: str
+    code: int | None
+    message: str | None
+
+
 class _Pass:
-    """The state of one run: report, callbacks, progress, and the records this pass already settled."""
+    """The state of one run: report, callbacks, progress, and the records this pass already settled.
+
+    Answers are written with bulk statements (one UPDATE executemany, one INSERT of history events,
+    one DELETE of outbox rows per batch): per-object ORM bookkeeping would cost more than PARS's
+    round trip. Each change matches what `app.services.records.set_status` writes.
+    """
 
     def __init__(
         self,
@@ -242,7 +266,7 @@ class _Pass:
 
     def _due(self):  # noqa: ANN202 - a SQL expression
         if not self.respect_backoff:
-            return True
+            return true()
         now = self.engine.clock()
         return (OutboxRow.next_attempt_at.is_(None)) | (OutboxRow.next_attempt_at <= now)
 
@@ -267,11 +291,12 @@ class _Pass:
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
 
-    def _changed(self, changes: list[tuple[int, str]]) -> None:
+    def _announce(self, changes: list[_Change]) -> None:
+        """After the commit: tell the caller which records changed (plain ids and strings)."""
         if self.on_change is None:
             return
-        for completion_id, status in changes:
-            self.on_change(completion_id, status)
+        for change in changes:
+            self.on_change(change.completion_id, change.status)
 
     def _check_stop(self) -> None:
         if self.should_stop():
@@ -294,21 +319,85 @@ class _Pass:
         log.warning("sync: %s", message)
         self.report.problems.append(message)
 
-    def _apply(
+    def _change(
         self,
-        session: Session,
-        row: CompletionRow,
+        changes: list[_Change],
+        completion_id: int,
         status: str,
         *,
         source: str,
-        code: int | None,
-        message: str | None,
-        changes: list[tuple[int, str]],
+        code: int | None = None,
+        message: str | None = None,
     ) -> None:
-        set_status(session, row, status, source=source, actor=self.engine.actor, code=code, message=message)
+        changes.append(_Change(completion_id, status, source, code, message))
         self.report.count_status(status)
-        self.touched.add(row.id)
-        changes.append((row.id, status))
+        self.touched.add(completion_id)
+
+    def _write(self, s: Session, changes: list[_Change], settled_outbox_ids: list[int]) -> None:
+        """Store status changes with their history events, and drop the settled outbox rows."""
+        if changes:
+            now = utcnow()
+            # Core executemany on the tables: the ORM's per-row bookkeeping would dominate a batch
+            completions = CompletionRow.__table__
+            s.execute(
+                completions.update()
+                .where(completions.c.id == bindparam("completion_id"))
+                .values(
+                    status=bindparam("status"),
+                    status_code=bindparam("code"),
+                    status_message=bindparam("message"),
+                    status_source=bindparam("source"),
+                    updated_at=bindparam("now"),
+                ),
+                [
+                    {"completion_id": c.completion_id, "status": c.status, "code": c.code, "message": c.message,
+                     "source": c.source, "now": now}
+                    for c in changes
+                ],
+            )
+            s.execute(
+                StatusEvent.__table__.insert(),
+                [
+                    {"completion_id": c.completion_id, "at": now, "status": c.status, "source": c.source,
+                     "actor": self.engine.actor, "code": c.code, "message": c.message}
+                    for c in changes
+                ],
+            )
+        if settled_outbox_ids:
+            s.execute(delete(OutboxRow).where(OutboxRow.id.in_(settled_outbox_ids)))
+
+    @staticmethod
+    def _items(s: Session, outbox_ids: Sequence[int], *, in_flight: bool | None = None) -> list[_Item]:
+        query = select(
+            OutboxRow.id, OutboxRow.completion_id, OutboxRow.credit_id, OutboxRow.action, OutboxRow.attempts
+        ).where(OutboxRow.id.in_(outbox_ids))
+        if in_flight is not None:
+            query = query.where(OutboxRow.in_flight.is_(in_flight))
+        return [_Item(*row) for row in s.execute(query.order_by(OutboxRow.id))]
+
+    @staticmethod
+    def _release(s: Session, outbox_ids: Sequence[int], reason: str, retry_at: datetime | None = None) -> None:
+        """Back to sendable: PARS certainly does not hold these (or was never reached)."""
+        if outbox_ids:
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(outbox_ids))
+                .values(in_flight=False, last_error=reason, next_attempt_at=retry_at)
+            )
+
+    @staticmethod
+    def _note(s: Session, outbox_ids: Sequence[int], reason: str) -> None:
+        if outbox_ids:
+            s.execute(update(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).values(last_error=reason))
+
+    def _lookup(self, credit_ids: list[str], what: str, failed_ids: Sequence[int]) -> dict[str, RecordResult]:
+        try:
+            results = self.client.status_by_credit_ids(credit_ids)
+        except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
+            self._problem(f"could not ask PARS about {len(credit_ids)} {what}: {exc}")
+            self._fail(failed_ids)
+            raise _Abort from exc
+        return {result.credit_id: result for result in results}
 
     # --- 1. activities --------------------------------------------------------------------------
 
@@ -360,7 +449,7 @@ class _Pass:
                     )
                 )
             )
-            s.execute(update(OutboxRow).where(OutboxRow.id.in_(waiting)).values(last_error=reason))
+            self._note(s, waiting, reason)
         self._fail(waiting)
 
     # --- 2. recovery ----------------------------------------------------------------------------
@@ -372,99 +461,64 @@ class _Pass:
             ).all()
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
-            credit_ids = [credit_id for _, credit_id in chunk]
-            try:
-                results = self.client.status_by_credit_ids(credit_ids)
-            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
-                # still unknown: the rows stay in flight and nothing of theirs is resent
-                self._problem(f"could not ask PARS about {len(chunk)} records sent before: {exc}")
-                self._fail(outbox_id for outbox_id, _ in chunk)
-                raise _Abort from exc
-            by_credit_id = {result.credit_id: result for result in results}
-            changes: list[tuple[int, str]] = []
+            outbox_ids = [outbox_id for outbox_id, _ in chunk]
+            answers = self._lookup([credit for _, credit in chunk], "records sent before", outbox_ids)
+            changes: list[_Change] = []
+            settled: list[int] = []
             with self.store.transaction() as s:
-                outbox_rows = self._load_outbox(s, [outbox_id for outbox_id, _ in chunk])
-                for outbox, row in outbox_rows:
-                    result = by_credit_id.get(outbox.credit_id)
+                resend: list[int] = []
+                unanswered: list[int] = []
+                for item in self._items(s, outbox_ids, in_flight=True):
+                    result = answers.get(item.credit_id)
                     if result is None:
-                        outbox.last_error = "PARS did not answer for this record; it will be asked again"
-                        self._fail([outbox.id])
-                        continue
-                    self._recover_one(s, outbox, row, result, changes)
-            self._changed(changes)
+                        unanswered.append(item.id)
+                    elif self._recover_one(item, result, changes):
+                        settled.append(item.id)
+                    else:
+                        resend.append(item.id)
+                self._release(s, resend, "PARS does not hold it; it will be sent again")
+                self._note(s, unanswered, "PARS did not answer for this record; it will be asked again")
+                self._write(s, changes, settled)
+            self._fail(unanswered)
+            self.report.recovered += len(settled)
+            self.report.resent_after_lookup += len(resend)
+            self._announce(changes)
             self._progress(len(chunk))
 
-    def _recover_one(
-        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
-    ) -> None:
-        if outbox.action == RecordAction.ADD.value:
+    def _recover_one(self, item: _Item, result: RecordResult, changes: list[_Change]) -> bool:
+        """Apply what PARS holds for an in-flight row; True when that settles it, False to resend."""
+        if item.action == RecordAction.ADD.value:
             if result.status == NOT_FOUND:
-                self._release(outbox, "PARS never received it; it will be sent again")
-                self.report.resent_after_lookup += 1
-            else:
-                self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
-                s.delete(outbox)
-                self.report.recovered += 1
-            return
-        # a delete whose outcome was unknown
+                return False
+            self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+            return True
         if result.status in _DELETE_DONE:
-            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
-            s.delete(outbox)
-            self.report.recovered += 1
-        elif result.status == NOT_FOUND:
+            self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+            return True
+        if result.status == NOT_FOUND:
             # deletes are only sent for records PARS holds, so it is gone: the delete removed it
-            self._apply(s, row, Status.DELETED.value, source="PARS", code=None, message="Removed by PARS", changes=changes)
-            s.delete(outbox)
-            self.report.recovered += 1
-        else:
-            self._release(outbox, "PARS has not carried out the delete; it will be sent again")
-            self.report.resent_after_lookup += 1
-
-    @staticmethod
-    def _release(outbox: OutboxRow, reason: str) -> None:
-        outbox.in_flight = False
-        outbox.last_error = reason
-        outbox.next_attempt_at = None
-
-    @staticmethod
-    def _load_outbox(s: Session, outbox_ids: Sequence[int]) -> list[tuple[OutboxRow, CompletionRow]]:
-        """Outbox rows with their records (and everything a record needs to be sent), in id order."""
-        outbox_rows = list(
-            s.scalars(select(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).order_by(OutboxRow.id)).all()
-        )
-        completions = {
-            row.id: row
-            for row in s.scalars(
-                select(CompletionRow)
-                .where(CompletionRow.id.in_({outbox.completion_id for outbox in outbox_rows}))
-                .options(
-                    selectinload(CompletionRow.learner),
-                    selectinload(CompletionRow.activity),
-                    selectinload(CompletionRow.boards),
-                    selectinload(CompletionRow.rems),
-                )
-            )
-        }
-        return [(outbox, completions[outbox.completion_id]) for outbox in outbox_rows]
+            self._change(changes, item.completion_id, Status.DELETED.value, source="PARS", message="Removed by PARS")
+            return True
+        return False  # PARS has not carried out the delete: it goes again after the usual checks
 
     # --- 3./5. sending --------------------------------------------------------------------------
 
-    def _sendable_ids(self, action: RecordAction, after_id: int, limit: int) -> list[int]:
-        """Due, not in flight, and of a registered activity."""
+    def _sendable_ids(self, after_id: int) -> list[int]:
+        """Due adds, not in flight, of a registered activity."""
         with self.store.session() as s:
             query = (
                 select(OutboxRow.id)
                 .join(CompletionRow, CompletionRow.id == OutboxRow.completion_id)
                 .join(ActivityRow, ActivityRow.id == CompletionRow.activity_id)
                 .where(
-                    OutboxRow.action == action.value,
+                    OutboxRow.action == RecordAction.ADD.value,
                     OutboxRow.in_flight.is_(False),
                     OutboxRow.id > after_id,
                     ActivityRow.accme_id.is_not(None),
                     self._due(),
                 )
                 .order_by(OutboxRow.id)
-                .limit(limit)
+                .limit(self.engine.batch_size)
             )
             return list(s.scalars(query).all())
 
@@ -472,7 +526,7 @@ class _Pass:
         last_id = 0
         while True:
             self._check_stop()
-            ids = self._sendable_ids(RecordAction.ADD, last_id, self.engine.batch_size)
+            ids = self._sendable_ids(last_id)
             if not ids:
                 return
             last_id = ids[-1]  # rows left queued by a per-record error are not retried in this pass
@@ -481,121 +535,155 @@ class _Pass:
     def _send_batch(self, action: RecordAction, outbox_ids: list[int]) -> None:
         # Mark in flight and commit BEFORE the call: if we die during it, recovery asks PARS first.
         with self.store.transaction() as s:
-            records: list[tuple[RecordAction, Completion]] = []
-            sent_ids: list[int] = []
-            for outbox, row in self._load_outbox(s, outbox_ids):
-                if outbox.in_flight:  # another sync got there first
-                    continue
-                records.append((action, completion_for_pars(row, action)))
-                outbox.in_flight = True
-                outbox.attempts += 1
-                outbox.last_error = None
-                sent_ids.append(outbox.id)
-        if not records:
-            return
+            items = self._items(s, outbox_ids, in_flight=False)
+            if not items:
+                return
+            completions = {
+                row.id: row
+                for row in s.scalars(
+                    select(CompletionRow)
+                    .where(CompletionRow.id.in_([item.completion_id for item in items]))
+                    .options(
+                        selectinload(CompletionRow.learner),
+                        selectinload(CompletionRow.activity),
+                        selectinload(CompletionRow.boards),
+                        selectinload(CompletionRow.rems),
+                    )
+                )
+            }
+            records = [(action, completion_for_pars(completions[item.completion_id], action)) for item in items]
+            sent_ids = [item.id for item in items]
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(sent_ids))
+                .values(in_flight=True, attempts=OutboxRow.attempts + 1, last_error=None)
+            )
         try:
             results = self.client.save_learner_activity(records)
         except ParsUnavailable as exc:
-            if exc.maybe_delivered:
-                self._mark_unknown(sent_ids, f"PARS may have received this record ({exc}); it will be asked before any resend")
-            else:
-                self._defer(sent_ids, f"PARS could not be reached: {exc}")
+            with self.store.transaction() as s:
+                if exc.maybe_delivered:
+                    self._note(s, sent_ids, f"PARS may have received it ({exc}); it will be asked before any resend")
+                else:
+                    self._release_with_backoff(s, items, f"PARS could not be reached: {exc}")
             self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records were not sent: PARS could not be reached ({exc})")
             raise _Abort from exc
         except ParsProtocolError as exc:
             # PARS answered but we cannot read it: whether it stored them is unknown
-            self._mark_unknown(sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
+            with self.store.transaction() as s:
+                self._note(s, sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
             self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records: PARS's answer could not be read ({exc})")
             raise _Abort from exc
         except ParsRequestError as exc:
             # PARS refused the request as a whole (a Fault): it stored none of it
-            self._defer(sent_ids, f"PARS refused the batch: {exc}")
+            with self.store.transaction() as s:
+                self._release_with_backoff(s, items, f"PARS refused the batch: {exc}")
             self._fail(sent_ids)
             self._problem(f"{len(sent_ids)} records were not accepted for processing: {exc}")
             raise _Abort from exc
         except ParsAuthError:
             # refused before processing: nothing was stored, the records simply stay queued
-            self._defer(sent_ids, "PARS refused the credentials", backoff=False)
+            with self.store.transaction() as s:
+                self._release(s, sent_ids, "PARS refused the credentials")
             raise
         self.report.sent += len(results)
         self._apply_send_results(action, sent_ids, results)
         self._progress(len(sent_ids))
 
+    def _release_with_backoff(self, s: Session, items: list[_Item], reason: str) -> None:
+        now = self.engine.clock()
+        by_attempts: dict[int, list[int]] = {}
+        for item in items:
+            by_attempts.setdefault(item.attempts + 1, []).append(item.id)  # +1: this send counted
+        for attempts, ids in by_attempts.items():
+            self._release(s, ids, reason, now + backoff_delay(attempts))
+
     def _apply_send_results(self, action: RecordAction, outbox_ids: list[int], results: list[RecordResult]) -> None:
-        by_credit_id = {result.credit_id: result for result in results}
-        changes: list[tuple[int, str]] = []
+        answers = {result.credit_id: result for result in results}
+        changes: list[_Change] = []
+        settled: list[int] = []
         with self.store.transaction() as s:
-            for outbox, row in self._load_outbox(s, outbox_ids):
-                result = by_credit_id.get(outbox.credit_id)
-                if result is None:
-                    # PARS answered the batch but not this record: unknown, so recovery asks
-                    outbox.last_error = "PARS's answer did not mention this record; it will be asked before any resend"
-                    self._fail([outbox.id])
-                    continue
-                if action == RecordAction.ADD:
-                    self._apply_add_result(s, outbox, row, result, changes)
+            items = self._items(s, outbox_ids, in_flight=True)
+            unanswered = [item.id for item in items if item.credit_id not in answers]
+            # PARS answered the batch but not these: unknown, so recovery asks before any resend
+            self._note(s, unanswered, "PARS's answer did not mention this record; it will be asked before any resend")
+            answered = [item for item in items if item.credit_id in answers]
+            if action == RecordAction.ADD:
+                self._apply_add_results(s, answered, answers, changes, settled)
+            else:
+                self._apply_delete_results(s, answered, answers, changes, settled)
+            self._write(s, changes, settled)
+        self._fail(unanswered)
+        self._announce(changes)
+
+    def _apply_add_results(
+        self,
+        s: Session,
+        items: list[_Item],
+        answers: dict[str, RecordResult],
+        changes: list[_Change],
+        settled: list[int],
+    ) -> None:
+        odd: list[_Item] = []
+        for item in items:
+            result = answers[item.credit_id]
+            if result.status in _PARS_STATUSES:
+                self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                settled.append(item.id)
+            else:
+                odd.append(item)
+        for item in odd:
+            # NotFound (or an unknown status) for an Add: PARS stored nothing, so it may go again later
+            result = answers[item.credit_id]
+            self._release_with_backoff(s, [item], f"PARS answered {result.status!r}: {result.message or 'no message'}")
+        self._fail(item.id for item in odd)
+
+    def _apply_delete_results(
+        self,
+        s: Session,
+        items: list[_Item],
+        answers: dict[str, RecordResult],
+        changes: list[_Change],
+        settled: list[int],
+    ) -> None:
+        earlier = self._statuses_before_delete(s, [item.completion_id for item in items])
+        waiting: list[int] = []
+        for item in items:
+            result = answers[item.credit_id]
+            if result.status in _DELETE_DONE:
+                self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                settled.append(item.id)
+            elif result.status == Status.SUBMITTED.value:
+                # PARS still processes the record: the delete waits for the board's answer
+                waiting.append(item.id)
+            else:
+                # refused (e.g. 605 unknown creditID, 706 previous year): the record keeps the status
+                # PARS reports for it, or its earlier one
+                if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
+                    previous = result.status
                 else:
-                    self._apply_delete_result(s, outbox, row, result, changes)
-        self._changed(changes)
-
-    def _apply_add_result(
-        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
-    ) -> None:
-        if result.status in _PARS_STATUSES:
-            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
-            s.delete(outbox)
-            return
-        # NotFound (or a status we do not know) for an Add: PARS stored nothing, try again later
-        self._release(outbox, f"PARS answered {result.status!r} for this record: {result.message or 'no message'}")
-        outbox.next_attempt_at = self.engine.clock() + backoff_delay(outbox.attempts)
-        self._fail([outbox.id])
-
-    def _apply_delete_result(
-        self, s: Session, outbox: OutboxRow, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]
-    ) -> None:
-        if result.status in _DELETE_DONE:
-            self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
-            s.delete(outbox)
-            return
-        if result.status == Status.SUBMITTED.value:
-            # PARS still processes the record: the delete waits for the board's answer
-            self._release(outbox, self._waiting_message())
-            self.report.waiting_deletes += 1
-            return
-        # refused (e.g. 605 unknown creditID, 706 previous year): the record keeps the status PARS
-        # reports for it, or its earlier one
-        if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
-            previous = result.status
-        else:
-            previous = self._status_before_delete(row)
-        reason = f"Delete refused by PARS: {result.message or 'no reason given'}"
-        self._apply(s, row, previous, source="PARS", code=result.code, message=reason, changes=changes)
-        s.delete(outbox)
-        self.report.errors += 1
+                    previous = earlier.get(item.completion_id, Status.ACCEPTED.value)
+                reason = f"Delete refused by PARS: {result.message or 'no reason given'}"
+                self._change(changes, item.completion_id, previous, source="PARS", code=result.code, message=reason)
+                settled.append(item.id)
+                self.report.errors += 1
+        self._release(s, waiting, _WAITING_MESSAGE)
+        self.report.waiting_deletes += len(waiting)
 
     @staticmethod
-    def _waiting_message() -> str:
-        return "Waiting: PARS still processes this record (Submitted); the delete is sent once the board answers"
-
-    @staticmethod
-    def _status_before_delete(row: CompletionRow) -> str:
-        for event in reversed(row.events):
-            if event.status in (Status.ACCEPTED.value, Status.REJECTED.value, Status.SUBMITTED.value):
-                return event.status
-        return Status.ACCEPTED.value
-
-    def _mark_unknown(self, outbox_ids: list[int], reason: str) -> None:
-        with self.store.transaction() as s:
-            s.execute(update(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).values(last_error=reason))
-
-    def _defer(self, outbox_ids: list[int], reason: str, *, backoff: bool = True) -> None:
-        with self.store.transaction() as s:
-            for outbox in s.scalars(select(OutboxRow).where(OutboxRow.id.in_(outbox_ids))):
-                self._release(outbox, reason)
-                if backoff:
-                    outbox.next_attempt_at = self.engine.clock() + backoff_delay(outbox.attempts)
+    def _statuses_before_delete(s: Session, completion_ids: list[int]) -> dict[int, str]:
+        """Each record's last status from PARS or a board before its delete was queued."""
+        rows = s.execute(
+            select(StatusEvent.completion_id, StatusEvent.status)
+            .where(
+                StatusEvent.completion_id.in_(completion_ids),
+                StatusEvent.status.in_((Status.ACCEPTED.value, Status.REJECTED.value, Status.SUBMITTED.value)),
+            )
+            .order_by(StatusEvent.id)
+        ).all()
+        return {completion_id: status for completion_id, status in rows}  # the last one wins
 
     # --- 4./5. poll, then deletes ----------------------------------------------------------------
 
@@ -607,48 +695,42 @@ class _Pass:
     def poll(self) -> None:
         with self.store.session() as s:
             rows = s.execute(
-                select(CompletionRow.id, CompletionRow.credit_id)
+                select(CompletionRow.id, CompletionRow.credit_id, CompletionRow.status)
                 .where(CompletionRow.status.in_((Status.SUBMITTED.value, Status.DELETE_SUBMITTED.value)))
                 .order_by(CompletionRow.id)
             ).all()
-        rows = [(cid, credit) for cid, credit in rows if cid not in self.touched]
+        rows = [row for row in rows if row[0] not in self.touched]
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
-            try:
-                results = self.client.status_by_credit_ids([credit for _, credit in chunk])
-            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
-                self._problem(f"could not ask PARS for the status of {len(chunk)} records: {exc}")
-                raise _Abort from exc
-            by_credit_id = {result.credit_id: result for result in results}
-            changes: list[tuple[int, str]] = []
-            with self.store.transaction() as s:
-                for row in s.scalars(select(CompletionRow).where(CompletionRow.id.in_([cid for cid, _ in chunk]))):
-                    result = by_credit_id.get(row.credit_id)
-                    if result is not None:
-                        self._apply_poll_result(s, row, result, changes)
-            self._changed(changes)
+            answers = self._lookup([credit for _, credit, _ in chunk], "records for their status", ())
+            changes: list[_Change] = []
+            for completion_id, credit_id, current in chunk:
+                result = answers.get(credit_id)
+                if result is not None and result.status != current:
+                    self._poll_change(completion_id, current, result, changes)
+            if changes:
+                with self.store.transaction() as s:
+                    self._write(s, changes, [])
+            self._announce(changes)
             self._progress(len(chunk))
 
-    def _apply_poll_result(self, s: Session, row: CompletionRow, result: RecordResult, changes: list[tuple[int, str]]) -> None:
-        current = row.status
-        if result.status == current:
-            return
+    def _poll_change(self, completion_id: int, current: str, result: RecordResult, changes: list[_Change]) -> None:
         if current == Status.SUBMITTED.value:
             if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
-                self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
-            elif result.status in _DELETE_DONE:  # deleted elsewhere (PARS web site)
-                self._apply(s, row, result.status, source="PARS", code=result.code, message=result.message, changes=changes)
+                self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
+            elif result.status in _DELETE_DONE:  # deleted elsewhere (the PARS web site)
+                self._change(changes, completion_id, result.status, source="PARS", code=result.code, message=result.message)
             elif result.status == NOT_FOUND:
-                self._problem(f"PARS no longer knows a record that was Submitted (completion {row.id})")
+                self._problem(f"PARS no longer knows a record that was Submitted (completion {completion_id})")
                 self.report.errors += 1
             return
         # Delete Submitted
         if result.status == Status.DELETED.value:
-            self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
+            self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
         elif result.status == NOT_FOUND:
-            self._apply(s, row, Status.DELETED.value, source="board", code=None, message="Removed by PARS", changes=changes)
+            self._change(changes, completion_id, Status.DELETED.value, source="board", message="Removed by PARS")
         elif result.status in (Status.ACCEPTED.value, Status.REJECTED.value):  # the board kept the record
-            self._apply(s, row, result.status, source="board", code=result.code, message=result.message, changes=changes)
+            self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
 
     def send_deletes(self) -> None:
         """Deletes go only for records PARS has finished processing; the rest wait in the outbox."""
@@ -667,46 +749,43 @@ class _Pass:
                 )
                 .order_by(OutboxRow.id)
             ).all()
-        if not rows:
-            return
-        ready: set[int] = set()
+        ready: list[int] = []
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
-            try:
-                results = self.client.status_by_credit_ids([credit for _, credit in chunk])
-            except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
-                self._problem(f"could not ask PARS about {len(chunk)} records to delete: {exc}")
-                self._fail(outbox_id for outbox_id, _ in chunk)
-                raise _Abort from exc
-            by_credit_id = {result.credit_id: result for result in results}
-            changes: list[tuple[int, str]] = []
+            outbox_ids = [outbox_id for outbox_id, _ in chunk]
+            answers = self._lookup([credit for _, credit in chunk], "records to delete", outbox_ids)
+            changes: list[_Change] = []
+            settled: list[int] = []
+            waiting: list[int] = []
+            unknown: list[int] = []
             with self.store.transaction() as s:
-                for outbox, row in self._load_outbox(s, [outbox_id for outbox_id, _ in chunk]):
-                    result = by_credit_id.get(outbox.credit_id)
+                for item in self._items(s, outbox_ids, in_flight=False):
+                    result = answers.get(item.credit_id)
                     status = result.status if result is not None else None
                     if status in (Status.ACCEPTED.value, Status.REJECTED.value):
-                        ready.add(outbox.id)
+                        ready.append(item.id)
                     elif status == Status.SUBMITTED.value:
-                        outbox.last_error = self._waiting_message()
-                        self.report.waiting_deletes += 1
-                        self._progress(1)
-                    elif status in _DELETE_DONE:  # already deleted elsewhere
-                        self._apply(s, row, status, source="PARS", code=result.code, message=result.message, changes=changes)
-                        s.delete(outbox)
-                        self._progress(1)
+                        waiting.append(item.id)
+                    elif result is not None and status in _DELETE_DONE:  # already deleted elsewhere
+                        self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                        settled.append(item.id)
                     elif status == NOT_FOUND:
                         # PARS holds nothing under this creditID (e.g. it refused the add): nothing to delete
-                        self._apply(
-                            s, row, Status.DELETED.value, source="sync", code=None,
-                            message="PARS holds no record with this creditID; removed locally", changes=changes,
+                        self._change(
+                            changes, item.completion_id, Status.DELETED.value, source="sync",
+                            message="PARS holds no record with this creditID; removed locally",
                         )
-                        s.delete(outbox)
-                        self._progress(1)
+                        settled.append(item.id)
                     else:
-                        outbox.last_error = "PARS did not say where this record stands; the delete waits"
-                        self._fail([outbox.id])
-            self._changed(changes)
-        for chunk in _chunks(sorted(ready), self.engine.batch_size):
+                        unknown.append(item.id)
+                self._note(s, waiting, _WAITING_MESSAGE)
+                self._note(s, unknown, "PARS did not say where this record stands; the delete waits")
+                self._write(s, changes, settled)
+            self.report.waiting_deletes += len(waiting)
+            self._fail(unknown)
+            self._announce(changes)
+            self._progress(len(waiting) + len(settled) + len(unknown))
+        for chunk in _chunks(ready, self.engine.batch_size):
             self._check_stop()
             self._send_batch(RecordAction.DELETE, list(chunk))
 
