@@ -149,3 +149,11 @@ def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 
         s.execute(insert(CompletionRow.__table__), completions)
         s.execute(insert(CompletionBoardRow.__table__), boards)
         s.execute(insert(StatusEvent.__table__), events)
+
+
+def recent_activity(store: Store, **kwargs) -> int:
+    """An activity that ended two days ago, so today's checks (future dates, deadlines) pass."""
+    today = date.today()
+    kwargs.setdefault("start", today - timedelta(days=20))
+    kwargs.setdefault("end", today - timedelta(days=2))
+    return add_activity(store, **kwargs)

@@ -360,7 +360,7 @@ class _OnlineMatch(QRunnable):
         super().__init__()
         self.signals = _MatchSignals()
         self._ctx = ctx
-        self._number = number
+        self.number = number
         self._learner = learner
         self._board = board
         self._board_id = board_id
@@ -376,12 +376,12 @@ class _OnlineMatch(QRunnable):
                     close()
         except Exception as exc:  # noqa: BLE001 - offline, no credentials, PARS down: all mean "ask locally"
             log.info("learner match via PARS unavailable (%s); using stored learners", type(exc).__name__)
-            self.signals.done.emit(self._number, MatchOutcome("unavailable", None, "PARS", str(exc)))
+            self.signals.done.emit(self.number, MatchOutcome("unavailable", None, "PARS", str(exc)))
             return
         match = None
         if result.kind == "unique" and result.learner is not None:
             match = LearnerMatch(result.learner, dict(result.board_ids or {}))
-        self.signals.done.emit(self._number, MatchOutcome(str(result.kind), match, "PARS", result.message or ""))
+        self.signals.done.emit(self.number, MatchOutcome(str(result.kind), match, "PARS", result.message or ""))
 
 
 # --- the dialog -----------------------------------------------------------------------------------
@@ -389,6 +389,7 @@ class _OnlineMatch(QRunnable):
 
 class LearnerDialog(QDialog):
     saved = Signal(int, str)  # completion id, status
+    reported = Signal(str)  # what the save did, in one sentence (for the tab's note line)
     validated = Signal(list)  # the issues of the latest check
     match_finished = Signal(str)  # unique | ambiguous | none
 
@@ -420,6 +421,7 @@ class LearnerDialog(QDialog):
         self._remembered_board_ids: dict[str, str] = {}  # from a learner match, for boards added later
         self.rejection_fields: tuple[str, ...] = ()
         self.outcome = ""  # what the last save did, in one sentence
+        self._match_tasks: set[_OnlineMatch] = set()
         self.setObjectName("learnerDialog")
         self.setStyleSheet(_STYLE)
         self.setWindowTitle("New learner")
@@ -968,13 +970,16 @@ class LearnerDialog(QDialog):
         self.match_label.setStyleSheet("color: palette(mid);")
         if self.online_match:
             task = _OnlineMatch(self.ctx, number, learner, board, board_id)
+            # Python owns the task (and its signals) until it reports; Qt must not delete it under us
+            task.setAutoDelete(False)
             task.signals.done.connect(self._match_done)
-            self._match_task = task  # keep its signals alive until it reports
+            self._match_tasks.add(task)
             QThreadPool.globalInstance().start(task)
         else:
             self._match_done(number, MatchOutcome("unavailable", None, "PARS"))
 
     def _match_done(self, number: int, outcome: MatchOutcome) -> None:
+        self._match_tasks = {t for t in self._match_tasks if t.number != number}
         if number != self._match_number:
             return  # the learner was edited since; a newer lookup is on its way
         if outcome.kind == "unavailable":
@@ -1033,6 +1038,17 @@ class LearnerDialog(QDialog):
             self._prefilling = False
         self.schedule_validation()
 
+    def done(self, result: int) -> None:
+        """Closing: stop pending checks and stop listening to lookups still running."""
+        self._validate_timer.stop()
+        self._match_timer.stop()
+        for task in list(self._match_tasks):
+            try:
+                task.signals.done.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+        super().done(result)
+
     # --- saving -------------------------------------------------------------------------------
 
     def submit(self, add_another: bool = False) -> SaveResult | None:
@@ -1061,14 +1077,19 @@ class LearnerDialog(QDialog):
         assert result.completion_id is not None
         changed = [result.completion_id] + ([self.resubmit_id] if self.resubmit_id is not None else [])
         self.saved_ids.append(result.completion_id)
-        self.ctx.notify_records_changed(changed)
-        self.saved.emit(result.completion_id, result.status or "")
         name = f"{completion.learner.first_name or ''} {completion.learner.last_name or ''}".strip()
         if result.status == Status.DRAFT.value:
-            outcome = f"{name} was saved as a Draft: the learner's permission to report is not recorded, so it is not sent."
+            self.outcome = (
+                f"{name} was saved as a Draft: the learner's permission to report is not recorded, so it is not sent."
+            )
+        elif self.resubmit_id is not None:
+            self.outcome = f"{name} was queued for resubmission under a new credit ID (sent at the next sync)."
         else:
-            outcome = f"{name} was queued for PARS (sent at the next sync)."
-        self.outcome = outcome
+            self.outcome = f"{name} was queued for PARS (sent at the next sync)."
+        outcome = self.outcome
+        self.ctx.notify_records_changed(changed)
+        self.saved.emit(result.completion_id, result.status or "")
+        self.reported.emit(self.outcome)
         if add_another and self.edit_id is None and self.resubmit_id is None:
             self.note.setText(outcome + " Enter the next learner.")
             self.note.setStyleSheet(f"color: {OK_COLOR};" if result.status != Status.DRAFT.value else "color: #8a5300;")

@@ -138,6 +138,9 @@ class LearnerSummaryTab(QWidget):
         )
         self.empty_label.setWordWrap(True)
         self.empty_label.setVisible(False)
+        self.note_label = QLabel(self)  # what the last save did ("saved as a Draft: no permission")
+        self.note_label.setObjectName("noteLabel")
+        self.note_label.setWordWrap(True)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Activity:", self))
@@ -151,7 +154,7 @@ class LearnerSummaryTab(QWidget):
         buttons.addWidget(self.download_button)
         bottom = QHBoxLayout()
         bottom.addWidget(self.select_all)
-        bottom.addStretch(1)
+        bottom.addWidget(self.note_label, 1)
         bottom.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -278,8 +281,11 @@ class LearnerSummaryTab(QWidget):
         """Ctrl+N: the entry dialog for the shown activity."""
         from app.ui.learner_dialog import open_new_learner
 
-        self.last_dialog = open_new_learner(self.ctx, self, self.current_activity_id())
-        return self.last_dialog
+        dialog = open_new_learner(self.ctx, self, self.current_activity_id())
+        # no lambda holding the dialog: it deletes itself on close
+        dialog.reported.connect(self.note_label.setText)
+        self.last_dialog = dialog
+        return dialog
 
     def delete_selected(self) -> QMessageBox | None:
         """Del: delete the ticked/selected records; Submitted ones are refused with the reason."""
@@ -313,8 +319,12 @@ class LearnerSummaryTab(QWidget):
             self.open_row(index.row())
 
     def open_row(self, row: int) -> Any:
-        self.last_dialog = open_record(self.ctx, self, self.model.record(row).completion_id)
-        return self.last_dialog
+        dialog = open_record(self.ctx, self, self.model.record(row).completion_id)
+        reported = getattr(dialog, "reported", None)
+        if reported is not None:
+            reported.connect(self.note_label.setText)
+        self.last_dialog = dialog
+        return dialog
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.table.indexAt(position)
