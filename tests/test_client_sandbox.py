@@ -332,7 +332,15 @@ def test_sandbox_http_helpers_list_records_and_advance_the_clock(server, client)
     assert httpx.post(server.url + "/_sandbox/advance", json={"seconds": 31}).status_code == 200
     listed = httpx.get(server.url + "/_sandbox/records").json()
     assert listed == [{"credit_id": "ccid:1234567:h1", "activity_id": ACTIVITY_ID, "status": "Accepted",
-                       "code": None, "message": None, "received": 1}]
+                       "code": None, "message": None, "received": 1, "deletes_received": 0}]
+
+
+def test_sandbox_counts_adds_and_deletes_of_a_credit_id_apart(server, client):
+    client.save_learner_activity([(ADD, abim(AVERY, "h2"))])
+    server.advance(31)
+    client.save_learner_activity([(DELETE, abim(AVERY, "h2"))])
+    (listed,) = [r for r in server.records() if r["credit_id"] == "ccid:1234567:h2"]
+    assert (listed["received"], listed["deletes_received"]) == (1, 1)
 
 
 def test_sandbox_state_file_survives_a_restart(tmp_path):

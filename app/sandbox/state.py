@@ -78,7 +78,8 @@ CREATE TABLE IF NOT EXISTS records (
     status TEXT NOT NULL,
     code INTEGER,
     message TEXT,
-    received INTEGER NOT NULL,        -- how many times an Add or Delete for it arrived
+    received INTEGER NOT NULL,        -- how many Add requests carried it (a double send shows as 2)
+    deletes_received INTEGER NOT NULL DEFAULT 0,  -- how many Delete requests named it
     stored INTEGER NOT NULL,          -- 0: PARS rejected it at once and kept nothing
     report TEXT,                      -- the ActivityReport as last sent (stored records only)
     board_processed INTEGER NOT NULL DEFAULT 0,
@@ -102,6 +103,7 @@ class SandboxRecord:
     code: int | None
     message: str | None
     received: int
+    deletes_received: int
 
     def as_json(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -232,8 +234,10 @@ class SandboxState:
                 "ON CONFLICT (credit_id) DO NOTHING",
                 (credit_id, completion.activity_id, STATUS_NOT_FOUND),
             )
-            self._db.execute("UPDATE records SET received = received + 1 WHERE credit_id = ?", (credit_id,))
         action = record_action(completion.action)
+        if credit_id:
+            counter = "deletes_received" if action is RecordAction.DELETE else "received"
+            self._db.execute(f"UPDATE records SET {counter} = {counter} + 1 WHERE credit_id = ?", (credit_id,))
         if action is RecordAction.DELETE:
             return self._delete(credit_id, issues)
         if action is RecordAction.ADD:
@@ -432,7 +436,7 @@ class SandboxState:
         with self._lock, self._db:
             self._settle()
             rows = self._db.execute(
-                "SELECT credit_id, activity_id, status, code, message, received FROM records ORDER BY rowid"
+                "SELECT credit_id, activity_id, status, code, message, received, deletes_received FROM records ORDER BY rowid"
             ).fetchall()
         return [SandboxRecord(*row) for row in rows]
 
