@@ -204,6 +204,7 @@ class ScriptedPars:
     calls: list[str] = field(default_factory=list)
     activities: list[str] = field(default_factory=list)
     refuse_activity: str | None = None
+    refuse_deletes: dict[str, tuple[int, str]] = field(default_factory=dict)  # creditID -> code, message
 
     def _next(self, operation: str) -> str:
         self.calls.append(operation)
@@ -242,7 +243,10 @@ class ScriptedPars:
             if held is None:
                 return RecordResult(credit_id, Status.REJECTED.value, 605, "Record not found. Delete action has failed")
             if held.status == Status.SUBMITTED.value:
-                return RecordResult(credit_id, Status.SUBMITTED.value, None, "still being processed")
+                return RecordResult(credit_id, Status.SUBMITTED.value, 998, "still being processed")
+            if credit_id in self.refuse_deletes:
+                code, message = self.refuse_deletes[credit_id]
+                return RecordResult(credit_id, held.status, code, message)
             held.status = Status.DELETE_SUBMITTED.value
             return RecordResult(credit_id, held.status, None, None)
         if held is not None:

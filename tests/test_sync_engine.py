@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.commands import sync as sync_command
 from app.models import CompletionRow, OutboxRow, StatusEvent
 from app.pars.credentials import Credentials
 from app.pars.domain import RecordAction, Status

@@ -5,14 +5,32 @@ ones use the real sandbox over HTTP, including a subprocess killed with SIGKILL 
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from app.models import CompletionRow, Meta, StatusEvent
 from app.pars.domain import Status
+from app.services import records
 from app.sync.engine import SyncEngine, backoff_delay, queued_count
-from tests.sync_support import ScriptedPars, add_activity, outbox_rows, queue_records, statuses
+from tests.sync_support import (
+    ScriptedPars,
+    add_activity,
+    outbox_rows,
+    queue_records,
+    running_sandbox,
+    sandbox_client,
+    sandbox_records,
+    statuses,
+    statuses_by_credit_id,
+)
 
 
 def _engine(store, pars, **options) -> SyncEngine:
@@ -160,21 +178,6 @@ def test_every_status_change_is_a_history_event_from_pars_then_the_board(store):
 
 # --- against the real sandbox ------------------------------------------------------------------------
 
-import os  # noqa: E402
-import random  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from tests.sync_support import (  # noqa: E402
-    running_sandbox,
-    sandbox_client,
-    sandbox_records,
-    statuses_by_credit_id,
-)
-
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -269,4 +272,52 @@ def test_sigkill_at_random_points_never_sends_a_record_twice(store, tmp_path):
     assert [credit_id for credit_id, entry in seen.items() if entry["received"] != 1] == []
     assert {credit_id: entry["status"] for credit_id, entry in seen.items()} == local
     assert set(local.values()) == {Status.ACCEPTED.value}
+    assert outbox_rows(store) == []
+
+
+def _queue_delete(store, completion_id: int) -> None:
+    with store.transaction() as s:
+        assert records.request_delete(s, s.get(CompletionRow, completion_id)) is None
+
+
+def test_delete_refused_by_pars_keeps_the_records_status_with_the_code(store):
+    activity = add_activity(store, accme_id="123456789")
+    [record] = queue_records(store, activity, 1)
+    pars = ScriptedPars()
+    _engine(store, pars).run()
+    pars.advance()
+    _engine(store, pars).run()
+    _queue_delete(store, record)
+    credit_id = outbox_rows(store)[0].credit_id
+    pars.refuse_deletes[credit_id] = (706, "You cannot delete a record for a previous year")
+
+    report = _engine(store, pars).run()
+
+    assert report.errors == 1 and report.deleted == 0
+    with store.session() as s:
+        row = s.get(CompletionRow, record)
+        assert (row.status, row.status_code, row.status_source) == (Status.ACCEPTED.value, 706, "PARS")
+        assert "previous year" in row.status_message
+    assert outbox_rows(store) == []
+
+
+def test_delete_whose_outcome_was_lost_is_settled_by_lookup(store):
+    activity = add_activity(store, accme_id="123456789")
+    [record] = queue_records(store, activity, 1)
+    pars = ScriptedPars()
+    _engine(store, pars).run()
+    pars.advance()
+    _engine(store, pars).run()
+    _queue_delete(store, record)
+    credit_id = outbox_rows(store)[0].credit_id
+    # the delete's lookup succeeds, then the delete itself is stored by PARS but its answer is lost
+    pars.script = ["ok", "lost"]
+
+    lost = _engine(store, pars).run(poll=False)
+    assert lost.errors == 1 and [row.in_flight for row in outbox_rows(store)] == [True]
+    settled = _engine(store, pars).run(poll=False)
+
+    assert settled.recovered == 1
+    assert statuses(store)[record] == Status.DELETE_SUBMITTED.value
+    assert pars.received[credit_id] == 2  # the add once, the delete once
     assert outbox_rows(store) == []

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
-
-import pytest
 
 from app.pars.domain import Status
 from app.sync.engine import SyncEngine

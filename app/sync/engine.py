@@ -11,8 +11,8 @@ One `run()` is a pass over the store:
    and its answers are applied (status, code, message, history event, outbox row removed) in one
    transaction after it;
 4. poll: records Submitted / Delete Submitted are asked for their status (the boards answer later);
-   deletes waiting in the outbox are looked up too, because PARS refuses to delete a Submitted record;
-5. deletes whose record PARS has finished processing are sent like adds;
+5. deletes: each record is looked up first. PARS refuses to delete a Submitted record, so those
+   wait in the outbox for the board's answer; the others are sent in batches like adds;
 6. `last_sync_at` is stored when the pass completed.
 
 `should_stop()` is checked between batches; every batch is committed on its own, so stopping (or
@@ -702,7 +702,11 @@ class _Pass:
         rows = [row for row in rows if row[0] not in self.touched]
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
-            answers = self._lookup([credit for _, credit, _ in chunk], "records for their status", ())
+            try:
+                answers = self._lookup([credit for _, credit, _ in chunk], "records for their status", ())
+            except _Abort:
+                self.report.errors += len(chunk)  # their status could not be refreshed
+                raise
             changes: list[_Change] = []
             for completion_id, credit_id, current in chunk:
                 result = answers.get(credit_id)
