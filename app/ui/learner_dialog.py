@@ -419,7 +419,8 @@ class LearnerDialog(QDialog):
         self._loading = False
         self._rejected: LearnerRecordView | None = None
         self._remembered_board_ids: dict[str, str] = {}  # from a learner match, for boards added later
-        self.rejection_fields: tuple[str, ...] = ()
+        self.rejection_fields: tuple[str, ...] = ()  # fields a rejection points at, until edited
+        self._rejection_text = ""
         self.outcome = ""  # what the last save did, in one sentence
         self._match_tasks: set[_OnlineMatch] = set()
         self.setObjectName("learnerDialog")
@@ -901,6 +902,8 @@ class LearnerDialog(QDialog):
                 _set_error(widget, field_name in by_field)
         for number, editor in enumerate(self.board_editors):
             editor.show_issues(board_issues.get(number, []))
+        if self.rejection_fields:
+            self._mark_rejection()
 
         no_permission = not self.permission.isChecked()
         if self.resubmit_id is not None:
@@ -931,20 +934,43 @@ class LearnerDialog(QDialog):
         return 0
 
     def highlight_rejection(self, code: int | None, text: str) -> None:
-        """Mark the fields a PARS/board rejection points at (the form's own checks may pass)."""
-        for field_name in fields_for_code(code):
-            if field_name in (F_BOARD, F_BOARD_ID, F_BOARD_POINTS, F_CREDIT_TYPE):
-                for editor in self.board_editors:
-                    target = {F_BOARD: editor.board_combo, F_BOARD_ID: editor.board_id,
-                              F_BOARD_POINTS: editor.points}.get(field_name)
-                    if target is not None:
-                        _set_error(target, True)
-                continue
-            widget = self.field_widgets.get(field_name)
-            if widget is not None:
-                _set_error(widget, True)
-                widget.setToolTip(text)
+        """Mark the fields a PARS/board rejection points at (the form's own checks may pass), with
+        the rejection next to them, until the coordinator edits one of them."""
         self.rejection_fields = fields_for_code(code)
+        self._rejection_text = text
+        for widget in self._rejection_widgets():
+            signal = getattr(widget, "textEdited", None) or getattr(widget, "activated", None)
+            if signal is not None:
+                signal.connect(self._rejection_addressed)
+        self._mark_rejection()
+
+    def _rejection_widgets(self) -> list[QWidget]:
+        widgets: list[QWidget] = []
+        for field_name in self.rejection_fields:
+            if field_name in (F_BOARD, F_BOARD_ID, F_BOARD_POINTS):
+                for editor in self.board_editors:
+                    widgets.append(
+                        {F_BOARD: editor.board_combo, F_BOARD_ID: editor.board_id, F_BOARD_POINTS: editor.points}[field_name]
+                    )
+            elif field_name in self.field_widgets:
+                widgets.append(self.field_widgets[field_name])
+        return widgets
+
+    def _mark_rejection(self) -> None:
+        for widget in self._rejection_widgets():
+            _set_error(widget, True)
+            widget.setToolTip(self._rejection_text)
+        for field_name in self.rejection_fields:
+            label = self.field_errors.get(field_name)
+            if label is not None and not label.isVisibleTo(self) and not label.text():
+                label.setText(self._rejection_text)
+                label.setVisible(True)
+
+    def _rejection_addressed(self, *_args: Any) -> None:
+        for widget in self._rejection_widgets():
+            widget.setToolTip("")
+        self.rejection_fields = ()
+        self.validate_now()
 
     # --- learner match ------------------------------------------------------------------------
 

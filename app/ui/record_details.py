@@ -44,7 +44,7 @@ class RecordDetailsDialog(QDialog):
         self.record = record
         self.history = history
         self.setWindowTitle(f"{record.learner_name} — {record.status}")
-        self.resize(760, 520)
+        self.resize(900, 520)
 
         layout = QVBoxLayout(self)
         form = QFormLayout()
@@ -122,9 +122,15 @@ def history_table(history: list[HistoryEntry], parent: QWidget | None = None) ->
             if column == 4 and entry.code:
                 item.setToolTip(f"{entry.code} — {catalog.error(entry.code).fix}")
             table.setItem(row, column, item)
+            if column == 5:
+                item.setToolTip(value)  # long creditIDs are elided in the cell
+    table.setWordWrap(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(5, QHeaderView.ResizeMode.Interactive)
+    table.setColumnWidth(5, 150)
     return table
 
 

@@ -1,0 +1,235 @@
+"""The Learner Summary tab: an activity's records, tooltips, resubmission, delete, history, download."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from openpyxl import load_workbook
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+from sqlalchemy import select
+
+from app.models import CompletionRow, OutboxRow
+from app.pars.domain import BoardPart, Status
+from app.services import learners, records
+from app.ui.learner_dialog import LearnerDialog
+from app.ui.learner_summary import LearnerSummaryTab
+from app.ui.record_details import RecordDetailsDialog
+from app.ui.record_model import RecordIdRole
+
+from learner_support import completion, recent_activity, store_record
+from ui_support import make_context
+
+RECENT = date.today() - timedelta(days=3)
+
+
+def _tab(qtbot, store) -> LearnerSummaryTab:
+    tab = LearnerSummaryTab(make_context(store))
+    qtbot.addWidget(tab)
+    tab.resize(1100, 500)
+    tab.show()
+    return tab
+
+
+def _rows(tab) -> dict[str, int]:
+    model = tab.model
+    return {model.record(r).last_name: r for r in range(model.rowCount())}
+
+
+def _status_index(tab, row: int):
+    return tab.model.index(row, tab.model.column_of("status"))
+
+
+def _board(board_id: str, points: str = "8") -> list[BoardPart]:
+    return [BoardPart("ABIM", board_id, Decimal(points), {"Medical Knowledge": None})]
+
+
+def _rejected_hopper(store, activity) -> int:
+    return store_record(
+        store, activity,
+        completion("Grace", "Hoper", license_id="G2", completed=RECENT, boards=_board("654321")),
+        status=Status.REJECTED, code=665, message="Diplomate name does not match Board record",
+    )
+
+
+def test_shows_the_activitys_records_with_status_counts(qtbot, store):
+    activity = recent_activity(store)
+    other = recent_activity(store, accme_id="987654321", title="Other activity")
+    store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT), status=Status.ACCEPTED)
+    _rejected_hopper(store, activity)
+    store_record(store, other, completion("Alan", "Turing", license_id="T3", completed=RECENT))
+    tab = _tab(qtbot, store)
+    assert tab.show_activity(activity)
+    assert set(_rows(tab)) == {"Lovelace", "Hoper"}
+    assert tab.count_label.text() == "2 records: 1 Accepted, 1 Rejected"
+    assert tab.show_activity(other)
+    assert set(_rows(tab)) == {"Turing"}
+
+
+def test_rejected_record_tooltip_gives_code_message_and_fix(qtbot, store):
+    activity = recent_activity(store)
+    _rejected_hopper(store, activity)
+    tab = _tab(qtbot, store)
+    index = _status_index(tab, 0)
+    assert index.data() == "Rejected 665"
+    tooltip = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert tooltip.startswith("665 — Diplomate name does not match Board record")
+    assert "Rejected by the certifying board" in tooltip
+    assert "Fix: Use the name exactly as the board has it" in tooltip
+    assert not index.data(Qt.ItemDataRole.DecorationRole).isNull()
+
+
+def test_status_change_updates_just_that_row_without_a_reset(qtbot, store):
+    activity = recent_activity(store)
+    ada = store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT), status=Status.SUBMITTED)
+    store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT, boards=_board("2")))
+    tab = _tab(qtbot, store)
+    row = tab.model.row_of(ada)
+    with store.transaction() as s:
+        records.set_status(s, s.get(CompletionRow, ada), Status.ACCEPTED, source="board")
+    with qtbot.assertNotEmitted(tab.model.modelReset):
+        with qtbot.waitSignal(tab.model.dataChanged) as changed:
+            tab.ctx.records_changed.emit([ada])
+    top_left, bottom_right = changed.args[:2]
+    assert top_left.row() == bottom_right.row() == row
+    assert _status_index(tab, row).data() == "Accepted"
+
+
+def test_double_click_on_a_rejected_row_corrects_and_resubmits_with_a_new_credit_id(qtbot, store):
+    activity = recent_activity(store)
+    rejected = _rejected_hopper(store, activity)
+    tab = _tab(qtbot, store)
+    row = tab.model.row_of(rejected)
+    rect = tab.table.visualRect(tab.model.index(row, 1))
+    QTest.mouseClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QTest.mouseDClick(tab.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+    dialog = tab.last_dialog
+    assert isinstance(dialog, LearnerDialog) and dialog.resubmit_id == rejected
+    assert "665" in dialog.banner.text() and "Diplomate name" in dialog.banner.text()
+    # the fields the board's 665 points at are marked
+    assert dialog.first_name.property("error") is True and dialog.last_name.property("error") is True
+    assert dialog.board_editors[0].board_id.property("error") is True
+    assert dialog.last_name.text() == "Hoper"
+
+    assert "665" in dialog.field_errors["Last Name"].text()
+    dialog.last_name.clear()
+    qtbot.keyClicks(dialog.last_name, "Hopper")
+    assert dialog.first_name.property("error") is False  # the coordinator acted on it
+    dialog.permission.setChecked(True)
+    with qtbot.waitSignal(dialog.saved) as saved:
+        qtbot.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
+    new_id, status = saved.args
+    assert status == Status.QUEUED.value
+
+    with store.session() as s:
+        old_row = s.get(CompletionRow, rejected)
+        new_row = s.get(CompletionRow, new_id)
+        assert new_row.replaces_id == rejected and new_row.credit_id != old_row.credit_id
+        assert old_row.status == Status.REJECTED.value  # the original stays, with the board's verdict
+        history = learners.status_history(s, new_id)
+    assert [h.status for h in history] == ["Queued", "Rejected", "Rejected", "Queued"]
+    assert history[2].message == f"Resubmitted as {new_row.credit_id}"
+    # both rows are in the table; the old one says it was resubmitted
+    qtbot.waitUntil(lambda: tab.model.row_of(new_id) is not None)
+    assert _status_index(tab, tab.model.row_of(rejected)).data() == "Rejected 665 (resubmitted)"
+    assert "resubmission" in tab.note_label.text()
+
+
+def test_double_click_on_an_accepted_row_shows_details_and_history(qtbot, store):
+    activity = recent_activity(store)
+    ada = store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT), status=Status.ACCEPTED)
+    tab = _tab(qtbot, store)
+    tab.open_row(tab.model.row_of(ada))
+    dialog = tab.last_dialog
+    assert isinstance(dialog, RecordDetailsDialog)
+    assert [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())] == ["Queued", "Accepted"]
+    dialog.close()
+
+
+def test_history_button_is_one_click_away(qtbot, store):
+    activity = recent_activity(store)
+    rejected = _rejected_hopper(store, activity)
+    tab = _tab(qtbot, store)
+    tab.table.selectRow(tab.model.row_of(rejected))
+    assert tab.history_button.isEnabled()
+    qtbot.mouseClick(tab.history_button, Qt.MouseButton.LeftButton)
+    dialog = tab.last_dialog
+    assert isinstance(dialog, RecordDetailsDialog)
+    table = dialog.table
+    last = table.rowCount() - 1
+    assert (table.item(last, 1).text(), table.item(last, 3).text()) == ("Rejected", "665")
+    assert "Diplomate name" in dialog.findChild(QLabel, "rejectionLabel").text()
+    dialog.close()
+
+
+def test_delete_selected_refuses_submitted_records_and_deletes_the_rest(qtbot, store, monkeypatch):
+    activity = recent_activity(store)
+    submitted = store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT), status=Status.SUBMITTED)
+    accepted = store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT, boards=_board("2")), status=Status.ACCEPTED)
+    queued = store_record(store, activity, completion("Alan", "Turing", license_id="T3", completed=RECENT, boards=_board("3")))
+    tab = _tab(qtbot, store)
+    monkeypatch.setattr(tab, "confirm_delete", lambda count: count == 3)
+    for completion_id in (submitted, accepted, queued):
+        index = tab.model.index(tab.model.row_of(completion_id), 0)
+        assert tab.model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert tab.delete_button.isEnabled()
+
+    tab.activateWindow()  # shortcuts go to the active window
+    qtbot.waitUntil(tab.isActiveWindow, timeout=2_000)
+    tab.table.setFocus()
+    QTest.keyClick(tab.table, Qt.Key.Key_Delete)
+
+    box = tab.last_dialog
+    assert box is not None and box.isVisible()
+    assert "1 of 3 records cannot be deleted" in box.text()
+    assert "Lovelace, Ada" in box.informativeText() and "Submitted" in box.informativeText()
+    box.close()
+    with store.session() as s:
+        got = dict(s.execute(select(CompletionRow.id, CompletionRow.status)).all())
+        outbox = [(o.completion_id, o.action) for o in s.scalars(select(OutboxRow))]
+    assert got == {submitted: "Submitted", accepted: "Delete Queued", queued: "Deleted"}
+    assert outbox == [(accepted, "Delete")]
+    # the deleted one left the list; the delete-queued one shows its new status
+    assert tab.model.row_of(queued) is None
+    assert _status_index(tab, tab.model.row_of(accepted)).data() == "Delete Queued"
+    assert set(tab.model.checked_ids()) == {submitted, accepted}
+
+
+def test_download_learners_writes_a_clean_workbook(qtbot, store, tmp_path, monkeypatch):
+    activity = recent_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT), status=Status.ACCEPTED)
+    _rejected_hopper(store, activity)
+    tab = _tab(qtbot, store)
+    target = tmp_path / "out" / "learners"
+    suggested: list[str] = []
+    monkeypatch.setattr(tab, "choose_save_path", lambda s: suggested.append(s) or str(target))
+
+    with qtbot.waitSignal(tab.exported) as exported:
+        qtbot.mouseClick(tab.download_button, Qt.MouseButton.LeftButton)
+    path, count = exported.args
+    assert path.endswith("learners.xlsx") and count == 2
+    assert "123456789" in suggested[0] and suggested[0].endswith(".xlsx")
+    sheet = load_workbook(path).active
+    assert sheet.freeze_panes == "A2"
+    headers = [c.value for c in sheet[1]]
+    rows = {r[headers.index("Last Name")]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert rows["Hoper"][headers.index("Status Code")] == 665
+    assert rows["Lovelace"][headers.index("Completion Date")] == datetime.combine(RECENT, datetime.min.time())
+
+
+def test_paging_fetches_more_rows_as_the_view_scrolls(qtbot, store):
+    from learner_support import bulk_load
+
+    activity = recent_activity(store)
+    bulk_load(store, [activity], 1200)
+    tab = _tab(qtbot, store)
+    assert tab.model.total == 1200
+    assert tab.model.rowCount() < 1200
+    tab.table.scrollToBottom()
+    qtbot.waitUntil(lambda: tab.model.rowCount() > 200)
+    tab.model.fetch_all()
+    ids = [tab.model.data(tab.model.index(r, 0), RecordIdRole) for r in range(tab.model.rowCount())]
+    assert len(ids) == len(set(ids)) == 1200
