@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.models import CompletionRow, Meta, StatusEvent
 from app.pars.domain import Status
 from app.services import records
-from app.sync.engine import SyncEngine, backoff_delay, queued_count
+from app.sync.engine import PassLock, SyncEngine, backoff_delay, queued_count
 from tests.sync_support import (
     ScriptedPars,
     add_activity,
@@ -321,3 +321,20 @@ def test_delete_whose_outcome_was_lost_is_settled_by_lookup(store):
     assert statuses(store)[record] == Status.DELETE_SUBMITTED.value
     assert pars.received[credit_id] == 2  # the add once, the delete once
     assert outbox_rows(store) == []
+
+
+def test_a_second_pass_on_the_same_store_is_skipped_while_one_runs(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 2)
+    pars = ScriptedPars()
+    running = PassLock(store.path)
+    assert running.acquire()  # e.g. the desktop app's pass, while cron starts another
+    try:
+        skipped = _engine(store, pars).run()
+    finally:
+        running.release()
+    assert skipped.skipped and skipped.sent == 0 and pars.calls == []
+    assert skipped.left_in_outbox == 2
+
+    after = _engine(store, pars).run()
+    assert not after.skipped and after.sent == 2

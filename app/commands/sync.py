@@ -85,6 +85,8 @@ def summary(report: SyncReport) -> str:
         parts.append(f"deletes waiting for the board {report.waiting_deletes}")
     parts.append(f"errors {report.errors}")
     parts.append(f"left in outbox {report.left_in_outbox}")
+    if report.skipped:
+        return "sync: skipped, another sync is running on this store"
     return "sync: " + ", ".join(parts) + (" (stopped)" if report.stopped else "")
 
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, delete, func, select, true, update
 from sqlalchemy.orm import Session, selectinload
@@ -90,6 +91,7 @@ class SyncReport:
     activities_registered: int = 0
     left_in_outbox: int = 0
     stopped: bool = False  # should_stop() ended the pass early
+    skipped: bool = False  # another pass was running on the same store; this one did nothing
     fatal: str | None = None  # the pass was stopped (credentials refused, ...)
     problems: list[str] = field(default_factory=list)  # one sentence each, no personal data
     started_at: str = ""
@@ -123,6 +125,53 @@ _ADD_RESULTS = {Status.SUBMITTED.value, Status.ACCEPTED.value, Status.REJECTED.v
 _DELETE_DONE = {Status.DELETE_SUBMITTED.value, Status.DELETED.value}
 _PARS_STATUSES = _ADD_RESULTS | _DELETE_DONE
 _WAITING_MESSAGE = "Waiting: PARS still processes this record (Submitted); the delete is sent once the board answers"
+
+
+class PassLock:
+    """One sync pass per store at a time, across threads and processes (desktop app + cron).
+
+    An OS file lock on `<store>.sync-lock`: the operating system releases it when its holder
+    exits, however it exits (even SIGKILL), so a crash never leaves the store locked.
+    """
+
+    def __init__(self, store_path: Path) -> None:
+        self.path = Path(f"{store_path}.sync-lock")
+        self._handle: IO[bytes] | None = None
+
+    def acquire(self) -> bool:
+        handle = open(self.path, "a+b")  # noqa: SIM115 - held open for the lock's lifetime
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        finally:
+            handle.close()
 
 
 def queued_count(session: Session) -> int:
@@ -173,6 +222,30 @@ class SyncEngine:
         """One pass. `respect_backoff` skips records whose retry time has not come (interval loops);
         a user's "Sync now" leaves it False and retries everything at once."""
         report = SyncReport(started_at=self.clock().isoformat(timespec="seconds"))
+        lock = PassLock(self.store.path)
+        if not lock.acquire():
+            # Another pass (the desktop app, a cron job) owns this store's outbox right now; running
+            # beside it would take its in-flight batch for a crashed one and ask, then resend, it.
+            report.skipped = True
+            report.problems.append("another sync is running on this store; this pass was skipped")
+            report.finished_at = report.started_at
+            with self.store.session() as session:
+                report.left_in_outbox = queued_count(session)
+            return report
+        try:
+            return self._run_locked(report, on_progress, on_change, should_stop, poll, respect_backoff)
+        finally:
+            lock.release()
+
+    def _run_locked(
+        self,
+        report: SyncReport,
+        on_progress: ProgressCallback | None,
+        on_change: ChangeCallback | None,
+        should_stop: StopCheck | None,
+        poll: bool,
+        respect_backoff: bool,
+    ) -> SyncReport:
         pass_ = _Pass(self, report, on_progress, on_change, should_stop or (lambda: False), respect_backoff)
         completed = False
         try:
@@ -555,7 +628,7 @@ class _Pass:
             sent_ids = [item.id for item in items]
             s.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id.in_(sent_ids))
+                .where(OutboxRow.id.in_(sent_ids), OutboxRow.in_flight.is_(False))
                 .values(in_flight=True, attempts=OutboxRow.attempts + 1, last_error=None)
             )
         try:

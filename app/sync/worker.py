@@ -36,6 +36,8 @@ def _status_line(report: SyncReport) -> str | None:
     """One sentence for the status bar when the pass did not fully succeed, else None."""
     if report.fatal:
         return report.fatal
+    if report.skipped:
+        return "Sync skipped: another sync (e.g. `parsdesk sync`) is working on this store right now"
     if report.errors:
         first = report.problems[0] if report.problems else "see the records' details"
         return f"Sync incomplete: {report.errors} record(s) not sent or settled ({first})"
