@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 DEMO_BANNER = "Demo data — connected to the built-in PARS sandbox"
 TAB_ACTIVITIES, TAB_SUMMARY, TAB_UPLOAD, TAB_SEARCH = range(4)
 _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered before views hear of them
+_RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
 
 
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._last_error: str | None = None
         self._open_records = 0  # Submitted records waiting on the boards: idle syncs poll for them
+        self._finished_report: dict[str, Any] | None = None  # held until the views caught up
 
         self._setup_sync()
         ctx.open_activity_requested.connect(self.show_activity)
@@ -280,22 +282,34 @@ class MainWindow(QMainWindow):
 
     def _sync_progress(self, done: int, total: int) -> None:
         if total > 0:
-            self.sync_progress.setRange(0, total)
-            self.sync_progress.setValue(min(done, total))
-            self.sync_progress.setFormat(f"{done} / {total}")
+            # QProgressBar.setValue repaints synchronously, which would also paint every table with
+            # pending row updates right now; with updates off it only schedules an ordinary paint
+            bar = self.sync_progress
+            bar.setUpdatesEnabled(False)
+            bar.setRange(0, total)
+            bar.setValue(min(done, total))
+            bar.setFormat(f"{done} / {total}")
+            bar.setUpdatesEnabled(True)
             if self.sync_state_label.text() != "Cancelling…":
                 self.sync_state_label.setText("Syncing…")
 
     def _record_changed(self, completion_id: int, _status: str) -> None:
         self._pending_ids.add(int(completion_id))
         if not self._flush_timer.isActive():
-            self._flush_timer.start()
+            self._flush_timer.start(_RECORD_FLUSH_MS)
 
     def _flush_record_changes(self) -> None:
+        """Pass gathered record changes to the views, at most _RECORD_FLUSH_CHUNK per event-loop turn,
+        so a 500-record batch answer never freezes the window while the views re-read their rows."""
         if self._pending_ids:
-            ids = sorted(self._pending_ids)
-            self._pending_ids.clear()
+            ids = sorted(self._pending_ids)[:_RECORD_FLUSH_CHUNK]
+            self._pending_ids.difference_update(ids)
             self.ctx.notify_records_changed(ids)
+        if self._pending_ids:
+            self._flush_timer.start(0)  # the rest on the next turn, after paint and input events
+        elif self._finished_report is not None:
+            report, self._finished_report = self._finished_report, None
+            self._complete_sync(report)
 
     def _sync_failed(self, message: str) -> None:
         self._last_error = message
@@ -304,12 +318,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 15_000)
 
     def _sync_done(self, report: dict[str, Any]) -> None:
-        self._flush_timer.stop()
-        self._flush_record_changes()
+        # the views first hear of every changed record, then the sync counts as finished
+        self._finished_report = dict(report or {})
+        if not self._flush_timer.isActive():
+            self._flush_record_changes()
+
+    def _complete_sync(self, report: dict[str, Any]) -> None:
         self.sync_progress.setVisible(False)
         self.sync_action.setEnabled(not self._closing)
         self.cancel_sync_action.setEnabled(False)
-        report = dict(report or {})
         problems = [str(p) for p in report.get("problems") or []]
         if self._last_error or report.get("fatal"):
             self.sync_state_label.setText("Sync problem")
@@ -455,7 +472,9 @@ class MainWindow(QMainWindow):
             self.ctx.sync.cancel()
             if not self.ctx.sync.wait_stopped(_STOP_WAIT_MS):
                 log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
-        self._flush_record_changes()
+        # closing: no view needs the last changes any more, and nothing may touch the store after this
+        for timer in (self._flush_timer, self._status_timer, self.activities_tab._counts_timer):
+            timer.stop()
         self.save_state()
         event.accept()
 

@@ -1,0 +1,139 @@
+"""Does the window stay responsive while it syncs 5,000 records?
+
+    .venv/bin/python bench/bench_ui.py [--records 5000]
+
+The main window runs offscreen on a store with N queued records of one activity, shown in the
+Learner Summary, against the real PARS sandbox on loopback. A QTimer ticks every 10 ms on the GUI
+thread and records the gap between ticks; the longest gap is the longest the user would have seen
+the window frozen. Two passes are measured: sending every record (-> Submitted), then, after the
+sandbox's boards answer, polling them all (-> Accepted). Target: longest stall < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+STALL_TARGET_MS = 100.0
+TICK_MS = 10
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def measure_sync_pass(app, window, timeout_s: float = 300.0) -> dict[str, float]:  # noqa: ANN001
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    loop = QEventLoop()
+    reports: list[dict] = []
+    window.sync_finished.connect(lambda report: (reports.append(report), loop.quit()))
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    timer.start()
+    started = time.perf_counter()
+    window.sync_now()
+    loop.exec()
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    window.sync_finished.disconnect()
+    if not reports:
+        raise RuntimeError(f"the sync did not finish within {timeout_s:.0f} s")
+    return {
+        "seconds": elapsed,
+        "max_stall_ms": max(gaps) if gaps else 0.0,
+        "p99_gap_ms": _percentile(gaps, 0.99),
+        "ticks": float(len(gaps)),
+        "report": reports[0],
+    }
+
+
+def run_case(records: int, tab: str) -> tuple[dict, dict]:
+    """Both passes with `tab` ("summary": the Learner Summary of the activity, or "activities") shown."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.models import Store
+    from app.ui.context import AppContext
+    from app.ui.main_window import TAB_ACTIVITIES, TAB_SUMMARY, MainWindow
+    from app.ui.settings import AppSettings
+    from tests.sync_support import RecordSpec, add_activity, queue_records, running_sandbox, sandbox_client
+
+    with tempfile.TemporaryDirectory(prefix="parsdesk-bench-ui-") as scratch:
+        os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
+        app = QApplication.instance() or QApplication([sys.argv[0]])
+        store = Store.open(Path(scratch) / "bench.sqlite3")
+        activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+        # every other record also claims ABIM points (Submitted until the board answers); the rest
+        # are CME-only records for a state that does not use PARS (Accepted at once)
+        queue_records(store, activity, records, spec=lambda n: RecordSpec(
+            board=("ABIM", f"9{n:05d}", Decimal("8"), {"Medical Knowledge": "8"}) if n % 2 else None))
+        with running_sandbox(board_delay=3600.0) as sandbox:
+            ctx = AppContext(store, settings=AppSettings(sync_interval_s=0), sandbox=sandbox,
+                             client_factory=lambda: sandbox_client(sandbox.url, timeout=60))
+            window = MainWindow(ctx)
+            window.resize(1280, 800)
+            window.show()
+            window.show_activity(activity)
+            window.tabs.setCurrentIndex(TAB_SUMMARY if tab == "summary" else TAB_ACTIVITIES)
+            app.processEvents()
+
+            send = measure_sync_pass(app, window)
+            sandbox.advance(7200)  # the boards answer every Submitted record
+            poll = measure_sync_pass(app, window)
+            window.close()
+            window.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        store.close()
+    return send, poll
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument("--tab", choices=("summary", "activities", "both"), default="both",
+                        help="which tab is on screen while syncing (default: both, one after the other)")
+    args = parser.parse_args(argv)
+
+    print(f"records: {args.records}")
+    worst = 0.0
+    for tab in (("summary", "activities") if args.tab == "both" else (args.tab,)):
+        send, poll = run_case(args.records, tab)
+        for name, result in (("send (Queued -> Submitted/Accepted)", send), ("poll (Submitted -> final)", poll)):
+            report = result["report"]
+            print(f"[{tab} tab shown] {name}: {result['seconds']:.2f} s, longest event-loop stall "
+                  f"{result['max_stall_ms']:.1f} ms, p99 gap {result['p99_gap_ms']:.1f} ms, "
+                  f"{int(result['ticks'])} ticks; submitted {report['submitted']}, accepted {report['accepted']}, "
+                  f"rejected {report['rejected']}, errors {report['errors']}")
+            worst = max(worst, result["max_stall_ms"])
+    verdict = "OK" if worst < STALL_TARGET_MS else "OVER TARGET"
+    print(f"longest stall while syncing: {worst:.1f} ms (target < {STALL_TARGET_MS:.0f} ms): {verdict}")
+    return 0 if worst < STALL_TARGET_MS else 1
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    # skip interpreter teardown: PySide objects left to the garbage collector at exit can crash it
+    os._exit(code)
