@@ -3,8 +3,14 @@ queued -> Submitted -> the board answers; PARS's immediate rejections; deletes."
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -243,3 +249,33 @@ def sync_command_main(argv: list[str]) -> int:
     from app.cli import main
 
     return main(["sync", *argv])
+
+
+def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    activity = add_activity(store, accme_id="123456789")
+    first = queue_records(store, activity, 3, label="early")
+    env = {**os.environ, "PARSDESK_DATA_DIR": str(tmp_path / "data"), "PARSDESK_SANDBOX_URL": sandbox.url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "sync", "--db", str(store.path), "--interval", "0.2", "-q"],
+        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        def settled(ids: list[int]) -> bool:
+            now = statuses(store)
+            return all(now[i] == Status.ACCEPTED.value for i in ids)
+
+        deadline = time.monotonic() + 30
+        while not settled(first):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        later = queue_records(store, activity, 2, label="later")  # queued while the loop runs
+        while not settled(later):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
