@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import threading
 
+from decimal import Decimal
+
 from app.pars.domain import Status
-from app.sync.engine import SyncEngine
+from app.sync.engine import SyncEngine, make_engine_factory, resolve_target
 from app.sync.worker import SyncController, SyncWorker
-from tests.sync_support import ScriptedPars, add_activity, outbox_rows, queue_records, statuses
+from tests.sync_support import (
+    AVERY,
+    AVERY_ABIM,
+    RecordSpec,
+    ScriptedPars,
+    add_activity,
+    outbox_rows,
+    queue_records,
+    running_sandbox,
+    sandbox_records,
+    statuses,
+)
 
 
 class GatedPars(ScriptedPars):
@@ -24,6 +37,32 @@ class GatedPars(ScriptedPars):
         self.sending.set()
         assert self.gate.wait(10)
         return super().save_learner_activity(records)
+
+
+def test_controller_syncs_with_the_real_sandbox_through_its_own_connection_and_client(qtbot, store):
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [board_record] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
+    cme_records = queue_records(store, activity, 3, label="cme")
+    with running_sandbox() as sandbox:
+        controller = SyncController(make_engine_factory(store.path, resolve_target("local", sandbox.url)))
+        changes: list[tuple[int, str]] = []
+        controller.record_changed.connect(lambda cid, status: changes.append((cid, status)))
+
+        with qtbot.waitSignal(controller.finished, timeout=20_000) as first:
+            controller.start()
+        assert first.args[0]["submitted"] == 1 and first.args[0]["accepted"] == 3
+
+        sandbox.advance(3601)  # the board answers; the next pass polls it
+        with qtbot.waitSignal(controller.finished, timeout=20_000) as second:
+            controller.start()
+        assert second.args[0]["accepted"] == 1
+        seen = sandbox_records(sandbox)
+
+    assert sorted(changes) == sorted(
+        [(board_record, "Submitted"), (board_record, "Accepted")] + [(i, "Accepted") for i in cme_records]
+    )
+    assert set(statuses(store).values()) == {Status.ACCEPTED.value}
+    assert [entry["received"] for entry in seen.values()] == [1, 1, 1, 1]
 
 
 def test_controller_runs_a_pass_off_the_gui_thread_and_reports_plain_values(qtbot, store):
