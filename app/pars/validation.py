@@ -769,3 +769,14 @@ def validate_activity(activity: Activity) -> list[Issue]:
 
 # Memoised deadlines come from the catalogue: drop them when it is reloaded.
 catalog.on_reload(_report_deadlines.cache_clear)
+
+
+def record_key(completion: Completion) -> tuple[object, ...]:
+    """A hashable form of the fields a delete must repeat (the same comparison as 605's): two records
+    with equal keys are the same completion. Batch upload uses it to find the record an Excel Delete
+    row deletes and to recognise a re-uploaded row that is already stored."""
+    # The per-board maps are the only unhashable values (their own values are hashable already).
+    return tuple(
+        tuple(sorted(value.items())) if isinstance(value, dict) else value
+        for value in _comparable(completion).values()
+    )

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
+    CompletionRemsRow,
     CompletionRow,
     LearnerRow,
     UploadLine,
@@ -47,15 +48,18 @@ from app.pars.domain import (
     BoardPart,
     CmePart,
     Completion,
+    History,
     Issue,
     Learner,
     RecordAction,
+    RemsPart,
     Status,
     new_credit_id,
 )
-from app.pars.matching import Fingerprint, fingerprint
-from app.pars.validation import validate_batch
-from app.services.history import load_domain_activities, load_history
+from app.pars.matching import fingerprint
+from app.pars.validation import prior_from_completion, validate_batch
+from app.pars.values import parse_pars_date
+from app.services.history import counts_in_history, known_to_pars, load_domain_activities
 from app.services.records import NewRecord, delete_refusal, provider_id, request_delete, store_completions
 
 ProgressCallback = Callable[[int, int], None]
@@ -184,30 +188,45 @@ class _Stored:
     completion: Completion
 
 
-def _stored_records(session: Session, activity_ids: set[str]) -> list[_Stored]:
-    """Stored records of the file's activities, in two queries (no per-row loading)."""
+@dataclass(slots=True)
+class _StoreView:
+    """What analysis needs from the store, read with a few column queries (no ORM objects)."""
+
+    history: History
+    by_credit_id: dict[str, _Stored]
+    by_key: dict[tuple[object, ...], list[_Stored]]
+
+
+def _text_key(value: object) -> str:
+    return str(value or "").strip().casefold()
+
+
+def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
+    """The validation History and the stored records that the file's rows may repeat or delete.
+
+    Only records of the file's activities can matter; of those, priors are kept for learners whose
+    name or board ID appears in the file (a learner is recognised by one or the other), and full
+    records for those that share a learner name and completion date with a row or carry a
+    creditID the file names. That keeps a 5,000-row upload quick on a store of many thousand records.
+    """
+    completions = [record.completion for record in batch.records]
+    activity_ids = sorted({_text_key(c.activity_id) for c in completions if c.activity_id})
+    names = {(_text_key(c.learner.last_name), _text_key(c.learner.first_name)) for c in completions}
+    board_ids = {_text_key(b.board_id) for c in completions for b in c.boards if b.board_id}
+    file_credit_ids = {c.credit_id.strip() for c in completions if c.credit_id and c.credit_id.strip()}
+    row_keys = {
+        (_text_key(c.activity_id), _text_key(c.learner.last_name), _text_key(c.learner.first_name),
+         parse_pars_date(c.completion_date))
+        for c in completions
+    }
+
+    history = History()
+    # PARS never reuses a creditID: all of them count, whatever the activity or status.
+    history.used_credit_ids.update(session.scalars(select(CompletionRow.credit_id)))
+    view = _StoreView(history, {}, defaultdict(list))
     if not activity_ids:
-        return []
-    columns = (
-        CompletionRow.id,
-        CompletionRow.credit_id,
-        CompletionRow.status,
-        CompletionRow.completion_date,
-        CompletionRow.report_cme,
-        CompletionRow.cme_credits,
-        ActivityRow.accme_id,
-        LearnerRow.first_name,
-        LearnerRow.last_name,
-        LearnerRow.birth_date,
-        LearnerRow.licensing_state,
-        LearnerRow.license_id,
-    )
-    rows = session.execute(
-        select(*columns)
-        .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
-        .join(LearnerRow, CompletionRow.learner_id == LearnerRow.id)
-        .where(ActivityRow.accme_id.in_(sorted(activity_ids)))
-    ).all()
+        return view
+    in_file_activities = ActivityRow.accme_id.in_(activity_ids)
     boards: dict[int, list[BoardPart]] = defaultdict(list)
     for completion_id, board, board_id, points, credit_types in session.execute(
         select(
@@ -219,24 +238,67 @@ def _stored_records(session: Session, activity_ids: set[str]) -> list[_Stored]:
         )
         .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
         .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
-        .where(ActivityRow.accme_id.in_(sorted(activity_ids)))
+        .where(in_file_activities)
         .order_by(CompletionBoardRow.id)
     ):
         boards[completion_id].append(
             BoardPart(board, board_id, points, {k: Decimal(v) for k, v in (credit_types or {}).items()})
         )
-    stored: list[_Stored] = []
+    rows = session.execute(
+        select(
+            CompletionRow.id,
+            CompletionRow.credit_id,
+            CompletionRow.status,
+            CompletionRow.completion_date,
+            CompletionRow.report_cme,
+            CompletionRow.cme_credits,
+            ActivityRow.accme_id,
+            LearnerRow.first_name,
+            LearnerRow.last_name,
+            LearnerRow.birth_date,
+            LearnerRow.licensing_state,
+            LearnerRow.license_id,
+            CompletionRemsRow.profession,
+            CompletionRemsRow.state_of_practice,
+            CompletionRemsRow.dea_registration,
+            CompletionRemsRow.practice_area,
+            CompletionRemsRow.performs_surgery,
+            CompletionRemsRow.time_in_practice,
+        )
+        .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
+        .join(LearnerRow, CompletionRow.learner_id == LearnerRow.id)
+        .outerjoin(CompletionRemsRow, CompletionRemsRow.completion_id == CompletionRow.id)
+        .where(in_file_activities)
+    )
     for r in rows:
+        parts = boards.get(r.id, ())
+        last_name = _text_key(r.last_name)
+        candidate = (
+            r.credit_id in file_credit_ids
+            or (_text_key(r.accme_id), last_name, _text_key(r.first_name), r.completion_date) in row_keys
+        )
+        if not candidate and (last_name, _text_key(r.first_name)) not in names and not any(
+            _text_key(b.board_id) in board_ids for b in parts
+        ):
+            continue  # another learner: cannot bear on this file
         completion = Completion(
             activity_id=r.accme_id,
             credit_id=r.credit_id,
             learner=Learner(r.first_name, r.last_name, r.birth_date, r.licensing_state, r.license_id),
             completion_date=r.completion_date,
             cme=CmePart(r.cme_credits) if r.report_cme else None,
-            boards=boards.get(r.id, []),
+            boards=list(parts),
+            rems=RemsPart(r.profession, r.state_of_practice, r.dea_registration, r.practice_area,
+                          r.performs_surgery, r.time_in_practice) if r.profession is not None else None,
         )
-        stored.append(_Stored(r.id, r.credit_id, Status(r.status), completion))
-    return stored
+        history.add_prior(prior_from_completion(completion, counts=counts_in_history(r.status)))
+        if known_to_pars(r.status):
+            history.sent[r.credit_id] = completion
+        if candidate:
+            stored = _Stored(r.id, r.credit_id, Status(r.status), completion)
+            view.by_credit_id[r.credit_id] = stored
+            view.by_key[fingerprint(completion)].append(stored)
+    return view
 
 
 def _delete_issue(field_name: str, detail: str) -> Issue:
@@ -276,15 +338,8 @@ def analyse(
     checkpoint(0)
     provider = provider_id(session)
     activities = load_domain_activities(session)
-    history = load_history(session)
-    file_activity_ids = {
-        str(r.completion.activity_id).strip() for r in batch.records if r.completion.activity_id
-    }
-    stored = _stored_records(session, file_activity_ids)
-    by_credit_id = {s.credit_id: s for s in stored}
-    by_fingerprint: dict[Fingerprint, list[_Stored]] = defaultdict(list)
-    for s in stored:
-        by_fingerprint[fingerprint(s.completion)].append(s)
+    view = _load_store_view(session, batch)
+    history, by_credit_id, by_fingerprint = view.history, view.by_credit_id, view.by_key
     checkpoint(0)
 
     is_excel = batch.format == "xlsx"
@@ -337,7 +392,7 @@ def _is_unsent_target(verdict: RowVerdict, by_credit_id: dict[str, _Stored]) -> 
 def _resolve_add(
     verdict: RowVerdict,
     by_credit_id: dict[str, _Stored],
-    by_fingerprint: dict[Fingerprint, list[_Stored]],
+    by_fingerprint: dict[tuple[object, ...], list[_Stored]],
     is_excel: bool,
 ) -> None:
     completion = verdict.completion
@@ -371,7 +426,7 @@ def _resolve_add(
 def _resolve_delete(
     verdict: RowVerdict,
     by_credit_id: dict[str, _Stored],
-    by_fingerprint: dict[Fingerprint, list[_Stored]],
+    by_fingerprint: dict[tuple[object, ...], list[_Stored]],
     taken: set[int],
     is_excel: bool,
 ) -> None:

@@ -67,3 +67,13 @@ def load_history(session: Session) -> History:
         if row.status not in _NOT_SENT:
             history.sent[row.credit_id] = completion_to_domain(row)
     return history
+
+
+def counts_in_history(status: str) -> bool:
+    """Whether a record with this status still uses up points / blocks a same-day completion."""
+    return status not in _NOT_COUNTING
+
+
+def known_to_pars(status: str) -> bool:
+    """Whether PARS has seen a record with this status (so a delete of it is PARS's business)."""
+    return status not in _NOT_SENT
