@@ -279,3 +279,10 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_sync_command_refuses_a_store_that_does_not_exist(tmp_path, sandbox, capsys):
+    missing = tmp_path / "typo.sqlite3"
+    assert sync_command_main(["--once", "--db", str(missing), "--url", sandbox.url]) == 2
+    assert "no ParsDesk store" in capsys.readouterr().err
+    assert not missing.exists()

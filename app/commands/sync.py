@@ -20,11 +20,13 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.sync.engine import SyncReport
+    from app.sync.engine import SyncEngine, SyncReport
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -98,14 +100,17 @@ def run(args: argparse.Namespace) -> int:
     from app.sync.engine import SyncConfigError, make_engine_factory, resolve_target
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the engine's warnings are the report's problems, which are printed below once
+    logging.getLogger("app.sync").setLevel(logging.ERROR)
+    db_path = Path(args.db).expanduser() if args.db else default_db_path()
+    if not db_path.is_file():
+        # a mistyped path would otherwise become a new, empty store with nothing to sync
+        print(f"parsdesk sync: no ParsDesk store at {db_path} (check --db or PARSDESK_DB)", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         target = resolve_target(args.env, args.url)
-        db_path = args.db or default_db_path()
-        Store.open(db_path).close()  # create/migrate once here, so each pass opens it quickly
-    except SyncConfigError as exc:
-        print(f"parsdesk sync: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except StoreError as exc:
+        Store.open(db_path).close()  # migrate once here, so each pass opens it quickly
+    except (SyncConfigError, StoreError) as exc:
         print(f"parsdesk sync: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     make_engine = make_engine_factory(db_path, target, batch_size=args.batch_size, actor="parsdesk sync")
@@ -127,11 +132,24 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _loop(args: argparse.Namespace, make_engine, stop: threading.Event) -> int:  # noqa: ANN001
+def _loop(args: argparse.Namespace, make_engine: Callable[[], SyncEngine], stop: threading.Event) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from app.models.store import StoreError
+
     while True:
-        with make_engine() as engine:
-            # --once is meant for cron: its schedule is the retry timing, so every due record goes now.
-            report = engine.run(should_stop=stop.is_set, poll=not args.no_poll, respect_backoff=not args.once)
+        try:
+            with make_engine() as engine:
+                # --once is meant for cron: its schedule is the retry timing, so every due record goes now.
+                report = engine.run(should_stop=stop.is_set, poll=not args.no_poll, respect_backoff=not args.once)
+        except (StoreError, OperationalError) as exc:
+            # the store is locked too long, the disk is full, ...: an environment problem, not a bug
+            print(f"parsdesk sync: the store could not be used: {exc}", file=sys.stderr)
+            if args.once:
+                return EXIT_CONFIG
+            if stop.wait(args.interval):
+                return EXIT_OK
+            continue
         if not args.quiet or report.errors or report.fatal:
             print(summary(report), flush=True)
         for problem in report.problems[:5]:
