@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--tab", choices=("summary", "activities", "both"), default="both",
                         help="which tab is on screen while syncing (default: both, one after the other)")
+    parser.add_argument("--search-records", type=int, default=100_000,
+                        help="store size for the Learner Search measure (0 skips it)")
     args = parser.parse_args(argv)
 
     print(f"records: {args.records}")
@@ -129,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             worst = max(worst, result["max_stall_ms"])
     verdict = "OK" if worst < STALL_TARGET_MS else "OVER TARGET"
     print(f"longest stall while syncing: {worst:.1f} ms (target < {STALL_TARGET_MS:.0f} ms): {verdict}")
-    return 0 if worst < STALL_TARGET_MS else 1
+    search_ok = True
+    if args.search_records:
+        # --- Learner Search: open and filter with many records (bench/bench_search.py) ---
+        from bench.bench_search import measure_search, report as report_search
+
+        print(f"\nLearner Search with {args.search_records} records:")
+        search_ok = report_search(measure_search(args.search_records))
+    return 0 if worst < STALL_TARGET_MS and search_ok else 1
 
 
 if __name__ == "__main__":

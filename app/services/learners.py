@@ -265,8 +265,12 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
     board = filters.board.strip().upper()
     if board:
+        # EXISTS per candidate row (index on completion_id) beats building the set of every record
+        # of a common board when other filters have already narrowed the candidates
         terms.append(
-            CompletionRow.id.in_(select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board == board))
+            select(CompletionBoardRow.id)
+            .where(CompletionBoardRow.completion_id == CompletionRow.id, CompletionBoardRow.board == board)
+            .exists()
         )
     return terms
 
