@@ -233,3 +233,55 @@ def test_paging_fetches_more_rows_as_the_view_scrolls(qtbot, store):
     tab.model.fetch_all()
     ids = [tab.model.data(tab.model.index(r, 0), RecordIdRole) for r in range(tab.model.rowCount())]
     assert len(ids) == len(set(ids)) == 1200
+
+
+def test_end_to_end_add_sync_board_decision_and_tooltip(qtbot, store, sandbox):
+    """Add two learners through the dialog, sync with the PARS sandbox, let the boards answer:
+    the one with the board's name is Accepted, the misspelt one Rejected with 665 in its tooltip."""
+    from app.sync.engine import SyncEngine
+    from sync_support import sandbox_client
+
+    activity = recent_activity(store, accme_id=None, title="Cardiology Grand Rounds",
+                               boards=(("ABIM", Decimal("8"), ("Medical Knowledge",)),))
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url))
+    tab = LearnerSummaryTab(ctx)
+    qtbot.addWidget(tab)
+    tab.show_activity(activity)
+
+    def add(first: str, last: str, dob: str, state: str, license_id: str, board_id: str) -> int:
+        dialog = LearnerDialog(ctx, tab, activity, online_match=False)
+        qtbot.addWidget(dialog)
+        for edit, text in ((dialog.first_name, first), (dialog.last_name, last), (dialog.birth_date, dob),
+                           (dialog.license_id, license_id)):
+            qtbot.keyClicks(edit, text)
+        dialog.state_combo.setCurrentIndex(dialog.state_combo.findData(state))
+        board = dialog.add_board("ABIM")
+        qtbot.keyClicks(board.board_id, board_id)
+        dialog.permission.setChecked(True)
+        result = dialog.submit()
+        assert result is not None and result.saved, dialog.issues
+        return result.completion_id
+
+    avery = add("Avery", "Morgan", "03/14", "MD", "D0048213", "100001")
+    jordan = add("Jordan", "Patell", "07/22", "NC", "2009-01187", "100002")  # the board spells it Patel
+    assert {tab.model.record(r).status for r in range(tab.model.rowCount())} == {"Queued"}
+
+    def sync() -> None:
+        changed: list[int] = []
+        engine = SyncEngine(store, sandbox_client(sandbox.url))
+        try:
+            report = engine.run(on_change=lambda completion_id, _status: changed.append(completion_id))
+        finally:
+            engine.close()
+        assert not report.fatal, report
+        ctx.notify_records_changed(changed)
+
+    sync()
+    assert _status_index(tab, tab.model.row_of(avery)).data() == "Submitted"
+    sandbox.advance(3600)  # the board answers
+    sync()
+    assert _status_index(tab, tab.model.row_of(avery)).data() == "Accepted"
+    rejected = _status_index(tab, tab.model.row_of(jordan))
+    assert rejected.data() == "Rejected 665"
+    assert rejected.data(Qt.ItemDataRole.ToolTipRole).startswith("665 — ")
+    assert "Rejected by the certifying board" in rejected.data(Qt.ItemDataRole.ToolTipRole)
