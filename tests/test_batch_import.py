@@ -194,6 +194,8 @@ def test_xml_delete_needs_the_credit_id_and_every_field_to_match(activity_store,
     ]))
     assert [v.kind for v in analysis.verdicts] == [RowKind.DELETE, RowKind.ERROR, RowKind.ERROR]
     assert [p.code for p in analysis.problems()] == [605, 605]
+    assert "Number of CME Credits" in analysis.problems()[0].message  # names the field, not its value
+    assert "ccid:1234567:unknown" in analysis.problems()[1].message
     assert (summary.deletes, summary.errors) == (1, 2)
     assert statuses(activity_store) == {"ccid:1234567:one": "Delete Queued", "ccid:1234567:two": "Accepted"}
 
@@ -336,3 +338,16 @@ def test_bulk_queueing_reuses_stored_learners_like_the_entry_form(activity_store
         assert records[1].boards[0].credit_types == {"Medical Knowledge": "4"}
         assert len(s.scalars(select(StatusEvent)).all()) == 4
         assert sorted(s.scalars(select(OutboxRow.credit_id)).all()) == sorted(r.credit_id for r in records)
+
+
+def test_points_already_granted_to_a_learner_count_against_a_new_row(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "first.xlsx", [row(1), row(2)]))
+    _mark(activity_store, Status.ACCEPTED)
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(write_xlsx(tmp_path / "more.xlsx", [
+            row(1, Completion_Date="01-09-2026", Total_Board_Credits="5", Credits_Awarded_for_Credit_Type="5"),
+            row(3, Completion_Date="01-09-2026", Total_Board_Credits="5", Credits_Awarded_for_Credit_Type="5"),
+        ])), AS_OF)
+    # learner 1 has 4 of the activity's 8 ABIM points already; learner 3 has none
+    assert [v.kind for v in analysis.verdicts] == [RowKind.ERROR, RowKind.ADD]
+    assert analysis.problems()[0].code == 711
