@@ -154,3 +154,26 @@ def test_closing_during_a_sync_stops_it_and_loses_nothing(qtbot, store):
 
 def test_window_class_exposes_sync_finished_for_tests():
     assert hasattr(MainWindow, "sync_finished")
+
+
+def test_screenshots_command_writes_the_six_pngs_headless(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PySide6.QtGui import QImage
+
+    from app.commands.screenshots import ALL_FILES, WINDOW_SIZE
+
+    env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    out = tmp_path / "shots"
+    result = subprocess.run([sys.executable, "-m", "app", "screenshots", str(out)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for name in ALL_FILES:
+        image = QImage(str(out / name))
+        assert not image.isNull(), name
+    for name in ("activities.png", "learner-summary.png", "batch-upload.png", "learner-search.png",
+                 "rejection-tooltip.png"):
+        assert (QImage(str(out / name)).width(), QImage(str(out / name)).height()) == WINDOW_SIZE, name
+    assert sorted(p.name for p in out.iterdir()) == sorted(ALL_FILES)

@@ -84,8 +84,9 @@ def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
 
     with ctx.store.session() as session:
         overview = activity_overview(session)
-    by_rejections = sorted(overview, key=lambda o: (o.counts.get("Rejected", 0), o.learner_total), reverse=True)
-    busiest = by_rejections[0] if by_rejections else None
+    # the fullest activity that has a rejected record: a real-looking list with a tooltip to show
+    ranked = sorted(overview, key=lambda o: (o.counts.get("Rejected", 0) > 0, o.learner_total), reverse=True)
+    busiest = ranked[0] if ranked else None
     if busiest is not None:
         window.activities_tab.select_activity(busiest.row_id)
         window.show_activity(busiest.row_id)
@@ -99,7 +100,10 @@ def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     window.tabs.setCurrentIndex(TAB_SUMMARY)
     _settle(app)
     written.append(_rejection_tooltip(app, window, out_dir / TOOLTIP_FILE))
-    written.append(_learner_dialog(app, window, ctx, busiest.row_id if busiest else None, out_dir / DIALOG_FILE))
+    with_board = [o for o in overview if o.boards and o.accme_id]
+    form_activity = max(with_board, key=lambda o: o.learner_total) if with_board else busiest
+    written.append(_learner_dialog(app, window, ctx, form_activity.row_id if form_activity else None,
+                                   out_dir / DIALOG_FILE))
     window.close()
     return written
 
@@ -115,12 +119,28 @@ def _learner_dialog(app: Any, window: Any, ctx: Any, activity_row_id: int | None
 
     dialog = LearnerDialog(ctx, window, activity_row_id=activity_row_id)
     dialog.show()
+    _fill_sample_learner(dialog)
     _settle(app)
     try:
         return _save(dialog.grab(), path)
     finally:
         dialog.reject()
         dialog.deleteLater()
+
+
+def _fill_sample_learner(dialog: Any) -> None:
+    """A learner being entered, as a coordinator would type one, so the picture shows a filled-in
+    form with its board part rather than an empty one (a made-up person, new to the demo store)."""
+    dialog.first_name.setText("Dana")
+    dialog.last_name.setText("Whitfield")
+    dialog.birth_date.setText("06/02")
+    dialog.state_combo.setCurrentIndex(max(0, dialog.state_combo.findData("MD")))
+    dialog.license_id.setText("D0061234")
+    editor = dialog.add_board()
+    if editor is not None:
+        editor.board_id.setText("100731")
+    dialog.permission.setChecked(True)
+    dialog.validate_now()
 
 
 def _rejection_tooltip(app: Any, window: Any, path: Path) -> Path:
