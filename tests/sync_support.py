@@ -218,7 +218,8 @@ class ScriptedPars:
         return outcome
 
     def save_activity(self, activity: Activity) -> str:
-        self._next("SaveActivity")
+        if self._next("SaveActivity") == "lost":
+            raise ParsUnavailable("ReadTimeout", maybe_delivered=True)
         if self.refuse_activity:
             from app.pars.client import ParsRequestError
 

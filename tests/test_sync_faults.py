@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.models import CompletionRow, Meta, StatusEvent
+from app.models import ActivityRow, CompletionRow, Meta, StatusEvent
 from app.pars.domain import Status
 from app.services import records
 from app.sync.engine import PassLock, SyncEngine, backoff_delay, queued_count
@@ -338,3 +338,24 @@ def test_a_second_pass_on_the_same_store_is_skipped_while_one_runs(store):
 
     after = _engine(store, pars).run()
     assert not after.skipped and after.sent == 2
+
+
+def test_activity_registration_with_a_lost_answer_is_not_repeated_by_itself(store):
+    activity = add_activity(store, accme_id=None, title="Grand Rounds")
+    queue_records(store, activity, 2)
+    pars = ScriptedPars(script=["lost"])  # PARS may have created the activity; its ID never arrived
+
+    first = _engine(store, pars).run()
+    second = _engine(store, pars).run()
+
+    assert first.errors == 2 and second.errors == 2 and second.sent == 0
+    assert "waits for its PARS activity ID" in second.problems[0]
+    assert pars.calls == ["SaveActivity"]  # a second SaveActivity could create a duplicate activity
+    with store.session() as s:
+        row = s.get(ActivityRow, activity)
+        assert row.accme_id is None and "may have registered" in row.registration_error
+    assert all("may have registered" in (r.last_error or "") for r in outbox_rows(store))
+
+    with store.transaction() as s:  # the coordinator found it in PARS and entered its ID
+        s.get(ActivityRow, activity).accme_id = "900000001"
+    assert _engine(store, pars).run().sent == 2

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "NotFound"
 SANDBOX_URL_ENV = "PARSDESK_SANDBOX_URL"  # where `parsdesk sync --env local` finds the running sandbox
 LAST_SYNC_KEY = "last_sync_at"
+# Start of ActivityRow.registration_error when a SaveActivity's outcome is unknown: not retried by itself.
+MAYBE_REGISTERED = "PARS may have registered this activity already"
 
 # Retry delays after a failed send (attempt 1, 2, ...), capped: a down server is not hammered by the
 # interval loop, and a record is never given up on.
@@ -487,13 +489,33 @@ class _Pass:
                 .options(selectinload(ActivityRow.boards))
                 .order_by(ActivityRow.id)
             ).all()
-            activities = [(row.id, row.title, activity_to_domain(row)) for row in pending]
+            activities = []
+            for row in pending:
+                if (row.registration_error or "").startswith(MAYBE_REGISTERED):
+                    self._problem(f"activity {row.title!r} waits for its PARS activity ID to be entered")
+                    self._fail(
+                        s.scalars(
+                            select(OutboxRow.id).join(CompletionRow, CompletionRow.id == OutboxRow.completion_id)
+                            .where(CompletionRow.activity_id == row.id)
+                        )
+                    )
+                else:
+                    activities.append((row.id, row.title, activity_to_domain(row)))
         for activity_row_id, title, activity in activities:
             self._check_stop()
             try:
                 accme_id = self.client.save_activity(activity)
             except ParsUnavailable as exc:
-                self._registration_failed(activity_row_id, f"PARS could not be reached to register the activity: {exc}")
+                if exc.maybe_delivered:
+                    # Registering is not idempotent: sending again could create a second activity in
+                    # PARS. A person checks PARS and enters the ID (or clears the note to retry).
+                    reason = (
+                        f"{MAYBE_REGISTERED} (the answer was lost: {exc}). Look the activity up in PARS and "
+                        "enter its activity ID; clear this note to register it again."
+                    )
+                else:
+                    reason = f"PARS could not be reached to register the activity: {exc}"
+                self._registration_failed(activity_row_id, reason)
                 self._problem(f"activity {title!r} was not registered: PARS could not be reached")
                 raise _Abort from exc
             except (ParsRequestError, ParsProtocolError) as exc:
