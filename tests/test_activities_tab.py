@@ -178,7 +178,7 @@ def test_import_json_adds_the_activities(qtbot, tab, tmp_path):
 
 def test_fetch_from_pars_stores_the_activity_off_the_gui_thread(qtbot, store):
     with running_sandbox() as sandbox:
-        ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url))
+        ctx = make_context(store, sandbox=sandbox)  # the app's own client for "local": the running sandbox
         widget = ActivitiesTab(ctx)
         qtbot.addWidget(widget)
         with qtbot.waitSignal(widget.fetch_finished, timeout=10_000) as done:

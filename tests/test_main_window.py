@@ -177,3 +177,37 @@ def test_screenshots_command_writes_the_six_pngs_headless(tmp_path):
                  "rejection-tooltip.png"):
         assert (QImage(str(out / name)).width(), QImage(str(out / name)).height()) == WINDOW_SIZE, name
     assert sorted(p.name for p in out.iterdir()) == sorted(ALL_FILES)
+
+
+def test_first_start_opens_the_demo_store_and_syncs_with_the_built_in_sandbox(qtbot, tmp_path):
+    from app.commands.gui import open_session
+    from app.ui.settings import AppSettings
+
+    session = open_session(tmp_path / "first.sqlite3", "local", AppSettings(board_delay_s=0.0, sync_interval_s=0))
+    try:
+        assert session.ctx.demo and session.sandbox is not None
+        window = make_window(qtbot, session.ctx)
+        assert window.banner.isVisible() and DEMO_BANNER in window.banner.text()
+        assert window.environment_label.text() == "PARS: Local sandbox"
+        queued_before = window.queued_count
+        assert queued_before > 0  # the demo leaves some records for the first sync
+        with qtbot.waitSignal(window.sync_finished, timeout=30_000) as finished:
+            QTest.keyClick(window, Qt.Key.Key_F5)
+        assert not finished.args[0]["fatal"] and finished.args[0]["errors"] == 0, finished.args[0]
+        assert window.queued_count == 0
+        assert window.queued_label.text() == "Nothing queued"
+        window.close()
+    finally:
+        session.close()
+
+    # the second start keeps the store and the sandbox's memory of what it was sent
+    again = open_session(tmp_path / "first.sqlite3", "local", AppSettings(board_delay_s=0.0, sync_interval_s=0))
+    try:
+        assert again.ctx.demo
+        window = make_window(qtbot, again.ctx)
+        with qtbot.waitSignal(window.sync_finished, timeout=30_000) as finished:
+            window.sync_now()
+        assert not finished.args[0]["fatal"] and finished.args[0]["errors"] == 0, finished.args[0]
+        window.close()
+    finally:
+        again.close()
