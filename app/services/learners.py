@@ -20,7 +20,6 @@ from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, or_, sele
 from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import (
-    ActivityBoardRow,
     ActivityRow,
     CompletionBoardRow,
     CompletionRemsRow,
@@ -32,8 +31,6 @@ from app.models.schema import (
 )
 from app.pars.domain import (
     Activity,
-    BoardRegistration,
-    CmePart,
     Completion,
     History,
     Issue,
@@ -759,19 +756,9 @@ def local_learner_matches(session: Session, partial: Learner, *, limit: int = 10
     return [LearnerMatch(records.learner_to_domain(row), dict(row.board_ids or {})) for row in rows]
 
 
-def registered_boards(session: Session, activity_row_id: int) -> list[BoardRegistration]:
-    rows = session.scalars(
-        select(ActivityBoardRow).where(ActivityBoardRow.activity_id == activity_row_id).order_by(ActivityBoardRow.board)
-    ).all()
-    return [
-        BoardRegistration(r.board, r.max_points, tuple(r.credit_types or ()), r.credit_claim_date) for r in rows
-    ]
-
-
 __all__ = [
     "ActivityOption",
     "BoardPoints",
-    "CmePart",
     "HistoryEntry",
     "LearnerMatch",
     "LearnerRecordView",
@@ -789,7 +776,6 @@ __all__ = [
     "record_by_id",
     "records_by_ids",
     "records_for_activity",
-    "registered_boards",
     "resubmission_refusal",
     "resubmit",
     "save_new_record",

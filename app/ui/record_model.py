@@ -21,9 +21,9 @@ from app.models import Store
 from app.pars import catalog
 from app.pars.domain import Status
 from app.pars.values import format_amount, format_pars_date
-from app.paths import resource
 from app.services import learners
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey
+from app.ui import icons
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -75,10 +75,10 @@ _STANDARD_ICONS: dict[str, QStyle.StandardPixmap] = {
 
 @lru_cache(maxsize=None)
 def status_icon(status: str) -> QIcon:
-    """resources/icons/status-<status>.png, or the style's nearest standard icon."""
-    path = resource("icons", f"status-{status.lower().replace(' ', '-')}.png")
-    if path.exists():
-        return QIcon(str(path))
+    """The status's icon from resources/icons, or the style's nearest standard icon."""
+    drawn = icons.status_icon(status)
+    if not drawn.isNull():
+        return drawn
     style = QApplication.style()
     pixmap = _STANDARD_ICONS.get(status)
     return style.standardIcon(pixmap) if style is not None and pixmap is not None else QIcon()
