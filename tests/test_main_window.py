@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from sqlalchemy import select
 
 from app.models import CompletionRow, OutboxRow
@@ -58,10 +59,24 @@ def test_double_click_on_an_activity_opens_its_learners(qtbot, store):
         assert summary.current_activity_id() == row_id
 
 
-def test_ctrl_f_goes_to_learner_search(qtbot, store):
+def test_ctrl_f_goes_to_learner_search_with_the_cursor_in_its_search_box(qtbot, store):
     window = make_window(qtbot, make_context(store))
     QTest.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentIndex() == TAB_SEARCH
+    assert QApplication.focusWidget() is window.search_tab.name_edit
+
+
+def test_ctrl_n_on_activities_opens_the_entry_form_for_the_selected_activity(qtbot, store):
+    add_activity(store, accme_id="123456789", title="Cardiology Update")
+    row_id = add_activity(store, accme_id="987654321", title="Pathology Summit", start=date(2026, 2, 1),
+                          end=date(2026, 2, 2))
+    window = make_window(qtbot, make_context(store))
+    assert window.activities_tab.select_activity(row_id)
+    QTest.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is not None, timeout=3_000)
+    dialog = QApplication.activeModalWidget()
+    assert dialog.current_option().row_id == row_id
+    dialog.reject()
 
 
 def test_f5_syncs_with_the_sandbox_and_updates_the_status_bar(qtbot, store, sandbox):

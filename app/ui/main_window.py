@@ -378,19 +378,16 @@ class MainWindow(QMainWindow):
         tab_has_own = any(act.shortcut() == delete_key for act in tab.findChildren(QAction)) if tab else False
         self.delete_action.setShortcut(QKeySequence() if tab_has_own else delete_key)
 
-    def new_learner(self) -> None:
+    def new_learner(self) -> Any:
+        """Ctrl+N: the current tab's own "new learner" if it has one, else the entry form for the
+        activity selected on the Activities tab. Returns the dialog that opened."""
         tab = self.tabs.currentWidget()
         own = getattr(tab, "new_learner", None)
         if callable(own):
-            own()
-            return
-        activity_id = self.activities_tab.current_activity_id()
-        try:
-            from app.ui.learner_dialog import open_new_learner
-        except ImportError as exc:
-            QMessageBox.warning(self, "New learner", f"The learner form is unavailable: {exc}")
-            return
-        open_new_learner(self.ctx, self, activity_id)
+            return own()
+        from app.ui.learner_dialog import open_new_learner
+
+        return open_new_learner(self.ctx, self, self.activities_tab.current_activity_id())
 
     def search_learners(self) -> None:
         self.tabs.setCurrentIndex(TAB_SEARCH)
