@@ -213,11 +213,11 @@ class LearnerRecordModel(QAbstractTableModel):
         wanted = tuple(dict.fromkeys(ids))
         if self._filters is None or not wanted:
             return
+        fresh: dict[int, LearnerRecordView] = {}
         with self._store.session() as session:
-            fresh = {
-                v.completion_id: v
-                for v in learners.search_records(session, replace(self._filters, ids=wanted), limit=None)
-            }
+            for start in range(0, len(wanted), 500):  # keep each IN (...) list well within SQLite's limits
+                chunk = replace(self._filters, ids=wanted[start : start + 500])
+                fresh.update((v.completion_id, v) for v in learners.search_records(session, chunk, limit=None))
             # a record's resubmission changes how its rejected original is shown
             replaced = [v.replaces_id for v in fresh.values() if v.replaces_id in self._row_of]
             for view in learners.records_by_ids(session, replaced):
