@@ -152,7 +152,7 @@ def test_excel_upload_sync_history_fix_rejections_and_upload_again(qtbot, tab, c
     upload_id = attest_and_queue(qtbot, tab)
     assert finished == [upload_id]
     assert sorted(statuses(store).values()) == ["Queued"] * 3
-    assert "3 records queued" in tab.message_label.text()
+    assert "3 records queued" in tab.message_label.text() and "Failed: 2" in tab.message_label.text()
 
     with running_sandbox(activities=[ACTIVITY]) as sandbox:
         sync(store, sandbox)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -51,6 +51,10 @@ SHOWN_PROBLEMS = 200
 HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
 H_REJECTIONS = len(HISTORY_COLUMNS) - 1
 PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+
+
+def _records(count: int) -> str:
+    return f"{count:,} record" + ("" if count == 1 else "s")
 
 
 def _local_time(at: datetime) -> str:
@@ -324,21 +328,28 @@ class BatchUploadTab(QWidget):
 
         self.summary_box = QGroupBox("Summary — nothing has been queued yet")
         summary_layout = QVBoxLayout(self.summary_box)
-        counts = QFormLayout()
+        # Counts in a compact grid: the file on top, then three caption/value pairs per line.
+        counts = QGridLayout()
+        counts.setHorizontalSpacing(12)
         self.summary_labels: dict[str, QLabel] = {}
-        for key, caption in (
-            ("file", "File"),
-            ("records", "Records"),
-            ("valid", "Valid (will be queued)"),
-            ("errors", "With errors (not queued)"),
-            ("adds", "Adds"),
-            ("deletes", "Deletes"),
-            ("already", "Already reported (skipped)"),
-        ):
+        cells = (
+            ("records", "Records"), ("valid", "Valid (will be queued)"), ("errors", "With errors (not queued)"),
+            ("adds", "Adds"), ("deletes", "Deletes"), ("already", "Already reported (skipped)"),
+        )
+        file_label = QLabel()
+        file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary_labels["file"] = file_label
+        counts.addWidget(QLabel("File:"), 0, 0)
+        counts.addWidget(file_label, 0, 1, 1, 5)
+        for index, (key, caption) in enumerate(cells):
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setMinimumWidth(48)
             self.summary_labels[key] = label
-            counts.addRow(caption + ":", label)
+            line, pair = 1 + index // 3, index % 3
+            counts.addWidget(QLabel(caption + ":"), line, pair * 2)
+            counts.addWidget(label, line, pair * 2 + 1)
+        counts.setColumnStretch(5, 1)
         summary_layout.addLayout(counts)
         self.problems_caption = QLabel()
         summary_layout.addWidget(self.problems_caption)
@@ -568,7 +579,7 @@ class BatchUploadTab(QWidget):
         self._show_summary(True)
         if analysis.valid:
             self._set_message(
-                f"{name}: {analysis.valid:,} of {analysis.records:,} records can be queued. Review the rows below, "
+                f"{name}: {analysis.valid:,} of {_records(analysis.records)} can be queued. Review the rows below, "
                 "confirm the learners' permission, then queue them."
             )
         else:
@@ -613,7 +624,7 @@ class BatchUploadTab(QWidget):
     def _update_queue_button(self) -> None:
         self.queue_button.setEnabled(self._can_queue())
         if self.analysis is not None and self.analysis.valid:
-            self.queue_button.setText(f"Queue {self.analysis.valid:,} valid records")
+            self.queue_button.setText(f"Queue {_records(self.analysis.valid)}".replace(" record", " valid record", 1))
         else:
             self.queue_button.setText("Queue valid records")
 
@@ -636,19 +647,19 @@ class BatchUploadTab(QWidget):
         worker = CommitWorker(self.ctx.store, self.analysis, file_name, self.ctx.actor)
         worker.committed.connect(self._on_committed)
         worker.failed.connect(self._on_failed)
-        self._start(worker, f"Queueing {self.analysis.valid:,} records…")
+        self._start(worker, f"Queueing {_records(self.analysis.valid)}…")
 
     @Slot(object)
     def _on_committed(self, summary: UploadSummary) -> None:
         self.analysis = None
         self._show_summary(False)
         self._last_upload_id = summary.upload_id
-        parts = [f"{summary.file_name}: {summary.queued:,} records queued ({summary.adds:,} adds, "
-                 f"{summary.deletes:,} deletes); they are sent at the next sync."]
+        parts = [f"{summary.file_name}: {_records(summary.queued)} queued ({summary.adds:,} to add, "
+                 f"{summary.deletes:,} to delete); they are sent at the next sync."]
         if summary.already_reported:
-            parts.append(f"{summary.already_reported:,} rows were already reported and were skipped.")
+            parts.append(f"Already reported, skipped: {summary.already_reported:,}.")
         if summary.errors:
-            parts.append(f"{summary.errors:,} rows failed: download the rejections, fix them and upload that file.")
+            parts.append(f"Failed: {summary.errors:,}; download the rejections, fix them there and upload that file.")
         self._set_message(" ".join(parts))
         self.last_rejections_button.setVisible(summary.errors > 0)
         self.refresh_history()
