@@ -143,3 +143,27 @@ def test_a_bad_provider_id_keeps_the_dialog_open(qtbot, store):
     assert seen and "not ACCME's 7-digit provider ID" in seen[0]
     assert dialog.isVisible()
     assert not AppSettings.load().configured
+
+
+def test_a_demo_store_never_switches_to_an_accme_environment(qtbot, store):
+    ctx = make_context(store, demo=True)
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-production"))
+    dialog.accept()
+    assert ctx.environment == "local"
+    assert any("demo data" in item for item in dialog.restart_needed)
+    assert AppSettings.load().environment == "accme-production"  # used for the next, non-demo store
+
+
+def test_a_demo_store_opened_for_an_accme_environment_stays_on_the_sandbox(tmp_path):
+    from app.commands.gui import DEMO_NOTICE, open_session
+
+    path = tmp_path / "demo.sqlite3"
+    open_session(path, "local", AppSettings(board_delay_s=0.0)).close()
+    session = open_session(path, "accme-production", AppSettings(board_delay_s=0.0))
+    try:
+        assert session.ctx.environment == "local" and session.sandbox is not None
+        assert session.notice == DEMO_NOTICE
+    finally:
+        session.close()

@@ -20,6 +20,7 @@ from typing import Any
 
 ENVIRONMENT_CHOICES = ("local", "accme-sandbox", "accme-production")
 DEMO_LEARNERS = 60  # enough to fill every tab, quick to build on a first start
+DEMO_META_KEY = "demo"  # set in a store the demo was built into
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Session:
     store: Any
     sandbox: Any | None
     ctx: Any
+    notice: str | None = None  # something the user must be told when the window opens
 
     def close(self) -> None:
         if self.sandbox is not None:
@@ -76,15 +78,27 @@ def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
     return sandbox
 
 
+DEMO_NOTICE = (
+    "This store holds ParsDesk's demo data, which is never sent to ACCME, so it stays connected to the "
+    "built-in PARS sandbox. To report real learners, choose another data folder in Settings and start "
+    "ParsDesk again."
+)
+
+
 def open_session(db_path: Path, environment: str, settings: Any, *, demo_learners: int = DEMO_LEARNERS) -> Session:
-    """Open the store (building the demo on an empty one when local) and start what the env needs."""
+    """Open the store (building the demo on an empty one when local) and start what the env needs.
+
+    A demo store always stays on the local sandbox: its made-up learners must never reach ACCME."""
     from app.models import Store
     from app.services.activities_view import has_activities
     from app.ui.context import AppContext
 
     store = Store.open(db_path)
     sandbox = None
-    demo = store.get_meta("demo") == "1"
+    notice = None
+    demo = store.get_meta(DEMO_META_KEY) == "1"
+    if demo and environment != "local":
+        environment, notice = "local", DEMO_NOTICE
     try:
         if environment == "local":
             with store.session() as session:
@@ -94,9 +108,6 @@ def open_session(db_path: Path, environment: str, settings: Any, *, demo_learner
                 demo = True
             else:
                 sandbox = start_local_sandbox(store, settings.board_delay_s)
-    except ImportError as exc:
-        # a build without the sandbox or the demo still opens the store; syncing then says why not
-        log.warning("local sandbox unavailable: %s", exc)
     except Exception:
         if sandbox is not None:
             sandbox.stop()
@@ -104,25 +115,20 @@ def open_session(db_path: Path, environment: str, settings: Any, *, demo_learner
         raise
     ctx = AppContext(store, environment=environment, actor=settings.user or "coordinator", settings=settings,
                      sandbox=sandbox, demo=demo)
-    return Session(store=store, sandbox=sandbox, ctx=ctx)
+    return Session(store=store, sandbox=sandbox, ctx=ctx, notice=notice)
 
 
 def _build_demo(store: Any, settings: Any, learners: int) -> Any:
-    """Fill an empty store with the demo and return the running sandbox that knows its activities."""
-    import inspect
-
+    """Fill an empty store with the demo, sent through the sandbox, and return the running sandbox."""
     from app.services.demo import build_demo
 
     sandbox = start_local_sandbox(store, settings.board_delay_s)
-    parameters = inspect.signature(build_demo).parameters
-    if "sandbox" in parameters:
+    try:
         build_demo(store, learners=learners, sandbox=sandbox)
-    else:
-        build_demo(store, learners=learners)
-        # the sandbox must know the activities the demo registered, so restart it with them
+        store.set_meta(DEMO_META_KEY, "1")
+    except Exception:
         sandbox.stop()
-        sandbox = start_local_sandbox(store, settings.board_delay_s)
-    store.set_meta("demo", "1")
+        raise
     return sandbox
 
 
@@ -163,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     window = MainWindow(session.ctx)
     window.show()
+    if session.notice:
+        QMessageBox.information(window, "ParsDesk", session.notice)
     try:
         return int(app.exec())
     finally:

@@ -29,9 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import records
+from app.sync.worker import SyncController
 from app.ui.activities_tab import ActivitiesTab
+from app.ui.batch_upload import BatchUploadTab
 from app.ui.context import AppContext
 from app.ui.icons import icon
+from app.ui.learner_search import LearnerSearchTab
+from app.ui.learner_summary import LearnerSummaryTab
 from app.ui.settings import WindowState, environment_label
 
 log = logging.getLogger(__name__)
@@ -41,15 +45,6 @@ TAB_ACTIVITIES, TAB_SUMMARY, TAB_UPLOAD, TAB_SEARCH = range(4)
 _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered before views hear of them
 _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
-
-
-def _placeholder(title: str, reason: str) -> QWidget:
-    """Shown only while a tab's module cannot be imported, so the rest of the app still works."""
-    widget = QWidget()
-    label = QLabel(f"{title} is unavailable: {reason}", widget)
-    label.setWordWrap(True)
-    QVBoxLayout(widget).addWidget(label)
-    return widget
 
 
 class MainWindow(QMainWindow):
@@ -68,9 +63,9 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.activities_tab = ActivitiesTab(ctx)
-        self.summary_tab = self._make_tab("app.ui.learner_summary", "LearnerSummaryTab", "Learner Summary")
-        self.upload_tab = self._make_tab("app.ui.batch_upload", "BatchUploadTab", "Batch Upload")
-        self.search_tab = self._make_tab("app.ui.learner_search", "LearnerSearchTab", "Learner Search")
+        self.summary_tab = LearnerSummaryTab(ctx)
+        self.upload_tab = BatchUploadTab(ctx)
+        self.search_tab = LearnerSearchTab(ctx)
         self.tabs.addTab(self.activities_tab, icon("activity"), "Activities")
         self.tabs.addTab(self.summary_tab, icon("learners"), "Learner Summary")
         self.tabs.addTab(self.upload_tab, icon("upload"), "Batch Upload")
@@ -90,7 +85,6 @@ class MainWindow(QMainWindow):
             f"<b>{DEMO_BANNER}.</b> Records you send go to the sandbox on this computer, never to ACCME. "
             "Open <i>File → Settings…</i> to connect to ACCME PARS."
         )
-        self.banner.setVisible(ctx.demo)
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
@@ -129,16 +123,6 @@ class MainWindow(QMainWindow):
         self._tab_changed(self.tabs.currentIndex())
 
     # --- construction ----------------------------------------------------------------------------
-    def _make_tab(self, module_name: str, class_name: str, title: str) -> QWidget:
-        import importlib
-
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            log.warning("%s tab unavailable: %s", title, exc)
-            return _placeholder(title, str(exc))
-        return getattr(module, class_name)(self.ctx)
-
     def _make_actions(self) -> None:
         def action(text: str, slot: Any, shortcut: QKeySequence | str | None = None, icon_name: str = "") -> QAction:
             act = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
@@ -215,14 +199,6 @@ class MainWindow(QMainWindow):
 
     # --- sync ------------------------------------------------------------------------------------
     def _setup_sync(self) -> None:
-        try:
-            from app.sync.worker import SyncController
-        except ImportError as exc:
-            log.warning("background sync unavailable: %s", exc)
-            self.ctx.sync = None
-            self.sync_action.setEnabled(False)
-            self.sync_state_label.setText("Sync unavailable")
-            return
         controller = SyncController(self._make_engine, parent=self)
         controller.progress.connect(self._sync_progress)
         controller.record_changed.connect(self._record_changed)
@@ -354,6 +330,7 @@ class MainWindow(QMainWindow):
         counts = self.activities_tab.model_counts()
         self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
         self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}")
+        self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
 

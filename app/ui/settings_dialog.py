@@ -213,6 +213,12 @@ class SettingsDialog(QDialog):
             self.restart_needed.append("the local sandbox's board answer delay")
         if environment == "local" and self.ctx.sandbox is None and self.ctx.environment != "local":
             self.restart_needed.append("switching to the local sandbox (it starts with ParsDesk)")
+        demo_stays_local = self.ctx.demo and environment != "local"
+        if demo_stays_local:
+            self.restart_needed.append(
+                f"connecting to {environment_label(environment)}: this store holds demo data, which never "
+                "leaves the built-in sandbox; choose another data folder for your real records"
+            )
 
         old.environment = environment
         old.provider_id = provider_id
@@ -225,7 +231,7 @@ class SettingsDialog(QDialog):
         if provider_id:
             with self.ctx.store.transaction() as session:
                 records.set_provider_id(session, provider_id)
-        if environment != "local" or self.ctx.sandbox is not None:
+        if not demo_stays_local and (environment != "local" or self.ctx.sandbox is not None):
             self.ctx.environment = environment  # the next sync and fetch use it
         if user:
             self.ctx.actor = user
