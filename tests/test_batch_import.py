@@ -222,7 +222,11 @@ def test_history_shows_each_upload_with_what_became_of_its_records(activity_stor
         [view] = batch_import.upload_history(s)
     assert (view.upload_id, view.file_name, view.file_format) == (summary.upload_id, "january.xlsx", "xlsx")
     assert (view.records, view.queued, view.errors) == (5, 3, 2)
-    assert (view.accepted, view.rejected, view.pending) == (1, 1, 1)
+    assert (view.accepted, view.rejected, view.pending, view.submitted) == (1, 1, 1, 0)
+    _mark(activity_store, Status.SUBMITTED, source="PARS", credit_ids=[ids[2]])
+    with activity_store.session() as s:
+        [view] = batch_import.upload_history(s)
+    assert (view.pending, view.submitted) == (1, 1)
 
 
 def test_rejection_workbook_holds_validation_failures_and_later_board_rejections(activity_store, tmp_path):
@@ -351,3 +355,12 @@ def test_points_already_granted_to_a_learner_count_against_a_new_row(activity_st
     # learner 1 has 4 of the activity's 8 ABIM points already; learner 3 has none
     assert [v.kind for v in analysis.verdicts] == [RowKind.ERROR, RowKind.ADD]
     assert analysis.problems()[0].code == 711
+
+
+def test_cli_import_into_an_unusable_store_exits_2(tmp_path, capsys):
+    not_a_store = tmp_path / "notes.sqlite3"
+    not_a_store.write_text("these are not the records you are looking for\n" * 50)
+    path = write_xlsx(tmp_path / "clean.xlsx", [row(1)])
+    assert cli_main(["import", str(path), "--db", str(not_a_store)]) == 2
+    err = capsys.readouterr().err
+    assert "not a usable ParsDesk store" in err and "Traceback" not in err

@@ -618,6 +618,7 @@ class UploadHistoryView:
     accepted: int  # adds accepted, deletes done
     rejected: int  # by PARS or a board, after queueing
     pending: int  # queued or submitted, no final answer yet
+    submitted: int  # of the pending: with PARS/the board now (Submitted, Delete Submitted)
     attested_by: str | None
 
 
@@ -645,6 +646,7 @@ def _line_outcome(is_add: bool, status: Status) -> str | None:
 def upload_history(session: Session) -> list[UploadHistoryView]:
     """All uploads, newest first, with what has become of their records since."""
     outcomes: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    submitted = {Status.SUBMITTED, Status.DELETE_SUBMITTED}
     for upload_id, created_by, status, count in session.execute(
         select(UploadLine.upload_id, CompletionRow.upload_id, CompletionRow.status, func.count())
         .join(CompletionRow, UploadLine.completion_id == CompletionRow.id)
@@ -653,6 +655,8 @@ def upload_history(session: Session) -> list[UploadHistoryView]:
         outcome = _line_outcome(created_by == upload_id, Status(status))
         if outcome is not None:
             outcomes[upload_id][outcome] += count
+        if outcome == "pending" and Status(status) in submitted:
+            outcomes[upload_id]["submitted"] += count
     views = []
     for upload in session.scalars(select(UploadRow).order_by(UploadRow.at.desc(), UploadRow.id.desc())):
         counts = outcomes.get(upload.id, {})
@@ -660,7 +664,7 @@ def upload_history(session: Session) -> list[UploadHistoryView]:
             UploadHistoryView(
                 upload.id, upload.at, upload.file_name, upload.file_format, upload.records, upload.queued,
                 upload.errors, counts.get("accepted", 0), counts.get("rejected", 0), counts.get("pending", 0),
-                upload.attested_by,
+                counts.get("submitted", 0), upload.attested_by,
             )
         )
     return views

@@ -733,6 +733,9 @@ class BatchUploadTab(QWidget):
                 item = QTableWidgetItem(text)
                 if c >= 3:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c == 8 and view.pending:
+                    item.setToolTip(f"{view.submitted:,} with PARS or the board, {view.pending - view.submitted:,} "
+                                    "waiting for the next sync")
                 if c == 1 and view.attested_by:
                     item.setToolTip(f"Uploaded by {view.attested_by}, who confirmed the learners' permission")
                 table.setItem(r, c, item)
