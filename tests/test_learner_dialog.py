@@ -165,7 +165,8 @@ def test_rems_activity_asks_for_the_profession(qtbot, store):
     dialog = _dialog(qtbot, make_context(store), activity)
     assert dialog.rems_group.isVisible() and dialog.rems_group.isChecked()
     _fill_learner(qtbot, dialog)
-    dialog.validate_now()
+    dialog.permission.setChecked(True)
+    assert not dialog.submit().saved
     assert "REMS profession is required" in dialog.field_errors["REMS Profession"].text()
     dialog.rems_profession.setCurrentIndex(dialog.rems_profession.findData("Pharmacist"))
     dialog.validate_now()
@@ -225,6 +226,19 @@ def _recent():
     from datetime import date, timedelta
 
     return date.today() - timedelta(days=3)
+
+
+def test_problems_show_next_to_a_field_once_it_was_edited(qtbot, store):
+    activity = recent_activity(store)
+    dialog = _dialog(qtbot, make_context(store), activity)
+    assert {622, 623} <= _codes(dialog)  # listed in the summary from the start...
+    assert "622" in dialog.summary.text()
+    assert not dialog.field_errors["First Name"].isVisible()  # ...but not shouted at every empty field
+    qtbot.keyClicks(dialog.first_name, "A")
+    qtbot.keyClick(dialog.first_name, Qt.Key.Key_Backspace)  # typed, then erased: now it is missing
+    dialog.validate_now()
+    assert "622" in dialog.field_errors["First Name"].text() and dialog.field_errors["First Name"].isVisible()
+    assert not dialog.field_errors["Last Name"].isVisible()
 
 
 @pytest.mark.parametrize("typed, shown", [("3/7", "03/07"), ("12-10", "12/10")])

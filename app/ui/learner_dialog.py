@@ -190,6 +190,8 @@ class BoardEditor(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self._registrations = registrations
         self.type_rows: list[CreditTypeRow] = []
+        # fields the user has edited or left: only their problems are shown until a save is tried
+        self.touched: set[str] = set()
 
         self.board_combo = QComboBox(self)
         self.board_combo.setObjectName("boardCombo")
@@ -245,6 +247,15 @@ class BoardEditor(QFrame):
         self.board_combo.currentIndexChanged.connect(self._board_chosen)
         self.board_id.textChanged.connect(self.changed)
         self.points.textChanged.connect(self._points_changed)
+        self.board_combo.activated.connect(lambda *_: self._touch(F_BOARD))
+        for edit, field_name in ((self.board_id, F_BOARD_ID), (self.points, F_BOARD_POINTS)):
+            edit.textEdited.connect(lambda *_, name=field_name: self._touch(name))
+            edit.editingFinished.connect(lambda name=field_name: self._touch(name))
+
+    def _touch(self, field_name: str) -> None:
+        if field_name not in self.touched:
+            self.touched.add(field_name)
+            self.changed.emit()
 
     # the board's catalogue name makes the combo readable: "ABIM — American Board of Internal Medicine"
     def set_registrations(self, registrations: tuple[BoardRegistration, ...], keep: str | None = None) -> None:
@@ -286,6 +297,8 @@ class BoardEditor(QFrame):
             row.follow(total)
             row.check.toggled.connect(self.changed)
             row.amount.valueChanged.connect(self.changed)
+            row.check.clicked.connect(lambda *_: self._touch(F_CREDIT_TYPE))
+            row.amount.editingFinished.connect(lambda: self._touch(F_CREDIT_TYPE))
             self.types_layout.addWidget(row.check, number, 0)
             self.types_layout.addWidget(row.amount, number, 1)
             self.type_rows.append(row)
@@ -324,10 +337,12 @@ class BoardEditor(QFrame):
                 else:
                     row.check.setChecked(False)
 
-    def show_issues(self, issues: list[Issue]) -> None:
+    def show_issues(self, issues: list[Issue], show_all: bool = False) -> None:
         by_field: dict[str, list[Issue]] = {}
         for issue in issues:
-            by_field.setdefault(issue.field, []).append(issue)
+            field_name = F_CREDIT_TYPE if issue.field == F_CREDIT_TYPE_AMOUNT else issue.field
+            if show_all or field_name in self.touched:
+                by_field.setdefault(issue.field, []).append(issue)
         _show_errors(self.board_error, by_field.get(F_BOARD, []))
         _show_errors(self.id_error, by_field.get(F_BOARD_ID, []))
         _show_errors(self.points_error, by_field.get(F_BOARD_POINTS, []))
@@ -423,6 +438,10 @@ class LearnerDialog(QDialog):
         self._rejection_text = ""
         self.outcome = ""  # what the last save did, in one sentence
         self._match_tasks: set[_OnlineMatch] = set()
+        # Problems are shown next to a field once it was edited or left, and next to every field once
+        # a save was tried (or when an existing record is opened); the summary always lists them all.
+        self._touched: set[str] = set()
+        self._show_all = edit_id is not None or resubmit_id is not None
         self.setObjectName("learnerDialog")
         self.setStyleSheet(_STYLE)
         self.setWindowTitle("New learner")
@@ -656,6 +675,24 @@ class LearnerDialog(QDialog):
             combo.currentIndexChanged.connect(self.schedule_validation)
         self.permission.toggled.connect(self.schedule_validation)
         self.activity_combo.currentIndexChanged.connect(self._activity_chosen)
+        for edit, field_name in (
+            (self.first_name, F_FIRST_NAME), (self.last_name, F_LAST_NAME), (self.birth_date, F_DOB),
+            (self.license_id, F_LICENSE_ID), (self.completion_date, F_COMPLETION_DATE),
+            (self.cme_credits, F_CME_CREDITS),
+        ):
+            edit.textEdited.connect(lambda *_, name=field_name: self._touch(name))
+            edit.editingFinished.connect(lambda name=field_name: self._touch(name))
+        for combo, field_name in (
+            (self.state_combo, F_STATE), (self.rems_profession, F_REMS_PROFESSION),
+            (self.activity_combo, F_ACTIVITY_ID),
+        ):
+            combo.activated.connect(lambda *_, name=field_name: self._touch(name))
+        self.permission.clicked.connect(lambda *_: self._touch(F_PERMISSION))
+
+    def _touch(self, field_name: str) -> None:
+        if field_name not in self._touched:
+            self._touched.add(field_name)
+            self.schedule_validation()
 
     def _apply_mode(self) -> None:
         record = self._rejected
@@ -854,6 +891,10 @@ class LearnerDialog(QDialog):
         finally:
             self._prefilling = False
         self._remembered_board_ids = {}
+        self._touched = set()  # a new learner: no complaints about fields not reached yet
+        self._show_all = False
+        for editor in self.board_editors:
+            editor.touched.discard(F_BOARD_ID)
         self.match_label.setText("Type the learner's name and license or board ID to look them up.")
         self.match_label.setStyleSheet("color: palette(mid);")
         self.first_name.setFocus()
@@ -896,12 +937,13 @@ class LearnerDialog(QDialog):
             else:
                 by_field.setdefault(issue.field, []).append(issue)
         for field_name, label in self.field_errors.items():
-            _show_errors(label, by_field.get(field_name, []))
+            shown = by_field.get(field_name, []) if self._show_all or field_name in self._touched else []
+            _show_errors(label, shown)
             widget = self.field_widgets.get(field_name)
             if widget is not None:
-                _set_error(widget, field_name in by_field)
+                _set_error(widget, bool(shown))
         for number, editor in enumerate(self.board_editors):
-            editor.show_issues(board_issues.get(number, []))
+            editor.show_issues(board_issues.get(number, []), self._show_all)
         if self.rejection_fields:
             self._mark_rejection()
 
@@ -911,7 +953,7 @@ class LearnerDialog(QDialog):
         else:
             self.submit_button.setText("Save as Draft" if no_permission else "Submit")
         if self.issues:
-            lines = [f"{len(self.issues)} problem{'s' if len(self.issues) != 1 else ''} to fix before saving:"]
+            lines = [f"{len(self.issues)} thing{'s' if len(self.issues) != 1 else ''} to fix before saving:"]
             lines += [f"• {issue.field}: {issue_text(issue)}" for issue in self.issues]
             self.summary.setText("\n".join(lines))
             self.summary.setStyleSheet(f"color: {ERROR_COLOR};")
@@ -1078,6 +1120,7 @@ class LearnerDialog(QDialog):
     # --- saving -------------------------------------------------------------------------------
 
     def submit(self, add_another: bool = False) -> SaveResult | None:
+        self._show_all = True
         option = self.current_option()
         if option is None:
             self.validate_now()
