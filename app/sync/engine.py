@@ -46,7 +46,8 @@ from app.pars.client import (
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
 from app.pars.environments import Environment, EnvironmentConfigError, environment
-from app.sync.convert import activity_to_domain, completion_for_pars
+from app.services.activities import activity_to_domain
+from app.services.records import completion_to_domain
 
 log = logging.getLogger(__name__)
 
@@ -646,7 +647,8 @@ class _Pass:
                     )
                 )
             }
-            records = [(action, completion_for_pars(completions[item.completion_id], action)) for item in items]
+            # a delete carries the same content as the original add (PARS matches them)
+            records = [(action, completion_to_domain(completions[item.completion_id], action=action)) for item in items]
             sent_ids = [item.id for item in items]
             s.execute(
                 update(OutboxRow)
