@@ -33,9 +33,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "1 some rows failed (see FILE-rejections.xlsx), 2 the file or store could not be read."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
-    parser.add_argument("--db", type=Path, help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", type=Path, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument(
         "--as-of",
+        metavar="DATE",
         type=_iso_date,
         default=None,
         help="judge dates as of this day, YYYY-MM-DD (default: today)",
