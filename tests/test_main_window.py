@@ -226,3 +226,37 @@ def test_first_start_opens_the_demo_store_and_syncs_with_the_built_in_sandbox(qt
         window.close()
     finally:
         again.close()
+
+
+def test_cancel_sync_stops_part_way_and_keeps_the_rest_queued(qtbot, store):
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 1500)
+    with running_sandbox(latency_ms=300) as sandbox:
+        ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
+        window = make_window(qtbot, ctx)
+        with qtbot.waitSignal(ctx.sync.record_changed, timeout=30_000):
+            window.sync_now()
+        assert window.cancel_sync_action.isEnabled()
+        with qtbot.waitSignal(window.sync_finished, timeout=30_000) as finished:
+            window.cancel_sync_action.trigger()
+    assert finished.args[0]["stopped"]
+    assert window.sync_state_label.text() == "Sync cancelled"
+    assert not window.cancel_sync_action.isEnabled() and window.sync_action.isEnabled()
+    still_queued = [i for i, status in statuses(store).items() if status == Status.QUEUED.value]
+    assert 0 < len(still_queued) < len(ids)
+    assert window.queued_label.text() == f"{window.queued_count} queued"
+
+
+def test_background_sync_runs_soon_after_start_when_records_wait(qtbot, store, sandbox, monkeypatch):
+    import app.ui.main_window as main_window
+
+    monkeypatch.setattr(main_window, "_FIRST_SYNC_DELAY_MS", 50)
+    activity = add_activity(store, title="Cardiology Update")
+    queue_records(store, activity, 3)
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url),
+                       sync_interval_s=3600)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as finished:
+        window.show()
+    assert finished.args[0]["sent"] == 3

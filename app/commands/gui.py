@@ -151,6 +151,8 @@ def make_application(argv: list[str] | None = None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "alembic"):  # a line per request / per migration step is noise here
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     app = make_application()
 
     from PySide6.QtWidgets import QMessageBox

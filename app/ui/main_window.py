@@ -44,6 +44,7 @@ DEMO_BANNER = "Demo data — connected to the built-in PARS sandbox"
 TAB_ACTIVITIES, TAB_SUMMARY, TAB_UPLOAD, TAB_SEARCH = range(4)
 _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered before views hear of them
 _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
+_FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
 
 
@@ -105,8 +106,9 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._sync_timer = QTimer(self)
         self._sync_timer.timeout.connect(self._periodic_sync)
-        self.set_sync_interval(ctx.settings.sync_interval_s)
         self._closing = False
+        self._first_sync_scheduled = False
+        self.set_sync_interval(ctx.settings.sync_interval_s)
         self._last_error: str | None = None
         self._open_records = 0  # Submitted records waiting on the boards: idle syncs poll for them
         self._finished_report: dict[str, Any] | None = None  # held until the views caught up
@@ -243,6 +245,8 @@ class MainWindow(QMainWindow):
             self.ctx.sync.cancel()
 
     def _periodic_sync(self) -> None:
+        if self._closing:
+            return
         if not self.sync_running and QApplication.activeModalWidget() is None:
             with self.ctx.store.session() as session:
                 pending = records.queued_count(session)
@@ -253,6 +257,10 @@ class MainWindow(QMainWindow):
     def set_sync_interval(self, seconds: int) -> None:
         if seconds > 0:
             self._sync_timer.start(seconds * 1000)
+            if not self._first_sync_scheduled:
+                # soon after start-up too: what was queued last time should not wait a whole interval
+                self._first_sync_scheduled = True
+                QTimer.singleShot(_FIRST_SYNC_DELAY_MS, self._periodic_sync)
         else:
             self._sync_timer.stop()
 
