@@ -956,7 +956,9 @@ class LearnerDialog(QDialog):
             lines = [f"{len(self.issues)} thing{'s' if len(self.issues) != 1 else ''} to fix before saving:"]
             lines += [f"• {issue.field}: {issue_text(issue)}" for issue in self.issues]
             self.summary.setText("\n".join(lines))
-            self.summary.setStyleSheet(f"color: {ERROR_COLOR};")
+            # red once the coordinator has typed something or tried to save; a fresh form just informs
+            loud = self._show_all or bool(self._touched) or any(e.touched for e in self.board_editors)
+            self.summary.setStyleSheet(f"color: {ERROR_COLOR};" if loud else "color: palette(text);")
         elif no_permission:
             self.summary.setText(
                 "Ready, but without the learner's permission to report it is saved as a Draft and not sent. "
