@@ -204,8 +204,21 @@ class LearnerRecordModel(QAbstractTableModel):
         self.endInsertRows()
 
     def fetch_all(self) -> None:
-        while self.canFetchMore():
-            self.fetchMore()
+        """Load every remaining row in one query (e.g. before ticking all of them)."""
+        if not self.canFetchMore():
+            return
+        with self._store.session() as session:
+            rest = learners.search_records(
+                session, self._filters or SearchFilters(), limit=None, offset=len(self._rows),
+                sort=self._sort, descending=self._descending,
+            )
+        rest = [view for view in rest if view.completion_id not in self._row_of]
+        if rest:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(rest) - 1)
+            self._append(rest)
+            self.endInsertRows()
+        self._total = len(self._rows)
 
     def update_rows(self, ids: Iterable[int]) -> None:
         """Re-read these records: changed rows emit dataChanged, new matches are appended, rows that
