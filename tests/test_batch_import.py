@@ -364,3 +364,24 @@ def test_cli_import_into_an_unusable_store_exits_2(tmp_path, capsys):
     assert cli_main(["import", str(path), "--db", str(not_a_store)]) == 2
     err = capsys.readouterr().err
     assert "not a usable ParsDesk store" in err and "Traceback" not in err
+
+
+def test_a_delete_whose_record_changed_since_the_analysis_is_refused_at_commit(activity_store, tmp_path):
+    _import(activity_store, write_xlsx(tmp_path / "adds.xlsx", [row(1), row(2)]))
+    _mark(activity_store, Status.ACCEPTED)
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(write_xlsx(tmp_path / "del.xlsx", [
+            row(1, Record_Action="Delete"), row(2, Record_Action="Delete"),
+        ])), AS_OF)
+    assert analysis.deletes == 2
+    with activity_store.session() as s:
+        first = s.scalar(select(CompletionRow.credit_id).where(CompletionRow.upload_row == 3))
+    _mark(activity_store, Status.SUBMITTED, source="PARS", credit_ids=[first])  # a sync ran meanwhile
+    with activity_store.transaction() as s:
+        summary = commit(s, analysis, "del.xlsx", attested_by="dana")
+    assert (summary.deletes, summary.errors) == (1, 1)
+    assert sorted(statuses(activity_store).values()) == ["Delete Queued", "Submitted"]
+    with activity_store.session() as s:
+        headers, rows = batch_import.rejection_rows(s, summary.upload_id)
+    assert [(values[3], code) for values, code, _ in rows] == [("Learner1", 0)]
+    assert "Submitted" in rows[0][2]

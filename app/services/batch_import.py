@@ -60,7 +60,7 @@ from app.pars.matching import fingerprint
 from app.pars.validation import prior_from_completion, validate_batch
 from app.pars.values import parse_pars_date
 from app.services.history import counts_in_history, known_to_pars, load_domain_activities
-from app.services.records import NewRecord, delete_refusal, provider_id, request_delete, store_completions
+from app.services.records import NewRecord, delete_refusal, provider_id, request_deletes, store_completions
 
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
@@ -543,6 +543,8 @@ def commit(
     lines: list[dict[str, object]] = []
     new_records: list[NewRecord] = []
     new_record_lines: list[dict[str, object]] = []
+    delete_targets: list[CompletionRow] = []
+    delete_lines: list[tuple[dict[str, object], RowVerdict]] = []
     changed: list[int] = []
     deletes = errors = already = 0
     for verdict in analysis.verdicts:
@@ -563,15 +565,12 @@ def commit(
                 continue
         elif verdict.kind is RowKind.DELETE:
             target = linked.get(verdict.target_id) if verdict.target_id is not None else None
-            refusal = "the record is no longer in the store." if target is None else request_delete(
-                session, target, actor=actor
-            )
-            if refusal is None:
-                line["completion_id"] = target.id
-                changed.append(target.id)
-                deletes += 1
+            if target is not None:
+                delete_targets.append(target)
+                delete_lines.append((line, verdict))
                 continue
-            issues = [Issue(LOCAL_CHECK, F_ACTION, f"Record {verdict.completion.credit_id} cannot be deleted now: {refusal}")]
+            issues = [Issue(LOCAL_CHECK, F_ACTION, f"Record {verdict.completion.credit_id} cannot be deleted now: "
+                                                   "it is no longer in the store.")]
         elif verdict.kind is RowKind.ALREADY_REPORTED:
             line["error_message"] = verdict.note
             already += 1
@@ -579,6 +578,17 @@ def commit(
         line["error_code"] = issues[0].code
         line["error_message"] = _issues_text(issues)
         errors += 1
+    refusals = request_deletes(session, delete_targets, source="import", actor=actor)
+    for (line, verdict), target in zip(delete_lines, delete_targets, strict=True):
+        refusal = refusals.get(target.id)
+        if refusal is None:
+            line["completion_id"] = target.id
+            changed.append(target.id)
+            deletes += 1
+        else:  # its status changed since the analysis (a sync ran in between)
+            line["error_code"] = LOCAL_CHECK
+            line["error_message"] = f"{F_ACTION}: Record {target.credit_id} cannot be deleted now: {refusal}"
+            errors += 1
     # One bulk insert per table for the adds: thousands of rows in well under a second.
     stored_ids = store_completions(
         session, new_records, source="import", actor=actor, upload_id=upload.id, as_of=analysis.as_of

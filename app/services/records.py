@@ -457,3 +457,60 @@ def store_completions(
         for cid, credit_id in zip(completion_ids, credit_ids, strict=True)
     ])
     return list(completion_ids)
+
+
+def request_deletes(
+    session: Session, rows: list[CompletionRow], *, source: str = "user", actor: str | None = None
+) -> dict[int, str]:
+    """`request_delete` for many records at once (a delete file): the same outcome per record, with
+    one query for pending adds and bulk inserts for events and outbox rows. Returns the refusal
+    reason by completion id for the records that cannot be deleted now; the others are handled."""
+    from sqlalchemy import insert
+
+    refusals: dict[int, str] = {}
+    if not rows:
+        return refusals
+    ids = [row.id for row in rows]
+    pending_adds: dict[int, OutboxRow] = {}
+    for start in range(0, len(ids), 500):
+        for item in session.scalars(
+            select(OutboxRow).where(
+                OutboxRow.completion_id.in_(ids[start:start + 500]), OutboxRow.action == RecordAction.ADD.value
+            )
+        ):
+            pending_adds.setdefault(item.completion_id, item)
+    now = utcnow()
+    events: list[dict] = []
+    outbox: list[dict] = []
+    for row in rows:
+        refusal = delete_refusal(row)
+        if refusal is not None:
+            refusals[row.id] = refusal
+            continue
+        status = Status(row.status)
+        pending_add = pending_adds.get(row.id)
+        message: str | None = None
+        if status == Status.DRAFT or (status == Status.QUEUED and pending_add is not None and not pending_add.in_flight):
+            if pending_add is not None:
+                session.delete(pending_add)
+            new_status, message = Status.DELETED, "Deleted before it was sent"
+        elif status == Status.QUEUED:
+            refusals[row.id] = "It is being sent right now; delete it after the sync finishes."
+            continue
+        elif status == Status.REJECTED and row.status_source == "PARS":
+            new_status, message = Status.DELETED, "Removed locally (never stored by PARS)"
+        else:
+            new_status = Status.DELETE_QUEUED
+            outbox.append(dict(completion_id=row.id, action=RecordAction.DELETE.value, credit_id=row.credit_id,
+                               in_flight=False, attempts=0, created_at=now))
+        # the same changes as set_status, with the history events inserted in bulk below
+        row.status, row.status_code, row.status_message = new_status.value, None, message
+        row.status_source, row.updated_at = source, now
+        events.append(dict(completion_id=row.id, at=now, status=new_status.value, source=source, actor=actor,
+                           code=None, message=message))
+    session.flush()
+    if events:
+        session.execute(insert(StatusEvent), events)
+    if outbox:
+        session.execute(insert(OutboxRow), outbox)
+    return refusals
