@@ -80,6 +80,24 @@ def main(argv: list[str] | None = None) -> int:
         again = analyse(session, load_batch(path), AS_OF)
     reupload_s = time.perf_counter() - start
 
+    # A delete file for every record just queued, once PARS has accepted them.
+    from sqlalchemy import delete, update
+
+    from app.models.schema import CompletionRow, OutboxRow
+
+    with store.transaction() as session:
+        session.execute(update(CompletionRow).where(CompletionRow.upload_id == result.upload_id)
+                        .values(status="Accepted", status_source="board"))
+        session.execute(delete(OutboxRow))
+    delete_path = write_xlsx(folder / "deletes.xlsx", [{**r, "Record Action": "Delete"} for r in rows])
+    start = time.perf_counter()
+    with store.session() as session:
+        deletes = analyse(session, load_batch(delete_path), AS_OF)
+    delete_summary_s = time.perf_counter() - start
+    with store.transaction() as session:
+        delete_result = commit(session, deletes, delete_path.name, attested_by="bench", actor="bench")
+    delete_queued_s = time.perf_counter() - start
+
     stored = counts(store)
     store.close()
     print(f"rows in file:           {len(batch.records):,}")
@@ -90,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; {args.existing:,} records were stored before" if args.existing else ""))
     print(f"same file again -> summary: {reupload_s:5.2f} s  ({again.already_reported:,} already reported, "
           f"{again.valid:,} to queue)")
+    print(f"delete file -> summary:  {delete_summary_s:5.2f} s, -> queued: {delete_queued_s:5.2f} s "
+          f"({delete_result.deletes:,} deletes queued, {delete_result.errors:,} rows failed)")
     print(f"peak RSS:               {_peak_rss_mb():6.0f} MB (before the import: {rss_before:.0f} MB)")
     ok = summary_s < SUMMARY_TARGET_S and queued_s < QUEUED_TARGET_S
     print("within targets" if ok else "OVER TARGET")
