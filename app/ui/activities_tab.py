@@ -209,8 +209,8 @@ def _with_counts(row: ActivityOverview, counts: dict[str, int]) -> ActivityOverv
 
 
 class _FetchSignals(QObject):
-    fetched = Signal(object)  # Activity
-    failed = Signal(str)
+    fetched = Signal(object, object)  # the task, the Activity
+    failed = Signal(object, str)  # the task, one sentence
 
 
 class _FetchActivity(QRunnable):
@@ -232,9 +232,9 @@ class _FetchActivity(QRunnable):
                 if callable(close):
                     close()
         except Exception as exc:  # noqa: BLE001 - any failure becomes one sentence for the user
-            self.signals.failed.emit(f"Could not fetch activity {self._activity_id} from PARS: {exc}")
+            self.signals.failed.emit(self, f"Could not fetch activity {self._activity_id} from PARS: {exc}")
             return
-        self.signals.fetched.emit(activity)
+        self.signals.fetched.emit(self, activity)
 
 
 class ActivitiesTab(QWidget):
@@ -311,7 +311,7 @@ class ActivitiesTab(QWidget):
         self._counts_timer.timeout.connect(self.refresh_counts)
         ctx.activities_changed.connect(self.reload)
         ctx.records_changed.connect(self._records_changed)
-        ctx.upload_finished.connect(lambda _upload_id: self._counts_timer.start())
+        ctx.upload_finished.connect(self._upload_finished)
         self.proxy.rowsInserted.connect(self._update_count_label)
         self.proxy.rowsRemoved.connect(self._update_count_label)
         self.proxy.modelReset.connect(self._update_count_label)
@@ -341,7 +341,12 @@ class ActivitiesTab(QWidget):
         return totals
 
     def _records_changed(self, _ids: list[int]) -> None:
-        self._counts_timer.start()
+        # at most one count refresh per interval, also while a sync keeps reporting changes
+        if not self._counts_timer.isActive():
+            self._counts_timer.start()
+
+    def _upload_finished(self, _upload_id: int) -> None:
+        self._records_changed([])
 
     def _update_count_label(self, *_args: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
@@ -437,8 +442,9 @@ class ActivitiesTab(QWidget):
             return
         task = _FetchActivity(self.ctx.client_factory, activity_id)
         task.setAutoDelete(False)
-        task.signals.fetched.connect(lambda activity, t=task: self._fetched(t, activity))
-        task.signals.failed.connect(lambda message, t=task: self._fetch_failed(t, message))
+        # bound methods: Qt drops the connections if this tab goes away before PARS answers
+        task.signals.fetched.connect(self._fetched)
+        task.signals.failed.connect(self._fetch_failed)
         self._fetches.append(task)
         self.fetch_button.setEnabled(False)
         self.fetch_button.setText("Fetching…")

@@ -116,8 +116,8 @@ class MainWindow(QMainWindow):
         self._setup_sync()
         ctx.open_activity_requested.connect(self.show_activity)
         ctx.sync_requested.connect(self.sync_now)
-        ctx.records_changed.connect(lambda _ids: self._status_timer.start())
-        ctx.upload_finished.connect(lambda _upload_id: self._after_upload())
+        ctx.records_changed.connect(self._records_changed)
+        ctx.upload_finished.connect(self._after_upload)
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self._restore_state()
@@ -387,7 +387,12 @@ class MainWindow(QMainWindow):
         if callable(delete):
             delete()
 
-    def _after_upload(self) -> None:
+    def _records_changed(self, _ids: list[int]) -> None:
+        # at most one status refresh per interval, also while changes keep coming during a sync
+        if not self._status_timer.isActive():
+            self._status_timer.start()
+
+    def _after_upload(self, _upload_id: int = 0) -> None:
         self.refresh_status()
         self.activities_tab.refresh_counts()
 
