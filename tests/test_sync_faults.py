@@ -110,12 +110,11 @@ def test_stop_between_batches_leaves_a_consistent_store(store):
     activity = add_activity(store, accme_id="123456789")
     queue_records(store, activity, 10)
     pars = ScriptedPars()
-    batches: list[int] = []
 
     def stop_after_two_batches() -> bool:
         return pars.calls.count("SaveLearnerActivity") >= 2
 
-    report = _engine(store, pars, batch_size=3).run(should_stop=stop_after_two_batches, on_progress=lambda d, t: batches.append(d))
+    report = _engine(store, pars, batch_size=3).run(should_stop=stop_after_two_batches)
 
     assert report.stopped and report.sent == 6
     assert queued_count_of(store) == 4
@@ -169,7 +168,9 @@ def test_every_status_change_is_a_history_event_from_pars_then_the_board(store):
     pars.advance()
     _engine(store, pars, actor="nightly").run()
     with store.session() as s:
-        events = s.scalars(select(StatusEvent).where(StatusEvent.completion_id == record).order_by(StatusEvent.id)).all()
+        events = s.scalars(
+            select(StatusEvent).where(StatusEvent.completion_id == record).order_by(StatusEvent.id)
+        ).all()
         assert [(e.status, e.source) for e in events] == [
             ("Queued", "import"), ("Submitted", "PARS"), ("Accepted", "board")
         ]

@@ -409,6 +409,10 @@ class _Pass:
         self.report.count_status(status)
         self.touched.add(completion_id)
 
+    def _adopt(self, changes: list[_Change], completion_id: int, result: RecordResult, *, source: str) -> None:
+        """Take PARS's answer as the record's status, with its code and message."""
+        self._change(changes, completion_id, result.status, source=source, code=result.code, message=result.message)
+
     def _write(self, s: Session, changes: list[_Change], settled_outbox_ids: list[int]) -> None:
         """Store status changes with their history events, and drop the settled outbox rows."""
         if changes:
@@ -586,10 +590,10 @@ class _Pass:
         if item.action == RecordAction.ADD.value:
             if result.status == NOT_FOUND:
                 return False
-            self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+            self._adopt(changes, item.completion_id, result, source="PARS")
             return True
         if result.status in _DELETE_DONE:
-            self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+            self._adopt(changes, item.completion_id, result, source="PARS")
             return True
         if result.status == NOT_FOUND:
             # deletes are only sent for records PARS holds, so it is gone: the delete removed it
@@ -727,7 +731,7 @@ class _Pass:
         for item in items:
             result = answers[item.credit_id]
             if result.status in _PARS_STATUSES:
-                self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                self._adopt(changes, item.completion_id, result, source="PARS")
                 settled.append(item.id)
             else:
                 odd.append(item)
@@ -750,7 +754,7 @@ class _Pass:
         for item in items:
             result = answers[item.credit_id]
             if result.status in _DELETE_DONE:
-                self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                self._adopt(changes, item.completion_id, result, source="PARS")
                 settled.append(item.id)
             elif result.status == Status.SUBMITTED.value:
                 # PARS still processes the record: the delete waits for the board's answer
@@ -818,20 +822,20 @@ class _Pass:
     def _poll_change(self, completion_id: int, current: str, result: RecordResult, changes: list[_Change]) -> None:
         if current == Status.SUBMITTED.value:
             if result.status in (Status.ACCEPTED.value, Status.REJECTED.value):
-                self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
+                self._adopt(changes, completion_id, result, source="board")
             elif result.status in _DELETE_DONE:  # deleted elsewhere (the PARS web site)
-                self._change(changes, completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                self._adopt(changes, completion_id, result, source="PARS")
             elif result.status == NOT_FOUND:
                 self._problem(f"PARS no longer knows a record that was Submitted (completion {completion_id})")
                 self.report.errors += 1
             return
         # Delete Submitted
         if result.status == Status.DELETED.value:
-            self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
+            self._adopt(changes, completion_id, result, source="board")
         elif result.status == NOT_FOUND:
             self._change(changes, completion_id, Status.DELETED.value, source="board", message="Removed by PARS")
         elif result.status in (Status.ACCEPTED.value, Status.REJECTED.value):  # the board kept the record
-            self._change(changes, completion_id, result.status, source="board", code=result.code, message=result.message)
+            self._adopt(changes, completion_id, result, source="board")
 
     def send_deletes(self) -> None:
         """Deletes go only for records PARS has finished processing; the rest wait in the outbox."""
@@ -868,7 +872,7 @@ class _Pass:
                     elif status == Status.SUBMITTED.value:
                         waiting.append(item.id)
                     elif result is not None and status in _DELETE_DONE:  # already deleted elsewhere
-                        self._change(changes, item.completion_id, result.status, source="PARS", code=result.code, message=result.message)
+                        self._adopt(changes, item.completion_id, result, source="PARS")
                         settled.append(item.id)
                     elif status == NOT_FOUND:
                         # PARS holds nothing under this creditID (e.g. it refused the add): nothing to delete
@@ -936,7 +940,7 @@ def resolve_target(env_name: str, base_url: str | None = None, credentials: Cred
         if env.placeholder and not base_url:
             raise SyncConfigError(
                 f"PARS environment {env_name!r} still has the placeholder host; put ACCME's host in "
-                "environments.toml (see docs/sync.md)"
+                "environments.toml in the ParsDesk data folder (see docs/credentials.md)"
             )
         creds = credentials or load_credentials(env_name)
     except (EnvironmentConfigError, CredentialStoreError) as exc:
@@ -962,7 +966,9 @@ def make_engine_factory(
     def build() -> SyncEngine:
         store = Store.open(db_path, migrate_schema=migrate_schema)
         try:
-            client = ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
+            client = ParsClient.for_environment(
+                target.environment, target.credentials, base_url=target.base_url, **options
+            )
         except Exception:
             store.close()
             raise
