@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.models import ActivityRow, CompletionRow, Meta, StatusEvent
 from app.pars.domain import Status
 from app.services import records
-from app.sync.engine import PassLock, SyncEngine, backoff_delay, queued_count
+from app.sync.engine import PassLock, SyncEngine, backoff_delay, outbox_summary, queued_count
 from tests.sync_support import (
     ScriptedPars,
     add_activity,
@@ -360,3 +360,12 @@ def test_activity_registration_with_a_lost_answer_is_not_repeated_by_itself(stor
     with store.transaction() as s:  # the coordinator found it in PARS and entered its ID
         s.get(ActivityRow, activity).accme_id = "900000001"
     assert _engine(store, pars).run().sent == 2
+
+
+def test_outbox_summary_counts_adds_deletes_and_unknown_outcomes(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3)
+    queue_records(store, activity, 1, label="del", status=Status.DELETE_QUEUED.value, outbox_action="Delete")
+    _engine(store, ScriptedPars(script=["lost"]), batch_size=2).run(poll=False)  # 2 left in flight
+    with store.session() as s:
+        assert outbox_summary(s) == {"adds": 3, "deletes": 1, "in_flight": 2}
