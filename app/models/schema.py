@@ -134,7 +134,7 @@ class CompletionRow(Base):
     status_source: Mapped[str | None] = mapped_column(String(16))  # local | PARS | board
     permission_given: Mapped[bool] = mapped_column(Boolean, default=False)
     permission_date: Mapped[date | None] = mapped_column(Date)
-    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"), index=True)
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"), index=True)
     upload_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -159,7 +159,7 @@ class CompletionBoardRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)
     board: Mapped[str] = mapped_column(String(16), index=True)
-    board_id: Mapped[str | None] = mapped_column(String(64))
+    board_id: Mapped[str | None] = mapped_column(String(64), index=True)
     points: Mapped[Decimal] = mapped_column(DecimalText)
     credit_types: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # type -> decimal text
 
