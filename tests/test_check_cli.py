@@ -168,7 +168,7 @@ def test_db_history_catches_reuse_points_and_matches_excel_deletes(tmp_path: Pat
     assert verdicts[3] == [603]
     assert 711 in verdicts[4]
     assert 5 not in verdicts
-    assert verdicts[6] == [650]
+    assert verdicts[6] == [605]  # an Excel delete that matches nothing sent
     assert 7 not in verdicts
 
 

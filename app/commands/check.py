@@ -162,11 +162,22 @@ def check_batch(
 ) -> list[list[Issue]]:
     from app.pars import validation
     from app.pars.batch import completions_for_validation
+    from app.pars.domain import Issue, RecordAction
 
-    completions = completions_for_validation(
-        batch.records, history, match_deletes_by_content=batch.format == "xlsx"
-    )
-    return [list(issues) for issues in validation.validate_batch(completions, activities, history, as_of)]
+    by_content = batch.format == "xlsx"
+    completions = completions_for_validation(batch.records, history, match_deletes_by_content=by_content)
+    verdicts = [list(issues) for issues in validation.validate_batch(completions, activities, history, as_of)]
+    if by_content:
+        # An Excel Delete names its record by content: when nothing sent matches, PARS says 605, not 650.
+        for completion, issues in zip(completions, verdicts):
+            if validation.record_action(completion.action) is RecordAction.DELETE and not completion.credit_id:
+                issues[:] = [
+                    Issue(605, issue.field, "No record sent earlier has this row's content (activity, learner, "
+                          "completion date, credits), so there is nothing to delete")
+                    if issue.code == 650 else issue
+                    for issue in issues
+                ]
+    return verdicts
 
 
 def run(args: argparse.Namespace) -> int:
