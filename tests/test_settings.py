@@ -167,3 +167,35 @@ def test_a_demo_store_opened_for_an_accme_environment_stays_on_the_sandbox(tmp_p
         assert session.notice == DEMO_NOTICE
     finally:
         session.close()
+
+
+def test_without_a_keyring_the_dialog_says_so_and_keeps_the_password_unsaved(qtbot, store, monkeypatch):
+    import app.pars.credentials as credentials
+    import app.ui.settings_dialog as settings_dialog
+
+    monkeypatch.delenv("PARSDESK_KEYRING")
+    monkeypatch.setattr(settings_dialog, "keyring_available", lambda: False)
+    monkeypatch.setattr(credentials, "keyring_available", lambda: False)
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert "No system keyring is available" in dialog.password_note.text()
+    assert "PARSDESK_KEYRING=file" in dialog.password_note.text()
+
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-sandbox"))
+    qtbot.keyClicks(dialog.provider_edit, "7654321")
+    qtbot.keyClicks(dialog.user_edit, "coordinator1")
+    qtbot.keyClicks(dialog.password_edit, "s3cret-pass")
+    seen: list[str] = []
+    failures: list[BaseException] = []
+
+    def read_and_close(box):
+        seen.append(box.text())
+        box.accept()
+
+    when_modal_opens(qtbot, read_and_close, failures)
+    dialog.accept()
+    assert not failures
+    assert seen and "The password was not saved" in seen[0] and "keyring" in seen[0]
+    assert dialog.isVisible()  # nothing half-saved: the user can fix it or cancel
+    assert not AppSettings.load().configured
