@@ -260,3 +260,13 @@ def test_background_sync_runs_soon_after_start_when_records_wait(qtbot, store, s
     with qtbot.waitSignal(window.sync_finished, timeout=20_000) as finished:
         window.show()
     assert finished.args[0]["sent"] == 3
+
+
+def test_learner_summary_follows_the_activity_selected_on_activities(qtbot, store):
+    add_activity(store, accme_id="123456789", title="Cardiology Update")
+    row_id = add_activity(store, accme_id="987654321", title="Pathology Summit", start=date(2026, 2, 1),
+                          end=date(2026, 2, 2))
+    window = make_window(qtbot, make_context(store))
+    window.activities_tab.select_activity(row_id)
+    window.tabs.setCurrentIndex(TAB_SUMMARY)
+    assert window.summary_tab.current_activity_id() == row_id

@@ -356,6 +356,11 @@ class MainWindow(QMainWindow):
 
     def _tab_changed(self, index: int) -> None:
         tab = self.tabs.widget(index)
+        if index == TAB_SUMMARY:
+            # the Learner Summary follows the activity selected on the Activities tab
+            selected = self.activities_tab.current_activity_id()
+            if selected is not None and self.summary_tab.current_activity_id() != selected:
+                self.summary_tab.show_activity(selected)
         self.delete_action.setEnabled(callable(getattr(tab, "delete_selected", None)))
         # Two live Del shortcuts would be ambiguous and Qt would run neither: the window's Del is
         # registered only while the current tab has none of its own.
