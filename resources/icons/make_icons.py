@@ -255,7 +255,7 @@ def render(painter_fn: Painter, size: int) -> QImage:
 
 
 def main(out_dir: Path = HERE) -> int:
-    _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])
+    _app = QGuiApplication.instance() or QGuiApplication(sys.argv[:1])  # noqa: F841 - alive while painting
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, fn in STATUS_ICONS.items():
         render(fn, 32).save(str(out_dir / f"{name}.png"))
