@@ -614,30 +614,13 @@ def update_draft(
     row.completion_date = completion.completion_date
     row.report_cme = completion.cme is not None
     row.cme_credits = parse_amount(completion.cme.credits) if completion.cme else None
-    row.boards.clear()
-    for part in completion.boards:
-        points = parse_amount(part.points) or Decimal(0)
-        row.boards.append(
-            CompletionBoardRow(
-                board=part.board.upper(),
-                board_id=(part.board_id or "").strip() or None,
-                points=points,
-                credit_types={
-                    name: str(parse_amount(amount) if amount not in (None, "") else points)
-                    for name, amount in part.credit_types.items()
-                },
-            )
-        )
+    row.boards = [CompletionBoardRow(**records.board_columns(part)) for part in completion.boards]
     if completion.rems is not None:
-        r = completion.rems
         if row.rems is None:
-            row.rems = CompletionRemsRow(profession=r.profession or "")
-        row.rems.profession = r.profession or ""
-        row.rems.state_of_practice = r.state_of_practice
-        row.rems.dea_registration = r.dea_registration
-        row.rems.practice_area = r.practice_area
-        row.rems.performs_surgery = r.performs_surgery
-        row.rems.time_in_practice = r.time_in_practice
+            row.rems = CompletionRemsRow(**records.rems_columns(completion.rems))
+        else:
+            for column, value in records.rems_columns(completion.rems).items():
+                setattr(row.rems, column, value)
     else:
         row.rems = None
     row.updated_at = utcnow()

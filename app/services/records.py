@@ -161,6 +161,32 @@ def set_status(
     )
 
 
+def board_columns(part: BoardPart) -> dict[str, object]:
+    """A board part as completion_board column values; each credit type defaults to the total points."""
+    points = _amount(part.points) or Decimal(0)
+    return dict(
+        board=part.board.upper(),
+        board_id=(part.board_id or "").strip() or None,
+        points=points,
+        credit_types={
+            name: str(_amount(amount) if amount not in (None, "") else points)
+            for name, amount in part.credit_types.items()
+        },
+    )
+
+
+def rems_columns(rems: RemsPart) -> dict[str, object]:
+    """A REMS part as completion_rems column values."""
+    return dict(
+        profession=rems.profession or "",
+        state_of_practice=rems.state_of_practice,
+        dea_registration=rems.dea_registration,
+        practice_area=rems.practice_area,
+        performs_surgery=rems.performs_surgery,
+        time_in_practice=rems.time_in_practice,
+    )
+
+
 def store_completion(
     session: Session,
     completion: Completion,
@@ -193,29 +219,9 @@ def store_completion(
         upload_id=upload_id,
         upload_row=upload_row,
     )
-    for part in completion.boards:
-        points = _amount(part.points) or Decimal(0)
-        row.boards.append(
-            CompletionBoardRow(
-                board=part.board.upper(),
-                board_id=(part.board_id or "").strip() or None,
-                points=points,
-                credit_types={
-                    name: str(_amount(amount) if amount not in (None, "") else points)
-                    for name, amount in part.credit_types.items()
-                },
-            )
-        )
+    row.boards = [CompletionBoardRow(**board_columns(part)) for part in completion.boards]
     if completion.rems is not None:
-        r = completion.rems
-        row.rems = CompletionRemsRow(
-            profession=r.profession or "",
-            state_of_practice=r.state_of_practice,
-            dea_registration=r.dea_registration,
-            practice_area=r.practice_area,
-            performs_surgery=r.performs_surgery,
-            time_in_practice=r.time_in_practice,
-        )
+        row.rems = CompletionRemsRow(**rems_columns(completion.rems))
     session.add(row)
     session.flush()  # assigns row.id for the outbox and the caller
     if queue and completion.permission:
@@ -424,25 +430,9 @@ def store_completions(
     ).all()
     boards, rems = [], []
     for record, completion_id in zip(records, completion_ids, strict=True):
-        for part in record.completion.boards:
-            points = _amount(part.points) or Decimal(0)
-            boards.append(dict(
-                completion_id=completion_id,
-                board=part.board.upper(),
-                board_id=(part.board_id or "").strip() or None,
-                points=points,
-                credit_types={
-                    name: str(_amount(amount) if amount not in (None, "") else points)
-                    for name, amount in part.credit_types.items()
-                },
-            ))
-        r = record.completion.rems
-        if r is not None:
-            rems.append(dict(
-                completion_id=completion_id, profession=r.profession or "", state_of_practice=r.state_of_practice,
-                dea_registration=r.dea_registration, practice_area=r.practice_area,
-                performs_surgery=r.performs_surgery, time_in_practice=r.time_in_practice,
-            ))
+        boards.extend(dict(completion_id=completion_id, **board_columns(part)) for part in record.completion.boards)
+        if record.completion.rems is not None:
+            rems.append(dict(completion_id=completion_id, **rems_columns(record.completion.rems)))
     if boards:
         session.execute(insert(CompletionBoardRow), boards)
     if rems:
