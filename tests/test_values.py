@@ -109,3 +109,15 @@ def test_normalize_birth_date(text, expected):
                                   "02/29/1971"])
 def test_normalize_birth_date_rejects_impossible_days(text):
     assert normalize_birth_date(text) is None
+
+
+@pytest.mark.parametrize(("first_nine", "digit"), [("123456789", "3"), ("104821300", None)])
+def test_npi_check_digit_is_the_luhn_digit_over_the_80840_prefix(first_nine, digit):
+    from app.pars.validation import is_valid_npi
+    from app.pars.values import npi_check_digit
+
+    check = npi_check_digit(first_nine)
+    if digit is not None:
+        assert check == digit  # CMS's published example: 123456789 -> 1234567893
+    assert is_valid_npi(first_nine + check)
+    assert not is_valid_npi(first_nine + str((int(check) + 1) % 10))

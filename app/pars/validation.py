@@ -55,6 +55,7 @@ from app.pars.values import (
     format_pars_date,
     is_quarter_step,
     normalize_birth_date,
+    npi_check_digit,
     parse_amount,
     parse_pars_date,
 )
@@ -87,19 +88,11 @@ _NPI_MARKERS = frozenset({"", "NPI"})
 # Helpers other parts use ---------------------------------------------------------------------------
 
 def is_valid_npi(text: str | None) -> bool:
-    """A 10-digit NPI whose last digit is the Luhn check digit over the 80840 prefix and the first nine."""
+    """A 10-digit NPI whose last digit is its Luhn check digit (see values.npi_check_digit)."""
     if not text or not _NPI.fullmatch(text.strip()):
         return False
-    digits = [int(ch) for ch in "80840" + text.strip()]
-    total = 0
-    # Luhn: from the right, double every second digit (the check digit itself is not doubled).
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    npi = text.strip()
+    return npi_check_digit(npi[:9]) == npi[9]
 
 
 def record_action(value: RecordAction | str | None) -> RecordAction | None:

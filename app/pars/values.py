@@ -109,3 +109,17 @@ def normalize_birth_date(value: object) -> str | None:
     except ValueError:
         return None
     return f"{month:02d}/{day:02d}"
+
+
+def npi_check_digit(first_nine: str) -> str:
+    """The NPI's tenth digit: the Luhn check digit over the prefix 80840 and the first nine digits."""
+    total = 0
+    # from the right of the 14-digit payload, double every first, third, ... digit (the check digit's neighbours)
+    for position, char in enumerate(reversed("80840" + first_nine)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.pars.domain import Learner
+from app.pars.values import npi_check_digit
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +67,8 @@ class Licensee:
     birth_date: str
 
 
-def _npi_check_digit(first_nine: str) -> str:
-    # NPIs carry a Luhn check digit computed over the prefix 80840 + the first nine digits.
-    digits = [int(d) for d in "80840" + first_nine]
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
 def make_npi(first_nine: str) -> str:
-    return first_nine + _npi_check_digit(first_nine)
+    return first_nine + npi_check_digit(first_nine)
 
 
 # Hand-written people: each one carries a story the demo data and the tests rely on.
