@@ -24,6 +24,7 @@ from typing import Literal
 from lxml import etree
 
 from app.pars import xml_codec
+from app.pars.batch import BatchFileError
 from app.pars.credentials import Credentials
 from app.pars.domain import Activity, BoardRegistration, Completion, Learner, RecordAction
 from app.pars.environments import (
@@ -107,30 +108,12 @@ def _q(name: str) -> str:
     return f"{{{PROTOCOL_NS}}}{name}"
 
 
-# Documents from outside are untrusted: no entity expansion, no DTD, no network, no huge trees.
-def _safe_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def parse_xml(data: bytes) -> etree._Element:
-    """Parse an untrusted document safely; documents with a DOCTYPE are refused outright."""
-    if not data or not data.strip():
-        raise ProtocolFormatError("empty document")
+    """Parse an untrusted document with the learner codec's safe parser (no DTD, entities or network)."""
     try:
-        tree = etree.fromstring(data, _safe_parser()).getroottree()
-    except etree.XMLSyntaxError as exc:
-        raise ProtocolFormatError(f"not well-formed XML: {exc}") from exc
-    if tree.docinfo.doctype:
-        raise ProtocolFormatError("documents with a DOCTYPE are not accepted")
-    return tree.getroot()
+        return xml_codec.parse_xml_bytes(data)
+    except BatchFileError as exc:
+        raise ProtocolFormatError(str(exc)) from None
 
 
 def _serialize(root: etree._Element) -> bytes:
