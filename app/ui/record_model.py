@@ -116,6 +116,21 @@ def status_tooltip(record: LearnerRecordView) -> str:
     return "\n".join(parts)
 
 
+def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
+    """Sorted row numbers as (first, last) runs of consecutive rows."""
+    first: int | None = None
+    last: int | None = None
+    for row in rows:
+        if last is not None and row == last + 1:
+            last = row
+            continue
+        if first is not None and last is not None:
+            yield first, last
+        first = last = row
+    if first is not None and last is not None:
+        yield first, last
+
+
 class LearnerRecordModel(QAbstractTableModel):
     """Learner records matching `filters`, loaded a page at a time, with a check box per row."""
 
@@ -222,20 +237,35 @@ class LearnerRecordModel(QAbstractTableModel):
 
     def update_rows(self, ids: Iterable[int]) -> None:
         """Re-read these records: changed rows emit dataChanged, new matches are appended, rows that
-        no longer match (e.g. deleted) are removed. Never resets the model."""
-        wanted = tuple(dict.fromkeys(ids))
-        if self._filters is None or not wanted:
+        no longer match (e.g. deleted) are removed. Never resets the model.
+
+        Only rows already loaded are re-read (one query per 500 ids): a sync reports thousands of
+        records and most are in pages not fetched yet, which show their fresh state when fetched.
+        Ids that are not loaded can only matter as new matches: while every match is loaded they
+        are looked up (and appended); otherwise one count keeps `total` right and a later
+        fetchMore brings them."""
+        if self._filters is None:
             return
+        wanted = tuple(dict.fromkeys(ids))
+        loaded = tuple(i for i in wanted if i in self._row_of)
+        outside = tuple(i for i in wanted if i not in self._row_of)
+        if not loaded and not outside:
+            return
+        all_loaded = len(self._rows) >= self._total
+        lookup = loaded + outside if all_loaded else loaded
         fresh: dict[int, LearnerRecordView] = {}
+        recounted: int | None = None
         with self._store.session() as session:
-            for start in range(0, len(wanted), 500):  # keep each IN (...) list well within SQLite's limits
-                chunk = replace(self._filters, ids=wanted[start : start + 500])
+            for start in range(0, len(lookup), 500):  # keep each IN (...) list well within SQLite's limits
+                chunk = replace(self._filters, ids=lookup[start : start + 500])
                 fresh.update((v.completion_id, v) for v in learners.search_records(session, chunk, limit=None))
             # a record's resubmission changes how its rejected original is shown
             replaced = [v.replaces_id for v in fresh.values() if v.replaces_id in self._row_of]
             for view in learners.records_by_ids(session, replaced):
                 fresh.setdefault(view.completion_id, view)
-        gone = sorted((self._row_of[i] for i in wanted if i in self._row_of and i not in fresh), reverse=True)
+            if outside and not all_loaded:
+                recounted = learners.count_records(session, self._filters)
+        gone = sorted((self._row_of[i] for i in loaded if i not in fresh), reverse=True)
         for row in gone:
             self.beginRemoveRows(QModelIndex(), row, row)
             removed = self._rows.pop(row)
@@ -245,20 +275,27 @@ class LearnerRecordModel(QAbstractTableModel):
         if gone:
             self._row_of = {view.completion_id: n for n, view in enumerate(self._rows)}
         new = []
+        changed_rows = []
         for completion_id, view in fresh.items():
             row = self._row_of.get(completion_id)
             if row is None:
                 new.append(view)
                 continue
             self._rows[row] = view
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self._columns) - 1))
+            changed_rows.append(row)
+        # one dataChanged per run of neighbouring rows, not one per row
+        for first, last in _runs(sorted(changed_rows)):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self._columns) - 1))
         if new:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             self._append(new)
             self.endInsertRows()
             self._total += len(new)
-        if gone or new:
+        total_moved = recounted is not None and recounted != self._total
+        if recounted is not None:
+            self._total = max(recounted, len(self._rows))
+        if gone or new or total_moved:
             self.total_changed.emit(self._total)
             self.checked_changed.emit()
 
