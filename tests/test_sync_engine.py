@@ -238,11 +238,14 @@ def test_sync_command_exits_2_when_pars_refuses_the_credentials(store, capsys):
     assert len(outbox_rows(store)) == 1
 
 
-def test_sync_command_exits_2_without_a_url_for_the_local_sandbox(store, capsys, monkeypatch):
+def test_local_sync_without_a_url_looks_where_parsdesk_sandbox_listens_by_default(monkeypatch):
+    from app.pars.environments import LOCAL_SANDBOX_URL
+    from app.sync.engine import resolve_target
+
     monkeypatch.delenv("PARSDESK_SANDBOX_URL", raising=False)
-    code = sync_command_main(["--once", "--db", str(store.path), "--env", "local"])
-    assert code == 2
-    assert "PARSDESK_SANDBOX_URL" in capsys.readouterr().err
+    assert resolve_target("local").base_url == LOCAL_SANDBOX_URL == "http://127.0.0.1:8765"
+    monkeypatch.setenv("PARSDESK_SANDBOX_URL", "http://127.0.0.1:9999")
+    assert resolve_target("local").base_url == "http://127.0.0.1:9999"
 
 
 def sync_command_main(argv: list[str]) -> int:

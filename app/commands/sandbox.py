@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from app.pars.environments import LOCAL_SANDBOX_PORT
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
+    parser.add_argument(
+        "--port", type=int, default=LOCAL_SANDBOX_PORT,
+        help=f"port (0 picks a free one; default {LOCAL_SANDBOX_PORT}, where `parsdesk sync` looks)",
+    )
     parser.add_argument(
         "--board-delay", type=float, default=5.0, metavar="S",
         help="seconds before a board answers a Submitted record (default 5)",

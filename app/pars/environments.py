@@ -19,6 +19,9 @@ from app.paths import data_dir, resource
 LOCAL = "local"
 ACCME_SANDBOX = "accme-sandbox"
 ACCME_PRODUCTION = "accme-production"
+# Where `parsdesk sandbox` listens by default, and so where `parsdesk sync --env local` looks first.
+LOCAL_SANDBOX_PORT = 8765
+LOCAL_SANDBOX_URL = f"http://127.0.0.1:{LOCAL_SANDBOX_PORT}"
 
 # The six operations ParsDesk speaks; see docs/pars-protocol.md.
 SAVE_ACTIVITY = "SaveActivity"

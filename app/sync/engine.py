@@ -45,7 +45,7 @@ from app.pars.client import (
 )
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
-from app.pars.environments import Environment, EnvironmentConfigError, environment
+from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
 from app.services.activities import activity_to_domain
 from app.services.records import completion_to_domain
 
@@ -930,7 +930,8 @@ def resolve_target(env_name: str, base_url: str | None = None, credentials: Cred
     try:
         env = environment(env_name)
         if not base_url and env_name == LOCAL_ENVIRONMENT:
-            base_url = os.environ.get(SANDBOX_URL_ENV) or None
+            # a `parsdesk sandbox` started with its defaults is found with no setup
+            base_url = os.environ.get(SANDBOX_URL_ENV) or LOCAL_SANDBOX_URL
         url = base_url or env.base_url
         if not url:
             raise SyncConfigError(
