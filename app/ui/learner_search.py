@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -39,7 +39,7 @@ from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.learner_summary import configure_record_table
 from app.ui.record_details import delete_with_feedback, open_history, open_record
-from app.ui.record_model import SEARCH_COLUMNS, LearnerRecordModel
+from app.ui.record_model import SEARCH_COLUMNS, ChangeBacklog, LearnerRecordModel, off_screen_tab
 
 SEARCH_DELAY_MS = 250
 _NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "any"
@@ -164,6 +164,7 @@ class LearnerSearchTab(QWidget):
         for edit in (self.date_from, self.date_to):
             edit.dateChanged.connect(self._timer.start)
 
+        self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
         ctx.records_changed.connect(self._records_changed)
         self.search()
 
@@ -233,10 +234,18 @@ class LearnerSearchTab(QWidget):
         self.count_label.setText(f"{total} matching record{'s' if total != 1 else ''}{more}")
 
     def _records_changed(self, ids: list[int]) -> None:
+        if off_screen_tab(self):
+            self._backlog.add(ids)
+            return
         if ids:
             self.model.update_rows(ids)
         else:
             self.model.reload()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._backlog:
+            self._backlog.apply(self.model)
 
     # --- records ------------------------------------------------------------------------------
 

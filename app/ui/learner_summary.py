@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,7 +36,9 @@ from app.services.learners import ActivityOption, SearchFilters, SortKey
 from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
-from app.ui.record_model import COL_STATUS, SUMMARY_COLUMNS, LearnerRecordModel
+from app.ui.record_model import COL_STATUS, SUMMARY_COLUMNS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+
+_COUNT_REFRESH_MS = 300  # status counts under the table: at most one refresh per interval during a sync
 
 
 def configure_record_table(table: QTableView, model: LearnerRecordModel) -> None:
@@ -163,6 +165,11 @@ class LearnerSummaryTab(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
+        self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(_COUNT_REFRESH_MS)
+        self._count_timer.timeout.connect(self._refresh_count)
         ctx.records_changed.connect(self._records_changed)
         ctx.activities_changed.connect(self.reload_activities)
         self.reload_activities()
@@ -236,10 +243,22 @@ class LearnerSummaryTab(QWidget):
     def _records_changed(self, ids: list[int]) -> None:
         if self.model.filters is None:
             return
+        if off_screen_tab(self):
+            self._backlog.add(ids)
+            return
         if ids:
             self.model.update_rows(ids)
         else:
             self.model.reload()
+        # statuses changed even when the total did not: the counts under the table follow
+        if not self._count_timer.isActive():
+            self._count_timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._backlog:
+            self._backlog.apply(self.model)
+            self._refresh_count()
 
     def target_ids(self) -> list[int]:
         """The ticked records, or else the selected rows."""
@@ -262,6 +281,9 @@ class LearnerSummaryTab(QWidget):
         self.download_button.setEnabled(has_activity and self.model.total > 0)
         self.delete_button.setEnabled(bool(self.target_ids()))
         self.history_button.setEnabled(self.current_record_id() is not None)
+
+    def _refresh_count(self) -> None:
+        self._update_count(self.model.total)
 
     def _update_count(self, total: int) -> None:
         if self.model.filters is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtWidgets import QApplication, QStyle, QWidget
 
 from app.models import Store
 from app.pars import catalog
@@ -114,6 +114,42 @@ def status_tooltip(record: LearnerRecordView) -> str:
         parts.append(record.status_message)
     parts.append(f"Last change {record.updated_at:%m-%d-%Y %H:%M} UTC")
     return "\n".join(parts)
+
+
+def off_screen_tab(widget: QWidget) -> bool:
+    """True for a tab the user cannot see in a window that is on screen (another tab is current).
+    A widget never shown on its own (tests, dialogs being built) counts as on screen."""
+    window = widget.window()
+    return window is not widget and window.isVisible() and not widget.isVisible()
+
+
+class ChangeBacklog:
+    """Record changes a view puts off while it is not on screen, applied in one go when shown: a
+    hidden tab then costs nothing while a sync reports thousands of records."""
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._reload = False
+
+    def add(self, ids: list[int]) -> None:
+        """These ids changed; an empty list means "many; reload" (as ctx.records_changed says)."""
+        if ids:
+            self._ids.update(ids)
+        else:
+            self._reload = True
+
+    def __bool__(self) -> bool:
+        return self._reload or bool(self._ids)
+
+    def apply(self, model: LearnerRecordModel) -> None:
+        ids, reload = self._ids, self._reload
+        self._ids, self._reload = set(), False
+        if model.filters is None:
+            return
+        if reload:
+            model.reload()
+        elif ids:
+            model.update_rows(ids)
 
 
 def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
