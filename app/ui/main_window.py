@@ -10,6 +10,7 @@ it had not finished stay queued (or in flight, for recovery by the next sync), n
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
         self.sync_progress.setVisible(True)
         self.sync_action.setEnabled(False)
         self.cancel_sync_action.setEnabled(True)
+        _hold_full_collections()
         self.ctx.sync.start()
         self.sync_started.emit()
         return True
@@ -308,6 +310,7 @@ class MainWindow(QMainWindow):
             self._flush_record_changes()
 
     def _complete_sync(self, report: dict[str, Any]) -> None:
+        _release_full_collections()
         self.sync_progress.setVisible(False)
         self.sync_action.setEnabled(not self._closing)
         self.cancel_sync_action.setEnabled(False)
@@ -468,7 +471,30 @@ class MainWindow(QMainWindow):
         for timer in (self._flush_timer, self._status_timer, self.activities_tab._counts_timer):
             timer.stop()
         self.save_state()
+        _release_full_collections()
         event.accept()
+
+
+_held_gc_thresholds: tuple[int, int, int] | None = None
+
+
+def _hold_full_collections() -> None:
+    """No full garbage collection while a sync runs. A full collection walks every Python object
+    (~100 ms with a few thousand records' worth of ORM objects around) holding the interpreter
+    lock, so the window froze that long, several times per 5,000-record sync. Young collections
+    go on as usual, so short-lived cycles are still freed; older ones wait for the sync's end."""
+    global _held_gc_thresholds
+    if _held_gc_thresholds is None:
+        _held_gc_thresholds = gc.get_threshold()
+        young, middle, _full = _held_gc_thresholds
+        gc.set_threshold(young, middle, 1_000_000)
+
+
+def _release_full_collections() -> None:
+    global _held_gc_thresholds
+    if _held_gc_thresholds is not None:
+        gc.set_threshold(*_held_gc_thresholds)
+        _held_gc_thresholds = None
 
 
 def _format_time(value: datetime) -> str:
