@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.models import CompletionRow, OutboxRow
 from app.pars.domain import Status
@@ -270,3 +270,44 @@ def test_learner_summary_follows_the_activity_selected_on_activities(qtbot, stor
     window.activities_tab.select_activity(row_id)
     window.tabs.setCurrentIndex(TAB_SUMMARY)
     assert window.summary_tab.current_activity_id() == row_id
+
+
+def test_periodic_sync_respects_backoff_and_f5_retries_at_once(qtbot, store, sandbox, monkeypatch):
+    """A record held back after a failed send (its retry time not reached) is left alone by the
+    timer's sync, so a PARS outage is not hammered on every tick; F5 sends it straight away."""
+    import app.ui.main_window as main_window
+
+    monkeypatch.setattr(main_window, "_FIRST_SYNC_DELAY_MS", 50)
+    activity = add_activity(store, accme_id="123456789")
+    [held] = queue_records(store, activity, 1)
+    with store.transaction() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.completion_id == held)
+                  .values(attempts=1, next_attempt_at=datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)))
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url),
+                       sync_interval_s=3600)
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as periodic:
+        window.show()  # the first timer sync follows shortly
+    assert periodic.args[0]["sent"] == 0
+    assert statuses(store)[held] == Status.QUEUED.value
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as manual:
+        window.sync_action.trigger()
+    assert manual.args[0]["sent"] == 1
+    assert statuses(store)[held] != Status.QUEUED.value
+
+
+def test_closing_stops_a_running_file_check(qtbot, store, tmp_path):
+    from tests.batch_support import counts, row, write_xlsx
+
+    add_activity(store, accme_id="123456789")
+    path = write_xlsx(tmp_path / "big.xlsx", [row(n) for n in range(1, 1501)])
+    window = make_window(qtbot, make_context(store))
+    before = counts(store)
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.upload_tab))
+    window.upload_tab.load_file(path)
+    thread = window.upload_tab._thread  # noqa: SLF001 - the check's thread, to see it has ended
+    assert thread is not None and thread.isRunning()
+    window.close()
+    assert thread.isFinished()  # stopped and waited for before the window closed
+    assert counts(store) == before

@@ -226,8 +226,11 @@ class MainWindow(QMainWindow):
     def sync_running(self) -> bool:
         return bool(self.ctx.sync is not None and self.ctx.sync.running)
 
-    def sync_now(self) -> bool:
-        """Start a sync unless one is running. Returns True when one was started."""
+    def sync_now(self, *, respect_backoff: bool = False) -> bool:
+        """Start a sync unless one is running. Returns True when one was started. F5 / "Sync now"
+        retries everything queued; the periodic sync passes respect_backoff=True so records held
+        back after a failure (e.g. PARS unreachable) wait for their retry time instead of being
+        sent again on every tick."""
         if self.ctx.sync is None or self._closing or self.sync_running:
             return False
         self._last_error = None
@@ -237,7 +240,7 @@ class MainWindow(QMainWindow):
         self.sync_action.setEnabled(False)
         self.cancel_sync_action.setEnabled(True)
         _hold_full_collections()
-        self.ctx.sync.start()
+        self.ctx.sync.start(respect_backoff=respect_backoff)
         self.sync_started.emit()
         return True
 
@@ -254,7 +257,7 @@ class MainWindow(QMainWindow):
                 pending = records.queued_count(session)
             # nothing queued still polls: Submitted records wait on the boards' answers
             if pending or self._open_records:
-                self.sync_now()
+                self.sync_now(respect_backoff=True)
 
     def set_sync_interval(self, seconds: int) -> None:
         if seconds > 0:
@@ -467,6 +470,7 @@ class MainWindow(QMainWindow):
             self.ctx.sync.cancel()
             if not self.ctx.sync.wait_stopped(_STOP_WAIT_MS):
                 log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
+        self.upload_tab.shutdown()  # stops a file check that is running and waits for its thread
         # closing: no view needs the last changes any more, and nothing may touch the store after this
         for timer in (self._flush_timer, self._status_timer, self.activities_tab._counts_timer):
             timer.stop()
