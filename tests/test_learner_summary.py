@@ -285,3 +285,42 @@ def test_end_to_end_add_sync_board_decision_and_tooltip(qtbot, store, sandbox):
     assert rejected.data() == "Rejected 665"
     assert rejected.data(Qt.ItemDataRole.ToolTipRole).startswith("665 — ")
     assert "Rejected by the certifying board" in rejected.data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_changes_re_read_loaded_rows_only_and_keep_the_total_right(qtbot, store):
+    """A sync reports every record; rows not fetched yet are not read (nor appended out of order):
+    they show their new state when their page is fetched. A new match still counts."""
+    from app.ui.record_model import SUMMARY_COLUMNS, LearnerRecordModel
+
+    activity = recent_activity(store)
+    ids = [store_record(store, activity, completion("Learner", f"N{n:02d}", license_id=f"L{n}", completed=RECENT))
+           for n in range(12)]
+    model = LearnerRecordModel(store, SUMMARY_COLUMNS, page_size=5)
+    model.set_filters(learners.SearchFilters(activity_row_id=activity))
+    assert (model.rowCount(), model.total) == (5, 12)
+    with store.transaction() as s:
+        for completion_id in ids:
+            records.set_status(s, s.get(CompletionRow, completion_id), Status.ACCEPTED, source="PARS")
+    model.update_rows(ids)
+    assert (model.rowCount(), model.total) == (5, 12)
+    assert {model.record(r).status for r in range(5)} == {"Accepted"}
+    model.fetchMore()
+    assert model.rowCount() == 10 and {model.record(r).status for r in range(10)} == {"Accepted"}
+
+    newcomer = store_record(store, activity, completion("Learner", "N99", license_id="L99", completed=RECENT))
+    with qtbot.waitSignal(model.total_changed) as total:
+        model.update_rows([newcomer])
+    assert total.args == [13] and model.rowCount() == 10 and model.row_of(newcomer) is None
+
+
+def test_status_counts_under_the_table_follow_status_changes(qtbot, store):
+    activity = recent_activity(store)
+    ada = store_record(store, activity, completion("Ada", "Lovelace", completed=RECENT))
+    store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT))
+    tab = _tab(qtbot, store)
+    assert tab.count_label.text() == "2 records: 2 Queued"
+    with store.transaction() as s:
+        records.set_status(s, s.get(CompletionRow, ada), Status.ACCEPTED, source="PARS")
+    tab.ctx.notify_records_changed([ada])
+    qtbot.waitUntil(lambda: "1 Accepted" in tab.count_label.text(), timeout=2_000)
+    assert tab.count_label.text().startswith("2 records: ")

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from app.models import CompletionRow, OutboxRow
 from app.pars.domain import Status
+from app.services import records
 from app.ui.activities_tab import COL_TITLE
 from app.ui.main_window import DEMO_BANNER, TAB_ACTIVITIES, TAB_SEARCH, TAB_SUMMARY, MainWindow
 from tests.sync_support import add_activity, queue_records, running_sandbox, sandbox_client, sandbox_records, statuses
@@ -311,3 +312,37 @@ def test_closing_stops_a_running_file_check(qtbot, store, tmp_path):
     window.close()
     assert thread.isFinished()  # stopped and waited for before the window closed
     assert counts(store) == before
+
+
+def test_a_tab_not_on_screen_catches_up_with_record_changes_when_shown(qtbot, store):
+    activity = add_activity(store, accme_id="123456789")
+    [record] = queue_records(store, activity, 1)
+    window = make_window(qtbot, make_context(store))
+    window.show_activity(activity)
+    search = window.search_tab.model
+    row = search.row_of(record)
+    assert search.record(row).status == Status.QUEUED.value
+    with store.transaction() as s:
+        records.set_status(s, s.get(CompletionRow, record), Status.ACCEPTED, source="PARS")
+    window.ctx.notify_records_changed([record])
+    summary = window.summary_tab.model
+    assert summary.record(summary.row_of(record)).status == Status.ACCEPTED.value  # on screen: at once
+    assert search.record(row).status == Status.QUEUED.value  # hidden: not re-read yet
+    window.tabs.setCurrentIndex(TAB_SEARCH)
+    assert search.record(search.row_of(record)).status == Status.ACCEPTED.value
+
+
+def test_full_garbage_collections_wait_while_a_sync_runs(qtbot, store, sandbox):
+    import gc
+
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3)
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url))
+    window = make_window(qtbot, ctx)
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    window.sync_started.connect(lambda: during.append(gc.get_threshold()))
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000):
+        window.sync_now()
+    assert during and during[0][:2] == before[:2] and during[0][2] > 100_000
+    assert gc.get_threshold() == before
