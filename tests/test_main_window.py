@@ -144,7 +144,7 @@ def test_closing_during_a_sync_stops_it_and_loses_nothing(qtbot, store):
     with running_sandbox(latency_ms=300) as sandbox:
         ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
         window = make_window(qtbot, ctx)
-        with qtbot.waitSignal(ctx.sync.record_changed, timeout=30_000):
+        with qtbot.waitSignal(ctx.sync.records_changed, timeout=30_000):
             assert window.sync_now()
         window.close()
         assert not window.sync_running
@@ -235,7 +235,7 @@ def test_cancel_sync_stops_part_way_and_keeps_the_rest_queued(qtbot, store):
     with running_sandbox(latency_ms=300) as sandbox:
         ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
         window = make_window(qtbot, ctx)
-        with qtbot.waitSignal(ctx.sync.record_changed, timeout=30_000):
+        with qtbot.waitSignal(ctx.sync.records_changed, timeout=30_000):
             window.sync_now()
         assert window.cancel_sync_action.isEnabled()
         with qtbot.waitSignal(window.sync_finished, timeout=30_000) as finished:

@@ -46,7 +46,7 @@ def test_controller_syncs_with_the_real_sandbox_through_its_own_connection_and_c
     with running_sandbox() as sandbox:
         controller = SyncController(make_engine_factory(store.path, resolve_target("local", sandbox.url)))
         changes: list[tuple[int, str]] = []
-        controller.record_changed.connect(lambda cid, status: changes.append((cid, status)))
+        controller.records_changed.connect(lambda batch: changes.extend((cid, status) for cid, status in batch))
 
         with qtbot.waitSignal(controller.finished, timeout=20_000) as first:
             controller.start()
@@ -73,7 +73,9 @@ def test_controller_runs_a_pass_off_the_gui_thread_and_reports_plain_values(qtbo
     controller = SyncController(lambda: SyncEngine(store, pars, batch_size=2))
     changes: list[tuple[int, str]] = []
     progress: list[tuple[int, int]] = []
-    controller.record_changed.connect(lambda cid, status: changes.append((cid, status)))
+    batches: list[list] = []
+    controller.records_changed.connect(lambda batch: changes.extend((cid, status) for cid, status in batch))
+    controller.records_changed.connect(batches.append)
     controller.progress.connect(lambda done, total: progress.append((done, total)))
 
     with qtbot.waitSignal(controller.finished, timeout=10_000) as finished:
@@ -84,6 +86,9 @@ def test_controller_runs_a_pass_off_the_gui_thread_and_reports_plain_values(qtbo
     assert isinstance(report, dict) and report["sent"] == 4 and report["submitted"] == 4
     assert not controller.running
     assert sorted(changes) == [(i, Status.SUBMITTED.value) for i in ids]
+    # one signal per committed batch of two, not one per record
+    assert [len(batch) for batch in batches] == [2, 2]
+    assert all(isinstance(cid, int) and isinstance(status, str) for batch in batches for cid, status in batch)
     assert progress[0] == (0, 4) and progress[-1] == (4, 4)
     assert threading.get_ident() not in pars.worker_threads
 

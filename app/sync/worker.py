@@ -3,13 +3,14 @@
 `SyncWorker` is a thin QObject: it builds the engine *inside* the worker thread (its own store
 connection and its own httpx client, through `make_engine`), runs one pass and reports through
 signals. Only plain values cross the thread boundary: progress counts, completion ids with their new
-status, one sentence on failure, and the report as a dict. The GUI reloads what changed from its
-own session.
+status (one signal per batch the engine committed, not one per record: thousands of queued
+cross-thread calls would keep the GUI thread busy), one sentence on failure, and the report as a
+dict. The GUI reloads what changed from its own session.
 
 `SyncController` owns the thread's lifecycle so widgets never touch QThread:
 
     controller = SyncController(make_engine_factory(store.path, "local", base_url=url))
-    controller.record_changed.connect(model.on_record_changed)
+    controller.records_changed.connect(on_records_changed)   # [(completion id, status), ...]
     controller.finished.connect(status_bar.on_sync_finished)
     controller.start()            # no-op while a pass is running
     ...
@@ -46,7 +47,7 @@ def _status_line(report: SyncReport) -> str | None:
 
 class SyncWorker(QObject):
     progress = Signal(int, int)  # done, total
-    record_changed = Signal(int, str)  # completion id, new status
+    records_changed = Signal(list)  # [(completion id, new status), ...] of one committed batch
     failed = Signal(str)  # one sentence for the status bar
     finished = Signal(object)  # the SyncReport as a dict
 
@@ -64,6 +65,20 @@ class SyncWorker(QObject):
     @Slot()
     def run(self) -> None:
         report = SyncReport()
+        changes: list[tuple[int, str]] = []
+
+        def changed(completion_id: int, status: str) -> None:
+            changes.append((completion_id, status))
+
+        def announce_changes() -> None:
+            if changes:
+                self.records_changed.emit(changes.copy())
+                changes.clear()
+
+        def progressed(done: int, total: int) -> None:
+            announce_changes()  # the engine reports progress right after each batch's changes
+            self.progress.emit(done, total)
+
         try:
             engine = self._make_engine()
         except Exception as exc:  # bad configuration, unreadable store: say it, do not kill the thread silently
@@ -73,8 +88,8 @@ class SyncWorker(QObject):
             return
         try:
             report = engine.run(
-                on_progress=self.progress.emit,
-                on_change=self.record_changed.emit,
+                on_progress=progressed,
+                on_change=changed,
                 should_stop=self._stop.is_set,
                 poll=self._poll,
                 respect_backoff=self._respect_backoff,
@@ -94,6 +109,7 @@ class SyncWorker(QObject):
                 engine.close()
             except Exception:
                 log.exception("closing the sync engine failed")
+        announce_changes()  # whatever a failed or stopped pass had committed
         self.finished.emit(report.as_dict())
 
 
@@ -101,7 +117,7 @@ class SyncController(QObject):
     """Starts passes in a fresh QThread, one at a time, and forwards the worker's signals."""
 
     progress = Signal(int, int)
-    record_changed = Signal(int, str)
+    records_changed = Signal(list)  # [(completion id, new status), ...]
     failed = Signal(str)
     finished = Signal(object)
     running_changed = Signal(bool)
@@ -131,7 +147,7 @@ class SyncController(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.progress.connect(self.progress)
-        worker.record_changed.connect(self.record_changed)
+        worker.records_changed.connect(self.records_changed)
         worker.failed.connect(self.failed)
         worker.finished.connect(self._on_worker_finished)
         # direct: quit() is thread-safe, and a queued call would never run while wait_stopped() blocks

@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
     def _setup_sync(self) -> None:
         controller = SyncController(self._make_engine, parent=self)
         controller.progress.connect(self._sync_progress)
-        controller.record_changed.connect(self._record_changed)
+        controller.records_changed.connect(self._sync_changed_records)
         controller.failed.connect(self._sync_failed)
         controller.finished.connect(self._sync_done)
         self.ctx.sync = controller
@@ -282,8 +282,8 @@ class MainWindow(QMainWindow):
             if self.sync_state_label.text() != "Cancelling…":
                 self.sync_state_label.setText("Syncing…")
 
-    def _record_changed(self, completion_id: int, _status: str) -> None:
-        self._pending_ids.add(int(completion_id))
+    def _sync_changed_records(self, changes: list[tuple[int, str]]) -> None:
+        self._pending_ids.update(int(completion_id) for completion_id, _status in changes)
         if not self._flush_timer.isActive():
             self._flush_timer.start(_RECORD_FLUSH_MS)
 
