@@ -87,6 +87,7 @@ def test_status_change_updates_just_that_row_without_a_reset(qtbot, store):
     store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT, boards=_board("2")))
     tab = _tab(qtbot, store)
     row = tab.model.row_of(ada)
+    assert _status_index(tab, row).data() == "Submitted"  # worked out once and kept for painting
     with store.transaction() as s:
         records.set_status(s, s.get(CompletionRow, ada), Status.ACCEPTED, source="board")
     with qtbot.assertNotEmitted(tab.model.modelReset):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
@@ -77,11 +77,36 @@ _STANDARD_ICONS: dict[str, QStyle.StandardPixmap] = {
 def status_icon(status: str) -> QIcon:
     """The status's icon from resources/icons, or the style's nearest standard icon."""
     drawn = icons.status_icon(status)
-    if not drawn.isNull():
-        return drawn
-    style = QApplication.style()
-    pixmap = _STANDARD_ICONS.get(status)
-    return style.standardIcon(pixmap) if style is not None and pixmap is not None else QIcon()
+    if drawn.isNull():
+        style = QApplication.style()
+        pixmap = _STANDARD_ICONS.get(status)
+        drawn = style.standardIcon(pixmap) if style is not None and pixmap is not None else QIcon()
+    drawn.pixmap(16)  # read the file now, once, not in the first paint that shows this status
+    return drawn
+
+
+# Roles as plain ints: data() runs for every painted cell and role, so it compares ints only.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_CHECK_STATE = int(Qt.ItemDataRole.CheckStateRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+@lru_cache(maxsize=None)
+def _brush(color: str) -> QBrush:
+    return QBrush(QColor(color))
+
+
+class _Look(NamedTuple):
+    """How one row is painted, worked out once per loaded record (not per cell and role)."""
+
+    display: tuple[str | None, ...]
+    foreground: tuple[QBrush | None, ...]
+    alignment: tuple[int | None, ...]
+    icon: QIcon
 
 
 def rejection_text(record: LearnerRecordView) -> str:
@@ -114,6 +139,10 @@ def status_tooltip(record: LearnerRecordView) -> str:
         parts.append(record.status_message)
     parts.append(f"Last change {record.updated_at:%m-%d-%Y %H:%M} UTC")
     return "\n".join(parts)
+
+
+_ROW_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_CHECK_FLAGS = _ROW_FLAGS | Qt.ItemFlag.ItemIsUserCheckable
 
 
 def off_screen_tab(widget: QWidget) -> bool:
@@ -192,6 +221,9 @@ class LearnerRecordModel(QAbstractTableModel):
         self._row_of: dict[int, int] = {}
         self._checked: set[int] = set()
         self._total = 0
+        self._looks: dict[int, _Look] = {}  # by completion id; dropped whenever its row is re-read
+        self._check_column = columns.index(COL_CHECK) if COL_CHECK in columns else -1
+        self._status_column = columns.index(COL_STATUS) if COL_STATUS in columns else -1
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -213,6 +245,7 @@ class LearnerRecordModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = []
         self._row_of = {}
+        self._looks = {}
         if self._filters is None:
             self._total = 0
         else:
@@ -306,6 +339,7 @@ class LearnerRecordModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), row, row)
             removed = self._rows.pop(row)
             self._checked.discard(removed.completion_id)
+            self._looks.pop(removed.completion_id, None)
             self.endRemoveRows()
             self._total -= 1
         if gone:
@@ -318,6 +352,7 @@ class LearnerRecordModel(QAbstractTableModel):
                 new.append(view)
                 continue
             self._rows[row] = view
+            self._looks.pop(completion_id, None)
             changed_rows.append(row)
         # one dataChanged per run of neighbouring rows, not one per row
         for first, last in _runs(sorted(changed_rows)):
@@ -392,10 +427,7 @@ class LearnerRecordModel(QAbstractTableModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if self._columns[index.column()] == COL_CHECK:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        return _CHECK_FLAGS if index.column() == self._check_column else _ROW_FLAGS
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole:
@@ -406,35 +438,58 @@ class LearnerRecordModel(QAbstractTableModel):
         self.set_checked(self._rows[index.row()].completion_id, checked)
         return True
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        row, column = index.row(), index.column()
+        if not 0 <= row < len(self._rows) or column < 0:
             return None
-        record = self._rows[index.row()]
-        column = self._columns[index.column()]
+        record = self._rows[row]
         if role == RecordIdRole:
             return record.completion_id
-        if column == COL_CHECK:
-            if role == Qt.ItemDataRole.CheckStateRole:
+        if column == self._check_column:
+            if role == _CHECK_STATE:
                 return Qt.CheckState.Checked if record.completion_id in self._checked else Qt.CheckState.Unchecked
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(record, column)
+        look = self._looks.get(record.completion_id)
+        if look is None:
+            look = self._looks[record.completion_id] = self._look(record)
+        if role == _DISPLAY:
+            return look.display[column]
+        if role == _FOREGROUND:
+            return look.foreground[column]
+        if role == _ALIGNMENT:
+            return look.alignment[column]
+        if role == _DECORATION:
+            return look.icon if column == self._status_column else None
+        if role == _TOOLTIP:
+            return self._tooltip(record, self._columns[column])
+        return None
+
+    def _look(self, record: LearnerRecordView) -> _Look:
+        deleted = _brush("#888888") if record.status == Status.DELETED.value else None
+        foreground: list[QBrush | None] = []
+        for column in self._columns:
+            if column == COL_CHECK:
+                foreground.append(None)
+            elif column == COL_STATUS and record.is_rejected and record.replaced_by_id is None:
+                foreground.append(_brush("#b3261e"))
+            else:
+                foreground.append(deleted)
+        return _Look(
+            display=tuple(None if c == COL_CHECK else self._display(record, c) for c in self._columns),
+            foreground=tuple(foreground),
+            alignment=tuple(_RIGHT if c in (COL_CME, COL_DATE) else None for c in self._columns),
+            icon=status_icon(record.status),
+        )
+
+    @staticmethod
+    def _tooltip(record: LearnerRecordView, column: str) -> str | None:
+        """Only asked when the pointer rests on a cell, so worked out then."""
         if column == COL_STATUS:
-            if role == Qt.ItemDataRole.DecorationRole:
-                return status_icon(record.status)
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return status_tooltip(record)
-            if role == Qt.ItemDataRole.ForegroundRole and record.is_rejected and record.replaced_by_id is None:
-                return QBrush(QColor("#b3261e"))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == COL_POINTS and record.credit_type_details:
-                return record.credit_type_details
-            if column == COL_ACTIVITY:
-                return f"{record.activity_title} ({record.activity_accme_id or 'not registered'})"
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_CME, COL_DATE):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and record.status == Status.DELETED.value:
-            return QBrush(QColor("#888888"))
+            return status_tooltip(record)
+        if column == COL_POINTS and record.credit_type_details:
+            return record.credit_type_details
+        if column == COL_ACTIVITY:
+            return f"{record.activity_title} ({record.activity_accme_id or 'not registered'})"
         return None
 
     def _display(self, record: LearnerRecordView, column: str) -> str:
