@@ -321,15 +321,13 @@ class ActivitiesTab(QWidget):
 
     # --- data ------------------------------------------------------------------------------------
     def reload(self) -> None:
-        with self.ctx.store.session() as session:
-            rows = activity_overview(session)
+        rows = self.ctx.read(activity_overview)
         self.model.set_rows(rows)
         self._update_count_label()
         self._update_buttons()
 
     def refresh_counts(self) -> None:
-        with self.ctx.store.session() as session:
-            counts = learner_counts(session)
+        counts = self.ctx.read(learner_counts)
         self.model.set_counts(counts)
 
     def model_counts(self) -> dict[str, int]:
@@ -426,8 +424,7 @@ class ActivitiesTab(QWidget):
         from app.services.activities import import_activities
 
         activities = read_activities(path)
-        with self.ctx.store.transaction() as session:
-            result = import_activities(session, activities)
+        result = self.ctx.write(import_activities, activities)
         self.ctx.activities_changed.emit()
         return result.total
 
@@ -462,14 +459,12 @@ class ActivitiesTab(QWidget):
         from app.services.activities import import_activities
 
         try:
-            with self.ctx.store.transaction() as session:
-                import_activities(session, [activity])
+            self.ctx.write(import_activities, [activity])
         except Exception as exc:  # noqa: BLE001
             self._fetch_failed(task, f"Could not store activity {activity.activity_id}: {exc}")
             return
         self.ctx.activities_changed.emit()
-        with self.ctx.store.session() as session:
-            row_id = activity_row_id(session, activity.activity_id)
+        row_id = self.ctx.read(activity_row_id, activity.activity_id)
         if row_id is not None:
             self.select_activity(row_id)
         self.fetch_finished.emit(True, f"Fetched activity {activity.activity_id}: {activity.title}")

@@ -236,8 +236,7 @@ class ActivityDialog(QDialog):
         layout.addWidget(self.buttons)
 
         if activity_row_id is not None:
-            with ctx.store.session() as session:
-                self.set_activity(load_activity(session, activity_row_id))
+            self.set_activity(ctx.read(load_activity, activity_row_id))
         else:
             today = QDate.currentDate()
             self.start_edit.setDate(today)
@@ -366,8 +365,7 @@ class ActivityDialog(QDialog):
         if self.revalidate():
             return
         try:
-            with self.ctx.store.transaction() as session:
-                self.saved_row_id = save_activity_by_id(session, self.activity(), self.activity_row_id)
+            self.saved_row_id = self.ctx.write(save_activity_by_id, self.activity(), self.activity_row_id)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked store: tell the user, keep the dialog open
             QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {exc}")
             return

@@ -1,7 +1,9 @@
 """What every tab and dialog shares: the store, the environment, settings and change notifications.
 
-Widgets never keep ORM objects across event-loop turns; they ask services inside
-`ctx.store.transaction()` (writes) or `ctx.store.session()` (reads) and keep plain values.
+Widgets never open sessions or keep ORM objects: they call a service through `ctx.read(fn, ...)`
+(a read-only unit of work) or `ctx.write(fn, ...)` (one transaction) and get plain values back.
+These two methods are the only place on the GUI thread where a Session is opened; worker threads
+own their own Session through the store (see tests/test_layering.py).
 When records change (a user action, an import, a sync), whoever changed them calls
 `ctx.notify_records_changed(ids)`, and every view updates just those rows.
 
@@ -13,14 +15,19 @@ sync controller once the main window made one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from app.models import Store
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from app.ui.settings import AppSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class NotConnectedError(RuntimeError):
@@ -63,6 +70,16 @@ class AppContext(QObject):
         self.demo = demo  # the store holds demo data (shown as a banner)
         self.sync: Any | None = None  # SyncController, set by the main window
         self._client_factory = client_factory
+
+    def read(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a read-only service `use_case(session, *args, **kwargs)`; it must return plain values."""
+        with self.store.session() as session:
+            return use_case(session, *args, **kwargs)
+
+    def write(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a service `use_case(session, *args, **kwargs)` in one transaction (rolled back if it raises)."""
+        with self.store.transaction() as session:
+            return use_case(session, *args, **kwargs)
 
     def notify_records_changed(self, completion_ids: list[int] | None = None) -> None:
         self.records_changed.emit(list(completion_ids or []))
