@@ -289,3 +289,26 @@ def test_sync_command_refuses_a_store_that_does_not_exist(tmp_path, sandbox, cap
     assert sync_command_main(["--once", "--db", str(missing), "--url", sandbox.url]) == 2
     assert "no ParsDesk store" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_a_full_sync_logs_no_learner_identity(store, sandbox, sync, caplog):
+    """PII stays out of every log line: sending, board rejection, delete (names, DOB, license, board ID)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    [accepted] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
+    queue_records(store, activity, 1, spec=RecordSpec(learner=JORDAN_MISNAMED, board=JORDAN_ABIM), label="j")
+    sync()
+    sandbox.advance(3601)
+    sync()
+    with store.transaction() as s:
+        assert records.request_delete(s, s.get(CompletionRow, accepted)) is None
+    sync()
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged, "the sync logs its operations"
+    for secret in (*AVERY, *JORDAN_MISNAMED, AVERY_ABIM[1], JORDAN_ABIM[1]):
+        if secret in ("MD", "NY"):  # state codes are not identifying
+            continue
+        assert secret not in logged, f"{secret!r} appeared in the log"
