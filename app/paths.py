@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -33,3 +34,13 @@ def default_db_path() -> Path:
     if override:
         return Path(override).expanduser()
     return data_dir() / "parsdesk.sqlite3"
+
+
+def ensure_private_file(path: Path) -> None:
+    """Create `path` (and its folder) if needed, readable and writable by its owner only.
+
+    Stores hold learners' identities; SQLite gives its -wal/-shm side files the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)

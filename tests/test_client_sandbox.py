@@ -405,3 +405,10 @@ def test_concurrent_clients_are_served_consistently(server):
         statuses = [status for batch in pool.map(send, range(4)) for status in batch]
     assert statuses == ["Accepted"] * 60
     assert sorted(r["received"] for r in server.records()) == [1] * 60
+
+
+def test_sandbox_state_file_is_owner_only(tmp_path):
+    path = tmp_path / "sandbox-state.sqlite3"
+    with SandboxServer("127.0.0.1", 0, activities=[ACTIVITY], state_path=path):
+        pass
+    assert path.stat().st_mode & 0o077 == 0

@@ -19,20 +19,13 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models.schema import Meta
+from app.paths import ensure_private_file
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class StoreError(Exception):
     """The store cannot be used (locked, unreadable, not a ParsDesk database): an environment problem."""
-
-
-def _touch_owner_only(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
 
 
 def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -72,7 +65,7 @@ class Store:
     def open(cls, path: Path | str, *, migrate_schema: bool = True) -> Store:
         path = Path(path).expanduser().resolve()
         try:
-            _touch_owner_only(path)
+            ensure_private_file(path)
             engine = make_engine(path)
             if migrate_schema:
                 migrate(engine)

@@ -59,6 +59,7 @@ from app.pars.protocol import (
     parse_xml,
 )
 from app.pars.validation import history_from_completions, record_action, validate_batch
+from app.paths import ensure_private_file
 from app.sandbox.registry import Registry, RegistryPerson
 
 REFUSED_WHILE_SUBMITTED_CODE = 998
@@ -141,6 +142,8 @@ class SandboxState:
         self.clock = _Clock(clock)
         self._lock = threading.RLock()
         self._ids = random.Random(id_seed)
+        if path is not None:
+            ensure_private_file(Path(path))  # the sandbox keeps learners' identities too
         self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False)
         self._db.executescript(_SCHEMA)
         # Parsed stored records, kept in memory so validating a batch does not re-parse all of them.
