@@ -712,6 +712,72 @@ def pending_outbox_ids(session: Session, ids: Iterable[int]) -> set[int]:
     return set(session.scalars(select(OutboxRow.completion_id).where(OutboxRow.completion_id.in_(wanted))))
 
 
+# --- combined use cases (one unit of work each, for the widgets) ---------------------------------
+
+
+def record_with_history(session: Session, completion_id: int) -> tuple[LearnerRecordView | None, list[HistoryEntry]]:
+    """A record and its full history read together (the details dialog); (None, []) if it is gone."""
+    record = record_by_id(session, completion_id)
+    return record, (status_history(session, completion_id) if record is not None else [])
+
+
+def record_for_opening(session: Session, completion_id: int) -> tuple[LearnerRecordView | None, str | None]:
+    """A record and, when it is Rejected, why it cannot be resubmitted (None if it can)."""
+    record = record_by_id(session, completion_id)
+    refusal = resubmission_refusal(session, completion_id) if record and record.is_rejected else None
+    return record, refusal
+
+
+def delete_records_explained(
+    session: Session, ids: Iterable[int], actor: str | None
+) -> list[tuple[LearnerRecordView | None, int, str]]:
+    """`delete_records`, with each refused record as it looked before (None if it no longer exists),
+    so the refusal can name the learner: [(view, id, reason), ...] in the order asked."""
+    wanted = list(ids)
+    before = {view.completion_id: view for view in records_by_ids(session, wanted)}
+    return [(before.get(cid), cid, reason) for cid, reason in delete_records(session, wanted, actor)]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFormData:
+    """What the entry dialog loads when it opens: the activities to choose from and, when editing a
+    Draft or resubmitting a Rejected record, that record (its view and its full contents)."""
+
+    options: list[ActivityOption]
+    record: LearnerRecordView | None = None
+    completion: Completion | None = None
+
+
+def entry_form_data(session: Session, record_id: int | None = None) -> EntryFormData:
+    """Load the entry dialog; raises LookupError if the record to edit no longer exists."""
+    options = activity_options(session)
+    if record_id is None:
+        return EntryFormData(options)
+    record = record_by_id(session, record_id)
+    completion = completion_for_edit(session, record_id)
+    if record is None or completion is None:
+        raise LookupError(f"learner record {record_id} no longer exists")
+    return EntryFormData(options, record, completion)
+
+
+def save_entry(
+    session: Session,
+    completion: Completion,
+    activity_row_id: int,
+    actor: str | None,
+    as_of: date,
+    *,
+    edit_id: int | None = None,
+    resubmit_id: int | None = None,
+) -> SaveResult:
+    """Save what the entry dialog holds: a corrected resubmission, an edited Draft or a new record."""
+    if resubmit_id is not None:
+        return resubmit(session, resubmit_id, completion, actor, as_of)
+    if edit_id is not None:
+        return update_draft(session, edit_id, completion, actor, as_of)
+    return save_new_record(session, completion, activity_row_id, actor, as_of)
+
+
 # --- offline learner match ------------------------------------------------------------------------
 
 
@@ -746,6 +812,7 @@ def local_learner_matches(session: Session, partial: Learner, *, limit: int = 10
 __all__ = [
     "ActivityOption",
     "BoardPoints",
+    "EntryFormData",
     "HistoryEntry",
     "LearnerMatch",
     "LearnerRecordView",
@@ -758,13 +825,18 @@ __all__ = [
     "completion_for_edit",
     "count_records",
     "delete_records",
+    "delete_records_explained",
+    "entry_form_data",
     "iter_records",
     "local_learner_matches",
     "record_by_id",
+    "record_for_opening",
+    "record_with_history",
     "records_by_ids",
     "records_for_activity",
     "resubmission_refusal",
     "resubmit",
+    "save_entry",
     "save_new_record",
     "search_records",
     "status_counts",

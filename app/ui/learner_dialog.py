@@ -447,16 +447,12 @@ class LearnerDialog(QDialog):
         self.setWindowTitle("New learner")
         self.resize(720, 820)
 
-        with ctx.store.session() as session:
-            self._options = learners.activity_options(session)
-            loaded: Completion | None = None
-            record_id = edit_id or resubmit_id
-            if record_id is not None:
-                self._rejected = learners.record_by_id(session, record_id)
-                loaded = learners.completion_for_edit(session, record_id)
-                if self._rejected is None or loaded is None:
-                    raise LookupError(f"learner record {record_id} no longer exists")
-                activity_row_id = self._rejected.activity_row_id
+        form_data = ctx.read(learners.entry_form_data, edit_id or resubmit_id)
+        self._options = form_data.options
+        loaded: Completion | None = form_data.completion
+        if form_data.record is not None:
+            self._rejected = form_data.record
+            activity_row_id = form_data.record.activity_row_id
 
         self._build()
         self._validate_timer = QTimer(self)
@@ -913,10 +909,9 @@ class LearnerDialog(QDialog):
             self.issues = [Issue(630, F_ACTIVITY_ID, "Choose the activity the learner completed")]
         else:
             exclude = self.edit_id or self.resubmit_id
-            with self.ctx.store.session() as session:
-                self.issues = learners.check_record(
-                    session, self._for_check(), option.row_id, self.as_of, exclude_id=exclude
-                )
+            self.issues = self.ctx.read(
+                learners.check_record, self._for_check(), option.row_id, self.as_of, exclude_id=exclude
+            )
         self._show_issues()
         self.validated.emit(list(self.issues))
         return self.issues
@@ -1075,8 +1070,7 @@ class LearnerDialog(QDialog):
 
     def _local_match(self) -> MatchOutcome:
         learner, _board, board_id = self._partial()
-        with self.ctx.store.session() as session:
-            found = learners.local_learner_matches(session, learner)
+        found = self.ctx.read(learners.local_learner_matches, learner)
         if board_id:
             narrowed = [m for m in found if board_id in m.board_ids.values()]
             found = narrowed or found
@@ -1129,13 +1123,10 @@ class LearnerDialog(QDialog):
             return None
         completion = self.completion()
         try:
-            with self.ctx.store.transaction() as session:
-                if self.resubmit_id is not None:
-                    result = learners.resubmit(session, self.resubmit_id, completion, self.ctx.actor, self.as_of)
-                elif self.edit_id is not None:
-                    result = learners.update_draft(session, self.edit_id, completion, self.ctx.actor, self.as_of)
-                else:
-                    result = learners.save_new_record(session, completion, option.row_id, self.ctx.actor, self.as_of)
+            result = self.ctx.write(
+                learners.save_entry, completion, option.row_id, self.ctx.actor, self.as_of,
+                edit_id=self.edit_id, resubmit_id=self.resubmit_id,
+            )
         except ValueError as exc:  # e.g. resubmitted meanwhile from another window
             self.summary.setText(str(exc))
             self.summary.setStyleSheet(f"color: {ERROR_COLOR};")

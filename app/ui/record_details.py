@@ -36,9 +36,7 @@ class RecordDetailsDialog(QDialog):
     def __init__(self, ctx: AppContext, completion_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("recordDetailsDialog")
-        with ctx.store.session() as session:
-            record = learners.record_by_id(session, completion_id)
-            history = learners.status_history(session, completion_id)
+        record, history = ctx.read(learners.record_with_history, completion_id)
         if record is None:
             raise LookupError(f"learner record {completion_id} no longer exists")
         self.record = record
@@ -136,9 +134,7 @@ def history_table(history: list[HistoryEntry], parent: QWidget | None = None) ->
 
 def open_record(ctx: AppContext, parent: QWidget | None, completion_id: int) -> QDialog | None:
     """Open a record the way its state calls for; returns the dialog shown (open, not exec'd)."""
-    with ctx.store.session() as session:
-        record = learners.record_by_id(session, completion_id)
-        refusal = learners.resubmission_refusal(session, completion_id) if record and record.is_rejected else None
+    record, refusal = ctx.read(learners.record_for_opening, completion_id)
     if record is None:
         return None
     from app.ui.learner_dialog import LearnerDialog
@@ -175,9 +171,7 @@ def delete_with_feedback(ctx: AppContext, parent: QWidget, ids: list[int]) -> QM
     and why. Returns the message box shown for refusals (non-blocking), if any."""
     if not ids:
         return None
-    with ctx.store.transaction() as session:
-        before = {v.completion_id: v for v in learners.records_by_ids(session, ids)}
-        refused = learners.delete_records(session, ids, ctx.actor)
+    refused = ctx.write(learners.delete_records_explained, ids, ctx.actor)
     ctx.notify_records_changed(ids)
     if not refused:
         return None
@@ -188,7 +182,7 @@ def delete_with_feedback(ctx: AppContext, parent: QWidget, ids: list[int]) -> QM
     )
     box = QMessageBox(QMessageBox.Icon.Warning, "Some records were not deleted", text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("deleteRefusedBox")
-    box.setInformativeText(describe_refusals([(before.get(cid), cid, reason) for cid, reason in refused]))
+    box.setInformativeText(describe_refusals(refused))
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
