@@ -16,7 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.services.learners import LearnerRecordView
+from sqlalchemy.orm import Session
+
+from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
 
 DATE_FORMAT = "mm/dd/yyyy"
 DATETIME_FORMAT = "mm/dd/yyyy hh:mm"
@@ -127,3 +129,18 @@ def _excel_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
+
+
+def export_filtered(
+    session: Session,
+    path: Path | str,
+    filters: SearchFilters,
+    *,
+    sort: str = SortKey.NAME,
+    descending: bool = False,
+    sheet_title: str = "Learners",
+) -> int:
+    """Write every record matching `filters` to an .xlsx file, streamed page by page from the store
+    (exports of any size without holding them all); returns how many rows were written."""
+    records = iter_records(session, filters, sort=sort, descending=descending)
+    return export_records(path, records, sheet_title=sheet_title)

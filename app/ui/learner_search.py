@@ -32,8 +32,7 @@ from PySide6.QtWidgets import (
 
 from app.pars import catalog
 from app.pars.domain import Status
-from app.services import learners
-from app.services.export import export_records
+from app.services.export import export_filtered
 from app.services.learners import SearchFilters, SortKey
 from app.ui.context import AppContext
 from app.ui.icons import icon
@@ -331,8 +330,7 @@ class LearnerSearchTab(QWidget):
         if path.suffix.lower() != ".xlsx":
             path = path.with_suffix(".xlsx")
         try:
-            with self.ctx.store.session() as session:
-                written = export_records(path, learners.iter_records(session, filters, sort=SortKey.NAME, descending=False))
+            written = self.ctx.read(export_filtered, path, filters, sort=SortKey.NAME, descending=False)
         except OSError as exc:
             QMessageBox.warning(self, "Download filtered list", f"Could not write {path}: {exc.strerror or exc}")
             return None

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services import learners
-from app.services.export import export_records
+from app.services.export import export_filtered
 from app.services.learners import ActivityOption, SearchFilters, SortKey
 from app.ui.context import AppContext
 from app.ui.icons import icon
@@ -178,8 +178,7 @@ class LearnerSummaryTab(QWidget):
 
     def reload_activities(self) -> None:
         current = self.current_activity_id()
-        with self.ctx.store.session() as session:
-            self._options = learners.activity_options(session)
+        self._options = self.ctx.read(learners.activity_options)
         self.activity_combo.blockSignals(True)
         self.activity_combo.clear()
         for option in self._options:
@@ -213,9 +212,8 @@ class LearnerSummaryTab(QWidget):
     def reload_activities_if_missing(self, activity_row_id: int) -> None:
         if any(o.row_id == activity_row_id for o in self._options):
             return
-        with self.ctx.store.session() as session:
-            if learners.activity_option(session, activity_row_id) is None:
-                return
+        if self.ctx.read(learners.activity_option, activity_row_id) is None:
+            return
         self.reload_activities()
 
     def _activity_chosen(self, _position: int) -> None:
@@ -289,8 +287,7 @@ class LearnerSummaryTab(QWidget):
         if self.model.filters is None:
             self.count_label.setText("")
             return
-        with self.ctx.store.session() as session:
-            counts = learners.status_counts(session, self.model.filters)
+        counts = self.ctx.read(learners.status_counts, self.model.filters)
         detail = ", ".join(f"{n} {status}" for status, n in counts)
         self.count_label.setText(f"{total} record{'s' if total != 1 else ''}" + (f": {detail}" if detail else ""))
 
@@ -383,10 +380,7 @@ class LearnerSummaryTab(QWidget):
         if path.suffix.lower() != ".xlsx":
             path = path.with_suffix(".xlsx")
         try:
-            with self.ctx.store.session() as session:
-                written = export_records(
-                    path, learners.iter_records(session, self.model.filters, sort=SortKey.NAME, descending=False)
-                )
+            written = self.ctx.read(export_filtered, path, self.model.filters, sort=SortKey.NAME, descending=False)
         except OSError as exc:
             QMessageBox.warning(self, "Download learners", f"Could not write {path}: {exc.strerror or exc}")
             return None
