@@ -288,6 +288,18 @@ def last_sync_at(session: Session) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the status bar shows: records waiting in the outbox and when the last sync ended."""
+
+    queued: int
+    last_sync_at: datetime | None
+
+
+def sync_status(session: Session) -> SyncStatus:
+    return SyncStatus(queued=queued_count(session), last_sync_at=last_sync_at(session))
+
+
 def _amount(value: Decimal | str | None) -> Decimal | None:
     if value is None or value == "":
         return None

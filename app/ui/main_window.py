@@ -253,8 +253,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         if not self.sync_running and QApplication.activeModalWidget() is None:
-            with self.ctx.store.session() as session:
-                pending = records.queued_count(session)
+            pending = self.ctx.read(records.queued_count)
             # nothing queued still polls: Submitted records wait on the boards' answers
             if pending or self._open_records:
                 self.sync_now(respect_backoff=True)
@@ -338,9 +337,8 @@ class MainWindow(QMainWindow):
 
     # --- status ----------------------------------------------------------------------------------
     def refresh_status(self) -> None:
-        with self.ctx.store.session() as session:
-            queued = records.queued_count(session)
-            last = records.last_sync_at(session)
+        status = self.ctx.read(records.sync_status)
+        queued, last = status.queued, status.last_sync_at
         counts = self.activities_tab.model_counts()
         self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
         self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}")
@@ -350,8 +348,7 @@ class MainWindow(QMainWindow):
 
     @property
     def queued_count(self) -> int:
-        with self.ctx.store.session() as session:
-            return records.queued_count(session)
+        return self.ctx.read(records.queued_count)
 
     # --- tab routing -----------------------------------------------------------------------------
     def show_activity(self, activity_row_id: int) -> None:

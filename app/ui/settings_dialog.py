@@ -229,8 +229,7 @@ class SettingsDialog(QDialog):
         old.configured = True
         old.save()
         if provider_id:
-            with self.ctx.store.transaction() as session:
-                records.set_provider_id(session, provider_id)
+            self.ctx.write(records.set_provider_id, provider_id)
         if not demo_stays_local and (environment != "local" or self.ctx.sandbox is not None):
             self.ctx.environment = environment  # the next sync and fetch use it
         if user:
