@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from app.models import Store
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -603,6 +604,30 @@ def commit(
     return UploadSummary(
         upload.id, file_name, analysis.records, adds + deletes, errors, adds, deletes, already, tuple(changed)
     )
+
+
+# --- the same two phases for a worker thread, which owns its own Session ---------------------------
+
+
+def analyse_file(
+    store: Store,
+    batch: BatchFile,
+    as_of: date,
+    *,
+    should_stop: StopCheck | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BatchAnalysis:
+    """`analyse` in a read-only Session of its own (for the thread that calls it)."""
+    with store.session() as session:
+        return analyse(session, batch, as_of, should_stop=should_stop, on_progress=on_progress)
+
+
+def commit_upload(
+    store: Store, analysis: BatchAnalysis, file_name: str, *, attested_by: str, actor: str | None = None
+) -> UploadSummary:
+    """`commit` in one transaction of its own (for the thread that calls it); rolled back if it raises."""
+    with store.transaction() as session:
+        return commit(session, analysis, file_name, attested_by=attested_by, actor=actor)
 
 
 def _issues_text(issues: list[Issue]) -> str:

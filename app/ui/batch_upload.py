@@ -75,7 +75,7 @@ def _refusal(path: Path) -> str:
 
 
 class AnalysisWorker(QObject):
-    """Reads and analyses one file in a worker thread with its own Session."""
+    """Reads and analyses one file in a worker thread, which owns its own Session (analyse_file opens it)."""
 
     progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
     analysed = Signal(object)  # BatchAnalysis
@@ -96,17 +96,16 @@ class AnalysisWorker(QObject):
     @Slot()
     def run(self) -> None:
         from app.pars.batch import BatchFileError, load_batch
-        from app.services.batch_import import ImportCancelled, analyse
+        from app.services.batch_import import ImportCancelled, analyse_file
 
         try:
             self.progress.emit(0, 0)
             batch = load_batch(self._path)
             if self._stop.is_set():
                 raise ImportCancelled
-            with self._store.session() as session:
-                analysis = analyse(
-                    session, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
-                )
+            analysis = analyse_file(
+                self._store, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
+            )
             self.analysed.emit(analysis)
         except BatchFileError as exc:
             self.failed.emit(str(exc))
@@ -120,7 +119,8 @@ class AnalysisWorker(QObject):
 
 
 class CommitWorker(QObject):
-    """Stores the upload and queues its valid rows in one transaction, in a worker thread."""
+    """Stores the upload and queues its valid rows in one transaction, in a worker thread
+    (commit_upload opens that thread's own Session)."""
 
     committed = Signal(object)  # UploadSummary
     failed = Signal(str)
@@ -135,13 +135,12 @@ class CommitWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from app.services.batch_import import commit
+        from app.services.batch_import import commit_upload
 
         try:
-            with self._store.transaction() as session:
-                summary = commit(
-                    session, self._analysis, self._file_name, attested_by=self._attested_by, actor=self._attested_by
-                )
+            summary = commit_upload(
+                self._store, self._analysis, self._file_name, attested_by=self._attested_by, actor=self._attested_by
+            )
             self.committed.emit(summary)
         except Exception:
             log.exception("queueing a batch failed")
@@ -713,8 +712,7 @@ class BatchUploadTab(QWidget):
     def refresh_history(self) -> None:
         from app.services.batch_import import upload_history
 
-        with self.ctx.store.session() as session:
-            self._history = upload_history(session)
+        self._history = self.ctx.read(upload_history)
         table = self.history_table
         table.setRowCount(len(self._history))
         for r, view in enumerate(self._history):
@@ -769,8 +767,7 @@ class BatchUploadTab(QWidget):
         if path is None:
             return None
         try:
-            with self.ctx.store.session() as session:
-                count = write_upload_rejections(session, upload_id, path)
+            count = self.ctx.read(write_upload_rejections, upload_id, path)
         except OSError as exc:
             self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
