@@ -296,7 +296,7 @@ def test_changes_re_read_loaded_rows_only_and_keep_the_total_right(qtbot, store)
     activity = recent_activity(store)
     ids = [store_record(store, activity, completion("Learner", f"N{n:02d}", license_id=f"L{n}", completed=RECENT))
            for n in range(12)]
-    model = LearnerRecordModel(store, SUMMARY_COLUMNS, page_size=5)
+    model = LearnerRecordModel(make_context(store).read, SUMMARY_COLUMNS, page_size=5)
     model.set_filters(learners.SearchFilters(activity_row_id=activity))
     assert (model.rowCount(), model.total) == (5, 12)
     with store.transaction() as s:

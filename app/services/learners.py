@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -738,6 +738,39 @@ def delete_records_explained(
     return [(before.get(cid), cid, reason) for cid, reason in delete_records(session, wanted, actor)]
 
 
+def first_page(
+    session: Session, filters: SearchFilters, *, limit: int, sort: str, descending: bool
+) -> tuple[int, list[LearnerRecordView]]:
+    """How many records match and the first page of them, read together (a table's reload)."""
+    total = count_records(session, filters)
+    return total, search_records(session, filters, limit=limit, offset=0, sort=sort, descending=descending)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshedRecords:
+    """Fresh views of changed records that (still) match a table's filters, by id, and the new
+    match count when it was asked for."""
+
+    views: dict[int, LearnerRecordView]
+    total: int | None = None
+
+
+def refresh_records(
+    session: Session, filters: SearchFilters, ids: Sequence[int], *, shown: Container[int], recount: bool
+) -> RefreshedRecords:
+    """Re-read these records under `filters` (one query per 500 ids, well within SQLite's limits),
+    plus any record `shown` in the table that one of them replaces (a resubmission changes how its
+    rejected original is shown); recount the matches when `recount`."""
+    fresh: dict[int, LearnerRecordView] = {}
+    for start in range(0, len(ids), 500):
+        chunk = dataclasses.replace(filters, ids=tuple(ids[start : start + 500]))
+        fresh.update((v.completion_id, v) for v in search_records(session, chunk, limit=None))
+    replaced = [v.replaces_id for v in fresh.values() if v.replaces_id in shown]
+    for view in records_by_ids(session, replaced):
+        fresh.setdefault(view.completion_id, view)
+    return RefreshedRecords(fresh, count_records(session, filters) if recount else None)
+
+
 @dataclass(frozen=True, slots=True)
 class EntryFormData:
     """What the entry dialog loads when it opens: the activities to choose from and, when editing a
@@ -813,6 +846,7 @@ __all__ = [
     "ActivityOption",
     "BoardPoints",
     "EntryFormData",
+    "RefreshedRecords",
     "HistoryEntry",
     "LearnerMatch",
     "LearnerRecordView",
@@ -827,6 +861,7 @@ __all__ = [
     "delete_records",
     "delete_records_explained",
     "entry_form_data",
+    "first_page",
     "iter_records",
     "local_learner_matches",
     "record_by_id",
@@ -834,6 +869,7 @@ __all__ = [
     "record_with_history",
     "records_by_ids",
     "records_for_activity",
+    "refresh_records",
     "resubmission_refusal",
     "resubmit",
     "save_entry",

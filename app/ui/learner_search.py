@@ -95,7 +95,7 @@ class LearnerSearchTab(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setObjectName("countLabel")
 
-        self.model = LearnerRecordModel(ctx.store, SEARCH_COLUMNS, parent=self)
+        self.model = LearnerRecordModel(ctx.read, SEARCH_COLUMNS, parent=self)
         self.model.set_sort(SortKey.DATE, descending=True)
         self.table = QTableView(self)
         self.table.setObjectName("searchTable")

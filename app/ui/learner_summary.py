@@ -114,7 +114,7 @@ class LearnerSummaryTab(QWidget):
         self.select_all.setObjectName("tickAll")
         self.select_all.toggled.connect(self._tick_all)
 
-        self.model = LearnerRecordModel(ctx.store, SUMMARY_COLUMNS, parent=self)
+        self.model = LearnerRecordModel(ctx.read, SUMMARY_COLUMNS, parent=self)
         self.model.set_sort(SortKey.NAME, descending=False)
         self.table = QTableView(self)
         self.table.setObjectName("summaryTable")

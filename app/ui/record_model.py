@@ -9,15 +9,13 @@ for their rows; a reset happens only for a new activity, a new filter or a new s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import QApplication, QStyle, QWidget
 
-from app.models import Store
 from app.pars import catalog
 from app.pars.domain import Status
 from app.pars.values import format_amount, format_pars_date
@@ -196,22 +194,29 @@ def _runs(rows: list[int]) -> Iterable[tuple[int, int]]:
         yield first, last
 
 
+class Reader(Protocol):
+    """Runs a read-only service in a unit of work and returns its plain result (`AppContext.read`)."""
+
+    def __call__(self, use_case: Any, /, *args: Any, **kwargs: Any) -> Any: ...
+
+
 class LearnerRecordModel(QAbstractTableModel):
-    """Learner records matching `filters`, loaded a page at a time, with a check box per row."""
+    """Learner records matching `filters`, loaded a page at a time, with a check box per row.
+    Reads go through `read` (the context's `AppContext.read`); the model never opens a Session."""
 
     checked_changed = Signal()
     total_changed = Signal(int)
 
     def __init__(
         self,
-        store: Store,
+        read: Reader,
         columns: tuple[str, ...] = SUMMARY_COLUMNS,
         *,
         page_size: int = 200,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
-        self._store = store
+        self._read = read
         self._columns = columns
         self._page_size = page_size
         self._filters: SearchFilters | None = None  # None: shows nothing (no activity chosen)
@@ -249,12 +254,10 @@ class LearnerRecordModel(QAbstractTableModel):
         if self._filters is None:
             self._total = 0
         else:
-            with self._store.session() as session:
-                self._total = learners.count_records(session, self._filters)
-                page = learners.search_records(
-                    session, self._filters, limit=self._page_size, offset=0,
-                    sort=self._sort, descending=self._descending,
-                )
+            self._total, page = self._read(
+                learners.first_page, self._filters, limit=self._page_size,
+                sort=self._sort, descending=self._descending,
+            )
             self._append(page)
         kept = set(self._row_of)
         self._checked &= kept
@@ -273,11 +276,10 @@ class LearnerRecordModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if not self.canFetchMore(parent):
             return
-        with self._store.session() as session:
-            page = learners.search_records(
-                session, self._filters or SearchFilters(), limit=self._page_size, offset=len(self._rows),
-                sort=self._sort, descending=self._descending,
-            )
+        page = self._read(
+            learners.search_records, self._filters or SearchFilters(), limit=self._page_size,
+            offset=len(self._rows), sort=self._sort, descending=self._descending,
+        )
         page = [view for view in page if view.completion_id not in self._row_of]
         if not page:
             self._total = len(self._rows)  # records vanished under us; stop asking
@@ -291,11 +293,10 @@ class LearnerRecordModel(QAbstractTableModel):
         """Load every remaining row in one query (e.g. before ticking all of them)."""
         if not self.canFetchMore():
             return
-        with self._store.session() as session:
-            rest = learners.search_records(
-                session, self._filters or SearchFilters(), limit=None, offset=len(self._rows),
-                sort=self._sort, descending=self._descending,
-            )
+        rest = self._read(
+            learners.search_records, self._filters or SearchFilters(), limit=None, offset=len(self._rows),
+            sort=self._sort, descending=self._descending,
+        )
         rest = [view for view in rest if view.completion_id not in self._row_of]
         if rest:
             first = len(self._rows)
@@ -322,18 +323,11 @@ class LearnerRecordModel(QAbstractTableModel):
             return
         all_loaded = len(self._rows) >= self._total
         lookup = loaded + outside if all_loaded else loaded
-        fresh: dict[int, LearnerRecordView] = {}
-        recounted: int | None = None
-        with self._store.session() as session:
-            for start in range(0, len(lookup), 500):  # keep each IN (...) list well within SQLite's limits
-                chunk = replace(self._filters, ids=lookup[start : start + 500])
-                fresh.update((v.completion_id, v) for v in learners.search_records(session, chunk, limit=None))
-            # a record's resubmission changes how its rejected original is shown
-            replaced = [v.replaces_id for v in fresh.values() if v.replaces_id in self._row_of]
-            for view in learners.records_by_ids(session, replaced):
-                fresh.setdefault(view.completion_id, view)
-            if outside and not all_loaded:
-                recounted = learners.count_records(session, self._filters)
+        refreshed = self._read(
+            learners.refresh_records, self._filters, lookup,
+            shown=self._row_of, recount=bool(outside) and not all_loaded,
+        )
+        fresh, recounted = refreshed.views, refreshed.total
         gone = sorted((self._row_of[i] for i in loaded if i not in fresh), reverse=True)
         for row in gone:
             self.beginRemoveRows(QModelIndex(), row, row)
