@@ -42,8 +42,8 @@ def _status(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from app.models.store import Store, StoreError
     from app.paths import default_db_path
-    from app.services.export import export_records
-    from app.services.learners import SearchFilters, SortKey, count_records, iter_records
+    from app.services.export import export_filtered
+    from app.services.learners import SearchFilters, count_records
 
     out: Path = args.out
     if out.suffix.lower() != ".xlsx":
@@ -70,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
             if args.activity and count_records(session, SearchFilters(activity=args.activity)) == 0:
                 print(f"parsdesk export: no learner records for activity {args.activity!r}", file=sys.stderr)
                 return 1
-            written = export_records(
-                out, iter_records(session, filters, sort=SortKey.NAME, descending=False)
-            )
+            written = export_filtered(session, out, filters)
     except OSError as exc:
         print(f"parsdesk export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1
