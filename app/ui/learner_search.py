@@ -36,7 +36,7 @@ from app.services.export import export_filtered
 from app.services.learners import SearchFilters, SortKey
 from app.ui.context import AppContext
 from app.ui.icons import icon
-from app.ui.learner_summary import configure_record_table
+from app.ui.record_table import configure_record_table
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import SEARCH_COLUMNS, ChangeBacklog, LearnerRecordModel, off_screen_tab
 

@@ -8,74 +8,37 @@ to be corrected and resubmitted; a Draft opens to be edited; others open read-on
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QCompleter,
-    QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QMenu,
-    QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.services import learners
-from app.services.export import export_filtered
 from app.services.learners import ActivityOption, SearchFilters, SortKey
 from app.ui.context import AppContext
 from app.ui.icons import icon
-from app.ui.record_details import delete_with_feedback, open_history, open_record
-from app.ui.record_model import COL_STATUS, SUMMARY_COLUMNS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+from app.ui.record_model import COL_NAME, SUMMARY_COLUMNS
+from app.ui.record_table import RecordTableTab
 
 _COUNT_REFRESH_MS = 300  # status counts under the table: at most one refresh per interval during a sync
 
 
-def configure_record_table(table: QTableView, model: LearnerRecordModel) -> None:
-    """The look both learner tables share: row selection, SQL-side sorting, sensible widths."""
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.verticalHeader().setVisible(False)
-    table.verticalHeader().setDefaultSectionSize(24)
-    table.setSortingEnabled(True)
-    table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-    header = table.horizontalHeader()
-    header.setHighlightSections(False)
-    header.setStretchLastSection(False)
-    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-    table.setColumnWidth(0, 28)
-    widths = {"name": 190, "activity": 220, "license": 120, "board_ids": 150, "date": 90, "cme": 80, "points": 130, "status": 150}
-    for number, column in enumerate(model._columns):  # noqa: SLF001 - the model's own column list
-        if column in widths:
-            table.setColumnWidth(number, widths[column])
-    header.setSectionResizeMode(model.column_of(COL_STATUS), QHeaderView.ResizeMode.Stretch)
-
-
-class LearnerSummaryTab(QWidget):
-    # emitted after an export: path written, number of records (for the status bar and tests)
-    exported = Signal(str, int)
+class LearnerSummaryTab(RecordTableTab):
+    download_title = "Download learners"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.setObjectName("learnerSummaryTab")
         self._options: list[ActivityOption] = []
-        self.last_dialog: Any = None  # the dialog or message box opened last (tests look at it)
 
         self.activity_combo = QComboBox(self)
         self.activity_combo.setObjectName("activityCombo")
@@ -98,43 +61,17 @@ class LearnerSummaryTab(QWidget):
         self.add_button.setObjectName("addLearnerButton")
         self.add_button.setToolTip("Add a learner to this activity (Ctrl+N)")
         self.add_button.clicked.connect(self.new_learner)
-        self.delete_button = QPushButton(icon("delete"), "Delete selected records", self)
-        self.delete_button.setObjectName("deleteButton")
-        self.delete_button.setToolTip("Delete the ticked (or selected) records (Del)")
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.history_button = QPushButton("History…", self)
-        self.history_button.setObjectName("historyButton")
-        self.history_button.setToolTip("Every status the selected record went through")
-        self.history_button.clicked.connect(self.show_history)
-        self.download_button = QPushButton("Download learners", self)
-        self.download_button.setObjectName("downloadButton")
-        self.download_button.setToolTip("Save this activity's learners as an Excel workbook")
-        self.download_button.clicked.connect(self.download)
+        self._make_delete_button("Delete the ticked (or selected) records (Del)")
+        self._make_history_button("Every status the selected record went through")
+        self._make_download_button("Download learners", "Save this activity's learners as an Excel workbook")
         self.select_all = QCheckBox("Tick all", self)
         self.select_all.setObjectName("tickAll")
         self.select_all.toggled.connect(self._tick_all)
 
-        self.model = LearnerRecordModel(ctx.read, SUMMARY_COLUMNS, parent=self)
-        self.model.set_sort(SortKey.NAME, descending=False)
-        self.table = QTableView(self)
-        self.table.setObjectName("summaryTable")
-        configure_record_table(self.table, self.model)
-        self.table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.AscendingOrder)
-        self.table.doubleClicked.connect(self._double_clicked)
-        self.table.customContextMenuRequested.connect(self._context_menu)
-        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
-        self.model.checked_changed.connect(self._update_buttons)
-        self.model.total_changed.connect(self._update_count)
+        self._make_table("summaryTable", SUMMARY_COLUMNS, COL_NAME, SortKey.NAME, descending=False)
         self.model.modelReset.connect(self._update_buttons)
 
-        delete_action = QAction("Delete selected records", self)
-        delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        delete_action.triggered.connect(self.delete_selected)
-        self.table.addAction(delete_action)
-
-        self.count_label = QLabel(self)
-        self.count_label.setObjectName("countLabel")
+        self._make_count_label()
         self.empty_label = QLabel(
             "No activities yet. Add or import one on the Activities tab, then report its learners here.", self
         )
@@ -165,12 +102,10 @@ class LearnerSummaryTab(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(bottom)
 
-        self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
         self._count_timer = QTimer(self)
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(_COUNT_REFRESH_MS)
         self._count_timer.timeout.connect(self._refresh_count)
-        ctx.records_changed.connect(self._records_changed)
         ctx.activities_changed.connect(self.reload_activities)
         self.reload_activities()
 
@@ -238,52 +173,25 @@ class LearnerSummaryTab(QWidget):
 
     # --- records ------------------------------------------------------------------------------
 
-    def _records_changed(self, ids: list[int]) -> None:
-        if self.model.filters is None:
-            return
-        if off_screen_tab(self):
-            self._backlog.add(ids)
-            return
-        if ids:
-            self.model.update_rows(ids)
-        else:
-            self.model.reload()
+    def _records_updated(self) -> None:
         # statuses changed even when the total did not: the counts under the table follow
         if not self._count_timer.isActive():
             self._count_timer.start()
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        if self._backlog:
-            self._backlog.apply(self.model)
-            self._refresh_count()
+    def _backlog_applied(self) -> None:
+        self._refresh_count()
 
-    def target_ids(self) -> list[int]:
-        """The ticked records, or else the selected rows."""
-        ticked = self.model.checked_ids()
-        if ticked:
-            return ticked
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.model.record(row).completion_id for row in rows]
-
-    def current_record_id(self) -> int | None:
-        index = self.table.currentIndex()
-        if index.isValid():
-            return self.model.record(index.row()).completion_id
-        ids = self.target_ids()
-        return ids[0] if len(ids) == 1 else None
+    def _can_download(self) -> bool:
+        return self.current_activity_id() is not None and self.model.total > 0
 
     def _update_buttons(self, *_args: Any) -> None:
-        has_activity = self.current_activity_id() is not None
-        self.add_button.setEnabled(has_activity)
-        self.download_button.setEnabled(has_activity and self.model.total > 0)
-        self.delete_button.setEnabled(bool(self.target_ids()))
-        self.history_button.setEnabled(self.current_record_id() is not None)
+        self.add_button.setEnabled(self.current_activity_id() is not None)
+        super()._update_buttons()
 
     def _refresh_count(self) -> None:
-        self._update_count(self.model.total)
+        self._show_count(self.model.total)
 
-    def _update_count(self, total: int) -> None:
+    def _show_count(self, total: int) -> None:
         if self.model.filters is None:
             self.count_label.setText("")
             return
@@ -306,83 +214,17 @@ class LearnerSummaryTab(QWidget):
         self.last_dialog = dialog
         return dialog
 
-    def delete_selected(self) -> QMessageBox | None:
-        """Del: delete the ticked/selected records; Submitted ones are refused with the reason."""
-        ids = self.target_ids()
-        if not ids or not self.confirm_delete(len(ids)):
-            return None
-        box = delete_with_feedback(self.ctx, self, ids)
-        self.last_dialog = box
-        self._update_buttons()
-        return box
-
-    def confirm_delete(self, count: int) -> bool:
-        """Ask before deleting (tests replace this to answer without a modal dialog)."""
-        answer = QMessageBox.question(
-            self,
-            "Delete learner records",
-            f"Delete {count} learner record{'s' if count != 1 else ''}? Records PARS already has are "
-            "deleted there at the next sync.",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def show_history(self) -> Any:
-        completion_id = self.current_record_id()
-        if completion_id is None:
-            return None
-        self.last_dialog = open_history(self.ctx, self, completion_id)
-        return self.last_dialog
-
-    def _double_clicked(self, index: QModelIndex) -> None:
-        if index.isValid() and index.column() != 0:
-            self.open_row(index.row())
-
-    def open_row(self, row: int) -> Any:
-        dialog = open_record(self.ctx, self, self.model.record(row).completion_id)
+    def _follow_dialog(self, dialog: Any) -> None:
+        # a resubmitted or edited record says what its save did under the table
         reported = getattr(dialog, "reported", None)
         if reported is not None:
             reported.connect(self.note_label.setText)
-        self.last_dialog = dialog
-        return dialog
-
-    def _context_menu(self, position: QPoint) -> None:
-        index = self.table.indexAt(position)
-        if not index.isValid():
-            return
-        if not self.table.selectionModel().isRowSelected(index.row(), QModelIndex()):
-            self.table.selectRow(index.row())
-        record = self.model.record(index.row())
-        menu = QMenu(self)
-        open_text = "Correct and resubmit…" if record.is_rejected and record.replaced_by_id is None else "Open…"
-        menu.addAction(open_text, lambda: self.open_row(index.row()))
-        menu.addAction("History…", self.show_history)
-        menu.addSeparator()
-        menu.addAction("Delete", self.delete_selected)
-        menu.popup(self.table.viewport().mapToGlobal(position))
 
     # --- export -------------------------------------------------------------------------------
 
-    def choose_save_path(self, suggested: str) -> str | None:
-        """The native save dialog (tests replace this)."""
-        path, _ = QFileDialog.getSaveFileName(self, "Download learners", suggested, "Excel workbook (*.xlsx)")
-        return path or None
-
-    def download(self) -> Path | None:
+    def suggested_file_name(self) -> str | None:
         option = self.current_option()
-        if option is None or self.model.filters is None:
+        if option is None:
             return None
         safe_title = "".join(c if c.isalnum() or c in " -_" else "_" for c in option.activity.title).strip()
-        suggested = f"{option.activity.activity_id or 'activity'} {safe_title[:60]} learners.xlsx"
-        chosen = self.choose_save_path(str(Path.home() / suggested))
-        if not chosen:
-            return None
-        path = Path(chosen)
-        if path.suffix.lower() != ".xlsx":
-            path = path.with_suffix(".xlsx")
-        try:
-            written = self.ctx.read(export_filtered, path, self.model.filters, sort=SortKey.NAME, descending=False)
-        except OSError as exc:
-            QMessageBox.warning(self, "Download learners", f"Could not write {path}: {exc.strerror or exc}")
-            return None
-        self.exported.emit(str(path), written)
-        return path
+        return f"{option.activity.activity_id or 'activity'} {safe_title[:60]} learners.xlsx"
