@@ -9,50 +9,39 @@ the tab opens and filters quickly with 100,000 records. Typing re-runs the searc
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QDate, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QShowEvent
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.pars import catalog
 from app.pars.domain import Status
-from app.services.export import export_filtered
-from app.services.learners import SearchFilters, SortKey
+from app.services.learners import LearnerRecordView, SearchFilters, SortKey
 from app.ui.context import AppContext
-from app.ui.icons import icon
-from app.ui.record_table import configure_record_table
-from app.ui.record_details import delete_with_feedback, open_history, open_record
-from app.ui.record_model import SEARCH_COLUMNS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+from app.ui.record_model import COL_DATE, SEARCH_COLUMNS
+from app.ui.record_table import RecordTableTab
 
 SEARCH_DELAY_MS = 250
 _NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "any"
 
 
-class LearnerSearchTab(QWidget):
-    exported = Signal(str, int)  # path, records written
+class LearnerSearchTab(RecordTableTab):
     searched = Signal(int)  # number of matching records, after each search
+    download_title = "Download filtered list"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
         self.setObjectName("learnerSearchTab")
-        self.last_dialog: Any = None
 
         self.name_edit = QLineEdit(self)
         self.name_edit.setObjectName("nameFilter")
@@ -82,36 +71,14 @@ class LearnerSearchTab(QWidget):
         self.clear_button.setObjectName("clearFilters")
         self.clear_button.clicked.connect(self.clear_filters)
 
-        self.download_button = QPushButton("Download filtered list", self)
-        self.download_button.setObjectName("downloadButton")
-        self.download_button.setToolTip("Save every record the filters match as an Excel workbook")
-        self.download_button.clicked.connect(self.download)
-        self.history_button = QPushButton("History…", self)
-        self.history_button.setObjectName("historyButton")
-        self.history_button.clicked.connect(self.show_history)
-        self.delete_button = QPushButton(icon("delete"), "Delete selected records", self)
-        self.delete_button.setObjectName("deleteButton")
-        self.delete_button.clicked.connect(self.delete_selected)
-        self.count_label = QLabel(self)
-        self.count_label.setObjectName("countLabel")
+        self._make_download_button("Download filtered list", "Save every record the filters match as an Excel workbook")
+        self._make_history_button()
+        self._make_delete_button()
+        self._make_count_label()
 
-        self.model = LearnerRecordModel(ctx.read, SEARCH_COLUMNS, parent=self)
-        self.model.set_sort(SortKey.DATE, descending=True)
-        self.table = QTableView(self)
-        self.table.setObjectName("searchTable")
-        configure_record_table(self.table, self.model)
-        self.table.horizontalHeader().setSortIndicator(self.model.column_of("date"), Qt.SortOrder.DescendingOrder)
-        self.table.doubleClicked.connect(self._double_clicked)
-        self.table.customContextMenuRequested.connect(self._context_menu)
-        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
-        self.model.checked_changed.connect(self._update_buttons)
-        self.model.total_changed.connect(self._show_total)
-        self.model.rowsInserted.connect(lambda *_: self._show_total(self.model.total))
-        delete_action = QAction("Delete selected records", self)
-        delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
-        delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        delete_action.triggered.connect(self.delete_selected)
-        self.table.addAction(delete_action)
+        self._make_table("searchTable", SEARCH_COLUMNS, COL_DATE, SortKey.DATE, descending=True)
+        # "showing the first N" follows the pages as they are fetched
+        self.model.rowsInserted.connect(lambda *_: self._show_count(self.model.total))
 
         filters = QGridLayout()
         filters.addWidget(QLabel("Name:", self), 0, 0)
@@ -163,8 +130,6 @@ class LearnerSearchTab(QWidget):
         for edit in (self.date_from, self.date_to):
             edit.dateChanged.connect(self._timer.start)
 
-        self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
-        ctx.records_changed.connect(self._records_changed)
         self.search()
 
     def _date_edit(self, name: str) -> QDateEdit:
@@ -227,112 +192,28 @@ class LearnerSearchTab(QWidget):
         self.searched.emit(self.model.total)
         return self.model.total
 
-    def _show_total(self, total: int) -> None:
+    def _show_count(self, total: int) -> None:
         shown = self.model.rowCount()
         more = f" (showing the first {shown}; scroll for more)" if shown < total else ""
         self.count_label.setText(f"{total} matching record{'s' if total != 1 else ''}{more}")
 
-    def _records_changed(self, ids: list[int]) -> None:
-        if off_screen_tab(self):
-            self._backlog.add(ids)
-            return
-        if ids:
-            self.model.update_rows(ids)
-        else:
-            self.model.reload()
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        if self._backlog:
-            self._backlog.apply(self.model)
-
     # --- records ------------------------------------------------------------------------------
 
-    def target_ids(self) -> list[int]:
-        ticked = self.model.checked_ids()
-        if ticked:
-            return ticked
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.model.record(row).completion_id for row in rows]
-
     def current_record_id(self) -> int | None:
+        """Here History follows the current row only, not a lone ticked record elsewhere."""
         index = self.table.currentIndex()
         return self.model.record(index.row()).completion_id if index.isValid() else None
 
-    def _update_buttons(self, *_args: Any) -> None:
-        self.download_button.setEnabled(self.model.total > 0)
-        self.delete_button.setEnabled(bool(self.target_ids()))
-        self.history_button.setEnabled(self.current_record_id() is not None)
+    def _select_row_for_menu(self, row: int) -> None:
+        self.table.selectRow(row)  # a right-click always acts on just the row under the mouse
 
-    def _double_clicked(self, index: QModelIndex) -> None:
-        if index.isValid() and index.column() != 0:
-            self.open_row(index.row())
-
-    def open_row(self, row: int) -> Any:
-        self.last_dialog = open_record(self.ctx, self, self.model.record(row).completion_id)
-        return self.last_dialog
-
-    def show_history(self) -> Any:
-        completion_id = self.current_record_id()
-        if completion_id is None:
-            return None
-        self.last_dialog = open_history(self.ctx, self, completion_id)
-        return self.last_dialog
-
-    def delete_selected(self) -> QMessageBox | None:
-        ids = self.target_ids()
-        if not ids or not self.confirm_delete(len(ids)):
-            return None
-        self.last_dialog = delete_with_feedback(self.ctx, self, ids)
-        self._update_buttons()
-        return self.last_dialog
-
-    def confirm_delete(self, count: int) -> bool:
-        """Ask before deleting (tests replace this to answer without a modal dialog)."""
-        answer = QMessageBox.question(
-            self,
-            "Delete learner records",
-            f"Delete {count} learner record{'s' if count != 1 else ''}? Records PARS already has are "
-            "deleted there at the next sync.",
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _context_menu(self, position: QPoint) -> None:
-        index = self.table.indexAt(position)
-        if not index.isValid():
-            return
-        self.table.selectRow(index.row())
-        record = self.model.record(index.row())
-        menu = QMenu(self)
-        open_text = "Correct and resubmit…" if record.is_rejected and record.replaced_by_id is None else "Open…"
-        menu.addAction(open_text, lambda: self.open_row(index.row()))
-        menu.addAction("History…", self.show_history)
-        menu.addAction("Show activity's learners", lambda: self.ctx.open_activity_requested.emit(record.activity_row_id))
-        menu.addSeparator()
-        menu.addAction("Delete", self.delete_selected)
-        menu.popup(self.table.viewport().mapToGlobal(position))
+    def _add_menu_actions(self, menu: QMenu, record: LearnerRecordView) -> None:
+        activity_row_id = record.activity_row_id
+        menu.addAction("Show activity's learners", lambda: self.ctx.open_activity_requested.emit(activity_row_id))
 
     # --- export -------------------------------------------------------------------------------
 
-    def choose_save_path(self, suggested: str) -> str | None:
-        """The native save dialog (tests replace this)."""
-        path, _ = QFileDialog.getSaveFileName(self, "Download filtered list", suggested, "Excel workbook (*.xlsx)")
-        return path or None
-
-    def download(self) -> Path | None:
-        filters = self.model.filters
-        if filters is None or self.model.total == 0:
+    def suggested_file_name(self) -> str | None:
+        if self.model.total == 0:
             return None
-        chosen = self.choose_save_path(str(Path.home() / f"learners {date.today().isoformat()}.xlsx"))
-        if not chosen:
-            return None
-        path = Path(chosen)
-        if path.suffix.lower() != ".xlsx":
-            path = path.with_suffix(".xlsx")
-        try:
-            written = self.ctx.read(export_filtered, path, filters, sort=SortKey.NAME, descending=False)
-        except OSError as exc:
-            QMessageBox.warning(self, "Download filtered list", f"Could not write {path}: {exc.strerror or exc}")
-            return None
-        self.exported.emit(str(path), written)
-        return path
+        return f"learners {date.today().isoformat()}.xlsx"
