@@ -199,14 +199,6 @@ class LearnerSearchTab(RecordTableTab):
 
     # --- records ------------------------------------------------------------------------------
 
-    def current_record_id(self) -> int | None:
-        """Here History follows the current row only, not a lone ticked record elsewhere."""
-        index = self.table.currentIndex()
-        return self.model.record(index.row()).completion_id if index.isValid() else None
-
-    def _select_row_for_menu(self, row: int) -> None:
-        self.table.selectRow(row)  # a right-click always acts on just the row under the mouse
-
     def _add_menu_actions(self, menu: QMenu, record: LearnerRecordView) -> None:
         activity_row_id = record.activity_row_id
         menu.addAction("Show activity's learners", lambda: self.ctx.open_activity_requested.emit(activity_row_id))
