@@ -14,6 +14,7 @@ from typing import Callable
 import pytest
 
 from app.pars import catalog
+from app.pars.domain import Status
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -734,3 +735,13 @@ def test_codes_emitted_by_the_tests_cover_every_local_code():
     covered_elsewhere = {603, 605, 672, 677, 705, 706, 710, 711, 717}
     local = {code for code, info in catalog.errors().items() if info.side == "local"}
     assert local - emitted - covered_elsewhere == set()
+
+
+@pytest.mark.parametrize("status", [s.value for s in Status])
+def test_only_a_submitted_record_waits_before_it_can_be_deleted(status):
+    from app.pars.validation import delete_refusal
+
+    refusal = delete_refusal(status)
+    assert (refusal is not None) == (status == "Submitted")
+    if refusal:
+        assert "Accepted or Rejected" in refusal

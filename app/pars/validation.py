@@ -48,6 +48,7 @@ from app.pars.domain import (
     Learner,
     PriorCompletion,
     RecordAction,
+    Status,
     learner_key,
 )
 from app.pars.values import (
@@ -136,6 +137,15 @@ def history_from_completions(sent: Iterable[tuple[Completion, bool]]) -> History
             history.add_prior(prior)
             history.sent[prior.credit_id] = completion
     return history
+
+
+def delete_refusal(status: str) -> str | None:
+    """PARS's lifecycle rule for deletes: a Submitted record must finish processing by the board
+    (Accepted or Rejected) before it can be deleted. Returns why a delete is refused, or None."""
+    if status == Status.SUBMITTED.value:
+        return ("The record is still being processed by the board (Submitted); "
+                "delete it once it is Accepted or Rejected.")
+    return None
 
 
 def queue_blockers(completion: Completion) -> list[Issue]:

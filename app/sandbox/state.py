@@ -58,12 +58,11 @@ from app.pars.protocol import (
     RecordResult,
     parse_xml,
 )
-from app.pars.validation import history_from_completions, record_action, validate_batch
+from app.pars.validation import delete_refusal, history_from_completions, record_action, validate_batch
 from app.paths import ensure_private_file
 from app.sandbox.registry import Registry, RegistryPerson
 
 REFUSED_WHILE_SUBMITTED_CODE = 998
-REFUSED_WHILE_SUBMITTED_MESSAGE = "Record is still being processed by the board; delete after it is processed"
 # Records that no longer use up a learner's points for an activity.
 _NOT_COUNTING = frozenset({STATUS_REJECTED, STATUS_DELETED, STATUS_DELETE_SUBMITTED})
 
@@ -289,8 +288,9 @@ class SandboxState:
         ).fetchone()
         if status in (STATUS_DELETE_SUBMITTED, STATUS_DELETED):
             return self._result(credit_id)  # the same delete again
-        if status == STATUS_SUBMITTED:
-            return self._refuse(credit_id, REFUSED_WHILE_SUBMITTED_CODE, REFUSED_WHILE_SUBMITTED_MESSAGE)
+        refusal = delete_refusal(status)
+        if refusal is not None:
+            return self._refuse(credit_id, REFUSED_WHILE_SUBMITTED_CODE, refusal)
         if status == STATUS_ACCEPTED and board_processed:
             self._db.execute(
                 "UPDATE records SET status = ?, code = NULL, message = NULL, pending_status = ?, "

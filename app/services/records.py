@@ -25,6 +25,7 @@ from app.models.schema import (
     StatusEvent,
     utcnow,
 )
+from app.pars import validation
 from app.pars.domain import (
     BoardPart,
     CmePart,
@@ -246,8 +247,9 @@ def queue_draft(session: Session, row: CompletionRow, *, actor: str | None = Non
 def delete_refusal(row: CompletionRow) -> str | None:
     """Why this record cannot be deleted now, or None if it can."""
     status = Status(row.status)
-    if status == Status.SUBMITTED:
-        return "It is still being processed by the board (Submitted); delete it once it is Accepted or Rejected."
+    pars_rule = validation.delete_refusal(status.value)
+    if pars_rule is not None:
+        return pars_rule
     if status in (Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED):
         return f"It is already {status.value}."
     return None
