@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtTest import QTest
 
+from app.models import ActivityRow
 from app.pars.activities_json import write_activities
 from app.pars.domain import Activity, BoardRegistration, Status
 from app.services.activities_view import activity_overview
@@ -71,7 +73,7 @@ def test_table_shows_id_or_not_registered_boards_and_learner_counts(qtbot, store
     assert cell(widget, cardio, COL_LEARNERS) == "12 accepted · 2 rejected · 3 queued"
     sports = row_of(widget, "Sports Medicine Symposium")
     assert cell(widget, sports, COL_ID) == "not registered yet"
-    assert "learners can be entered" in cell(widget, sports, COL_ID, Qt.ItemDataRole.ToolTipRole)
+    assert "the next sync registers it" in cell(widget, sports, COL_ID, Qt.ItemDataRole.ToolTipRole)
     assert cell(widget, sports, COL_LEARNERS) == "none yet"
 
 
@@ -162,6 +164,22 @@ def test_edit_dialog_loads_the_activity_and_saves_changes(qtbot, store):
     with store.session() as session:
         [saved] = activity_overview(session)
     assert saved.title == "Cardiology Update 2026" and saved.accme_id == "123456789"
+    assert saved.pars_outdated  # PARS still has the old title: the next sync sends the change
+
+
+def test_an_edited_registered_activity_says_its_changes_wait_for_the_sync(qtbot, tab, store):
+    from app.services.activities import activity_to_domain
+    from app.services.activities_view import save_activity_by_id
+
+    row_id = add_activity(store, accme_id="123456789", title="Cardiology Update")
+    with store.transaction() as session:
+        edited = activity_to_domain(session.get(ActivityRow, row_id))
+        save_activity_by_id(session, replace(edited, cme_credits=Decimal("7")), row_id)
+    tab.ctx.activities_changed.emit()
+    row = row_of(tab, "Cardiology Update")
+    assert cell(tab, row, COL_ID) == "123456789 · changes to send"
+    tooltip = cell(tab, row, COL_ID, Qt.ItemDataRole.ToolTipRole)
+    assert "next sync sends them to PARS" in tooltip
 
 
 def test_import_json_adds_the_activities(qtbot, tab, tmp_path):

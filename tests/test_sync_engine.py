@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import CompletionRow, OutboxRow, StatusEvent
+from app.models import ActivityRow, CompletionRow, OutboxRow, StatusEvent
 from app.pars.credentials import Credentials
 from app.pars.domain import RecordAction, Status
 from app.services import records
@@ -312,3 +312,42 @@ def test_a_full_sync_logs_no_learner_identity(store, sandbox, sync, caplog):
         if secret in ("MD", "NY"):  # state codes are not identifying
             continue
         assert secret not in logged, f"{secret!r} appeared in the log"
+
+
+def test_an_edited_registered_activity_is_sent_to_pars_once(store, sandbox, sync):
+    from dataclasses import replace
+
+    from app.services.activities import activity_to_domain
+    from app.services.activities_view import save_activity_by_id
+
+    activity = add_activity(store, title="Cardiology Update")
+    queue_records(store, activity, 1)
+    sync()  # registers the activity for its queued record
+    with store.session() as s:
+        registered = activity_to_domain(s.get(ActivityRow, activity))
+    assert registered.activity_id is not None and sandbox.state.activity(registered.activity_id).title == "Cardiology Update"
+
+    with store.transaction() as s:  # the coordinator corrects the title in the activity dialog
+        save_activity_by_id(s, replace(registered, title="Cardiology Update 2026"), activity)
+    with store.session() as s:
+        assert s.get(ActivityRow, activity).pars_outdated
+
+    report = sync()
+    assert report.activities_updated == 1
+    assert sandbox.state.activity(registered.activity_id).title == "Cardiology Update 2026"
+    with store.session() as s:
+        assert not s.get(ActivityRow, activity).pars_outdated
+    assert sync().activities_updated == 0  # nothing more to send
+
+
+def test_saving_an_activity_unchanged_or_unregistered_sends_nothing(store):
+    from app.services.activities import activity_to_domain
+    from app.services.activities_view import save_activity_by_id
+
+    registered = add_activity(store, accme_id="123456789", title="Registered")
+    local = add_activity(store, title="Local only")
+    with store.transaction() as s:
+        for row_id in (registered, local):
+            save_activity_by_id(s, activity_to_domain(s.get(ActivityRow, row_id)), row_id)
+    with store.session() as s:
+        assert not s.get(ActivityRow, registered).pars_outdated and not s.get(ActivityRow, local).pars_outdated

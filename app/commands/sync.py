@@ -83,6 +83,8 @@ def summary(report: SyncReport) -> str:
         parts.append(f"recovered {report.recovered}, resent after lookup {report.resent_after_lookup}")
     if report.activities_registered:
         parts.append(f"activities registered {report.activities_registered}")
+    if report.activities_updated:
+        parts.append(f"activities updated {report.activities_updated}")
     if report.waiting_deletes:
         parts.append(f"deletes waiting for the board {report.waiting_deletes}")
     parts.append(f"errors {report.errors}")

@@ -73,6 +73,8 @@ class ActivityRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     # set when a SaveActivity is wanted for a locally created activity (and cleared once registered)
     registration_error: Mapped[str | None] = mapped_column(Text)
+    # a registered activity edited here since PARS last saw it: the next sync sends SaveActivity
+    pars_outdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     boards: Mapped[list[ActivityBoardRow]] = relationship(
         back_populates="activity", cascade="all, delete-orphan", order_by="ActivityBoardRow.board"

@@ -29,6 +29,7 @@ class ActivityOverview:
     boards: tuple[tuple[str, Decimal], ...]  # (board code, max points), by board code
     counts: dict[str, int] = field(default_factory=dict)  # status -> number of learner records
     registration_error: str | None = None
+    pars_outdated: bool = False  # edited here since PARS last saw it
 
     @property
     def learner_total(self) -> int:
@@ -71,6 +72,7 @@ def activity_overview(session: Session, activity_ids: list[int] | None = None) -
             boards=tuple((b.board, b.max_points) for b in row.boards),
             counts=dict(counts.get(row.id, {})),
             registration_error=row.registration_error,
+            pars_outdated=row.pars_outdated,
         )
         for row in rows
     ]
@@ -95,12 +97,17 @@ def save_activity_by_id(session: Session, activity: Activity, row_id: int | None
     """Create (row_id None) or update the stored activity; returns its row id."""
     from app.services.activities import save_activity
 
+    from app.services.activities import activity_to_domain
+
     row = None
     if row_id is not None:
         row = session.get(ActivityRow, row_id)
         if row is None:
             raise LookupError(f"activity {row_id} is not in the store")
+    changed_in_pars = row is not None and row.accme_id is not None and activity_to_domain(row) != activity
     saved = save_activity(session, activity, row)
+    if changed_in_pars:
+        saved.pars_outdated = True  # PARS has the old version: the next sync sends SaveActivity
     session.flush()
     return saved.id
 

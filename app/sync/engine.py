@@ -92,6 +92,7 @@ class SyncReport:
     waiting_deletes: int = 0  # deletes held back because PARS still processes the record
     errors: int = 0  # records that could not be sent or settled in this pass
     activities_registered: int = 0
+    activities_updated: int = 0
     left_in_outbox: int = 0
     stopped: bool = False  # should_stop() ended the pass early
     skipped: bool = False  # another pass was running on the same store; this one did nothing
@@ -254,6 +255,7 @@ class SyncEngine:
         try:
             pass_.plan(poll)
             pass_.register_activities()
+            pass_.update_activities()  # before records are judged against the activity's dates
             pass_.recover()
             pass_.send_adds()
             pass_.poll_and_delete(poll)
@@ -533,6 +535,40 @@ class _Pass:
                     row.accme_id = accme_id
                     row.registration_error = None
             self.report.activities_registered += 1
+
+    def update_activities(self) -> None:
+        """Send SaveActivity for registered activities edited here since (an update is idempotent,
+        so a lost answer is simply sent again next time)."""
+        with self.store.session() as s:
+            outdated = [
+                (row.id, row.title, activity_to_domain(row))
+                for row in s.scalars(
+                    select(ActivityRow)
+                    .where(ActivityRow.accme_id.is_not(None), ActivityRow.pars_outdated.is_(True))
+                    .options(selectinload(ActivityRow.boards))
+                    .order_by(ActivityRow.id)
+                )
+            ]
+        for activity_row_id, title, activity in outdated:
+            self._check_stop()
+            try:
+                self.client.save_activity(activity)
+            except ParsUnavailable as exc:
+                self._problem(f"activity {title!r} was not updated in PARS: PARS could not be reached")
+                raise _Abort from exc
+            except (ParsRequestError, ParsProtocolError) as exc:
+                with self.store.transaction() as s:
+                    row = s.get(ActivityRow, activity_row_id)
+                    if row is not None:
+                        row.registration_error = f"PARS did not take the activity's changes: {exc}"
+                self._problem(f"activity {title!r} was not updated in PARS: {exc}")
+                continue
+            with self.store.transaction() as s:
+                row = s.get(ActivityRow, activity_row_id)
+                if row is not None:
+                    row.pars_outdated = False
+                    row.registration_error = None
+            self.report.activities_updated += 1
 
     def _registration_failed(self, activity_row_id: int, reason: str) -> None:
         """Its records stay queued with the reason, so the user sees why they did not go."""

@@ -49,6 +49,7 @@ COLUMNS = ("Activity ID", "Title", "Type", "Start", "End", "CME credits", "Board
 COL_ID, COL_TITLE, COL_TYPE, COL_START, COL_END, COL_CME, COL_BOARDS, COL_LEARNERS = range(len(COLUMNS))
 
 NOT_REGISTERED = "not registered yet"
+CHANGES_TO_SEND = "changes to send"
 # the order counts are listed in: what went well, what is moving, what needs attention, the rest
 _COUNT_ORDER = ("Accepted", "Submitted", "Rejected", "Queued", "Draft", "Delete Queued", "Delete Submitted", "Deleted")
 
@@ -101,7 +102,10 @@ class ActivityTableModel(QAbstractTableModel):
             if column == COL_ID and row.accme_id is None:
                 if row.registration_error:
                     return f"Not registered with PARS: {row.registration_error}"
-                return "Not registered with PARS yet: learners can be entered once it has an ACCME activity ID."
+                return "Not registered with PARS yet: the next sync registers it, then sends its learners."
+            if column == COL_ID and row.pars_outdated:
+                note = row.registration_error or "the next sync sends them to PARS (SaveActivity)"
+                return f"Edited here since PARS last saw it: {note}"
             if column == COL_TITLE:
                 return row.title
             if column == COL_LEARNERS and row.counts:
@@ -122,6 +126,8 @@ class ActivityTableModel(QAbstractTableModel):
     @staticmethod
     def _display(row: ActivityOverview, column: int) -> str:
         if column == COL_ID:
+            if row.accme_id and row.pars_outdated:
+                return f"{row.accme_id} · {CHANGES_TO_SEND}"
             return row.accme_id or NOT_REGISTERED
         if column == COL_TITLE:
             return row.title
