@@ -119,7 +119,8 @@ def import_activities(session: Session, activities: Sequence[Activity]) -> Impor
     result = ImportResult()
     for activity in activities:
         row = rows.get(activity.activity_id)
-        save_activity(session, activity, row)
+        saved = save_activity(session, activity, row)
+        saved.pars_outdated = False  # what was imported is what PARS holds (fetched, or registered earlier)
         (result.updated if row is not None else result.created).append(activity.activity_id or "")
     session.flush()
     return result
