@@ -10,17 +10,17 @@ import argparse
 import importlib
 import sys
 
-# command name -> module under app.commands; add new commands here.
-COMMANDS: dict[str, str] = {
-    "gui": "gui",
-    "check": "check",
-    "activities": "activities",
-    "demo": "demo",
-    "sandbox": "sandbox",
-    "sync": "sync",
-    "import": "import_file",
-    "export": "export",
-    "screenshots": "screenshots",
+# command name -> (module under app.commands, one line for --help); add new commands here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("gui", "start the desktop app (the default)"),
+    "check": ("check", "validate a PARS batch file (.xlsx or .xml) without sending anything"),
+    "activities": ("activities", "import or export activities as JSON"),
+    "demo": ("demo", "build a demo store whose statuses come from the PARS sandbox"),
+    "sandbox": ("sandbox", "run the PARS sandbox (a local PARS that plays the boards)"),
+    "sync": ("sync", "send queued records to PARS and fetch their statuses (headless, for cron)"),
+    "import": ("import_file", "store and queue the valid records of a batch file"),
+    "export": ("export", "write learner records to a clean .xlsx"),
+    "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
 }
 
 
@@ -38,19 +38,17 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["gui", *argv]  # `parsdesk` and `parsdesk --db X` start the app
     parser, subparsers = _parser()
     wanted = argv[0]
-    for name, module_name in COMMANDS.items():
+    for name, (module_name, summary) in COMMANDS.items():
         if name == wanted:
             module = importlib.import_module(f"app.commands.{module_name}")
-            module.register(subparsers.add_parser(name, help=_first_line(module.__doc__)))
+            module.register(subparsers.add_parser(
+                name, help=summary, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+            ))
         else:
             # listed in --help without importing it (keeps headless commands free of Qt and fast)
-            subparsers.add_parser(name, add_help=False)
+            subparsers.add_parser(name, help=summary, add_help=False)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
-
-
-def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if text else ""
 
 
 if __name__ == "__main__":

@@ -24,3 +24,15 @@ def test_ci_runs_the_readme_test_command():
 
 def test_store_file_is_owner_only(store):
     assert store.path.stat().st_mode & 0o077 == 0
+
+
+def test_help_lists_every_command_with_a_summary(capsys):
+    from app.cli import COMMANDS, main
+
+    try:
+        main(["--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = capsys.readouterr().out
+    for name, (_module, summary) in COMMANDS.items():
+        assert name in out and summary.split()[0] in out

@@ -1,10 +1,11 @@
 """Send queued learner records to PARS and fetch the boards' answers, without the desktop app.
 
-    parsdesk sync --once --env local --url http://127.0.0.1:8765      # one pass against the sandbox
+    parsdesk sync --once                                               # one pass against `parsdesk sandbox`
     parsdesk sync --once --env accme-sandbox                           # URL from environments.toml
     parsdesk sync --interval 300                                       # a pass every 5 minutes
 
-For `--env local` (the default) the sandbox's URL comes from --url or PARSDESK_SANDBOX_URL.
+For `--env local` (the default) the sandbox's URL comes from --url, else PARSDESK_SANDBOX_URL, else
+http://127.0.0.1:8765 (where `parsdesk sandbox` listens by default).
 Credentials are the ones stored for the environment (Settings, or the demo ones for local).
 
 With --once: exit 0 when every record due was sent or settled, 1 when some could not be (network,
