@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.pars.values import format_pars_date
 from app.services.activities_view import ActivityOverview, activity_overview, activity_row_id, learner_counts
 from app.ui.context import AppContext
 
@@ -134,9 +135,9 @@ class ActivityTableModel(QAbstractTableModel):
         if column == COL_TYPE:
             return row.activity_type
         if column == COL_START:
-            return row.start_date.isoformat()
+            return format_pars_date(row.start_date)  # PARS's MM-DD-YYYY, as in the learner tables
         if column == COL_END:
-            return row.end_date.isoformat()
+            return format_pars_date(row.end_date)
         if column == COL_CME:
             return format_amount(row.cme_credits)
         if column == COL_BOARDS:

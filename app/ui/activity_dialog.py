@@ -92,7 +92,7 @@ class BoardRowWidgets:
         self.credit_types.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.claim_date = QDateEdit(table)
         self.claim_date.setCalendarPopup(True)
-        self.claim_date.setDisplayFormat("yyyy-MM-dd")
+        self.claim_date.setDisplayFormat("MM-dd-yyyy")
         self.claim_date.setMinimumDate(NO_CLAIM_DATE)
         self.claim_date.setSpecialValueText("none")
         self.claim_date.setDate(NO_CLAIM_DATE)
@@ -253,7 +253,7 @@ class ActivityDialog(QDialog):
     def _date_edit(self) -> QDateEdit:
         edit = QDateEdit(self)
         edit.setCalendarPopup(True)
-        edit.setDisplayFormat("yyyy-MM-dd")
+        edit.setDisplayFormat("MM-dd-yyyy")
         return edit
 
     def _with_error(self, editor: QWidget, field_name: str) -> QWidget:
