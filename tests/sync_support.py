@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+import time
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import httpx
@@ -136,9 +137,23 @@ JORDAN_MISNAMED = ("Jordan", "Patil", "07/22", "NY", "NY-555")  # ABIM 100002 is
 JORDAN_ABIM = ("ABIM", "100002", Decimal("8"), {"Medical Knowledge": "8"})
 
 
+# The sandbox's calendar in these tests: noon on 02-15-2026, after the fixture activities of January
+# 2026 and before every reporting and delete deadline of their completions. The sandbox validates
+# with its own clock's today, so pinning it keeps the tests true on any real date (and a test's
+# advance() of a few hours never crosses midnight).
+SANDBOX_NOW = datetime(2026, 2, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def clock_starting_at(start: datetime) -> Callable[[], float]:
+    """A sandbox clock (epoch seconds) that reads `start` now and then runs with real time."""
+    origin = time.monotonic()
+    return lambda: start.timestamp() + (time.monotonic() - origin)
+
+
 @contextmanager
 def running_sandbox(**options: object) -> Iterator[SandboxServer]:
     options.setdefault("activities", [SANDBOX_ACTIVITY])
+    options.setdefault("clock", clock_starting_at(SANDBOX_NOW))
     options.setdefault("board_delay", 3600.0)  # boards answer only when a test advances the clock
     with SandboxServer(**options) as sandbox:  # type: ignore[arg-type]
         yield sandbox
