@@ -24,6 +24,14 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("PARSDESK_SETTINGS_DIR", str(tmp_path / "settings"))
 
 
+@pytest.fixture
+def sandbox():
+    """conftest's sandbox (demo registry, 5 s board delay), but with its calendar pinned to the January
+    2026 records these tests queue: it validates with its clock's today (705 deadlines, future dates)."""
+    with running_sandbox(activities=[], board_delay=5.0) as server:
+        yield server
+
+
 def test_tabs_in_order_and_status_bar_names_the_environment(qtbot, store):
     window = make_window(qtbot, make_context(store, environment="accme-sandbox"))
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
