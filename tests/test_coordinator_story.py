@@ -7,19 +7,32 @@ delete a record; download the learners and read the workbook back; find a learne
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
+import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtTest import QTest
 
 from app.ui.activity_dialog import ActivityDialog
-from sync_support import sandbox_client
+from sync_support import clock_starting_at, running_sandbox, sandbox_client
 from ui_support import make_context, make_window, when_modal_opens
 
+# The app checks records against the real today, so the activity ended two days ago. The completions
+# fall in the activity's last year (at most three days before its end), so the delete at the end of the
+# story is not refused as a delete of a previous year's completion (706, closed on 12/31).
 TODAY = date.today()
 START, END = TODAY - timedelta(days=20), TODAY - timedelta(days=2)
-COMPLETED = TODAY - timedelta(days=5)
+COMPLETED = max(END - timedelta(days=3), date(END.year, 1, 1))
+
+
+@pytest.fixture
+def sandbox():
+    """conftest's sandbox (demo registry, 5 s board delay) living at noon of the activity's last day: its
+    few hours of advance() never cross midnight into a new year, which would close the deletes (706)."""
+    with running_sandbox(activities=[], board_delay=5.0,
+                         clock=clock_starting_at(datetime.combine(END, time(12)))) as server:
+        yield server
 
 
 def _qdate(day: date) -> QDate:
