@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
 
 import httpx
@@ -20,11 +21,13 @@ from app.pars.domain import Activity, BoardPart, BoardRegistration, CmePart, Com
 from app.sandbox import SandboxServer
 from app.sandbox.registry import DEMO_PEOPLE, RegistryPerson
 from app.sandbox.state import REFUSED_WHILE_SUBMITTED_CODE
+from tests.sync_support import clock_starting_at
 
 ADD, DELETE = RecordAction.ADD, RecordAction.DELETE
 ACTIVITY_ID = "123456789"
 TODAY = date.today()
-COMPLETED = TODAY - timedelta(days=10)
+# Ten days ago, but never in last year: the sandbox closes deletes of a year's completions on 12/31 (706).
+COMPLETED = max(TODAY - timedelta(days=10), date(TODAY.year, 1, 1))
 
 ACTIVITY = Activity(
     activity_id=ACTIVITY_ID,
@@ -71,7 +74,9 @@ def cme_only(learner: Learner, credit: str, credits: str = "1.5") -> Completion:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer("127.0.0.1", 0, board_delay=30.0, activities=[ACTIVITY]) as running:
+    # Noon of TODAY: advancing the clock by a minute never carries it into tomorrow (or a new year).
+    noon = clock_starting_at(datetime.combine(TODAY, time_of_day(12)))
+    with SandboxServer("127.0.0.1", 0, board_delay=30.0, activities=[ACTIVITY], clock=noon) as running:
         yield running
 
 
