@@ -27,6 +27,18 @@ from tests.batch_support import (
     write_xml,
 )
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
 BAD_DATE = "02-20-2026"  # after the activity's end date (01-31-2026)
 TOO_MANY_CREDITS = "9"  # the activity offers 8
 
@@ -272,7 +284,7 @@ def test_fixed_rejection_workbook_rows_come_back_queued(activity_store, tmp_path
 
 def test_cli_import_queues_a_clean_file_and_exits_0(activity_store, tmp_path, capsys):
     path = write_xlsx(tmp_path / "clean.xlsx", [row(1), row(2)])
-    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    code = cli_main(["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()])
     assert code == 0
     assert "2 records, 2 queued" in capsys.readouterr().out
     assert list(statuses(activity_store).values()) == ["Queued", "Queued"]
@@ -281,7 +293,7 @@ def test_cli_import_queues_a_clean_file_and_exits_0(activity_store, tmp_path, ca
 
 def test_cli_import_with_failing_rows_writes_rejections_and_exits_1(activity_store, tmp_path, capsys):
     path = _mixed_file(tmp_path)
-    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    code = cli_main(["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()])
     out = capsys.readouterr().out
     assert code == 1
     assert "row 4, Completion Date: 671" in out
@@ -310,7 +322,7 @@ def test_cli_import_of_an_unreadable_file_exits_2_with_one_line_and_no_change(
     path = tmp_path / name
     path.write_bytes(content)
     before = counts(activity_store)
-    code = cli_main(["import", str(path), "--db", str(activity_store.path)])
+    code = cli_main(["import", str(path), "--db", activity_store.location])
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

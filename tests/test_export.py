@@ -60,7 +60,7 @@ def test_export_command_writes_filtered_records(store, tmp_path, capsys):
     out = tmp_path / "rejected.xlsx"
     store.close()
 
-    code = main(["export", str(out), "--db", str(store.path), "--activity", "123456789", "--status", "rejected"])
+    code = main(["export", str(out), "--db", store.location, "--activity", "123456789", "--status", "rejected"])
 
     assert code == 0
     assert "Wrote 1 learner record to" in capsys.readouterr().out
@@ -72,10 +72,10 @@ def test_export_command_writes_filtered_records(store, tmp_path, capsys):
 def test_export_command_reports_unknown_activity_and_bad_status(store, tmp_path, capsys):
     add_activity(store)
     store.close()
-    assert main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--activity", "555555555"]) == 1
+    assert main(["export", str(tmp_path / "x.xlsx"), "--db", store.location, "--activity", "555555555"]) == 1
     assert "no learner records for activity '555555555'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
-        main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--status", "Pending"])
+        main(["export", str(tmp_path / "x.xlsx"), "--db", store.location, "--status", "Pending"])
     assert exited.value.code == 2
     assert "unknown status 'Pending'" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()

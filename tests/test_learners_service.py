@@ -6,6 +6,7 @@ import time
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from app.models import CompletionRow, OutboxRow
@@ -14,6 +15,13 @@ from app.services import learners
 from app.services.learners import SearchFilters, SortKey
 
 from learner_support import add_activity, bulk_load, completion, store_record
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
 
 AS_OF = date(2026, 1, 20)
 

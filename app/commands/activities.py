@@ -25,10 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     exporting.set_defaults(func=run_export)
 
 
-def _store_path(args: argparse.Namespace) -> Path:
+def _store_path(args: argparse.Namespace) -> Path | str:
+    from app.paths import default_db_path, store_location
+
     if args.db:
-        return Path(args.db).expanduser()
-    from app.paths import default_db_path
+        return store_location(args.db)
 
     return default_db_path()
 
@@ -68,8 +69,10 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from app.paths import store_exists
+
     path = _store_path(args)
-    if not path.is_file():
+    if not store_exists(path):
         return _fail(f"no ParsDesk store at {path}")
     from app.models.store import Store, StoreError
     from app.pars.activities_json import write_activities

@@ -70,8 +70,10 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
     return {a.activity_id: a for a in activities if a.activity_id}, History()
 
 
-def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
-    if not path.is_file():
+def _from_store(path: Path | str) -> tuple[dict[str, Activity], History]:
+    from app.paths import store_exists
+
+    if not store_exists(path):
         raise CheckError(f"no ParsDesk store at {path}")
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -97,12 +99,12 @@ def _context(args: argparse.Namespace) -> tuple[dict[str, Activity], History, st
     """Activities, history, and a note when neither --activities nor --db was given."""
     if args.activities:
         return (*_from_activities_file(args.activities), None)
-    if args.db:
-        return (*_from_store(Path(args.db).expanduser()), None)
-    from app.paths import default_db_path
+    from app.paths import default_db_path, store_exists, store_location
 
+    if args.db:
+        return (*_from_store(store_location(args.db)), None)
     default = default_db_path()
-    if default.is_file():
+    if store_exists(default):
         return (*_from_store(default), None)
     from app.pars.domain import History
 

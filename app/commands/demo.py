@@ -12,9 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.paths import store_location
+
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="the store to create (default: PARSDESK_DB, else the data folder)")
+    parser.add_argument("--db", type=store_location, help="the store to create (default: PARSDESK_DB, else the data folder)")
     parser.add_argument("--learners", type=int, default=60, help="about how many learner records (default 60)")
     parser.add_argument("--offline", action="store_true", help="don't sync with the sandbox: leave records queued")
     parser.set_defaults(func=run)
@@ -50,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
             sandbox.stop()
         store.close()
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
-    print(f"Demo store {store.path}: {summary.activities} activities, {summary.records} learner records ({statuses}).")
+    print(f"Demo store {store.location}: {summary.activities} activities, {summary.records} learner records ({statuses}).")
     return 0

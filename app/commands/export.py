@@ -13,11 +13,12 @@ from datetime import date
 from pathlib import Path
 
 from app.pars.domain import Status
+from app.paths import store_location
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT.xlsx", type=Path, help="the workbook to write")
-    parser.add_argument("--db", type=Path, help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", type=store_location, help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--activity", help="only this activity: its 9-digit ACCME ID, or words of its title")
     parser.add_argument(
         "--status",
@@ -41,7 +42,7 @@ def _status(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from app.models.store import Store, StoreError
-    from app.paths import default_db_path
+    from app.paths import default_db_path, store_exists
     from app.services.export import export_filtered
     from app.services.learners import SearchFilters, count_records
 
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"parsdesk export: {out} must end in .xlsx", file=sys.stderr)
         return 2
     db_path = args.db or default_db_path()
-    if not Path(db_path).exists():
+    if not store_exists(db_path):
         print(f"parsdesk export: no store at {db_path}", file=sys.stderr)
         return 2
     try:

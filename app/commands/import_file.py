@@ -19,6 +19,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from app.paths import store_location
+
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 EXIT_UNREADABLE = 2
@@ -33,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "1 some rows failed (see FILE-rejections.xlsx), 2 the file or store could not be read."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
-    parser.add_argument("--db", type=Path, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", type=store_location, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument(
         "--as-of",
         metavar="DATE",

@@ -99,14 +99,14 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from app.models.store import Store, StoreError
-    from app.paths import default_db_path
+    from app.paths import default_db_path, store_exists, store_location
     from app.sync.engine import SyncConfigError, make_engine_factory, resolve_target
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # the engine's warnings are the report's problems, which are printed below once
     logging.getLogger("app.sync").setLevel(logging.ERROR)
-    db_path = Path(args.db).expanduser() if args.db else default_db_path()
-    if not db_path.is_file():
+    db_path = store_location(args.db) if args.db else default_db_path()
+    if not store_exists(db_path):
         # a mistyped path would otherwise become a new, empty store with nothing to sync
         print(f"parsdesk sync: no ParsDesk store at {db_path} (check --db or PARSDESK_DB)", file=sys.stderr)
         return EXIT_CONFIG

@@ -235,8 +235,8 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     if words:
         name_terms = [
             or_(
-                LearnerRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
-                LearnerRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                LearnerRow.first_name.ilike(_like_prefix(w), escape=_LIKE_ESCAPE),
+                LearnerRow.last_name.ilike(_like_prefix(w), escape=_LIKE_ESCAPE),
             )
             for w in words
         ]
@@ -258,7 +258,7 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         if activity.isdigit():
             activity_match = ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE)
         else:
-            activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
+            activity_match = ActivityRow.title.ilike(_like_contains(activity), escape=_LIKE_ESCAPE)
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
     board = filters.board.strip().upper()
     if board:

@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         from app.models import Store
         from app.sync.engine import SyncEngine
 
-        store = Store.open(self.ctx.store.path, migrate_schema=False)
+        store = Store.open(self.ctx.store.location, migrate_schema=False)
         try:
             client = self.ctx.client_factory()
         except Exception:
@@ -428,7 +428,7 @@ class MainWindow(QMainWindow):
             self,
             "About ParsDesk",
             f"<b>ParsDesk {__version__}</b><p>Reports CME and MOC learner completions to ACCME PARS."
-            f"<p>Store: {self.ctx.store.path}<br>PARS environment: {environment_label(self.ctx.environment)}",
+            f"<p>Store: {self.ctx.store.location}<br>PARS environment: {environment_label(self.ctx.environment)}",
         )
 
     # --- remembered state ------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""The store on the office's PostgreSQL database: schema on first use, newer schemas refused, URL rules
+(no password in URLs, TLS off localhost), the password from the keyring, and the same data on both
+engines. Runs against the real throwaway server of tests/pg_support.py."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from app.models import Base, Meta, Store, StoreError
+from app.models.office_db import OfficeDatabaseError, load_password, parse_office_url, save_password
+
+
+def test_an_empty_office_database_gets_the_schema_on_first_use(postgres_url):
+    store = Store.open(postgres_url)
+    try:
+        assert store.is_office and store.path is None
+        with store.engine.connect() as connection:
+            assert connection.dialect.name == "postgresql"
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert differences == []
+        store.set_meta("provider_id", "7654321")
+    finally:
+        store.close()
+    again = Store.open(postgres_url)
+    try:
+        assert again.get_meta("provider_id") == "7654321"
+    finally:
+        again.close()
+
+
+def test_the_store_location_opens_the_same_database_again_and_shows_no_password(postgres_url):
+    store = Store.open(postgres_url)
+    try:
+        assert store.location.startswith("postgresql://") and "@127.0.0.1:" in store.location
+        other = Store.open(store.location, migrate_schema=False)
+        try:
+            store.set_meta("k", "v")
+            assert other.get_meta("k") == "v"
+        finally:
+            other.close()
+    finally:
+        store.close()
+
+
+def test_a_database_made_by_a_newer_parsdesk_is_refused_and_left_untouched(postgres_url):
+    Store.open(postgres_url).close()
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    with pytest.raises(StoreError, match="newer ParsDesk.*0999"):
+        Store.open(postgres_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0999"
+    engine.dispose()
+
+
+def test_a_newer_sqlite_store_is_refused_too(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    Store.open(path).close()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="newer ParsDesk"):
+        Store.open(path)
+
+
+def test_a_database_holding_other_tables_is_not_taken_over(postgres_url):
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id integer primary key)"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="not a ParsDesk database.*invoices"):
+        Store.open(postgres_url)
+
+
+def test_desks_starting_at_once_on_an_empty_database_migrate_it_once(postgres_url):
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def start() -> None:
+        try:
+            stores.append(Store.open(postgres_url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == [] and len(stores) == 3
+
+
+def test_an_unreachable_office_database_is_a_clear_store_error(postgres_server):
+    from pg_support import free_port
+
+    url = f"postgresql://parsdesk@127.0.0.1:{free_port()}/office"
+    with pytest.raises(StoreError, match="cannot use the office database postgresql://parsdesk@127.0.0.1"):
+        Store.open(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://desk:secret@db.office.example/pd", "holds a password"),
+        ("postgresql://desk@db.office.example/pd?sslmode=prefer", "falls back to an unencrypted"),
+        ("postgresql://desk@db.office.example/pd?sslmode=allow", "falls back to an unencrypted"),
+        ("postgresql://desk@db.office.example/pd?sslmode=sometimes", "unknown sslmode"),
+        ("postgresql://desk@db.office.example/", "names no database"),
+        ("mysql://desk@db.office.example/pd", "is PostgreSQL"),
+        ("postgresql://desk@db.office.example/pd\x00", "control characters"),
+    ],
+)
+def test_office_urls_parsdesk_will_not_use_say_why(url, message):
+    with pytest.raises(OfficeDatabaseError, match=message):
+        parse_office_url(url)
+
+
+def test_a_remote_office_database_gets_tls_unless_turned_off_explicitly():
+    assert parse_office_url("postgresql://desk@db.office.example/pd").url.query["sslmode"] == "require"
+    assert parse_office_url("postgresql://desk@db.office.example/pd?sslmode=verify-full").url.query["sslmode"] == "verify-full"
+    assert parse_office_url("postgresql://desk@db.office.example/pd?sslmode=disable").url.query["sslmode"] == "disable"
+    assert "sslmode" not in parse_office_url("postgresql://desk@localhost/pd").url.query
+    assert "sslmode" not in parse_office_url("postgresql://desk@127.0.0.1:5433/pd").url.query
+
+
+def test_tls_required_against_a_server_without_tls_fails_to_connect_rather_than_going_plain(postgres_server, postgres_url):
+    url = postgres_url + "?sslmode=require"
+    with pytest.raises(StoreError, match="SSL"):
+        Store.open(url)
+
+
+def test_the_password_comes_from_the_keyring_and_never_from_the_url(postgres_server, postgres_url):
+    postgres_server.create_role("desk_one", "s3cret pass'word", postgres_url)
+    desk_url = postgres_url.replace("parsdesk_admin@", "desk_one@")
+    office = parse_office_url(desk_url)
+    with pytest.raises(StoreError, match="password authentication failed|no password supplied"):
+        Store.open(desk_url)
+    save_password(office, "s3cret pass'word")
+    assert load_password(office) == "s3cret pass'word"
+    store = Store.open(desk_url)
+    try:
+        store.set_meta("desk", "one")
+        assert "s3cret" not in store.location and "s3cret" not in repr(store.engine.url)
+    finally:
+        store.close()
+
+
+def test_meta_merge_works_on_both_engines(any_store):
+    any_store.set_meta("provider_id", "1234567")
+    any_store.set_meta("provider_id", "7654321")
+    with any_store.session() as session:
+        assert session.get(Meta, "provider_id").value == "7654321"
