@@ -282,7 +282,7 @@ def test_cli_import_resends_still_rejected_rows_only_with_the_flag(activity_stor
     _import(activity_store, path)
     _reject(activity_store, _credit_id(activity_store, 3))
     capsys.readouterr()
-    args = ["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()]
+    args = ["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "1 rejected before (not resent)" in out

@@ -159,3 +159,18 @@ def test_meta_merge_works_on_both_engines(any_store):
     any_store.set_meta("provider_id", "7654321")
     with any_store.session() as session:
         assert session.get(Meta, "provider_id").value == "7654321"
+
+
+def test_ids_given_in_a_bulk_load_do_not_collide_with_the_next_insert(any_store):
+    from learner_support import add_activity, bulk_load
+
+    activity = add_activity(any_store)
+    bulk_load(any_store, [activity], 10)
+    with any_store.transaction() as session:
+        session.add(Meta(key="after", value="bulk"))
+    # an ORM insert after the bulk load gets a fresh id on both engines
+    later = add_activity(any_store, accme_id="987654321", title="Later")
+    assert later > activity
+    from learner_support import completion, store_record
+
+    assert store_record(any_store, later, completion("Late", "Comer", license_id="LC1")) > 10

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models.office_db import OfficeDatabase, OfficeDatabaseError, connect_args, is_database_url, parse_office_url
@@ -258,3 +258,20 @@ def probe_office_database(url: str, password: str | None = None) -> OfficeProbe:
         return OfficeProbe(False, f"{where} This database was made by a newer ParsDesk (schema revision "
                                   f"{revision}); update ParsDesk on this desk first.")
     return OfficeProbe(True, f"{where} ParsDesk office database with {records:,} learner records.")
+
+
+def reset_id_sequences(connection: Connection) -> None:
+    """After rows were inserted with their ids given (a copy, a bulk load), make PostgreSQL's id
+    sequences continue after the highest id, so the next ordinary insert gets a free one. SQLite
+    needs nothing: its next rowid is always max(rowid) + 1."""
+    if connection.dialect.name != "postgresql":
+        return
+    from app.models.schema import Base
+
+    for table in Base.metadata.sorted_tables:
+        if "id" not in table.c or not table.c.id.primary_key:
+            continue
+        connection.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) "
+            f"FROM {table.name}"
+        ))
