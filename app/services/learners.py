@@ -886,11 +886,8 @@ def iter_records(
     descending: bool = True,
     page_size: int = 2000,
 ) -> Iterable[LearnerRecordView]:
-    """All matching records, page by page (for exports of any size without holding them all)."""
-    offset = 0
-    while True:
-        page = search_records(session, filters, limit=page_size, offset=offset, sort=sort, descending=descending)
-        yield from page
-        if len(page) < page_size:
-            return
-        offset += page_size
+    """All matching records from one streamed, sorted query, `page_size` rows at a time (exports of any
+    size without holding them all; OFFSET paging would re-sort the whole join for every page)."""
+    query = _page_query(filters).order_by(*_ordering(sort, descending)).execution_options(yield_per=page_size)
+    for rows in session.execute(query).partitions():
+        yield from _views(session, rows)
