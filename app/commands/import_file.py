@@ -19,6 +19,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from app.wording import plural
+
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 EXIT_UNREADABLE = 2
@@ -88,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
             analysis = analyse(session, batch, as_of)
         with store.transaction() as session:
             summary = commit(session, analysis, file.name, attested_by=user, actor=user)
-        print(f"{file.name}: {summary.records} records, {summary.queued} queued "
-              f"({summary.adds} adds, {summary.deletes} deletes), {summary.errors} with errors"
+        print(f"{file.name}: {plural(summary.records, 'record')}, {summary.queued:,} queued "
+              f"({plural(summary.adds, 'add')}, {plural(summary.deletes, 'delete')}), {summary.errors:,} with errors"
               + (f", {summary.already_reported} already reported (skipped)" if summary.already_reported else ""))
         for row, note in analysis.notes()[:SHOWN_PROBLEMS]:
             print(f"  row {row}: {note}")
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems[:SHOWN_PROBLEMS]:
             print(f"  row {problem.row}, {problem.column}: {problem.code} {problem.message}")
         if len(problems) > SHOWN_PROBLEMS:
-            print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more in the rejections workbook")
+            print(f"  ... and {len(problems) - SHOWN_PROBLEMS:,} more in the rejections workbook")
         if summary.errors:
             out = rejections_path(file)
             try:

@@ -28,6 +28,7 @@ from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.record_model import COL_NAME, SUMMARY_COLUMNS
 from app.ui.record_table import RecordTableTab
+from app.wording import plural
 
 _COUNT_REFRESH_MS = 300  # status counts under the table: at most one refresh per interval during a sync
 
@@ -197,7 +198,7 @@ class LearnerSummaryTab(RecordTableTab):
             return
         counts = self.ctx.read(learners.status_counts, self.model.filters)
         detail = ", ".join(f"{n} {status}" for status, n in counts)
-        self.count_label.setText(f"{total} record{'s' if total != 1 else ''}" + (f": {detail}" if detail else ""))
+        self.count_label.setText(plural(total, "record") + (f": {detail}" if detail else ""))
 
     def _tick_all(self, checked: bool) -> None:
         if checked:

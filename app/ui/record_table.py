@@ -33,6 +33,7 @@ from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import COL_STATUS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+from app.wording import plural
 
 
 def configure_record_table(table: QTableView, model: LearnerRecordModel) -> None:
@@ -225,7 +226,7 @@ class RecordTableTab(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete learner records",
-            f"Delete {count} learner record{'s' if count != 1 else ''}? Records PARS already has are "
+            f"Delete {plural(count, 'learner record')}? Records PARS already has are "
             "deleted there at the next sync.",
         )
         return answer == QMessageBox.StandardButton.Yes
