@@ -318,6 +318,7 @@ class ActivitiesTab(QWidget):
         self._counts_timer.setInterval(250)
         self._counts_timer.timeout.connect(self.refresh_counts)
         ctx.activities_changed.connect(self.reload)
+        ctx.store_changed.connect(self.reload)  # another process: new activities, new counts
         ctx.records_changed.connect(self._records_changed)
         ctx.upload_finished.connect(self._upload_finished)
         self.proxy.rowsInserted.connect(self._update_count_label)

@@ -404,6 +404,7 @@ class BatchUploadTab(QWidget):
         self.discard_button.clicked.connect(self.discard)
         self.last_rejections_button.clicked.connect(self._download_last_rejections)
         self.ctx.records_changed.connect(self._records_changed)
+        self.ctx.store_changed.connect(lambda: self._records_changed([]))  # e.g. a cron `parsdesk import`
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
