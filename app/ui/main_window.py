@@ -337,6 +337,15 @@ class MainWindow(QMainWindow):
             self.ctx.activities_changed.emit()
         self.sync_finished.emit(report)
 
+    def bring_to_front(self) -> None:
+        """ParsDesk was started again on this store: show this window instead of a second one."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.statusBar().showMessage("ParsDesk is already open on this store: this is its window.", 8_000)
+
     # --- changes made by other processes ---------------------------------------------------------
     def _setup_change_feed(self) -> None:
         """Poll the store for other processes' writes (a cron `parsdesk import` or `sync`, another
