@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from app.wording import plural
 from pathlib import Path
 
 from app.paths import store_location
@@ -52,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
             sandbox.stop()
         store.close()
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
-    print(f"Demo store {store.location}: {summary.activities} activities, {summary.records} learner records ({statuses}).")
+    print(f"Demo store {store.location}: {plural(summary.activities, 'activity')}, {plural(summary.records, 'learner record')} ({statuses}).")
     return 0

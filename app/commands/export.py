@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.pars.domain import Status
 from app.paths import store_location
+from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -77,5 +78,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
-    print(f"Wrote {written} learner record{'s' if written != 1 else ''} to {out}")
+    print(f"Wrote {plural(written, 'learner record')} to {out}")
     return 0
