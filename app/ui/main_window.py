@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self._sync_timer = QTimer(self)
         self._sync_timer.timeout.connect(self._periodic_sync)
         self._closing = False
+        self.last_message: Any = None  # the message box or dialog the window opened last (tests look at it)
         self._first_sync_scheduled = False
         self.set_sync_interval(ctx.settings.sync_interval_s)
         self._last_error: str | None = None
@@ -412,14 +413,59 @@ class MainWindow(QMainWindow):
 
     def new_learner(self) -> Any:
         """Ctrl+N: the current tab's own "new learner" if it has one, else the entry form for the
-        activity selected on the Activities tab. Returns the dialog that opened."""
+        activity selected on the Activities tab. Without an activity there is nothing to enter a
+        learner for: a message points to "New activity…" instead. Returns the dialog that opened."""
         tab = self.tabs.currentWidget()
         own = getattr(tab, "new_learner", None)
+        chosen = getattr(tab, "current_activity_id", None) if callable(own) else None
+        activity = chosen() if callable(chosen) else self.activities_tab.current_activity_id()
+        if activity is None:
+            return self._point_to_new_activity()
         if callable(own):
             return own()
         from app.ui.learner_dialog import open_new_learner
 
-        return open_new_learner(self.ctx, self, self.activities_tab.current_activity_id())
+        return open_new_learner(self.ctx, self, activity)
+
+    def _point_to_new_activity(self) -> QMessageBox:
+        """Ctrl+N with no activity chosen: say why no form opens and offer to create the activity."""
+        any_activity = self.activities_tab.model.rowCount() > 0
+        text = (
+            "A learner record belongs to an activity. Select the activity on the Activities tab, "
+            "or create a new one." if any_activity else
+            "A learner record belongs to an activity, and there is none yet. Create the activity first."
+        )
+        box = QMessageBox(QMessageBox.Icon.Information, "New learner", text, QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("chooseActivityBox")
+        new_button = box.addButton("New activity…", QMessageBox.ButtonRole.AcceptRole)
+        show_button = box.addButton("Show activities", QMessageBox.ButtonRole.ActionRole) if any_activity else None
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(new_button)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            clicked = box.clickedButton()
+            if clicked is new_button:
+                QTimer.singleShot(0, self._new_activity_then_learner)
+            elif show_button is not None and clicked is show_button:
+                self.tabs.setCurrentIndex(TAB_ACTIVITIES)
+                self.activities_tab.table.setFocus()
+
+        box.finished.connect(answered)
+        box.open()
+        self.last_message = box
+        return box
+
+    def _new_activity_then_learner(self) -> Any:
+        """The "New activity…" answer: the activity dialog, then the entry form for the new activity."""
+        from app.ui.learner_dialog import open_new_learner
+
+        self.tabs.setCurrentIndex(TAB_ACTIVITIES)
+        row_id = self.activities_tab.new_activity()
+        if row_id is None:
+            return None
+        self.last_message = open_new_learner(self.ctx, self, row_id)
+        return self.last_message
 
     def search_learners(self) -> None:
         self.tabs.setCurrentIndex(TAB_SEARCH)
