@@ -44,6 +44,22 @@ def sandbox():
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _discard_entry_forms_left_open():
+    """pytest-qt closes a test's widgets after it; an entry form with typing in it then asks
+    "Discard what you entered?" (as it should) and would stay open into the next test."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in app.topLevelWidgets():
+        box = getattr(widget, "discard_box", None)
+        if box is not None and getattr(widget, "discard_button", None) is not None:
+            widget.discard_button.click()
+
+
 # --- PostgreSQL (tests/pg_support.py) -------------------------------------------------------------
 
 ENGINES = ("sqlite", "postgresql")
@@ -86,8 +102,8 @@ def store_engine(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def any_store(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
-    """A migrated store on each engine in turn. A test module runs wholly on both engines with
-    `store = pytest.fixture(any_store_fixture)`-style aliasing: see tests/test_records_service.py."""
+    """A migrated store on each engine in turn. A test module runs wholly on both engines by
+    overriding `store` with it: see tests/test_records_service.py."""
     opened = open_store_on(store_engine, tmp_path, request)
     yield opened
     opened.close()
