@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_file", "store and queue the valid records of a batch file"),
     "export": ("export", "write learner records to a clean .xlsx"),
     "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
+    "store": ("store", "copy a store into the office database; back up or restore a SQLite store"),
 }
 
 

@@ -119,15 +119,17 @@ class PostgresServer:
     def url(self, database: str, role: str = ADMIN_ROLE) -> str:
         return f"postgresql+psycopg://{role}@127.0.0.1:{self.port}/{database}"
 
+    durable: bool = False  # fsync and friends on, as a real server (bench); off for the tests
+
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, *, durable: bool = False) -> PostgresServer:
         bindir = find_bindir()
         prefix, owner = _as_server_user()
         root = Path(tempfile.mkdtemp(prefix="parsdesk-pg-"))
         if owner is not None:
             entry = pwd.getpwnam(owner)
             os.chown(root, entry.pw_uid, entry.pw_gid)
-        server = cls(bindir=bindir, root=root, port=0, prefix=prefix)
+        server = cls(bindir=bindir, root=root, port=0, prefix=prefix, durable=durable)
         try:
             server._initdb()
             server._launch()
@@ -161,7 +163,7 @@ class PostgresServer:
             "-c listen_addresses=127.0.0.1",
             f"-k {self.root}",
             # a scratch server: durability buys nothing here and costs the suite seconds
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "" if self.durable else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
             "-c max_connections=200",
         ])
         for _attempt in range(5):  # another process may take the free port before the server binds it

@@ -174,3 +174,52 @@ def test_ids_given_in_a_bulk_load_do_not_collide_with_the_next_insert(any_store)
     from learner_support import completion, store_record
 
     assert store_record(any_store, later, completion("Late", "Comer", license_id="LC1")) > 10
+
+
+def _write_in_another_process(url: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"from app.models import Store\nstore = Store.open({url!r})\nstore.set_meta('elsewhere', 'yes')\nstore.close()\n"
+    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent, check=True, timeout=60)
+
+
+def test_the_office_feed_hears_other_processes_writes_and_not_its_own(postgres_url):
+    from app.models.pg_notify import notify_feed
+
+    store = Store.open(postgres_url)
+    feed = notify_feed(store.office)
+    try:
+        assert feed.listening and feed.poll() is False
+        store.set_meta("here", "yes")  # this process: its views already know
+        assert feed.poll() is False
+        _write_in_another_process(postgres_url)
+        assert feed.poll() is True
+        assert feed.poll() is False  # reported once
+        with store.session() as session:  # a read-only unit of work notifies nobody
+            session.get(Meta, "here")
+        assert feed.poll() is False
+    finally:
+        feed.close()
+        store.close()
+
+
+def test_the_office_feed_reconnects_after_losing_its_connection_and_reports_a_change(postgres_server, postgres_url):
+    from app.models.pg_notify import notify_feed
+
+    store = Store.open(postgres_url)
+    feed = notify_feed(store.office)
+    try:
+        database = postgres_url.rsplit("/", 1)[1]
+        postgres_server.admin_execute(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' "
+            "AND query LIKE 'LISTEN%' OR (datname = '{database}' AND query = 'SELECT 1')".replace("{database}", database)
+        )
+        assert feed.poll() is False and not feed.listening  # the loss is noticed
+        assert feed.poll() is True and feed.listening  # back: changes made meanwhile may be missed
+        _write_in_another_process(postgres_url)
+        assert feed.poll() is True
+    finally:
+        feed.close()
+        store.close()

@@ -57,10 +57,12 @@ def test_the_feed_reports_another_processs_write_and_not_this_ones(store):
         assert feed.poll(s) is False  # reported once
 
 
-def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot, store, tmp_path):
+def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot, any_store, tmp_path):
+    """On SQLite through the revision counter, on the office database through LISTEN/NOTIFY."""
+    store = any_store
     add_activity(store)
     first = write_xlsx(tmp_path / "monday.xlsx", [row(1), row(2)])
-    subprocess.run([sys.executable, "-m", "app", "import", str(first), "--db", str(store.path),
+    subprocess.run([sys.executable, "-m", "app", "import", str(first), "--db", store.location,
                     "--as-of", AS_OF.isoformat()], cwd=ROOT, check=True, timeout=60, capture_output=True)
     window = make_window(qtbot, make_context(store))
     window.tabs.setCurrentIndex(TAB_SUMMARY)
@@ -74,7 +76,7 @@ def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot
     )
 
     later = write_xlsx(tmp_path / "tuesday.xlsx", [row(3), row(4), row(5)])
-    done = subprocess.run([sys.executable, "-m", "app", "import", str(later), "--db", str(store.path),
+    done = subprocess.run([sys.executable, "-m", "app", "import", str(later), "--db", store.location,
                            "--as-of", AS_OF.isoformat()], cwd=ROOT, timeout=60, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -14,7 +14,7 @@ from app.models.schema import (
     UploadLine,
     UploadRow,
 )
-from app.models.store import Store, StoreError
+from app.models.store import ConcurrentChangeError, Store, StoreError
 
 __all__ = [
     "ActivityBoardRow",
@@ -23,6 +23,7 @@ __all__ = [
     "CompletionBoardRow",
     "CompletionRemsRow",
     "CompletionRow",
+    "ConcurrentChangeError",
     "LearnerRow",
     "Meta",
     "OutboxRow",

@@ -36,6 +36,16 @@ class StoreError(Exception):
     """The store cannot be used (locked, unreadable, not a ParsDesk database): an environment problem."""
 
 
+class ConcurrentChangeError(Exception):
+    """Another coordinator (or process) changed what this unit of work edits since it was read; nothing
+    was saved. Raised for SQLAlchemy's version check (version_id_col) and by services that compare
+    the version a form was opened with."""
+
+    def __init__(self, message: str = "Someone else changed this meanwhile; nothing was saved. "
+                                      "Look at their change and save again.") -> None:
+        super().__init__(message)
+
+
 def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -53,8 +63,12 @@ def make_engine(path: Path) -> Engine:
 
 
 def make_office_engine(office: OfficeDatabase, *, password: str | None = None) -> Engine:
+    from app.models.pg_notify import track_notifications
+
     # pre-ping: a pooled connection the server or the network dropped is replaced, not handed out
-    return create_engine(office.url, connect_args=connect_args(office, password), pool_pre_ping=True, future=True)
+    engine = create_engine(office.url, connect_args=connect_args(office, password), pool_pre_ping=True, future=True)
+    track_notifications(engine)  # other desks' views learn of this desk's writes (LISTEN/NOTIFY)
+    return engine
 
 
 def _alembic_config():  # noqa: ANN202 - alembic's Config, imported lazily
@@ -184,9 +198,15 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: commits when the block ends, rolls back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session in one transaction: commits when the block ends, rolls back on error. An update
+        of a row someone else changed meanwhile raises ConcurrentChangeError (nothing is saved)."""
+        from sqlalchemy.orm.exc import StaleDataError
+
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except StaleDataError as exc:
+            raise ConcurrentChangeError() from exc
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self.session() as session:

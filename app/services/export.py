@@ -64,6 +64,7 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("Status Message", 60, lambda r: r.status_message),
     ExportColumn("Status From", 10, lambda r: r.status_source),
     ExportColumn("Last Updated", 17, lambda r: r.updated_at, DATETIME_FORMAT),
+    ExportColumn("Last Changed By", 18, lambda r: r.changed_by),
     ExportColumn("Credit ID", 48, lambda r: r.credit_id),
 )
 

@@ -92,8 +92,14 @@ class AppContext(QObject):
 
     def open_change_feed(self) -> ChangeFeed:
         """Where this store's changes by other processes are learnt (app/models/changes.py). Poll
-        it with `ctx.read(feed.poll)`; another engine may return its own ChangeFeed here."""
+        it with `ctx.read(feed.poll)`. The office database (PostgreSQL) uses LISTEN/NOTIFY instead
+        of the revision counter (app/models/pg_notify.py)."""
         from app.models.changes import revision_feed
+
+        if self.store.office is not None:
+            from app.models.pg_notify import notify_feed
+
+            return notify_feed(self.store.office)
 
         return self.read(revision_feed)
 

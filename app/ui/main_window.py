@@ -622,6 +622,9 @@ class MainWindow(QMainWindow):
         # closing: no view needs the last changes any more, and nothing may touch the store after this
         for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
             timer.stop()
+        close_feed = getattr(self._change_feed, "close", None)  # the office database's LISTEN connection
+        if close_feed is not None:
+            close_feed()
         self.save_state()
         _release_full_collections()
         event.accept()
