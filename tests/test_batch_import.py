@@ -552,5 +552,5 @@ def test_a_check_reads_only_the_records_of_the_files_learners(activity_store, tm
         credit_id for credit_id, in activity_store.session().execute(
             select(CompletionRow.credit_id).where(CompletionRow.first_name == "Learner7"))
     }
-    assert cli_main(["check", str(mine), "--db", str(activity_store.path), "--as-of", "2026-02-15"]) == 1
+    assert cli_main(["check", str(mine), "--db", activity_store.location, "--as-of", "2026-02-15"]) == 1
     assert "711" in capsys.readouterr().out
