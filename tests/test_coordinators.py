@@ -143,3 +143,79 @@ def test_exports_and_history_name_the_coordinator_of_each_change(desks, tmp_path
     sheet = load_workbook(out).active
     headers = [c.value for c in sheet[1]]
     assert sheet.cell(row=2, column=headers.index("Last Changed By") + 1).value == "Grace"
+
+
+def test_an_unreachable_office_database_shows_in_the_status_bar_loses_nothing_and_reconnects(
+    qtbot, postgres_server, postgres_url, tmp_path
+):
+    from sqlalchemy import func, select
+
+    from app.models import CompletionRow
+    from ui_support import make_window
+
+    store = Store.open(postgres_url)
+    database = postgres_url.rsplit("/", 1)[1]
+    try:
+        activity = recent_activity(store)
+        window = make_window(qtbot, make_context(store))
+        assert not window.database_label.isVisible()
+
+        dialog = _dialog(qtbot, window.ctx, activity)
+        for widget, text in ((dialog.first_name, "Ada"), (dialog.last_name, "Lovelace"), (dialog.birth_date, "12/10"),
+                             (dialog.license_id, "A12345"), (dialog.completion_date, _recent().strftime("%m/%d/%Y"))):
+            widget.setText(text)
+        dialog.state_combo.setCurrentIndex(dialog.state_combo.findData("CA"))
+        dialog.permission.setChecked(True)
+
+        # while the coordinator types, the database goes away: connections are cut, new ones refused
+        postgres_server.admin_execute(
+            f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'",
+        )
+        assert dialog.submit() is None
+        assert "cannot be reached, so nothing was saved" in dialog.note.text()
+        assert dialog.isVisible() and dialog.first_name.text() == "Ada"  # nothing typed is lost
+        qtbot.waitUntil(window.database_label.isVisible, timeout=5_000)
+        assert "unreachable" in window.database_label.text()
+        window.grab().save(str(tmp_path / "unreachable.png"))
+
+        # it comes back: the window notices by itself and the same form saves
+        postgres_server.admin_execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        qtbot.waitUntil(lambda: not window.database_label.isVisible(), timeout=15_000)
+        saved = dialog.submit()
+        assert saved is not None and saved.saved
+        with store.session() as session:
+            assert session.scalar(select(func.count()).select_from(CompletionRow)) == 1
+    finally:
+        postgres_server.admin_execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        store.close()
+
+
+def test_an_activity_edited_at_another_desk_meanwhile_is_not_overwritten(qtbot, desks, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.models import ActivityRow
+    from app.ui.activity_dialog import ActivityDialog
+
+    one, two = desks
+    activity = recent_activity(one)
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: warnings.append(text))
+    dialog = ActivityDialog(make_context(one), activity_row_id=activity)
+    qtbot.addWidget(dialog)
+    dialog.title_edit.setText("Cardiology Update, edited at desk one")
+    with two.transaction() as session:
+        session.get(ActivityRow, activity).title = "Cardiology Update, edited at desk two"
+
+    dialog.accept()
+    assert warnings and "changed by another coordinator" in warnings[0]
+    assert dialog.result() != ActivityDialog.DialogCode.Accepted
+    assert dialog.title_edit.text() == "Cardiology Update, edited at desk two"  # their values, shown
+    with one.session() as session:
+        assert session.get(ActivityRow, activity).title == "Cardiology Update, edited at desk two"
+
+    dialog.title_edit.setText("Cardiology Update, agreed")
+    dialog.accept()
+    assert warnings[1:] == [] and dialog.result() == ActivityDialog.DialogCode.Accepted
+    with two.session() as session:
+        assert session.get(ActivityRow, activity).title == "Cardiology Update, agreed"

@@ -14,7 +14,7 @@ from app.models.schema import (
     UploadLine,
     UploadRow,
 )
-from app.models.store import ConcurrentChangeError, Store, StoreError
+from app.models.store import ConcurrentChangeError, Store, StoreError, StoreUnavailableError
 
 __all__ = [
     "ActivityBoardRow",
@@ -30,6 +30,7 @@ __all__ = [
     "StatusEvent",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "UploadLine",
     "UploadRow",
 ]

@@ -36,6 +36,11 @@ class StoreError(Exception):
     """The store cannot be used (locked, unreadable, not a ParsDesk database): an environment problem."""
 
 
+class StoreUnavailableError(StoreError):
+    """The office database cannot be reached right now (server down, network gone). Nothing of the
+    unit of work was saved; the app shows it in the status bar and reconnects by itself."""
+
+
 class ConcurrentChangeError(Exception):
     """Another coordinator (or process) changed what this unit of work edits since it was read; nothing
     was saved. Raised for SQLAlchemy's version check (version_id_col) and by services that compare
@@ -199,7 +204,9 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: commits when the block ends, rolls back on error. An update
-        of a row someone else changed meanwhile raises ConcurrentChangeError (nothing is saved)."""
+        of a row someone else changed meanwhile raises ConcurrentChangeError (nothing is saved); an
+        office database that cannot be reached raises StoreUnavailableError."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
         from sqlalchemy.orm.exc import StaleDataError
 
         try:
@@ -207,6 +214,35 @@ class Store:
                 yield session
         except StaleDataError as exc:
             raise ConcurrentChangeError() from exc
+        except (OperationalError, InterfaceError) as exc:
+            if self.office is None:
+                raise
+            raise StoreUnavailableError(self._unreachable(exc)) from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reading; an office database that cannot be reached raises StoreUnavailableError."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            with self._sessions() as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            if self.office is None:
+                raise
+            raise StoreUnavailableError(self._unreachable(exc)) from exc
+
+    def _unreachable(self, exc: BaseException) -> str:
+        return f"The office database {self.location} cannot be reached ({describe_database_error(exc)})."
+
+    def ping(self) -> bool:
+        """True when the store answers now (the app's reconnection check)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not yet"
+            return False
+        return True
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self.session() as session:

@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.store import ConcurrentChangeError
+from app.models.store import ConcurrentChangeError, StoreUnavailableError
 from app.pars import catalog
 from app.pars.catalog import LOCAL_CHECK
 from app.pars.domain import (
@@ -1300,6 +1300,14 @@ class LearnerDialog(QDialog):
             )
         except ConcurrentChangeError as exc:  # another coordinator saved this record meanwhile
             self.reload_after_conflict(str(exc))
+            return None
+        except StoreUnavailableError:  # the office database is away: keep everything typed here
+            self.note.setText(
+                "The office database cannot be reached, so nothing was saved. What you entered stays here: "
+                "save again once the status bar says the database answers again."
+            )
+            self.note.setStyleSheet(f"color: {ERROR_COLOR};")
+            self.note.setVisible(True)
             return None
         except ValueError as exc:  # e.g. resubmitted meanwhile from another window
             self.summary.setText(str(exc))

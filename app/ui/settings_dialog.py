@@ -94,7 +94,7 @@ class SettingsDialog(QDialog):
         self.restart_needed: list[str] = []
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
-        self.resize(620, 520)
+        self.resize(680, 820)  # room for every group's notes without clipping
         settings = ctx.settings
 
         self.environment_combo = QComboBox(self)
@@ -244,9 +244,8 @@ class SettingsDialog(QDialog):
         self.office_result.setWordWrap(True)
         in_use = f"In use now: {ctx.store.location}" if ctx.store.is_office else "In use now: this computer's own store"
         note = QLabel(
-            "Every coordinator's ParsDesk points at the same PostgreSQL database (docs/office.md). TLS is "
-            "required off this computer. The password is kept in the keyring. Takes effect when ParsDesk "
-            f"is started again. {in_use}.",
+            "Shared by every coordinator's ParsDesk (docs/office.md). TLS is required off this computer; "
+            f"the password is kept in the keyring. Takes effect at the next start. {in_use}.",
             self,
         )
         note.setWordWrap(True)
