@@ -554,3 +554,17 @@ def test_a_check_reads_only_the_records_of_the_files_learners(activity_store, tm
     }
     assert cli_main(["check", str(mine), "--db", activity_store.location, "--as-of", "2026-02-15"]) == 1
     assert "711" in capsys.readouterr().out
+
+
+def test_a_value_longer_than_the_store_keeps_is_a_row_error_on_both_engines(activity_store, tmp_path):
+    """PostgreSQL enforces column sizes that SQLite ignores: an over-long name must be the row's error,
+    not a failed import (it was a DataError on the office database)."""
+    path = write_xlsx(tmp_path / "long.xlsx", [row(1, First_Name="A" * 250), row(2)])
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(path), AS_OF)
+    with activity_store.transaction() as s:
+        summary = commit(s, analysis, path.name, attested_by="tester", actor="tester")
+    assert (summary.queued, summary.errors) == (1, 1)
+    with activity_store.session() as s:
+        line = s.scalars(select(UploadLine).where(UploadLine.row_number == 3)).one()
+    assert "First Name is 250 characters long; at most 200" in line.error_message
