@@ -508,16 +508,101 @@ def _text_row(sheet, values: Sequence[str]) -> None:  # noqa: ANN001
         cell.number_format = "@"
 
 
-def write_template(path: Path | str) -> None:
-    """The CME+MOC learner template: guidance row, headers, one example row, drop-down lists."""
-    from openpyxl import Workbook
+# ACCME's template (document 917_20240125) names the data sheet "Sheet1", and its 13th header is spelled
+# with a trailing space. ParsDesk writes both exactly; reading ignores the space and the sheet's name.
+DATA_SHEET = "Sheet1"
+LISTS_SHEET = "Valid Values"
+ACCME_HEADER_SPELLING = {F_CREDIT_TYPE: "Credit Type "}
+ACCME_COLUMNS = 15  # the first fifteen headers are ACCME's; the rest are ParsDesk's documented extensions
+
+
+def template_headers(headers: Sequence[str] = HEADERS) -> list[str]:
+    """Header cells as ACCME's template spells them."""
+    return [ACCME_HEADER_SPELLING.get(header, header) for header in headers]
+
+
+def _credit_type_names() -> list[str]:
+    names: dict[str, None] = {}
+    for info in catalog.boards().values():
+        for name in info.credit_types:
+            names.setdefault(name, None)
+    return sorted(names)
+
+
+# Drop-down lists of the template: column header -> the values, all from ParsDesk's catalogues.
+def _template_lists() -> dict[str, list[str]]:
+    return {
+        F_ACTION: [action.value for action in RecordAction],
+        F_STATE: sorted(catalog.states()),
+        F_BOARD: list(catalog.board_codes()),
+        F_CREDIT_TYPE: _credit_type_names(),
+        F_ADDITIONAL_CREDIT_TYPE: _credit_type_names(),
+        F_REMS_PROFESSION: list(catalog.rems_professions()),
+        F_REMS_STATE: sorted(catalog.states()),
+        F_REMS_DEA: list(catalog.dea_registrations()),
+        F_REMS_SURGERY: ["Yes", "No"],
+        F_REMS_TIME: list(catalog.time_in_practice_values()),
+    }
+
+
+# Column formats: IDs and month/day stay text (leading zeros, "04/15"), dates and amounts are typed cells.
+DATE_FORMAT = "mm-dd-yyyy"
+AMOUNT_FORMAT = "0.00"
+_DATE_COLUMNS = (F_COMPLETION_DATE,)
+_AMOUNT_COLUMNS = (F_CME_CREDITS, F_BOARD_POINTS, F_CREDIT_TYPE_AMOUNT, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
+
+
+def _add_drop_downs(workbook, sheet, headers: Sequence[str], last_row: int) -> None:  # noqa: ANN001
+    """Data validation lists on the data sheet, fed from a helper sheet (as ACCME's template has)."""
+    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    lists_sheet = workbook.create_sheet(LISTS_SHEET)
+    lists = [(header, values) for header, values in _template_lists().items() if header in headers]
+    for index, (header, values) in enumerate(lists, start=1):
+        letter = get_column_letter(index)
+        lists_sheet.cell(row=1, column=index, value=header.strip()).font = Font(bold=True)
+        for row, value in enumerate(values, start=2):
+            lists_sheet.cell(row=row, column=index, value=value).data_type = "s"
+        lists_sheet.column_dimensions[letter].width = max(16, *(len(v) + 2 for v in values))
+        source = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(values) + 1}"
+        validation = DataValidation(type="list", formula1=source, allow_blank=True)
+        # Credit types and states are also accepted as other spellings on reading: warn, don't block.
+        validation.errorStyle = "stop" if header in (F_ACTION, F_BOARD, F_REMS_SURGERY) else "warning"
+        validation.error = f"{header.strip()}: choose a value from the list (sheet '{LISTS_SHEET}')."
+        validation.errorTitle = header.strip()
+        validation.showErrorMessage = True
+        sheet.add_data_validation(validation)
+        column = get_column_letter(headers.index(header) + 1)
+        validation.add(f"{column}3:{column}{last_row}")
+
+
+def _column_formats(sheet, headers: Sequence[str], last_row: int) -> None:  # noqa: ANN001
+    from openpyxl.utils import get_column_letter
+
+    for index, header in enumerate(headers, start=1):
+        letter = get_column_letter(index)
+        if header in _DATE_COLUMNS:
+            number_format = DATE_FORMAT
+        elif header in _AMOUNT_COLUMNS:
+            number_format = AMOUNT_FORMAT
+        else:
+            number_format = "@"
+        sheet.column_dimensions[letter].number_format = number_format
+
+
+def write_template(path: Path | str) -> None:
+    """ACCME's CME + MOC learner template as document 917 is known: data sheet `Sheet1`, guidance on row 1,
+    ACCME's headers on row 2 (then ParsDesk's extensions), an example record on row 3, drop-down lists fed
+    from the `Valid Values` sheet, date and number formats on the columns."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Learners"
-    _sheet_layout(sheet, HEADERS)
+    sheet.title = DATA_SHEET
+    _sheet_layout(sheet, template_headers())
     example = Completion(
         action=RecordAction.ADD,
         activity_id="123456789",
@@ -527,27 +612,15 @@ def write_template(path: Path | str) -> None:
         boards=[BoardPart("ABIM", "123456", Decimal("2"), {"Medical Knowledge": Decimal("2")})],
     )
     _text_row(sheet, completion_to_values(example))
+    # The example's date and amounts as typed cells, as in ACCME's own sample rows.
+    for header, value in ((F_COMPLETION_DATE, example.completion_date), (F_CME_CREDITS, 2),
+                          (F_BOARD_POINTS, 2), (F_CREDIT_TYPE_AMOUNT, 2)):
+        cell = sheet[f"{get_column_letter(HEADERS.index(header) + 1)}3"]
+        cell.value = value
+        cell.number_format = DATE_FORMAT if header in _DATE_COLUMNS else AMOUNT_FORMAT
     last_row = 2 + MAX_RECORDS
-
-    def column_range(header: str) -> str:
-        letter = get_column_letter(HEADERS.index(header) + 1)
-        return f"{letter}3:{letter}{last_row}"
-
-    def choice(header: str, options: Sequence[str], strict: bool = True) -> None:
-        validation = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True)
-        validation.showErrorMessage = strict
-        validation.error = f"{header}: choose one of {', '.join(options)}"
-        sheet.add_data_validation(validation)
-        validation.add(column_range(header))
-
-    choice(F_ACTION, [action.value for action in RecordAction])
-    choice(F_BOARD, list(catalog.board_codes()))
-    choice(F_REMS_SURGERY, ["Yes", "No"])
-    choice(F_REMS_DEA, list(catalog.dea_registrations()))
-    choice(F_REMS_TIME, list(catalog.time_in_practice_values()))
-    for header in HEADERS:  # text cells: keeps leading zeros of IDs in every data row
-        letter = get_column_letter(HEADERS.index(header) + 1)
-        sheet.column_dimensions[letter].number_format = "@"
+    _column_formats(sheet, HEADERS, last_row)
+    _add_drop_downs(workbook, sheet, list(HEADERS), last_row)
     workbook.save(path)
 
 
@@ -563,7 +636,7 @@ def write_rejections(
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Rejected learners"
+    sheet.title = DATA_SHEET  # the template's layout, so the fixed file can be dropped back in
     all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
     _sheet_layout(sheet, all_headers)
     for values, code, message in rows:
