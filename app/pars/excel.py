@@ -50,6 +50,7 @@ from app.pars.values import format_amount, format_pars_date, normalize_birth_dat
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import BinaryIO
 
 F_ADDITIONAL_CREDIT_TYPE = "Additional Credit Type"
 F_ADDITIONAL_CREDIT_TYPE_AMOUNT = "Credits Awarded for Additional Credit Type"
@@ -60,6 +61,8 @@ F_REMS_SURGERY = "REMS Performs Surgery"
 F_REMS_TIME = "REMS Time in Practice"
 F_ERROR_CODE = "Error Code"
 F_ERROR_MESSAGE = "Error Message"
+# PARS's own rejection download names its second column for the error's description.
+F_ERROR_DESCRIPTION = "Error Description"
 
 HEADERS: tuple[str, ...] = (
     F_ACTION,
@@ -121,6 +124,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     F_BOARD_ID: ("Board ID", "Diplomate ID"),
     F_BOARD_POINTS: ("Board Credits", "MOC Points", "Total MOC Points"),
     F_CREDIT_ID: ("CreditID", "ACCME Credit ID"),
+    # PARS's rejection download: "an error code and description for any records which did not pass"
+    F_ERROR_MESSAGE: ("Error Description", "Error Message Description"),
 }
 _HEADER_KEYS: dict[str, str] = {}
 for _header in HEADERS + REJECTION_HEADERS:
@@ -625,7 +630,8 @@ def write_template(path: Path | str) -> None:
 
 
 def write_rejections(
-    path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]
+    path: Path | str | BinaryIO, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]],
+    *, message_header: str = F_ERROR_MESSAGE,
 ) -> None:
     """The rows that failed with their original columns plus `Error Code` and `Error Message`.
 
@@ -637,7 +643,7 @@ def write_rejections(
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = DATA_SHEET  # the template's layout, so the fixed file can be dropped back in
-    all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
+    all_headers = [*headers, F_ERROR_CODE, message_header]
     _sheet_layout(sheet, all_headers)
     for values, code, message in rows:
         padded = [*values, *[""] * (len(headers) - len(values))][: len(headers)]
@@ -645,3 +651,73 @@ def write_rejections(
         for cell in sheet[sheet.max_row][: len(headers)]:
             cell.number_format = "@"
     workbook.save(path)
+
+
+# --------------------------------------------------------------------------- the upload-file route
+
+def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -> list[list[str]]:
+    """A PARS upload file in the template's layout: `Sheet1`, guidance on row 1, ACCME's headers on row 2
+    (then ParsDesk's extension columns, Credit ID among them), one record per row from row 3.
+
+    Every cell is text, never a formula. Returns the rows as written (template column order), which the
+    caller keeps to recognise PARS's rejection workbook rows later. A record must fit one row (one
+    board, at most two credit types): see `fits_one_row`.
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = DATA_SHEET
+    _sheet_layout(sheet, template_headers())
+    written: list[list[str]] = []
+    for completion in completions:
+        values = completion_to_values(completion)
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"  # a value such as "=1+1" stays text
+            cell.number_format = "@"
+        written.append(values)
+    workbook.save(path)
+    return written
+
+
+def fits_one_row(completion: Completion) -> bool:
+    """Whether a record can be one row of the Excel template (one board, at most two credit types)."""
+    if len(completion.boards) > 1:
+        return False
+    return all(len(board.credit_types) <= len(_CREDIT_TYPE_COLUMNS) for board in completion.boards)
+
+
+def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[str, str]]]:
+    """A rejection workbook (PARS's, or ParsDesk's own): its records as `read_workbook` reads them, and
+    for each sheet row the text of its error code and error description columns (empty when absent)."""
+    path = Path(path)
+    batch = read_workbook(path)
+    from python_calamine import CalamineWorkbook
+
+    errors: dict[int, tuple[str, str]] = {}
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        for sheet_index in range(len(workbook.sheet_names)):
+            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+            header_index = _find_header_row(rows)
+            if header_index is None:
+                continue
+            columns = {canonical_header(cell_text(value).strip()): column
+                       for column, value in enumerate(rows[header_index]) if cell_text(value).strip()}
+            code_column, message_column = columns.get(F_ERROR_CODE), columns.get(F_ERROR_MESSAGE)
+            if code_column is None and message_column is None:
+                break
+            for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
+                code = cell_text(row[code_column]).strip() if code_column is not None and code_column < len(row) else ""
+                message = (cell_text(row[message_column]).strip()
+                           if message_column is not None and message_column < len(row) else "")
+                if code or message:
+                    errors[offset] = (code, message)
+            break
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # read_workbook already read this file: only a very odd part fails here
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BatchFileError(f"{path.name}: the error columns could not be read: {first_line}") from None
+    return batch, errors
