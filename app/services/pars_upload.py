@@ -462,6 +462,14 @@ def take_in_results(session: Session, path: Path | str, *, actor: str | None = N
     return check, applied
 
 
+def take_in_results_in_store(
+    store: Any, path: Path | str, *, actor: str | None = None
+) -> tuple[ResultsCheck, ResultsApplied | None]:
+    """take_in_results in its own transaction (worker threads, which own their store connection)."""
+    with store.transaction() as session:
+        return take_in_results(session, path, actor=actor)
+
+
 @dataclass(frozen=True, slots=True)
 class ParsFileView:
     file_id: int

@@ -128,10 +128,9 @@ class AnalysisWorker(QObject):
     def _pars_results(self) -> bool:
         """PARS's rejection workbook for an upload file? Unchanged: a status update, applied here, and no
         batch follows (True). Corrected: the rejections it names are recorded, then it is a new batch."""
-        from app.services.pars_upload import take_in_results
+        from app.services.pars_upload import take_in_results_in_store
 
-        with self._store.transaction() as session:
-            check, applied = take_in_results(session, self._path, actor=self._actor)
+        check, applied = take_in_results_in_store(self._store, self._path, actor=self._actor)
         if check.kind == "batch":
             return False
         self.results_taken.emit(check, applied)
