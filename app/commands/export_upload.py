@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from app.models.store import Store, StoreError
     from app.paths import default_db_path
     from app.services.pars_upload import UploadRouteError, prepare_upload, store_runner
+    from app.wording import plural
 
     db_path = args.db or default_db_path()
     if not Path(db_path).exists():
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     for prepared in report.files:
-        print(f"{prepared.path}: {prepared.records} records ({prepared.adds} adds, {prepared.deletes} deletes)")
+        print(f"{prepared.path}: {plural(prepared.records, 'record')} ({plural(prepared.adds, 'add')}, "
+              f"{plural(prepared.deletes, 'delete')})")
     print(report.summary())
     return 0
 

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.models import Store
+from app.wording import plural
 from app.services.learners import SearchFilters
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class BackgroundExport(QObject):
             return
         self.dialog.setMaximum(max(total, 1))
         self.dialog.setValue(min(done, max(total, 1)))
-        self.dialog.setLabelText(f"Writing {self.path.name}: {done:,} of {total:,} records…")
+        self.dialog.setLabelText(f"Writing {self.path.name}: {done:,} of {plural(total, 'record')}…")
 
     @Slot()
     def _on_thread_finished(self) -> None:

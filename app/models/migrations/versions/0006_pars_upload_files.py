@@ -3,15 +3,15 @@
 `pars_file` is an upload file prepared for the PARS website; `pars_file_line` says which record went
 out in which row of it, with the cells as written and what PARS made of it. New tables only.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03 09:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
