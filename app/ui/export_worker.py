@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 from app.models import Store
 from app.wording import plural
 from app.services.learners import SearchFilters
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
