@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.models import Store
-from app.wording import plural
 from app.services.learners import SearchFilters
 from app.wording import plural
 
