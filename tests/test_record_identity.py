@@ -194,3 +194,20 @@ def test_the_directory_finds_a_learner_by_the_license_it_learned(store):
     with store.session() as s:
         (match,) = learners.local_learner_matches(s, Learner("Ada", "Lovelace", license_id="b777"))
     assert match.learner.license_id == "B-777"
+
+
+def test_the_learner_export_shows_each_record_with_the_identity_it_holds(store, tmp_path):
+    from openpyxl import load_workbook
+
+    from app.services.export import export_filtered
+
+    activity = add_activity(store)
+    store_record(store, activity, completion(state="CA", license_id="A12345"), status=Status.ACCEPTED)
+    store_record(store, activity, completion(state="NY", license_id="A12345", completed=date(2026, 1, 7)))
+    out = tmp_path / "learners.xlsx"
+    with store.session() as s:
+        assert export_filtered(s, out, learners.SearchFilters(activity_row_id=activity)) == 2
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    state = rows[0].index("Licensing State")
+    completed = rows[0].index("Completion Date")
+    assert sorted((r[completed].day, r[state]) for r in rows[1:]) == [(6, "CA"), (7, "NY")]
