@@ -11,15 +11,15 @@ candidate record (seconds at 100,000 records).
 Plain ADD COLUMN (no table rebuild: on SQLite a rebuild of `completion` with foreign keys on would
 cascade-delete its boards, history and outbox rows).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-03 09:10:00
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
