@@ -219,3 +219,18 @@ def test_an_activity_edited_at_another_desk_meanwhile_is_not_overwritten(qtbot, 
     assert warnings[1:] == [] and dialog.result() == ActivityDialog.DialogCode.Accepted
     with two.session() as session:
         assert session.get(ActivityRow, activity).title == "Cardiology Update, agreed"
+
+
+def test_the_app_logs_an_unreachable_database_in_one_line_instead_of_a_traceback(monkeypatch, caplog):
+    import sys
+
+    from app.commands.gui import _quiet_when_the_database_is_away
+    from app.models import StoreUnavailableError
+
+    seen: list[type] = []
+    monkeypatch.setattr(sys, "excepthook", lambda kind, value, tb: seen.append(kind))
+    _quiet_when_the_database_is_away()
+    sys.excepthook(StoreUnavailableError, StoreUnavailableError("The office database … cannot be reached"), None)
+    assert seen == [] and "office database unreachable" in caplog.text
+    sys.excepthook(KeyError, KeyError("a bug"), None)
+    assert seen == [KeyError]  # everything else still reaches the usual hook

@@ -223,3 +223,46 @@ def test_the_office_feed_reconnects_after_losing_its_connection_and_reports_a_ch
     finally:
         feed.close()
         store.close()
+
+
+def test_the_roles_and_permissions_of_docs_office_md_let_a_desk_work_but_not_change_the_schema(postgres_server):
+    """The SQL in docs/office.md, run as written (role names made unique): the owner creates the
+    schema on first use, a coordinator's role reads and writes rows and cannot create tables."""
+    import re
+    from pathlib import Path
+
+    from app.models.office_db import save_password
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "office.md").read_text()
+    sql = doc.split("```sql", 1)[1].split("```", 1)[0]
+    suffix = f"_{postgres_server.port}"
+    renamed = re.sub(r"\b(parsdesk_owner|parsdesk_desk|ada|grace|parsdesk)\b", lambda m: m.group(1) + suffix, sql)
+    renamed = renamed.replace("'choose-one'", "'pw-one'")
+    database = f"parsdesk{suffix}"
+    statements = [line.strip() for line in re.sub(r"--[^\n]*", "", renamed).split(";") if line.strip()]
+    try:
+        connect_at = statements.index(next(s for s in statements if s.startswith("\\c")))
+        before = statements[:connect_at]
+        after = [statements[connect_at].split("\n", 1)[1].strip()] + statements[connect_at + 1:]
+        postgres_server.admin_execute(*before)
+        postgres_server.admin_execute(*after, database=database)
+        owner_url = postgres_server.url(database, role=f"parsdesk_owner{suffix}")
+        desk_url = postgres_server.url(database, role=f"ada{suffix}")
+        save_password(parse_office_url(owner_url), "pw-one")
+        save_password(parse_office_url(desk_url), "pw-one")
+        Store.open(owner_url).close()  # first use, as the owner: the schema
+        desk = Store.open(desk_url)
+        try:
+            from learner_support import completion, recent_activity, store_record
+
+            activity = recent_activity(desk)
+            assert store_record(desk, activity, completion()) > 0
+            with pytest.raises(Exception, match="permission denied"):
+                with desk.engine.begin() as connection:
+                    connection.execute(text("CREATE TABLE sneaky (id integer)"))
+        finally:
+            desk.close()
+    finally:
+        postgres_server.admin_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        for role in ("ada", "grace", "parsdesk_desk", "parsdesk_owner"):
+            postgres_server.admin_execute(f'DROP ROLE IF EXISTS "{role}{suffix}"')

@@ -192,6 +192,23 @@ def claim_store(db_path: Path) -> Any:
     return False
 
 
+def _quiet_when_the_database_is_away() -> None:
+    """An action that finds the office database unreachable (a view refreshing, a button pressed)
+    ends there: the status bar already says so and the window reconnects by itself, so the error is
+    logged in one line instead of a traceback."""
+    from app.models import StoreUnavailableError
+
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:  # noqa: ANN001 - sys.excepthook's signature
+        if isinstance(value, StoreUnavailableError):
+            log.warning("office database unreachable: %s", value)
+            return
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "alembic"):  # a line per request / per migration step is noise here
@@ -219,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         QMessageBox.critical(None, "ParsDesk", f"ParsDesk cannot open its store.\n\n{exc}")
         return 1
     window = MainWindow(session.ctx)
+    _quiet_when_the_database_is_away()
     guard.activation_requested.connect(window.bring_to_front)
     window.show()
     if session.notice:
