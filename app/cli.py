@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("sync", "send queued records to PARS and fetch their statuses (headless, for cron)"),
     "import": ("import_file", "store and queue the valid records of a batch file"),
     "export": ("export", "write learner records to a clean .xlsx"),
+    "status": ("status", "list records near or past a PARS deadline (exit 1 when something is overdue)"),
     "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
 }
 
