@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -139,12 +139,13 @@ def _cutoff_condition(cutoffs: list[tuple[Any, tuple[str, ...]]], day: date) -> 
 
 
 def _claim_condition(day: date) -> ColumnElement[bool]:
-    """MOC parts whose activity's claim date for that board is on or before `day`."""
+    """MOC parts whose activity's claim date for that board is on or before `day`: the (few)
+    registrations past the date are an uncorrelated subquery, computed once, not a join per record."""
+    past = select(ActivityBoardRow.activity_id, ActivityBoardRow.board).where(ActivityBoardRow.credit_claim_date <= day)
     return (
         select(CompletionBoardRow.id)
-        .join(ActivityBoardRow, and_(ActivityBoardRow.activity_id == CompletionRow.activity_id,
-                                     ActivityBoardRow.board == CompletionBoardRow.board))
-        .where(CompletionBoardRow.completion_id == CompletionRow.id, ActivityBoardRow.credit_claim_date <= day)
+        .where(CompletionBoardRow.completion_id == CompletionRow.id,
+               tuple_(CompletionRow.activity_id, CompletionBoardRow.board).in_(past))
         .correlate(CompletionRow)
         .exists()
     )
@@ -273,7 +274,7 @@ def _deadline_item(session: Session, rule: DeadlineRule, as_of: date, with_ids: 
     if with_ids:
         credit_ids = tuple(session.scalars(select(CompletionRow.credit_id).where(near).order_by(CompletionRow.id)))
     if rule.activity_level:
-        activity_ids = _activity_ids(session, near)
+        activity_ids = tuple(dict.fromkeys(a for a, _claim in _claims_with_records(session, rule, near, as_of)))
     return AttentionItem(rule.name, rule.kind, rule.title, rule.action, int(count), int(overdue), deadline,
                          activity_level=rule.activity_level, credit_ids=credit_ids, activity_ids=activity_ids)
 
@@ -283,17 +284,9 @@ def _item_deadline(session: Session, rule: DeadlineRule, near: ColumnElement[boo
     """The deadline of the most urgent records: the earliest passed one when some are overdue, else the
     next one to come."""
     if rule.kind == deadlines.CREDIT_CLAIM_DATE:
-        some_overdue = session.scalar(select(func.count()).where(past))
-        claims = (
-            select(func.min(ActivityBoardRow.credit_claim_date))
-            .join(CompletionBoardRow, CompletionBoardRow.board == ActivityBoardRow.board)
-            .join(CompletionRow, and_(CompletionRow.id == CompletionBoardRow.completion_id,
-                                      CompletionRow.activity_id == ActivityBoardRow.activity_id))
-            .where(near, ActivityBoardRow.credit_claim_date <= as_of + timedelta(days=rule.notice_days))
-        )
-        if not some_overdue:
-            claims = claims.where(ActivityBoardRow.credit_claim_date >= as_of)
-        return session.scalar(claims)
+        claims = [claim for _activity, claim in _claims_with_records(session, rule, near, as_of)]
+        passed = [claim for claim in claims if claim < as_of]
+        return min(passed or claims) if claims else None
     if rule.kind in (deadlines.BOARD_ACTIVITY_START, deadlines.BOARD_SELF_REPORTING_END):
         return rule.on
     if first_completed is None:
@@ -306,13 +299,24 @@ def _item_deadline(session: Session, rule: DeadlineRule, near: ColumnElement[boo
     return min(deadlines.year_deadline(cutoff, first_completed) for cutoff, _ in cutoffs)
 
 
-def _activity_ids(session: Session, condition: ColumnElement[bool]) -> tuple[str, ...]:
+def _claims_with_records(session: Session, rule: DeadlineRule, near: ColumnElement[bool], as_of: date
+                         ) -> list[tuple[str, date]]:
+    """(activity ID, claim date) of each activity-board registration whose claim date is near or past
+    and that has records concerned: the small activity_board table drives, one EXISTS per row."""
+    records = (
+        select(CompletionRow.id)
+        .join(CompletionBoardRow, CompletionBoardRow.completion_id == CompletionRow.id)
+        .where(CompletionRow.activity_id == ActivityBoardRow.activity_id,
+               CompletionBoardRow.board == ActivityBoardRow.board, near)
+        .correlate(ActivityBoardRow)
+    )
     rows = session.execute(
-        select(ActivityRow.id, ActivityRow.accme_id)
-        .where(ActivityRow.id.in_(select(CompletionRow.activity_id).where(condition).scalar_subquery()))
-        .order_by(ActivityRow.id)
+        select(ActivityRow.id, ActivityRow.accme_id, ActivityBoardRow.credit_claim_date)
+        .join(ActivityRow, ActivityRow.id == ActivityBoardRow.activity_id)
+        .where(ActivityBoardRow.credit_claim_date <= as_of + timedelta(days=rule.notice_days), records.exists())
+        .order_by(ActivityBoardRow.credit_claim_date, ActivityRow.id)
     ).all()
-    return tuple(accme_id or f"row {row_id}" for row_id, accme_id in rows)
+    return [(accme_id or f"row {row_id}", claim) for row_id, accme_id, claim in rows]
 
 
 def _follow_up_item(session: Session, rule: FollowUpRule, as_of: date, with_ids: bool) -> AttentionItem | None:
