@@ -112,3 +112,27 @@ def test_overview_dialog_draws_months_and_rejection_codes(qtbot, store, scene_wi
     assert "12-20-2026" in dialog.caption.text()
     image = dialog.chart.grab().toImage()
     assert not image.isNull() and image.width() >= 720
+
+
+def test_activities_learners_cell_draws_a_status_bar_and_a_deadline_marker(qtbot, store, scene_window):
+    from PySide6.QtGui import QColor
+
+    from app.ui.activities_tab import COL_LEARNERS
+    from app.ui.activity_status_bar import StatusBarDelegate
+    from app.ui.charts import LEVEL_COLORS, STATUS_COLORS
+
+    scene, window = scene_window
+    tab = window.activities_tab
+    window.tabs.setCurrentIndex(0)
+    assert isinstance(tab.table.itemDelegateForColumn(COL_LEARNERS), StatusBarDelegate)
+    tab.table.setColumnWidth(COL_LEARNERS, 300)
+    tab.table.clearSelection()
+    index = tab.proxy.mapFromSource(tab.model.index(tab.model.row_for_id(scene.activity_id), COL_LEARNERS))
+    tab.table.scrollTo(index)
+    qtbot.waitUntil(lambda: tab.table.viewport().rect().contains(tab.table.visualRect(index)), timeout=2_000)
+    cell = tab.table.visualRect(index)
+    image = tab.table.viewport().grab().toImage()
+    first_segment = image.pixelColor(cell.left() + 6, cell.center().y())
+    badge = image.pixelColor(cell.right() - 6, cell.center().y())
+    assert first_segment.name() == QColor(STATUS_COLORS["Accepted"]).name()  # 1 accepted comes first
+    assert badge.name() == QColor(LEVEL_COLORS["overdue"]).name()  # "⚠ 1 overdue"

@@ -18,7 +18,7 @@ from typing import Any
 from app.pars import catalog
 from app.pars.catalog import CatalogError, Deadline
 from app.pars.domain import Activity, Completion
-from app.pars.values import format_pars_date
+from app.pars.values import format_pars_date, parse_pars_date
 
 DEADLINES_FILE = "deadlines.toml"
 
@@ -253,8 +253,8 @@ def state_of(deadline: date, as_of: date, notice_days: int) -> str | None:
 def record_deadlines(completion: Completion, activity: Activity | None, *, deleting: bool = False
                      ) -> list[tuple[DeadlineRule, date]]:
     """Each deadline rule that applies to this record with the record's deadline under it."""
-    completed = completion.completion_date
-    if not isinstance(completed, date):
+    completed = parse_pars_date(completion.completion_date)  # batch rows may still hold the text read
+    if completed is None:
         return []
     boards = [code for code in (catalog.board_code(part.board) for part in completion.boards) if code]
     has_moc = bool(boards)

@@ -22,14 +22,12 @@ CORRECTED_COLOR = "#e0a526"
 
 
 def _nice_ceiling(value: int) -> int:
-    """A round axis maximum at or above `value` (1, 2, 5 × 10^n)."""
-    if value <= 5:
-        return 5
+    """A round axis maximum at or above `value` whose quarters are whole numbers: 4 × (1, 2, 5) × 10^n."""
     step = 1
     while True:
         for factor in (1, 2, 5):
-            if factor * step >= value:
-                return factor * step
+            if 4 * factor * step >= value:
+                return 4 * factor * step
         step *= 10
 
 
@@ -89,16 +87,16 @@ class OverviewChart(QWidget):
             x += 14 + small.horizontalAdvance(label) + 16
         months = self.overview.months
         peak = _nice_ceiling(max((m.total for m in months), default=0))
-        axis_width = small.horizontalAdvance(str(peak)) + 8
+        axis_width = max(small.horizontalAdvance(str(peak * step // 4)) for step in range(5)) + 10
         plot = QRectF(area.left() + axis_width, top, area.width() - axis_width, area.bottom() - top - small.height() - 6)
         for step in range(5):
-            value = peak * step / 4
+            value = peak * step // 4
             y = plot.bottom() - plot.height() * step / 4
             painter.setPen(faint)
             painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
             painter.setPen(text)
             painter.drawText(QRectF(area.left(), y - small.height() / 2, axis_width - 6, small.height()),
-                             int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), f"{value:g}")
+                             int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), str(value))
         slot = plot.width() / max(1, len(months))
         bar_width = slot * 0.62
         for position, month in enumerate(months):
@@ -200,5 +198,5 @@ class OverviewDialog(QDialog):
         self.caption.setText(
             f"{overview.reported} records reported in the 12 months to {format_pars_date(overview.as_of)}, by their "
             f"status today (a month is when PARS first answered). Rejections: each code's records rejected and how "
-            f"many were corrected and resubmitted ({corrected} corrections in all)."
+            f"many were corrected and resubmitted ({corrected} correction{'s' if corrected != 1 else ''} in all)."
         )
