@@ -34,7 +34,6 @@ from app.models.schema import (
     CompletionBoardRow,
     CompletionRemsRow,
     CompletionRow,
-    LearnerRow,
     UploadLine,
     UploadRow,
     utcnow,
@@ -254,11 +253,11 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
             CompletionRow.report_cme,
             CompletionRow.cme_credits,
             ActivityRow.accme_id,
-            LearnerRow.first_name,
-            LearnerRow.last_name,
-            LearnerRow.birth_date,
-            LearnerRow.licensing_state,
-            LearnerRow.license_id,
+            CompletionRow.first_name,
+            CompletionRow.last_name,
+            CompletionRow.birth_date,
+            CompletionRow.licensing_state,
+            CompletionRow.license_id,
             CompletionRemsRow.profession,
             CompletionRemsRow.state_of_practice,
             CompletionRemsRow.dea_registration,
@@ -267,7 +266,6 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
             CompletionRemsRow.time_in_practice,
         )
         .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
-        .join(LearnerRow, CompletionRow.learner_id == LearnerRow.id)
         .outerjoin(CompletionRemsRow, CompletionRemsRow.completion_id == CompletionRow.id)
         .where(in_file_activities)
     )
