@@ -505,7 +505,7 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
     """The earlier records this record must agree with (603, 710, 711, 717), read narrowly.
 
     The point limits and the one-completion-per-day rule concern the same learner in the same
-    activity, so only that activity's records of a learner with the same name or licence, or with
+    activity, so only that activity's records of a learner with the same name or license, or with
     one of the record's board IDs, are read: a handful of rows however large the store grows (the
     entry form re-checks on every keystroke)."""
     from app.pars import validation
