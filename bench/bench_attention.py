@@ -7,7 +7,7 @@ tests/learner_support.bulk_load makes them, completed in January 2026), then tim
 03-25-2027 (the 2026 reporting year about to close, so most rules have records): the whole attention
 list, the per-activity markers, the list with every creditID (what `parsdesk status --format json`
 reads), and a Learner Search page filtered by the largest item. Target: the list and the markers
-under 300 ms each (the window reads them after each burst of record changes)."""
+under 1 s each (the window reads them after each burst of record changes)."""
 
 from __future__ import annotations
 
