@@ -419,6 +419,8 @@ class RecordTableTab(QWidget):
         open_text = "Correct and resubmit…" if record.is_rejected and record.replaced_by_id is None else "Open…"
         menu.addAction(open_text, lambda: self.open_row(index.row()))
         menu.addAction("History…", self.show_history)
+        if self.resubmit_button is not None and record.is_rejected and record.replaced_by_id is None:
+            menu.addAction("Resubmit as is", self.resubmit_selected)
         self._add_menu_actions(menu, record)
         menu.addSeparator()
         menu.addAction("Delete", self.delete_selected)
