@@ -658,7 +658,7 @@ class BatchUploadTab(QWidget):
         self.resend_checkbox.blockSignals(False)
         still = analysis.still_rejected
         self.resend_checkbox.setText(
-            f"Also send the {still:,} row{'s' if still != 1 else ''} PARS or a board rejected before, unchanged"
+            f"Also send the {plural(still, 'row')} PARS or a board rejected before, unchanged"
         )
         self.resend_checkbox.setVisible(still > 0)
         self.attest_checkbox.setChecked(False)

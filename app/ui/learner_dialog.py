@@ -75,6 +75,7 @@ from app.pars.values import format_amount, format_pars_date, normalize_birth_dat
 from app.services import learners
 from app.services.learners import ActivityOption, LearnerMatch, LearnerRecordView, SaveResult
 from app.ui.context import AppContext
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -1014,7 +1015,7 @@ class LearnerDialog(QDialog):
         else:
             self.submit_button.setText("Save as Draft" if no_permission else "Submit")
         if self.issues:
-            lines = [f"{len(self.issues)} thing{'s' if len(self.issues) != 1 else ''} to fix before saving:"]
+            lines = [f"{plural(len(self.issues), 'thing')} to fix before saving:"]
             lines += [f"• {issue.field}: {issue_text(issue)}" for issue in self.issues]
             self.summary.setText("\n".join(lines))
             # red once the coordinator has typed something or tried to save; a fresh form just informs
