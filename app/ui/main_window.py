@@ -51,6 +51,7 @@ _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered b
 _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
+_ATTENTION_REFRESH_MS = 1_500  # the attention strip re-reads its list at most this often
 STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
 RECONNECT_MS = 3_000  # while the office database is unreachable, how often it is tried again
 
@@ -117,6 +118,12 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._sync_timer = QTimer(self)
         self._sync_timer.timeout.connect(self._periodic_sync)
+        # the attention list is a dozen counting queries: re-read at most every 1.5 s, and not while a
+        # sync is reporting changes (that would take GUI time from the sync); once it ends
+        self._attention_timer = QTimer(self)
+        self._attention_timer.setSingleShot(True)
+        self._attention_timer.setInterval(_ATTENTION_REFRESH_MS)
+        self._attention_timer.timeout.connect(self._attention_due)
         self._closing = False
         self.last_message: Any = None  # the message box or dialog the window opened last (tests look at it)
         self._first_sync_scheduled = False
@@ -141,6 +148,7 @@ class MainWindow(QMainWindow):
 
         self._restore_state()
         self.refresh_status()
+        self.refresh_attention()
         self._tab_changed(self.tabs.currentIndex())
 
     # --- construction ----------------------------------------------------------------------------
@@ -479,7 +487,16 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
-        self.refresh_attention()
+        if not self._attention_timer.isActive():
+            self._attention_timer.start()
+
+    def _attention_due(self) -> None:
+        if self._closing:
+            return
+        if self.sync_running:
+            self._attention_timer.start()  # again after the sync
+        else:
+            self.refresh_attention()
 
     def refresh_attention(self) -> None:
         """The attention strip, the Activities table's markers and the status bar's urgent count,
@@ -726,8 +743,8 @@ class MainWindow(QMainWindow):
         for tab in (self.summary_tab, self.search_tab):
             tab.shutdown_export()  # a download still being written is abandoned; its target stays untouched
         # closing: no view needs the last changes any more, and nothing may touch the store after this
-        for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer,
-                      self._reconnect_timer):
+        for timer in (self._attention_timer, self._flush_timer, self._status_timer, self._change_timer,
+                      self.activities_tab._counts_timer, self._reconnect_timer):
             timer.stop()
         close_feed = getattr(self._change_feed, "close", None)  # the office database's LISTEN connection
         if close_feed is not None:
