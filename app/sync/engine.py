@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -67,6 +68,10 @@ MAYBE_REGISTERED = "PARS may have registered this activity already"
 # interval loop, and a record is never given up on.
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+
+# Batches at PARS at once in the app and `parsdesk sync`: a few hide the round trip (at 200 ms most of
+# a one-at-a-time pass is spent waiting) without loading PARS with many parallel requests.
+DEFAULT_IN_FLIGHT = 4
 
 ProgressCallback = Callable[[int, int], None]
 ChangeCallback = Callable[[int, str], None]
@@ -223,6 +228,10 @@ class SyncEngine:
         # from `client_factory` (or sharing `client`, which must then be thread-safe)
         self.in_flight = in_flight
         self.client_factory = client_factory
+        self._idle_clients: queue.SimpleQueue[ParsApi] = queue.SimpleQueue()
+        self._idle_clients.put(client)
+        self._made_clients: list[ParsApi] = []
+        self._clients_lock = threading.Lock()
         self.actor = actor
         self.clock = clock
         # when True, close() also closes the store and the client (a worker thread built both)
@@ -291,7 +300,34 @@ class SyncEngine:
                 session.merge(Meta(key=LAST_SYNC_KEY, value=finished.isoformat(timespec="seconds")))
         return report
 
+    def _borrow_client(self) -> ParsApi:
+        """A client no other sender is using: `client`, or one made by `client_factory` (shared
+        `client` when there is no factory)."""
+        try:
+            return self._idle_clients.get_nowait()
+        except queue.Empty:
+            pass
+        if self.client_factory is None:
+            return self.client
+        made = self.client_factory()
+        with self._clients_lock:
+            self._made_clients.append(made)
+        return made
+
+    def _return_client(self, client: ParsApi) -> None:
+        if client is not self.client or self.client_factory is not None:
+            self._idle_clients.put(client)
+
     def close(self) -> None:
+        with self._clients_lock:
+            made, self._made_clients = self._made_clients, []
+        for client in made:  # the senders' clients are the engine's own, whoever made `client`
+            close_made = getattr(client, "close", None)
+            if callable(close_made):
+                try:
+                    close_made()
+                except Exception:
+                    log.exception("closing a sync client failed")
         if not self.owns_resources:
             return
         close_client = getattr(self.client, "close", None)
@@ -340,32 +376,23 @@ class _Sent:
 
     results: list[RecordResult] | None = None
     error: Exception | None = None
+    unsent: bool = False  # the error came before anything was sent
 
 
 class _Senders:
     """Where batches go out: in the pass's own thread when one batch is in flight at a time, else
     from a pool of threads, each call with a client of its own (a client is not shared by two
-    requests at once). Only HTTP happens in these threads; the store is left to the pass's thread."""
+    requests at once). Only HTTP happens in these threads; the store is left to the pass's thread.
+    Clients are made when first needed and kept for the engine's life (making one loads the
+    certificate store: tens of milliseconds)."""
 
     def __init__(self, engine: SyncEngine) -> None:
         self.capacity = engine.in_flight
         self._engine = engine
         self._pool: ThreadPoolExecutor | None = None
-        self._clients: queue.SimpleQueue[ParsApi] = queue.SimpleQueue()
-        self._made: list[ParsApi] = []
 
     def __enter__(self) -> _Senders:
         if self.capacity > 1:
-            factory = self._engine.client_factory
-            try:
-                for _ in range(self.capacity):
-                    client = self._engine.client if factory is None else factory()
-                    if factory is not None:
-                        self._made.append(client)
-                    self._clients.put(client)
-            except BaseException:
-                self._close_clients()
-                raise
             self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="parsdesk-sync-send")
         return self
 
@@ -377,11 +404,14 @@ class _Senders:
         return self._pool.submit(self._send_pooled, batch)
 
     def _send_pooled(self, batch: _Batch) -> _Sent:
-        client = self._clients.get()
+        try:
+            client = self._engine._borrow_client()
+        except Exception as exc:  # making a client failed: nothing was sent
+            return _Sent(error=exc, unsent=True)
         try:
             return self._send(client, batch)
         finally:
-            self._clients.put(client)
+            self._engine._return_client(client)
 
     @staticmethod
     def _send(client: ParsApi, batch: _Batch) -> _Sent:
@@ -394,17 +424,6 @@ class _Senders:
         if self._pool is not None:
             # leaving on an error: calls still out are not waited for (recovery settles their rows)
             self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
-        self._close_clients()
-
-    def _close_clients(self) -> None:
-        for client in self._made:
-            close = getattr(client, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:
-                    log.exception("closing a sync client failed")
-        self._made.clear()
 
 
 # Characters XML 1.0 cannot carry at all (lxml refuses to write them).
@@ -923,6 +942,12 @@ class _Pass:
             self._apply_send_results(batch.action, sent_ids, sent.results)
             self._progress(len(sent_ids))
             return
+        if sent.unsent:  # no client to send with (e.g. its settings are wrong): nothing left here
+            with self.store.transaction() as s:
+                self._release(s, sent_ids, f"not sent: {exc}")
+            self._fail(sent_ids)
+            self._problem(f"{len(sent_ids)} records were not sent: {exc}")
+            raise _Abort from exc
         if isinstance(exc, ParsUnavailable):
             with self.store.transaction() as s:
                 if exc.maybe_delivered:
@@ -1285,23 +1310,28 @@ def make_engine_factory(
     target: SyncTarget,
     *,
     batch_size: int = 500,
+    in_flight: int = DEFAULT_IN_FLIGHT,
     actor: str = "sync",
     migrate_schema: bool = False,
     client_options: dict[str, Any] | None = None,
 ) -> Callable[[], SyncEngine]:
-    """A callable building an engine with its own store connection and its own httpx client.
+    """A callable building an engine with its own store connection and its own httpx clients.
     Call it in the thread that runs the engine; `engine.close()` releases both."""
     options = dict(client_options or {})
+
+    def make_client() -> ParsClient:
+        return ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
 
     def build() -> SyncEngine:
         store = Store.open(db_path, migrate_schema=migrate_schema)
         try:
-            client = ParsClient.for_environment(
-                target.environment, target.credentials, base_url=target.base_url, **options
-            )
+            client = make_client()
         except Exception:
             store.close()
             raise
-        return SyncEngine(store, client, batch_size=batch_size, actor=actor, owns_resources=True)
+        return SyncEngine(
+            store, client, batch_size=batch_size, in_flight=in_flight, client_factory=make_client, actor=actor,
+            owns_resources=True,
+        )
 
     return build
