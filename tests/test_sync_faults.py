@@ -236,13 +236,13 @@ class _CountingClient:
     def __init__(self, url: str) -> None:
         self._client = sandbox_client(url, max_retries=0)
 
-    def save_learner_activity(self, records):  # noqa: ANN001, ANN201
+    def send_learner_activity(self, document: bytes, count: int):  # noqa: ANN201
         cls = type(self)
         with cls.lock:
             cls.active += 1
             cls.most = max(cls.most, cls.active)
         try:
-            return self._client.save_learner_activity(records)
+            return self._client.send_learner_activity(document, count)
         finally:
             with cls.lock:
                 cls.active -= 1

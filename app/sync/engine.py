@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, delete, func, select, true, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
 from app.models.store import Store
@@ -88,6 +88,15 @@ class ParsApi(Protocol):
     def save_activity(self, activity: Activity) -> str: ...
 
 
+_COUNTED_STATUSES = {
+    Status.SUBMITTED.value: "submitted",
+    Status.ACCEPTED.value: "accepted",
+    Status.REJECTED.value: "rejected",
+    Status.DELETE_SUBMITTED.value: "delete_submitted",
+    Status.DELETED.value: "deleted",
+}
+
+
 @dataclass
 class SyncReport:
     """What one pass did. Counts are records; `fatal` is set when the run had to stop (credentials)."""
@@ -117,13 +126,7 @@ class SyncReport:
         return asdict(self)
 
     def count_status(self, status: str) -> None:
-        attribute = {
-            Status.SUBMITTED: "submitted",
-            Status.ACCEPTED: "accepted",
-            Status.REJECTED: "rejected",
-            Status.DELETE_SUBMITTED: "delete_submitted",
-            Status.DELETED: "deleted",
-        }.get(status)  # type: ignore[call-overload]
+        attribute = _COUNTED_STATUSES.get(status)
         if attribute:
             setattr(self, attribute, getattr(self, attribute) + 1)
 
@@ -368,6 +371,7 @@ class _Batch:
     action: RecordAction
     items: list[_Item]
     records: list[tuple[RecordAction, Completion]]
+    document: bytes | None = None  # the request, when the client writes it apart from sending it
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +420,8 @@ class _Senders:
     @staticmethod
     def _send(client: ParsApi, batch: _Batch) -> _Sent:
         try:
+            if batch.document is not None:
+                return _Sent(results=client.send_learner_activity(batch.document, len(batch.records)))  # type: ignore[attr-defined]
             return _Sent(results=client.save_learner_activity(batch.records))
         except Exception as exc:  # judged by the pass's thread (_Pass._settle)
             return _Sent(error=exc)
@@ -506,6 +512,10 @@ class _Pass:
         self.respect_backoff = respect_backoff
         self.done = 0
         self.total = 0
+        # the client writes a request apart from sending it (ParsClient): done in this thread
+        self._writes_requests = callable(getattr(self.client, "learner_activity_request", None)) and callable(
+            getattr(self.client, "send_learner_activity", None)
+        )
         self.touched: set[int] = set()  # completion ids settled in this pass (not polled again)
         self.failed: set[int] = set()  # outbox ids counted in report.errors
 
@@ -899,8 +909,9 @@ class _Pass:
                     select(CompletionRow)
                     .where(CompletionRow.id.in_([item.completion_id for item in items]))
                     .options(
-                        selectinload(CompletionRow.learner),
-                        selectinload(CompletionRow.activity),
+                        # one row each: joined; lists: one more query each
+                        joinedload(CompletionRow.learner),
+                        joinedload(CompletionRow.activity),
                         selectinload(CompletionRow.boards),
                         selectinload(CompletionRow.rems),
                     )
@@ -918,6 +929,17 @@ class _Pass:
                     continue
                 kept.append(item)
                 records.append((action, record))
+            document = None
+            if kept and self._writes_requests:
+                # Written here, in the pass's thread, before anything is marked in flight: the
+                # senders then only wait on the network (no contention for the interpreter with
+                # the window), and a record that cannot be written is parked, never sent.
+                document, unwritable = self._write_request(action, kept, records)
+                if unwritable:
+                    parked = {item.id for item, _ in unwritable}
+                    records = [record for item, record in zip(kept, records, strict=True) if item.id not in parked]
+                    kept = [item for item in kept if item.id not in parked]
+                    broken.extend(unwritable)
             if broken:
                 self._park_unwritable(s, action, broken, changes)
             sent_ids = [item.id for item in kept]
@@ -930,7 +952,22 @@ class _Pass:
         if broken:
             self._announce(changes)
             self._progress(len(broken))
-        return _Batch(action, kept, records) if kept else None
+        return _Batch(action, kept, records, document) if kept else None
+
+    def _write_request(
+        self, action: RecordAction, items: list[_Item], records: list[tuple[RecordAction, Completion]]
+    ) -> tuple[bytes | None, list[tuple[_Item, str]]]:
+        """The request document for these records, and the records that could not be written."""
+        write = self.client.learner_activity_request  # type: ignore[attr-defined]
+        try:
+            return write(records), []
+        except Exception:
+            unwritable = _unwritable(_Batch(action, items, records))
+            if not unwritable:
+                raise  # not about one record: a fault of ours, before anything was marked or sent
+            parked = {item.id for item, _ in unwritable}
+            rest = [record for item, record in zip(items, records, strict=True) if item.id not in parked]
+            return (write(rest) if rest else None), unwritable
 
     def _settle(self, batch: _Batch, sent: _Sent, retry: deque[list[int]]) -> None:
         """Store what became of one batch. Raises _Abort or ParsAuthError when the pass should end."""
