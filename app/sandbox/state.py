@@ -434,6 +434,13 @@ class SandboxState:
                 and _same_learner(learner, completion.learner)
             ]
 
+    def stored_completion(self, credit_id: str) -> Completion | None:
+        """The record stored under this creditID exactly as it was received (learner identity
+        included), or None: lets tests check what ParsDesk really sent."""
+        with self._lock:
+            stored = self._completions.get(credit_id)
+        return dataclasses.replace(stored) if stored is not None else None
+
     def records(self) -> list[SandboxRecord]:
         """Every creditID ever received (also those PARS rejected at once), for tests and the demo."""
         with self._lock, self._db:
