@@ -909,8 +909,7 @@ class _Pass:
                     select(CompletionRow)
                     .where(CompletionRow.id.in_([item.completion_id for item in items]))
                     .options(
-                        # one row each: joined; lists: one more query each
-                        joinedload(CompletionRow.learner),
+                        # what completion_to_domain reads (the learner is the record's own snapshot)
                         joinedload(CompletionRow.activity),
                         selectinload(CompletionRow.boards),
                         selectinload(CompletionRow.rems),
