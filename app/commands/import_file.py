@@ -22,6 +22,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from app.wording import plural
+
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
 EXIT_UNREADABLE = 2
@@ -97,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
         with store.transaction() as session:
             summary = commit(session, analysis, file.name, attested_by=user, actor=user,
                              resend_rejected=args.resend_rejected)
-        print(f"{file.name}: {summary.records} records, {summary.queued} queued "
-              f"({summary.adds} adds, {summary.deletes} deletes), {summary.errors} with errors"
-              + (f", {summary.already_reported} already reported (skipped)" if summary.already_reported else "")
-              + (f", {summary.resent} rejected before and resent unchanged" if summary.resent else "")
-              + (f", {summary.still_rejected} rejected before (not resent)" if summary.still_rejected else ""))
+        print(f"{file.name}: {plural(summary.records, 'record')}, {summary.queued:,} queued "
+              f"({plural(summary.adds, 'add')}, {plural(summary.deletes, 'delete')}), {summary.errors:,} with errors"
+              + (f", {summary.already_reported:,} already reported (skipped)" if summary.already_reported else "")
+              + (f", {summary.resent:,} rejected before and resent unchanged" if summary.resent else "")
+              + (f", {summary.still_rejected:,} rejected before (not resent)" if summary.still_rejected else ""))
         for row, note in analysis.notes()[:SHOWN_PROBLEMS]:
             print(f"  row {row}: {note}")
         if summary.still_rejected:
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems[:SHOWN_PROBLEMS]:
             print(f"  row {problem.row}, {problem.column}: {problem.code} {problem.message}")
         if len(problems) > SHOWN_PROBLEMS:
-            print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more in the rejections workbook")
+            print(f"  ... and {len(problems) - SHOWN_PROBLEMS:,} more in the rejections workbook")
         if summary.errors:
             out = rejections_path(file)
             try:

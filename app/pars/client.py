@@ -45,6 +45,7 @@ from app.pars.environments import (
     default_paths,
 )
 from app.pars.protocol import MatchResult, RecordResult
+from app.wording import plural
 
 __all__ = [
     "MatchResult",
@@ -189,7 +190,9 @@ class ParsClient:
         body = self._call(SAVE_LEARNER_ACTIVITY, document, idempotent=True, count=count)
         results = self._results(body)
         if len(results) != count:
-            raise ParsProtocolError(f"SaveLearnerActivity: {count} records sent, {len(results)} results received")
+            raise ParsProtocolError(
+                f"SaveLearnerActivity: {plural(count, 'record')} sent, {plural(len(results), 'result')} received"
+            )
         return results
 
     def status_by_credit_ids(self, credit_ids: list[str]) -> list[RecordResult]:
@@ -267,7 +270,7 @@ class ParsClient:
                 resend_unsafe = failure.delivered and not idempotent
                 if attempt >= self.max_retries or resend_unsafe:
                     raise ParsUnavailable(
-                        f"PARS {operation} failed after {attempt + 1} attempt(s): {failure.reason}",
+                        f"PARS {operation} failed after {plural(attempt + 1, 'attempt')}: {failure.reason}",
                         maybe_delivered=maybe_delivered,
                     ) from None
                 self._sleep(self._delay(attempt, failure.wait))

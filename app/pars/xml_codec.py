@@ -277,7 +277,7 @@ def _certificate(
 
 
 def _identifiers(completion: Completion) -> list[tuple[str, str]]:
-    """(domain, value) of the learner's licence or NPI and each board's diplomate ID."""
+    """(domain, value) of the learner's license or NPI and each board's diplomate ID."""
     learner = completion.learner
     found: list[tuple[str, str]] = []
     if learner.license_id is not None or learner.licensing_state is not None:
@@ -589,7 +589,7 @@ class _Reader:
         self.last_board: str | None = None  # a credit type named without its board belongs to this one
 
     def identity(self, domain: str | None, value: str | None) -> str | None:
-        """Record a UniqueID; returns the board code it names (None for a licence or NPI)."""
+        """Record a UniqueID; returns the board code it names (None for a license or NPI)."""
         domain = _plain_domain(domain)
         if domain is None:
             return None
@@ -729,7 +729,7 @@ def parse_reports(element: etree._Element) -> list[Completion]:
         if member is None:  # identity only from the participant's local identifier
             local = _child(participant, "LocalIdentifier")
             domain = _plain_domain(_attribute(local, "domain"))
-            # only a licence-like domain says who the learner is ("idd:nonesuch.edu:ce" is a local number)
+            # only a license-like domain says who the learner is ("idd:nonesuch.edu:ce" is a local number)
             if domain is not None and (domain.upper() == NPI_DOMAIN or catalog.state_code(domain) is not None):
                 _Reader(one).identity(domain, _text(local))
         found.append(one)

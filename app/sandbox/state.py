@@ -61,6 +61,7 @@ from app.pars.protocol import (
 from app.pars.validation import delete_refusal, history_from_completions, record_action, validate_batch
 from app.paths import ensure_private_file
 from app.sandbox.registry import Registry, RegistryPerson
+from app.wording import plural
 
 REFUSED_WHILE_SUBMITTED_CODE = 998
 # Records that no longer use up a learner's points for an activity.
@@ -393,7 +394,7 @@ class SandboxState:
         if found:
             return MatchResult(
                 "ambiguous", None, {}, 718,
-                f"{catalog.error(718).message}: {len(found)} learners match; add a board ID or license",
+                f"{catalog.error(718).message}: {plural(len(found), 'learner')} match; add a board ID or license",
             )
         if board_code and board_id:
             return MatchResult("none", None, {}, 661, catalog.error(661).message)

@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.models.store import StoreError
 from app.sync.engine import SyncEngine, SyncReport
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,9 @@ def _status_line(report: SyncReport) -> str | None:
     if report.errors:
         first = report.problems[0] if report.problems else "see the records' details"
         if report.parked == report.errors:
-            return (f"Sync finished; {report.parked} record(s) set aside, not sent ({first}). "
+            return (f"Sync finished; {plural(report.parked, 'record')} set aside, not sent ({first}). "
                     "Hover a record's status or open its History for the reason.")
-        return f"Sync incomplete: {report.errors} record(s) not sent or settled ({first})"
+        return f"Sync incomplete: {plural(report.errors, 'record')} not sent or settled ({first})"
     return None
 
 

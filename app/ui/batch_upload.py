@@ -43,6 +43,7 @@ from app.models import Store
 from app.pars.batch import ACCEPTED_TYPES
 from app.services.batch_import import BatchAnalysis, UploadHistoryView, UploadSummary
 from app.ui.context import AppContext
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
 
 
 def _records(count: int) -> str:
-    return f"{count:,} record" + ("" if count == 1 else "s")
+    return plural(count, "record")
 
 
 def _local_time(at: datetime) -> str:
@@ -228,7 +229,7 @@ class DropZone(QFrame):
             return
         event.acceptProposedAction()
         if len(files) > 1:
-            self.refused.emit(f"{len(files)} files were dropped; drop one learner file at a time.")
+            self.refused.emit(f"{plural(len(files), 'file')} were dropped; drop one learner file at a time.")
             return
         path = files[0]
         if not _is_batch_file(path):
@@ -419,6 +420,7 @@ class BatchUploadTab(QWidget):
         self.discard_button.clicked.connect(self.discard)
         self.last_rejections_button.clicked.connect(self._download_last_rejections)
         self.ctx.records_changed.connect(self._records_changed)
+        self.ctx.store_changed.connect(lambda: self._records_changed([]))  # e.g. a cron `parsdesk import`
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -821,7 +823,7 @@ class BatchUploadTab(QWidget):
             self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
         self._set_message(
-            f"{count:,} rejected rows saved to {path}. Fix them there and drop the file here again; "
+            f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
             "the Error Code and Error Message columns are ignored."
         )
         return path

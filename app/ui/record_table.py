@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,12 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.export import export_filtered
 from app.services.learners import LearnerRecordView, SortKey
 from app.ui.context import AppContext
+from app.ui.export_worker import BackgroundExport
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import COL_STATUS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+from app.wording import plural
 
 
 def configure_record_table(table: QTableView, model: LearnerRecordModel) -> None:
@@ -75,6 +76,7 @@ class RecordTableTab(QWidget):
         self.ctx = ctx
         self.last_dialog: Any = None  # the dialog or message box opened last (tests look at it)
         self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
+        self._export: BackgroundExport | None = None  # a download being written in the background
         self.model: LearnerRecordModel
         self.table: QTableView
         self.delete_button: QPushButton
@@ -136,6 +138,7 @@ class RecordTableTab(QWidget):
         delete_action.triggered.connect(self.delete_selected)
         self.table.addAction(delete_action)
         self.ctx.records_changed.connect(self._records_changed)
+        self.ctx.store_changed.connect(self._store_changed)
         return self.table
 
     # --- what the subclass says ---------------------------------------------------------------
@@ -180,8 +183,38 @@ class RecordTableTab(QWidget):
         if ids:
             self.model.update_rows(ids)
         else:
-            self.model.reload()
+            self.reload_keeping_selection()
         self._records_updated()
+
+    def _store_changed(self) -> None:
+        """Another process changed the store: records may have been added anywhere."""
+        self._records_changed([])
+
+    def reload_keeping_selection(self) -> None:
+        """Re-read the rows from the first page and put back the selection, the current row, as
+        many rows as were loaded and the scroll position."""
+        model, table = self.model, self.table
+        selection_model = table.selectionModel()
+        selected = [model.record(index.row()).completion_id for index in selection_model.selectedRows()]
+        current = table.currentIndex()
+        current_id = model.record(current.row()).completion_id if current.isValid() else None
+        loaded, scroll = model.rowCount(), table.verticalScrollBar().value()
+        model.reload()
+        while model.rowCount() < loaded and model.canFetchMore():
+            model.fetchMore()
+        last_column = model.columnCount() - 1
+        selection = QItemSelection()
+        for completion_id in selected:
+            row = model.row_of(completion_id)
+            if row is not None:
+                selection.select(model.index(row, 0), model.index(row, last_column))
+        selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        row = model.row_of(current_id) if current_id is not None else None
+        if row is not None:
+            selection_model.setCurrentIndex(
+                model.index(row, current.column()), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+        table.verticalScrollBar().setValue(scroll)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -225,7 +258,7 @@ class RecordTableTab(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete learner records",
-            f"Delete {count} learner record{'s' if count != 1 else ''}? Records PARS already has are "
+            f"Delete {plural(count, 'learner record')}? Records PARS already has are "
             "deleted there at the next sync.",
         )
         return answer == QMessageBox.StandardButton.Yes
@@ -270,9 +303,10 @@ class RecordTableTab(QWidget):
         return path or None
 
     def download(self) -> Path | None:
-        """Write every record the model's filters match (all pages, by name) to an .xlsx the user
-        picks; returns where, or None when there was nothing to save, the user cancelled or the
-        file could not be written (said in a warning)."""
+        """Start writing every record the model's filters match (all pages, by name) to an .xlsx the
+        user picks, in the background with a cancellable progress dialog; returns where, or None when
+        there was nothing to save or the user cancelled. `exported` says when the file is written; a
+        file that cannot be written is said in a warning."""
         filters = self.model.filters
         if filters is None:
             return None
@@ -285,10 +319,22 @@ class RecordTableTab(QWidget):
         path = Path(chosen)
         if path.suffix.lower() != ".xlsx":
             path = path.with_suffix(".xlsx")
-        try:
-            written = self.ctx.read(export_filtered, path, filters, sort=SortKey.NAME, descending=False)
-        except OSError as exc:
-            QMessageBox.warning(self, self.download_title, f"Could not write {path}: {exc.strerror or exc}")
+        if self._export is not None and self._export.running():
+            QMessageBox.information(self, self.download_title, "A download is still being written.")
             return None
-        self.exported.emit(str(path), written)
+        export = BackgroundExport(self, self.ctx.store, path, filters, sort=SortKey.NAME, descending=False,
+                                  title=self.download_title)
+        export.succeeded.connect(self.exported)
+        export.failed.connect(lambda message: QMessageBox.warning(self, self.download_title, message))
+        export.destroyed.connect(self._forget_export)
+        self._export = export
+        export.start()
         return path
+
+    def _forget_export(self) -> None:
+        self._export = None
+
+    def shutdown_export(self) -> None:
+        """Stop a download still being written (the tab is closing); the target file is left untouched."""
+        if self._export is not None:
+            self._export.stop_and_wait()
