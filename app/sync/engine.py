@@ -878,12 +878,12 @@ class _Pass:
         with _Senders(self.engine) as senders:
             while True:
                 while halt is None and len(outstanding) < senders.capacity and (retry or not exhausted):
-                    if self.should_stop():
-                        halt = _Stopped()
-                        break
                     ids = retry.popleft() if retry else next_batch()
                     if ids is None:
                         exhausted = True
+                        break
+                    if self.should_stop():  # only when work is left: a pass with none was not stopped
+                        halt = _Stopped()
                         break
                     batch = self._claim(action, ids)
                     if batch is not None:
