@@ -68,10 +68,10 @@ ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
 
 # A stored record in one of these states already stands for its completion: an identical row is a re-upload.
-_STANDING = frozenset({Status.DRAFT, Status.QUEUED, Status.SUBMITTED, Status.ACCEPTED})
+_STANDING = frozenset({Status.DRAFT, Status.QUEUED, Status.UPLOADED, Status.SUBMITTED, Status.ACCEPTED})
 # Records that never left this machine: deleting them is local and needs no PARS check.
 _UNSENT = frozenset({Status.DRAFT, Status.QUEUED})
-_GONE = frozenset({Status.DELETED, Status.DELETE_QUEUED, Status.DELETE_SUBMITTED})
+_GONE = frozenset({Status.DELETED, Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED})
 # Preference when several stored records match an Excel Delete row: the one PARS holds for sure first.
 _DELETE_PREFERENCE = {Status.ACCEPTED: 0, Status.REJECTED: 1, Status.QUEUED: 2, Status.DRAFT: 3, Status.SUBMITTED: 4}
 
@@ -865,8 +865,8 @@ class UploadHistoryView:
     attested_by: str | None
 
 
-_PENDING_ADD = {Status.DRAFT, Status.QUEUED, Status.SUBMITTED}
-_PENDING_DELETE = {Status.DELETE_QUEUED, Status.DELETE_SUBMITTED}
+_PENDING_ADD = {Status.DRAFT, Status.QUEUED, Status.UPLOADED, Status.SUBMITTED}
+_PENDING_DELETE = {Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED}
 
 
 def _line_outcome(is_add: bool, status: Status) -> str | None:
