@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from functools import lru_cache
 from operator import itemgetter
 from datetime import date, datetime
@@ -360,33 +361,47 @@ def completion_to_values(completion: Completion) -> list[str]:
 
 
 def check_xlsx_container(path: Path) -> None:
-    """Refuse what is not a real .xlsx zip, or a zip that would unpack to something enormous."""
+    """Refuse what is not a real .xlsx zip, a zip that would unpack to something enormous, and a
+    workbook whose cells or strings would make the reader allocate without bound (xlsx_guard)."""
+    from app.pars import xlsx_guard
+
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
+        archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
+        old_format = xlsx_guard.sniff_old_office(path)
+        if old_format:
+            raise BatchFileError(old_format) from None
         raise BatchFileError(
             f"{path.name} is not a valid .xlsx workbook (not a zip archive, or damaged/truncated)."
         ) from None
     except OSError as exc:
         raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
-    names = {member.filename for member in members}
-    if "xl/workbook.xml" not in names:
-        raise BatchFileError(f"{path.name} is a zip archive but not an Excel workbook (.xlsx).")
-    total = 0
-    for member in members:
-        total += member.file_size
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+    with archive:
+        members = archive.infolist()
+        names = {member.filename for member in members}
+        if "xl/workbook.xml" not in names:
+            raise BatchFileError(f"{path.name} is a zip archive but not an Excel workbook (.xlsx).")
+        total = 0
+        for member in members:
+            total += member.file_size
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
+                raise BatchFileError(
+                    f"{path.name} is refused: part {member.filename} would expand {ratio:,.0f} times "
+                    f"(a zip bomb or a corrupt workbook)."
+                )
+        if total > MAX_UNCOMPRESSED_BYTES:
             raise BatchFileError(
-                f"{path.name} is refused: part {member.filename} would expand {ratio:,.0f} times "
-                f"(a zip bomb or a corrupt workbook)."
+                f"{path.name} is refused: it would unpack to {total / 1_048_576:,.0f} MB "
+                f"(limit {MAX_UNCOMPRESSED_BYTES // 1_048_576} MB)."
             )
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise BatchFileError(
-            f"{path.name} is refused: it would unpack to {total / 1_048_576:,.0f} MB "
-            f"(limit {MAX_UNCOMPRESSED_BYTES // 1_048_576} MB)."
-        )
+        try:
+            xlsx_guard.prescan(path, archive)
+        # A damaged member: bad CRC, truncated deflate stream, unknown or encrypted compression.
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, NotImplementedError,
+                RuntimeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BatchFileError(f"{path.name} is a damaged .xlsx workbook ({reason}).") from None
 
 
 def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
