@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
+from copy import copy
 from functools import lru_cache
 from operator import itemgetter
 from datetime import date, datetime
@@ -47,7 +48,14 @@ from app.pars.domain import (
     RecordAction,
     RemsPart,
 )
-from app.pars.values import format_amount, format_pars_date, normalize_birth_date, parse_amount, parse_pars_date
+from app.pars.values import (
+    excel_safe,
+    format_amount,
+    format_pars_date,
+    normalize_birth_date,
+    parse_amount,
+    parse_pars_date,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -287,7 +295,9 @@ def row_to_completion(cells: dict[str, str]) -> Completion:
         )
         for type_column, amount_column in _CREDIT_TYPE_COLUMNS:
             credit_type = get(type_column, "").strip()
-            if credit_type:
+            if credit_type in board.credit_types:
+                board.repeated_types.append(credit_type)  # the same type in both columns: 678
+            elif credit_type:
                 board.credit_types[credit_type] = _amount(get(amount_column, ""))
         completion.boards.append(board)
 
@@ -517,10 +527,42 @@ def _sheet_layout(sheet, headers: Sequence[str]) -> None:  # noqa: ANN001 - open
 
 
 def _text_row(sheet, values: Sequence[str]) -> None:  # noqa: ANN001
-    """Append values as text cells so IDs keep leading zeros and dates stay MM-DD-YYYY."""
-    sheet.append(list(values))
+    """Append values as text cells so IDs keep leading zeros and dates stay MM-DD-YYYY, and so a value
+    such as "=HYPERLINK(...)" stays text instead of becoming a live formula."""
+    sheet.append([excel_safe(value) if value else value for value in values])
     for cell in sheet[sheet.max_row]:
         cell.number_format = "@"
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
+class TextCells:
+    """Makes write-only cells that hold text and nothing else, for every workbook ParsDesk writes.
+
+    openpyxl stores any string that starts with "=" as a formula; a learner named "=HYPERLINK(...)"
+    would become a live link in the coordinator's Excel. These cells are always string cells (and
+    XML-safe), formatted as Text ("@") so that a value retyped in Excel keeps its leading zeros."""
+
+    def __init__(self, sheet) -> None:  # noqa: ANN001 - openpyxl WriteOnlyWorksheet
+        from openpyxl.cell import WriteOnlyCell
+
+        self._sheet = sheet
+        self._make = WriteOnlyCell
+        prototype = WriteOnlyCell(sheet, "")
+        prototype.number_format = "@"
+        self._style = prototype._style
+
+    def __call__(self, value: object):  # noqa: ANN204 - a WriteOnlyCell, or None for an empty cell
+        if value is None or value == "":
+            return None
+        cell = self._make(self._sheet)
+        cell._value = excel_safe(value if isinstance(value, str) else str(value))
+        cell.data_type = "s"
+        cell._style = copy(self._style)
+        return cell
+
+    def row(self, values: Sequence[object]) -> list:
+        return [self(value) for value in values]
 
 
 def write_template(path: Path | str) -> None:
@@ -566,24 +608,51 @@ def write_template(path: Path | str) -> None:
     workbook.save(path)
 
 
+REJECTION_GUIDANCE = (
+    "Rows ParsDesk or PARS did not accept, with their original columns and the reason in Error Code and "
+    "Error Message. Keep this row and the header row; correct the rows (or delete those you do not want "
+    "to send) and load this workbook again: the two error columns are ignored when it is read."
+)
+
+
 def write_rejections(
     path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]
 ) -> None:
     """The rows that failed with their original columns plus `Error Code` and `Error Message`.
 
     Same guidance/header layout as the template, so the user can fix the rows and load the file again
-    (the two error columns are ignored when it is read back).
+    (the two error columns are ignored when it is read back). Streamed (openpyxl write-only): 5,000
+    rows take a fraction of a second; every value is a text cell (see TextCells).
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "Rejected learners"
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Rejected learners")
     all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
-    _sheet_layout(sheet, all_headers)
+    width = len(headers)
+    # Layout first: a write-only sheet takes its columns, panes and merges before the first row.
+    for index, header in enumerate(all_headers, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(header, max(14, len(header) + 2))
+    sheet.freeze_panes = "A3"
+    sheet.merged_cells.add(f"A1:{get_column_letter(max(len(all_headers), 1))}1")
+    sheet.row_dimensions[1].height = 48
+    text = TextCells(sheet)
+
+    guidance = WriteOnlyCell(sheet, REJECTION_GUIDANCE)
+    guidance.alignment = Alignment(wrap_text=True, vertical="top")
+    guidance.font = Font(italic=True)
+    sheet.append([guidance])
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    header_cells = []
+    for header in all_headers:
+        cell = text(header)
+        cell.font, cell.fill = bold, fill
+        header_cells.append(cell)
+    sheet.append(header_cells)
     for values, code, message in rows:
-        padded = [*values, *[""] * (len(headers) - len(values))][: len(headers)]
-        sheet.append([*padded, code, message])
-        for cell in sheet[sheet.max_row][: len(headers)]:
-            cell.number_format = "@"
+        padded = [*values[:width], *[""] * (width - len(values))]
+        sheet.append([*text.row(padded), code, text(message)])
     workbook.save(path)

@@ -332,6 +332,8 @@ def _read_certificate(certificate: etree._Element, completion: Completion) -> No
         amount = _amount(_attribute(credit, "numberOfCredits"))
         if certification.casefold() == board_code.casefold():
             board.points = amount
+        elif certification in board.credit_types:
+            board.repeated_types.append(certification)  # the same type twice: validation says 678
         else:
             board.credit_types[certification] = amount
     completion.boards.append(board)
