@@ -621,38 +621,13 @@ def write_rejections(
     """The rows that failed with their original columns plus `Error Code` and `Error Message`.
 
     Same guidance/header layout as the template, so the user can fix the rows and load the file again
-    (the two error columns are ignored when it is read back). Streamed (openpyxl write-only): 5,000
-    rows take a fraction of a second; every value is a text cell (see TextCells).
+    (the two error columns are ignored when it is read back). Streamed by app.pars.xlsx_writer: 5,000
+    rows take a fraction of a second (bench/bench_rejections.py), and every value is a text cell.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    from app.pars.xlsx_writer import write_text_sheet
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Rejected learners")
     all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
     width = len(headers)
-    # Layout first: a write-only sheet takes its columns, panes and merges before the first row.
-    for index, header in enumerate(all_headers, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(header, max(14, len(header) + 2))
-    sheet.freeze_panes = "A3"
-    sheet.merged_cells.add(f"A1:{get_column_letter(max(len(all_headers), 1))}1")
-    sheet.row_dimensions[1].height = 48
-    text = TextCells(sheet)
-
-    guidance = WriteOnlyCell(sheet, REJECTION_GUIDANCE)
-    guidance.alignment = Alignment(wrap_text=True, vertical="top")
-    guidance.font = Font(italic=True)
-    sheet.append([guidance])
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    header_cells = []
-    for header in all_headers:
-        cell = text(header)
-        cell.font, cell.fill = bold, fill
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for values, code, message in rows:
-        padded = [*values[:width], *[""] * (width - len(values))]
-        sheet.append([*text.row(padded), code, text(message)])
-    workbook.save(path)
+    columns = [(header, _WIDTHS.get(header, max(14, len(header) + 2))) for header in all_headers]
+    lines = ([*values[:width], *[""] * (width - len(values)), code, message] for values, code, message in rows)
+    write_text_sheet(path, "Rejected learners", columns, lines, guidance=REJECTION_GUIDANCE)

@@ -177,7 +177,7 @@ def _check_prologue(path: Path, member: str, head: bytes) -> None:
         raise _refuse(path, f"part {member} is not UTF-8 text (Excel writes UTF-8)")
     declared = _ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
     if declared and declared.group(1).strip().lower() not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
-        raise _refuse(path, f"part {member} declares the {declared.group(1).decode('ascii', 'replace')} "
+        raise _refuse(path, f"part {member} declares the {declared.group(1)[:20].decode('ascii', 'backslashreplace')} "
                             "encoding (Excel writes UTF-8)")
 
 
@@ -206,7 +206,7 @@ class _SheetScan:
     def reference(self, raw: bytes) -> tuple[int, int]:
         match = _CELL_REFERENCE.fullmatch(raw)
         if not match or len(match.group(1)) > 3 or len(match.group(2)) > 7:
-            shown = raw[:20].decode("ascii", "replace")
+            shown = raw[:20].decode("ascii", "backslashreplace")
             raise self.refuse(f"has '{shown}', which is not a valid Excel cell reference")
         return _column_number(match.group(1)), int(match.group(2))
 
@@ -258,7 +258,7 @@ class _SheetScan:
                 elif value.isdigit() and len(value) <= 7:
                     self.row = int(value)
                 else:
-                    raise self.refuse(f"has row number '{value[:20].decode('ascii', 'replace')}', which is "
+                    raise self.refuse(f"has row number '{value[:20].decode('ascii', 'backslashreplace')}', which is "
                                       "not valid")
                 # A row alone (a height, a style) holds nothing to read: only its cells are judged.
                 self.column = 0
@@ -267,7 +267,7 @@ class _SheetScan:
                 for end in ref.split(b":")[:2]:
                     if end:
                         column, row = self.reference(end)
-                        check(column, row, f"its used range is {ref[:40].decode('ascii', 'replace')}")
+                        check(column, row, f"its used range is {ref[:40].decode('ascii', 'backslashreplace')}")
         if self.cells > MAX_CELLS:
             raise self.refuse(f"has more than {MAX_CELLS:,} cells")
 
@@ -359,7 +359,7 @@ def _check_formula_values(path: Path, archive: zipfile.ZipFile, member: str) -> 
                     if has_formula and not has_value and not self_closing:
                         count += 1
                         if len(missing) < 3:
-                            missing.append(reference.decode("ascii", "replace") or "?")
+                            missing.append(reference.decode("ascii", "backslashreplace") or "?")
                     has_formula = has_value = False
                     continue
                 reference = _attributes(attributes).get(b"r", b"")[:20]
@@ -392,7 +392,7 @@ def _scan_shared_strings(path: Path, archive: zipfile.ZipFile, member: str) -> N
                 for name, value in _attributes(header.group(1)).items():
                     if name in (b"count", b"uniqueCount"):
                         if not value.isdigit() or len(value) > 12 or int(value) > MAX_SHARED_STRINGS:
-                            shown = value[:20].decode("ascii", "replace")
+                            shown = value[:20].decode("ascii", "backslashreplace")
                             raise _refuse(path, f"its shared-string table declares {name.decode()}=\"{shown}\" "
                                                 f"(at most {MAX_SHARED_STRINGS:,} texts fit a PARS learner file)")
         items += len(_SST_ITEM.findall(segment))
