@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.wording import plural
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="activities_action", metavar="ACTION", required=True)
@@ -59,9 +61,8 @@ def run_import(args: argparse.Namespace) -> int:
         return _fail(f"{Path(args.file).name}: {exc}; nothing was imported")
     finally:
         store.close()
-    noun = "activity" if result.total == 1 else "activities"
     print(
-        f"Imported {result.total} {noun} from {Path(args.file).name}: "
+        f"Imported {plural(result.total, 'activity')} from {Path(args.file).name}: "
         f"{len(result.created)} new, {len(result.updated)} updated."
     )
     return 0
@@ -73,7 +74,7 @@ def run_export(args: argparse.Namespace) -> int:
         return _fail(f"no ParsDesk store at {path}")
     from app.models.store import Store, StoreError
     from app.pars.activities_json import write_activities
-    from app.services.activities import export_activities
+    from app.services.activities import export_activities, unregistered_activity_titles
 
     try:
         store = Store.open(path)
@@ -82,11 +83,19 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         with store.session() as session:
             activities = export_activities(session)
+            skipped = unregistered_activity_titles(session)
     finally:
         store.close()
     try:
         write_activities(args.file, activities)
     except OSError as exc:
         return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
-    print(f"Exported {len(activities)} activities to {Path(args.file).name}.")
+    print(f"Exported {plural(len(activities), 'activity')} to {Path(args.file).name}.")
+    if skipped:
+        # the JSON format identifies an activity by its ACCME ID, which these do not have yet
+        shown = ", ".join(repr(title) for title in skipped[:5]) + (", …" if len(skipped) > 5 else "")
+        print(
+            f"Not exported: {plural(len(skipped), 'activity')} not registered with PARS yet (no ACCME activity ID; "
+            f"the next sync registers {'it' if len(skipped) == 1 else 'them'}): {shown}."
+        )
     return 0

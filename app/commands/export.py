@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from app.pars.domain import Status
+from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -76,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
-    print(f"Wrote {written} learner record{'s' if written != 1 else ''} to {out}")
+    print(f"Wrote {plural(written, 'learner record')} to {out}")
     return 0

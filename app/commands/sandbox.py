@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from app.pars.environments import LOCAL_SANDBOX_PORT
+from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     creds = SANDBOX_DEMO_CREDENTIALS
     print(f"PARS sandbox on {server.url}  (provider {creds.provider_id}, user {creds.user!r}, "
-          f"password {creds.password!r}); {len(activities)} activities preloaded; Ctrl+C stops it.")
+          f"password {creds.password!r}); {plural(len(activities), 'activity')} preloaded; Ctrl+C stops it.")
     sys.stdout.flush()
     try:
         server.serve_forever()
