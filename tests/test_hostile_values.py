@@ -357,3 +357,20 @@ def test_the_sandbox_answers_673_and_refuses_hidden_characters(tmp_path: Path) -
     assert [(r.status, r.code) for r in results[:2]] == [("Rejected", 673), ("Rejected", 673)]
     assert results[2].status == "Rejected" and "U+202E" in (results[2].message or "")
     assert results[3].status == "Accepted"
+
+
+def test_text_cells_used_by_export_hold_formulas_and_controls_as_text(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from app.pars.excel import TextCells
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Learners")
+    text = TextCells(sheet)
+    sheet.append(text.row(["=HYPERLINK(\"http://x\")", "Ada\x07", "", "0012345"]))
+    out = tmp_path / "export.xlsx"
+    workbook.save(out)
+
+    assert_no_formulas(out)
+    values = [cell.value for cell in load_workbook(out).active[1]]
+    assert values == ['=HYPERLINK("http://x")', "Ada<U+0007>", None, "0012345"]

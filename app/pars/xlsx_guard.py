@@ -309,6 +309,7 @@ _PLAIN_CELL = re.compile(
     + rb'"(?: (?:s|t|cm|vm|ph)="[A-Za-z0-9]{0,16}")*/?>'
 )
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_DIMENSION = re.compile(rb"dimension")
 _FORMULAS = (re.compile(rb"<f[\s/>]"), re.compile(rb":f[\s/>]"))
 
 
@@ -322,9 +323,8 @@ def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _Sheet
             raise scan.refuse("declares a DOCTYPE or entity, which Excel never writes")
         if not scan.formulas and any(pattern.search(segment) for pattern in _FORMULAS):
             scan.formulas = True
-        at = segment.find(b"dimension")
-        if at >= 0:
-            tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, at))
+        for mention in _DIMENSION.finditer(segment):
+            tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, mention.start()))
             if tag:
                 scan.segment(tag.group(0))
         scan.cells += cells
