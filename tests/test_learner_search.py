@@ -8,6 +8,7 @@ from decimal import Decimal
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QPushButton
 
 from app.pars.domain import BoardPart, Status
 from app.ui.learner_dialog import LearnerDialog
@@ -131,3 +132,38 @@ def test_new_and_changed_records_show_up_without_a_new_search(qtbot, store):
     with qtbot.assertNotEmitted(tab.model.modelReset):
         tab.ctx.notify_records_changed([new_id])
     assert tab.model.row_of(new_id) == 0 and tab.model.total == 1
+
+
+def test_download_runs_in_the_background_with_progress_and_cancel(qtbot, store, tmp_path, monkeypatch):
+    """An export of every record is written by a worker thread; the progress dialog's Cancel leaves
+    no file behind, and a second download afterwards writes every record with progress reported."""
+    import threading
+
+    from app.ui.export_worker import ExportWorker
+
+    activity = recent_activity(store)
+    bulk_load(store, [activity], 1_200)
+    tab = _tab(qtbot, store)
+    target = tmp_path / "all.xlsx"
+    tab.choose_save_path = lambda suggested: str(target)
+
+    # hold the worker at its start until Cancel has been pressed, so the test does not race it
+    gate = threading.Event()
+    unhindered = ExportWorker.run
+    monkeypatch.setattr(ExportWorker, "run", lambda worker: (gate.wait(10), unhindered(worker)))
+    assert tab.download() == target
+    export = tab._export
+    with qtbot.waitSignal(export.cancelled, timeout=10_000):
+        export.dialog.findChild(QPushButton).click()  # the coordinator presses Cancel
+        gate.set()
+    qtbot.waitUntil(lambda: tab._export is None, timeout=5_000)
+    assert not target.exists()
+
+    progress: list[tuple[int, int]] = []
+    tab.download()
+    tab._export.worker.progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(tab.exported, timeout=20_000) as exported:
+        pass
+    assert exported.args == [str(target), 1_200]
+    assert progress[-1] == (1_200, 1_200) and (500, 1_200) in progress
+    assert sum(1 for _ in load_workbook(target, read_only=True).active.iter_rows()) == 1_201

@@ -670,10 +670,7 @@ def test_batch_looks_up_each_records_activity():
     assert [codes(issues) for issues in validate_batch([record], ACTIVITIES, History(), TODAY)] == [[690]]
 
 
-def test_batch_of_5000_records_against_2000_earlier_ones_is_judged_whole():
-    """A full file against a store's history: every record judged, none confused with another.
-    (How fast: bench/bench_check.py prints it; the suite holds no timed assertions, which failed on
-    a loaded machine.)"""
+def test_batch_of_5000_records_against_a_long_history_all_pass():
     history = history_of(*(make_completion(completion_date=date(2026, 5, 1)) for _ in range(2000)))
     records = []
     for index in range(5000):
@@ -682,6 +679,7 @@ def test_batch_of_5000_records_against_2000_earlier_ones_is_judged_whole():
         record.boards[0].board_id = str(100000 + index)
         records.append(record)
     results = validate_batch(records, ACTIVITIES, history, TODAY)
+    # timings live in bench/bench_check.py: the suite checks behaviour, not a busy machine's speed
     assert len(results) == 5000 and all(issues == [] for issues in results)
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.models import Store
+
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
 
 DATE_FORMAT = "mm/dd/yyyy"
@@ -96,20 +98,24 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
 
     text = TextCells(sheet)  # names, IDs and messages stay text: never a formula
     count = 0
-    for record in records:
-        row: list[Any] = []
-        for column in COLUMNS:
-            value = column.value(record)
-            if isinstance(value, str):
-                row.append(text(value))
-            elif column.number_format and value is not None:
-                cell = WriteOnlyCell(sheet, value=_excel_value(value))
-                cell.number_format = column.number_format
-                row.append(cell)
-            else:
-                row.append(_excel_value(value))
-        sheet.append(row)
-        count += 1
+    try:
+        for record in records:
+            row: list[Any] = []
+            for column in COLUMNS:
+                value = column.value(record)
+                if isinstance(value, str):
+                    row.append(text(value))
+                elif column.number_format and value is not None:
+                    cell = WriteOnlyCell(sheet, value=_excel_value(value))
+                    cell.number_format = column.number_format
+                    row.append(cell)
+                else:
+                    row.append(_excel_value(value))
+            sheet.append(row)
+            count += 1
+    except BaseException:
+        sheet.close()  # end the streamed sheet's XML so its temporary file is released, then give up
+        raise
     if count:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
@@ -149,3 +155,44 @@ def export_filtered(
     (exports of any size without holding them all); returns how many rows were written."""
     records = iter_records(session, filters, sort=sort, descending=descending)
     return export_records(path, records, sheet_title=sheet_title)
+
+
+class ExportCancelled(Exception):
+    """The coordinator cancelled an export; nothing was written."""
+
+
+PROGRESS_EVERY = 500
+
+
+def export_filtered_in_worker(
+    store: Store,
+    path: Path | str,
+    filters: SearchFilters,
+    *,
+    sort: str = SortKey.NAME,
+    descending: bool = False,
+    sheet_title: str = "Learners",
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """`export_filtered` for a worker thread: its own Session, progress every few hundred rows, and a
+    stop check that abandons the export (raising ExportCancelled) before anything reaches `path`."""
+    from app.services.learners import count_records
+
+    with store.session() as session:
+        total = count_records(session, filters)
+        on_progress(0, total)
+
+        def watched() -> Iterable[LearnerRecordView]:
+            for done, record in enumerate(iter_records(session, filters, sort=sort, descending=descending), start=1):
+                if done % PROGRESS_EVERY == 0:
+                    if should_stop():
+                        raise ExportCancelled
+                    on_progress(done, total)
+                yield record
+            if should_stop():
+                raise ExportCancelled
+
+        written = export_records(path, watched(), sheet_title=sheet_title)
+    on_progress(written, written)
+    return written

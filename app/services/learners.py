@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.models.search_keys import id_key, name_key, name_words, prefix_bounds
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -231,32 +232,31 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         terms.append(CompletionRow.completion_date >= filters.date_from)
     if filters.date_to is not None:
         terms.append(CompletionRow.completion_date <= filters.date_to)
-    words = [w for w in re.split(r"[\s,]+", filters.name.strip()) if w]
-    if words:
-        # the names the record holds (its own snapshot), not the learner directory's
-        terms.extend(
+    # each word typed is the start of the first or last name, folded as the stored keys are
+    for word in name_words(filters.name):
+        low, high = prefix_bounds(word)
+        terms.append(
             or_(
-                CompletionRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
-                CompletionRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                and_(CompletionRow.first_key >= low, CompletionRow.first_key < high),
+                and_(CompletionRow.last_key >= low, CompletionRow.last_key < high),
             )
-            for w in words
         )
-    learner_id = filters.learner_id.strip()
+    learner_id = id_key(filters.learner_id)
     if learner_id:
         terms.append(
             or_(
-                func.upper(CompletionRow.license_id) == learner_id.upper(),
+                CompletionRow.license_key == learner_id,
                 CompletionRow.id.in_(
-                    select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id == learner_id)
+                    select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id_key == learner_id)
                 ),
             )
         )
     activity = filters.activity.strip()
     if activity:
+        # a number may be the start of an ACCME ID or part of a title ("2026 Update"): either matches
+        activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
         if activity.isdigit():
-            activity_match = ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE)
-        else:
-            activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
+            activity_match = or_(activity_match, ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE))
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
     board = filters.board.strip().upper()
     if board:
@@ -506,20 +506,19 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
     from app.pars import validation
 
     learner = completion.learner
-    first = (learner.first_name or "").strip().lower()
-    last = (learner.last_name or "").strip().lower()
-    license_id = (learner.license_id or "").strip().upper()
-    # the identity each earlier record holds (its snapshot), as validation compares them
+    # candidates by the folded keys each earlier record holds (its snapshot): a superset of what
+    # validation then compares, found through indexes
     who: list[ColumnElement[bool]] = [
-        and_(func.lower(CompletionRow.first_name) == first, func.lower(CompletionRow.last_name) == last)
+        and_(CompletionRow.first_key == name_key(learner.first_name), CompletionRow.last_key == name_key(learner.last_name))
     ]
+    license_id = id_key(learner.license_id)
     if license_id:
-        who.append(func.upper(CompletionRow.license_id) == license_id)
-    board_ids = [(b.board_id or "").strip() for b in completion.boards if (b.board_id or "").strip()]
+        who.append(CompletionRow.license_key == license_id)
+    board_ids = sorted({id_key(b.board_id) for b in completion.boards} - {""})
     if board_ids:
         who.append(
             CompletionRow.id.in_(
-                select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id.in_(board_ids))
+                select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id_key.in_(board_ids))
             )
         )
     rows = session.scalars(
@@ -823,13 +822,11 @@ def local_learner_matches(session: Session, partial: Learner, *, limit: int = 10
     license_id = (partial.license_id or "").strip()
     query = select(LearnerRow)
     if license_id:
-        query = query.where(func.upper(LearnerRow.license_id) == license_id.upper())
+        query = query.where(LearnerRow.license_key == id_key(license_id))
         if last:
-            query = query.where(func.lower(LearnerRow.last_name) == last.lower())
+            query = query.where(LearnerRow.last_key == name_key(last))
     elif last and first:
-        query = query.where(
-            func.lower(LearnerRow.last_name) == last.lower(), func.lower(LearnerRow.first_name) == first.lower()
-        )
+        query = query.where(LearnerRow.last_key == name_key(last), LearnerRow.first_key == name_key(first))
         if partial.birth_date:
             query = query.where(LearnerRow.birth_date == partial.birth_date)
     else:
@@ -889,11 +886,8 @@ def iter_records(
     descending: bool = True,
     page_size: int = 2000,
 ) -> Iterable[LearnerRecordView]:
-    """All matching records, page by page (for exports of any size without holding them all)."""
-    offset = 0
-    while True:
-        page = search_records(session, filters, limit=page_size, offset=offset, sort=sort, descending=descending)
-        yield from page
-        if len(page) < page_size:
-            return
-        offset += page_size
+    """All matching records from one streamed, sorted query, `page_size` rows at a time (exports of any
+    size without holding them all; OFFSET paging would re-sort the whole join for every page)."""
+    query = _page_query(filters).order_by(*_ordering(sort, descending)).execution_options(yield_per=page_size)
+    for rows in session.execute(query).partitions():
+        yield from _views(session, rows)

@@ -507,6 +507,8 @@ class MainWindow(QMainWindow):
             if not self.ctx.sync.wait_stopped(_STOP_WAIT_MS):
                 log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
         self.upload_tab.shutdown()  # stops a file check that is running and waits for its thread
+        for tab in (self.summary_tab, self.search_tab):
+            tab.shutdown_export()  # a download still being written is abandoned; its target stays untouched
         # closing: no view needs the last changes any more, and nothing may touch the store after this
         for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
             timer.stop()

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.export import export_filtered
 from app.services.learners import LearnerRecordView, SortKey
 from app.ui.context import AppContext
+from app.ui.export_worker import BackgroundExport
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import COL_STATUS, ChangeBacklog, LearnerRecordModel, off_screen_tab
@@ -76,6 +76,7 @@ class RecordTableTab(QWidget):
         self.ctx = ctx
         self.last_dialog: Any = None  # the dialog or message box opened last (tests look at it)
         self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
+        self._export: BackgroundExport | None = None  # a download being written in the background
         self.model: LearnerRecordModel
         self.table: QTableView
         self.delete_button: QPushButton
@@ -302,9 +303,10 @@ class RecordTableTab(QWidget):
         return path or None
 
     def download(self) -> Path | None:
-        """Write every record the model's filters match (all pages, by name) to an .xlsx the user
-        picks; returns where, or None when there was nothing to save, the user cancelled or the
-        file could not be written (said in a warning)."""
+        """Start writing every record the model's filters match (all pages, by name) to an .xlsx the
+        user picks, in the background with a cancellable progress dialog; returns where, or None when
+        there was nothing to save or the user cancelled. `exported` says when the file is written; a
+        file that cannot be written is said in a warning."""
         filters = self.model.filters
         if filters is None:
             return None
@@ -317,10 +319,22 @@ class RecordTableTab(QWidget):
         path = Path(chosen)
         if path.suffix.lower() != ".xlsx":
             path = path.with_suffix(".xlsx")
-        try:
-            written = self.ctx.read(export_filtered, path, filters, sort=SortKey.NAME, descending=False)
-        except OSError as exc:
-            QMessageBox.warning(self, self.download_title, f"Could not write {path}: {exc.strerror or exc}")
+        if self._export is not None and self._export.running():
+            QMessageBox.information(self, self.download_title, "A download is still being written.")
             return None
-        self.exported.emit(str(path), written)
+        export = BackgroundExport(self, self.ctx.store, path, filters, sort=SortKey.NAME, descending=False,
+                                  title=self.download_title)
+        export.succeeded.connect(self.exported)
+        export.failed.connect(lambda message: QMessageBox.warning(self, self.download_title, message))
+        export.destroyed.connect(self._forget_export)
+        self._export = export
+        export.start()
         return path
+
+    def _forget_export(self) -> None:
+        self._export = None
+
+    def shutdown_export(self) -> None:
+        """Stop a download still being written (the tab is closing); the target file is left untouched."""
+        if self._export is not None:
+            self._export.stop_and_wait()
