@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from app.models import Store
 from app.services.learners import SearchFilters
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class BackgroundExport(QObject):
             return
         self.dialog.setMaximum(max(total, 1))
         self.dialog.setValue(min(done, max(total, 1)))
-        self.dialog.setLabelText(f"Writing {self.path.name}: {done:,} of {total:,} records…")
+        self.dialog.setLabelText(f"Writing {self.path.name}: {done:,} of {plural(total, 'record')}…")
 
     @Slot()
     def _on_thread_finished(self) -> None:

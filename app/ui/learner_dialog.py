@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -438,6 +440,11 @@ class LearnerDialog(QDialog):
         self._rejection_text = ""
         self.outcome = ""  # what the last save did, in one sentence
         self._match_tasks: set[_OnlineMatch] = set()
+        self._clean_form: Completion | None = None  # the form as opened or last saved (see reject)
+        self._discard_confirmed = False
+        self.discard_box: QMessageBox | None = None  # the "Discard what you entered?" question, while open
+        self.discard_button: Any = None
+        self.keep_editing_button: Any = None
         # Problems are shown next to a field once it was edited or left, and next to every field once
         # a save was tried (or when an existing record is opened); the summary always lists them all.
         self._touched: set[str] = set()
@@ -1102,6 +1109,48 @@ class LearnerDialog(QDialog):
             self._prefilling = False
         self.schedule_validation()
 
+    # --- leaving without saving ---------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._clean_form is None:
+            self._mark_clean()  # what the form held when it opened (parts depend on what is visible)
+
+    def _mark_clean(self) -> None:
+        self._clean_form = self.completion()
+
+    def has_unsaved_input(self) -> bool:
+        """Whether something was typed or chosen since the form opened (or since the last save)."""
+        return self._clean_form is not None and self.completion() != self._clean_form
+
+    def reject(self) -> None:
+        """Esc, Cancel and the window's close button: a half-filled form asks before it is discarded."""
+        if self._discard_confirmed or not self.has_unsaved_input():
+            super().reject()
+            return
+        if self.discard_box is not None:
+            self.discard_box.raise_()
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question, self.windowTitle(),
+            "Discard what you entered? The learner record is not saved.", QMessageBox.StandardButton.NoButton, self,
+        )
+        box.setObjectName("discardBox")
+        self.discard_button = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        self.keep_editing_button = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(self.keep_editing_button)  # Enter or a second Esc keeps the form
+        box.setEscapeButton(self.keep_editing_button)
+        box.finished.connect(lambda _result: self._discard_answered(box))
+        self.discard_box = box
+        box.open()  # window-modal, without a nested event loop
+
+    def _discard_answered(self, box: QMessageBox) -> None:
+        self.discard_box = None
+        box.deleteLater()
+        if box.clickedButton() is self.discard_button:
+            self._discard_confirmed = True
+            self.reject()
+
     def done(self, result: int) -> None:
         """Closing: stop pending checks and stop listening to lookups still running."""
         self._validate_timer.stop()
@@ -1157,6 +1206,7 @@ class LearnerDialog(QDialog):
             self.note.setStyleSheet(f"color: {OK_COLOR};" if result.status != Status.DRAFT.value else "color: #8a5300;")
             self.note.setVisible(True)
             self.clear_learner()
+            self._mark_clean()  # what is left (activity, date, boards) belongs to the saved record
         else:
             self.accept()
         return result
