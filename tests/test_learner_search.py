@@ -134,6 +134,22 @@ def test_new_and_changed_records_show_up_without_a_new_search(qtbot, store):
     assert tab.model.row_of(new_id) == 0 and tab.model.total == 1
 
 
+def test_rejected_records_found_by_a_search_can_be_resubmitted_as_is_or_walked_through(qtbot, store, monkeypatch):
+    _ada, grace, _alan = _three(store)  # Grace's record is the rejected one
+    tab = _tab(qtbot, store)
+    tab.status_combo.setCurrentIndex(tab.status_combo.findData(Status.REJECTED.value))
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1)
+    dialog = tab.open_next_rejected()
+    assert isinstance(dialog, LearnerDialog) and dialog.resubmit_id == grace
+    dialog.reject()
+
+    tab.table.selectRow(0)
+    monkeypatch.setattr(tab, "confirm_resubmit", lambda count: count == 1)
+    [outcome] = tab.resubmit_selected()
+    assert outcome.completion_id == grace and outcome.resubmitted
+    qtbot.waitUntil(lambda: "(resubmitted)" in tab.model.index(0, tab.model.column_of("status")).data())
+
+
 def test_download_runs_in_the_background_with_progress_and_cancel(qtbot, store, tmp_path, monkeypatch):
     """An export of every record is written by a worker thread; the progress dialog's Cancel leaves
     no file behind, and a second download afterwards writes every record with progress reported."""

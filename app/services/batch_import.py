@@ -100,6 +100,7 @@ class RowVerdict:
     # Rejected record it resubmits (a rejection workbook row coming back, an XML correction).
     target_id: int | None = None
     note: str | None = None  # the explanation shown for an already-reported or still-rejected row
+    rejection_code: int | None = None  # Rejected before: the code PARS or the board gave
 
     @property
     def first_issue(self) -> Issue | None:
@@ -173,6 +174,11 @@ class BatchAnalysis:
     def rejected_before(self) -> list[tuple[int, str]]:
         """(row, explanation) of rows that repeat a still-rejected record (sent only on request)."""
         return [(v.row, v.note or "") for v in self.verdicts if v.kind is RowKind.STILL_REJECTED]
+
+    def rejected_before_codes(self) -> dict[int, int]:
+        """Row -> the code PARS or the board rejected it with, for the rows rejected before."""
+        return {v.row: v.rejection_code for v in self.verdicts
+                if v.kind is RowKind.STILL_REJECTED and v.rejection_code is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,6 +543,7 @@ def _follow_rejection(
     verdict.target_id = latest.id
     if unchanged:
         verdict.kind = RowKind.STILL_REJECTED
+        verdict.rejection_code = latest.code
         verdict.note = (
             f"{_rejection_words(latest)}: will be sent unchanged only if you ask to resend rejected rows "
             f"({latest.credit_id})."

@@ -685,6 +685,49 @@ def resubmit(
     return SaveResult(completion_id=new.id, credit_id=new.credit_id, status=new.status)
 
 
+@dataclass(frozen=True, slots=True)
+class ResubmitOutcome:
+    """What 'Resubmit as is' did with one record: the new attempt's creditID, or why not."""
+
+    completion_id: int  # the rejected record
+    learner_name: str
+    new_id: int | None = None
+    new_credit_id: str | None = None
+    reason: str | None = None  # not resubmitted: not Rejected, resubmitted already, or PARS's rules
+
+    @property
+    def resubmitted(self) -> bool:
+        return self.new_id is not None
+
+
+def resubmit_unchanged(
+    session: Session, ids: Iterable[int], actor: str | None, as_of: date
+) -> list[ResubmitOutcome]:
+    """'Resubmit as is': queue each Rejected record again with the same data under a new creditID,
+    linked to it (for board codes that clear with time, such as 661 before the board knows the
+    learner). Records that are not Rejected, were resubmitted already, or no longer pass PARS's
+    rules are left alone with the reason. One outcome per record, in the order asked."""
+    outcomes: list[ResubmitOutcome] = []
+    for completion_id in dict.fromkeys(ids):
+        view = record_by_id(session, completion_id)
+        if view is None:
+            outcomes.append(ResubmitOutcome(completion_id, "", reason="It no longer exists."))
+            continue
+        refusal = resubmission_refusal(session, completion_id)
+        if refusal is not None:
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, reason=refusal))
+            continue
+        same = completion_for_edit(session, completion_id)
+        assert same is not None
+        result = resubmit(session, completion_id, same, actor, as_of)
+        if result.saved:
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, result.completion_id, result.credit_id))
+        else:
+            reason = "; ".join(f"{i.code} {i.field}: {i.message}" for i in result.issues)
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, reason=reason))
+    return outcomes
+
+
 def delete_records(session: Session, ids: Iterable[int], actor: str | None) -> list[tuple[int, str]]:
     """Delete (or queue PARS deletes for) these records; returns (id, reason) for those refused,
     in the order asked. Many ticked records go through the bulk path (one query per 500 records)."""
@@ -867,8 +910,10 @@ __all__ = [
     "records_by_ids",
     "records_for_activity",
     "refresh_records",
+    "ResubmitOutcome",
     "resubmission_refusal",
     "resubmit",
+    "resubmit_unchanged",
     "save_entry",
     "save_new_record",
     "search_records",

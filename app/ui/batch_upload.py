@@ -610,8 +610,9 @@ class BatchUploadTab(QWidget):
             )
         elif analysis.still_rejected:
             self._set_message(
-                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} repeat what PARS or a board "
-                "rejected before: correct them and upload again, or tick the box below to send them unchanged."
+                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} "
+                f"{'repeats' if analysis.still_rejected == 1 else 'repeat'} what PARS or a board rejected before: "
+                "correct them and upload again, or tick the box below to send them unchanged."
             )
         else:
             self._set_message(f"{name}: no record can be queued; fix the rows listed below and upload the file again.",
@@ -633,12 +634,14 @@ class BatchUploadTab(QWidget):
 
     def _fill_problems(self, analysis: BatchAnalysis) -> None:
         problems = analysis.problems()
+        codes = {row: str(code) for row, code in analysis.rejected_before_codes().items()}
         notes = analysis.rejected_before() + analysis.notes()
         rows: list[tuple[str, str, str, str]] = [
             (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
         ]
         rows += [
-            (str(r), "", "603" if "(603)" in note else "", note) for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
+            (str(r), "", codes.get(r, "603" if "(603)" in note else ""), note)
+            for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
         ]
         hidden = len(problems) + len(notes) - len(rows)
         if not rows:
