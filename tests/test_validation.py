@@ -758,6 +758,9 @@ def test_only_a_submitted_record_waits_before_it_can_be_deleted(status):
     from app.pars.validation import delete_refusal
 
     refusal = delete_refusal(status)
-    assert (refusal is not None) == (status == "Submitted")
-    if refusal:
+    # an uploaded file's record waits too: whether PARS took it is not known yet
+    assert (refusal is not None) == (status in ("Submitted", "Uploaded by file"))
+    if status == "Submitted":
         assert "Accepted or Rejected" in refusal
+    if status == "Uploaded by file":
+        assert "rejection workbook" in refusal

@@ -72,13 +72,14 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
     return {a.activity_id: a for a in activities if a.activity_id}, History()
 
 
-def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
+def _from_store(path: Path, batch: BatchFile) -> tuple[dict[str, Activity], History]:
     if not path.is_file():
         raise CheckError(f"no ParsDesk store at {path}")
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.models.store import Store, StoreError
-    from app.services.history import load_domain_activities, load_history
+    from app.services.batch_import import history_for_batch
+    from app.services.history import load_domain_activities
 
     try:
         # No migration: checking never writes to the store.
@@ -87,7 +88,8 @@ def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
         raise CheckError(str(exc).splitlines()[0]) from None
     try:
         with store.session() as session:
-            return load_domain_activities(session), load_history(session)
+            # only what the file's learners and activities need, as import reads it
+            return load_domain_activities(session), history_for_batch(session, batch)
     except SQLAlchemyError as exc:
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
         raise CheckError(f"{path} is not a usable ParsDesk store ({reason})") from None
@@ -95,17 +97,17 @@ def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
         store.close()
 
 
-def _context(args: argparse.Namespace) -> tuple[dict[str, Activity], History, str | None]:
+def _context(args: argparse.Namespace, batch: BatchFile) -> tuple[dict[str, Activity], History, str | None]:
     """Activities, history, and a note when neither --activities nor --db was given."""
     if args.activities:
         return (*_from_activities_file(args.activities), None)
     if args.db:
-        return (*_from_store(Path(args.db).expanduser()), None)
+        return (*_from_store(Path(args.db).expanduser(), batch), None)
     from app.paths import default_db_path
 
     default = default_db_path()
     if default.is_file():
-        return (*_from_store(default), None)
+        return (*_from_store(default, batch), None)
     from app.pars.domain import History
 
     return {}, History(), "no --activities or --db given and no ParsDesk store found: activities are unknown"
@@ -187,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         batch = load_batch(path)
-        activities, history, note = _context(args)
+        activities, history, note = _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,8 @@
-"""Export learner records to an Excel workbook (the same layout as "Download learners").
+"""Export learner records to an Excel workbook (the same layout as "Download learners"), or to a PARS
+learner XML file when OUT ends in .xml (the same document as an XML batch file).
 
     parsdesk export learners.xlsx                        # every record
+    parsdesk export learners.xml --activity 123456789    # PARS learner XML, same filters
     parsdesk export rejected.xlsx --status Rejected      # just the rejected ones
     parsdesk export course.xlsx --activity 123456789     # one activity (ACCME ID or title words)
 """
@@ -17,7 +19,8 @@ from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT.xlsx", type=Path, help="the workbook to write")
+    parser.add_argument("out", metavar="OUT.xlsx|OUT.xml", type=Path,
+                        help="the workbook to write, or a PARS learner XML file (.xml)")
     parser.add_argument("--db", type=Path, help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--activity", help="only this activity: its 9-digit ACCME ID, or words of its title")
     parser.add_argument(
@@ -43,12 +46,12 @@ def _status(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from app.models.store import Store, StoreError
     from app.paths import default_db_path
-    from app.services.export import export_filtered
+    from app.services.export import export_filtered, export_filtered_xml
     from app.services.learners import SearchFilters, count_records
 
     out: Path = args.out
-    if out.suffix.lower() != ".xlsx":
-        print(f"parsdesk export: {out} must end in .xlsx", file=sys.stderr)
+    if out.suffix.lower() not in (".xlsx", ".xml"):
+        print(f"parsdesk export: {out} must end in .xlsx or .xml", file=sys.stderr)
         return 2
     db_path = args.db or default_db_path()
     if not Path(db_path).exists():
@@ -71,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
             if args.activity and count_records(session, SearchFilters(activity=args.activity)) == 0:
                 print(f"parsdesk export: no learner records for activity {args.activity!r}", file=sys.stderr)
                 return 1
-            written = export_filtered(session, out, filters)
+            if out.suffix.lower() == ".xml":
+                written = export_filtered_xml(session, out, filters)
+            else:
+                written = export_filtered(session, out, filters)
     except OSError as exc:
         print(f"parsdesk export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -310,3 +310,42 @@ class UploadLine(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
     upload: Mapped[UploadRow] = relationship(back_populates="lines")
+
+
+class ParsFileRow(Base):
+    """An upload file prepared for the PARS website (the route for offices without web-service
+    credentials). Its lines say which records went out in it; nothing is ever in two files."""
+
+    __tablename__ = "pars_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    file_name: Mapped[str] = mapped_column(String(500), unique=True)
+    file_format: Mapped[str] = mapped_column(String(8))  # xlsx | xml
+    environment: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    # the last PARS rejection workbook taken in for this file, and when
+    results_file: Mapped[str | None] = mapped_column(String(500))
+    results_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    lines: Mapped[list[ParsFileLine]] = relationship(
+        back_populates="pars_file", cascade="all, delete-orphan", order_by="ParsFileLine.row_number"
+    )
+
+
+class ParsFileLine(Base):
+    """One record in an upload file: its row (sheet row, or ActivityReport index in XML), the action and
+    the cells as written, and what PARS made of it (None until known, then rejected or submitted)."""
+
+    __tablename__ = "pars_file_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("pars_file.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id"), index=True)
+    action: Mapped[str] = mapped_column(String(8))  # Add | Delete
+    credit_id: Mapped[str] = mapped_column(String(300), index=True)
+    values: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    pars_file: Mapped[ParsFileRow] = relationship(back_populates="lines")

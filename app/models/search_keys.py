@@ -23,9 +23,10 @@ def name_key(text: str | None) -> str:
     """Lower-case letters and digits only, accents dropped: 'D’Arcy-Müller' -> 'darcymuller'."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
-    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())[:KEY_LENGTH]
+    if not text.isascii():  # most names are plain ASCII: no decomposition needed
+        decomposed = unicodedata.normalize("NFKD", text.translate(_UNDECOMPOSED))
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(filter(str.isalnum, text.casefold()))[:KEY_LENGTH]
 
 
 def id_key(text: str | None) -> str:

@@ -196,3 +196,39 @@ def export_filtered_in_worker(
         written = export_records(path, watched(), sheet_title=sheet_title)
     on_progress(written, written)
     return written
+
+
+def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilters) -> int:
+    """Write every record matching `filters` as one PARS learner XML document (the same
+    `ACCMELearnerReports` document as an XML batch file, docs/xml-format.md); returns how many records.
+
+    Each record is written as it would be sent: its own learner snapshot, CME, boards and REMS, its
+    creditID and Record Action Add. The file is readable by its owner only (it holds learner data)."""
+    from datetime import timezone
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from app.models.schema import ActivityRow, CompletionRow
+    from app.pars.xml_codec import render_document
+    from app.paths import ensure_private_file
+    from app.services.records import completion_to_domain, provider_id
+
+    ids = [record.completion_id for record in iter_records(session, filters, sort=SortKey.DATE, descending=False)]
+    completions = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = session.scalars(
+            select(CompletionRow).where(CompletionRow.id.in_(chunk))
+            .options(selectinload(CompletionRow.activity), selectinload(CompletionRow.boards),
+                     selectinload(CompletionRow.rems))
+        ).all()
+        by_id = {row.id: row for row in rows}
+        completions.extend(completion_to_domain(by_id[i]) for i in chunk if i in by_id)
+    titles = dict(session.execute(select(ActivityRow.accme_id, ActivityRow.title)
+                                  .where(ActivityRow.accme_id.is_not(None))).all())
+    document = render_document(completions, provider_id(session), datetime.now(timezone.utc), titles=titles)
+    target = Path(path)
+    ensure_private_file(target)
+    target.write_bytes(document)
+    return len(completions)

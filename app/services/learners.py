@@ -399,8 +399,8 @@ def count_records(session: Session, filters: SearchFilters = SearchFilters()) ->
 
 
 _STATUS_ORDER = [s.value for s in (
-    Status.ACCEPTED, Status.SUBMITTED, Status.REJECTED, Status.QUEUED, Status.DRAFT,
-    Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED,
+    Status.ACCEPTED, Status.SUBMITTED, Status.UPLOADED, Status.REJECTED, Status.QUEUED, Status.DRAFT,
+    Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED, Status.DELETED,
 )]
 
 

@@ -287,7 +287,7 @@ def delete_refusal(row: CompletionRow) -> str | None:
     pars_rule = validation.delete_refusal(status.value)
     if pars_rule is not None:
         return pars_rule
-    if status in (Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED):
+    if status in (Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED, Status.DELETED):
         return f"It is already {status.value}."
     return None
 

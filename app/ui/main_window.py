@@ -152,6 +152,10 @@ class MainWindow(QMainWindow):
         self.sync_action = action("Sync now", self.sync_now, "F5", "sync")
         self.cancel_sync_action = action("Cancel sync", self.cancel_sync, None, "cancel")
         self.cancel_sync_action.setEnabled(False)
+        self.prepare_upload_action = action("Prepare upload for PARS…", self.prepare_upload, None, "upload")
+        self.prepare_upload_action.setToolTip(
+            "Gather the queued records into PARS upload files (Excel or XML) to upload on the PARS website"
+        )
         self.about_action = action("About ParsDesk", self._about)
         self.undo_delete_action = action("Undo delete", self.undo_delete, QKeySequence.StandardKey.Undo, "")
         self.undo_delete_action.setEnabled(False)
@@ -173,6 +177,8 @@ class MainWindow(QMainWindow):
         sync = bar.addMenu("&Sync")
         sync.addAction(self.sync_action)
         sync.addAction(self.cancel_sync_action)
+        sync.addSeparator()
+        sync.addAction(self.prepare_upload_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -187,6 +193,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.sync_action)
         toolbar.addAction(self.cancel_sync_action)
+        toolbar.addAction(self.prepare_upload_action)
         toolbar.addSeparator()
         toolbar.addAction(self.settings_action)
 
@@ -256,6 +263,10 @@ class MainWindow(QMainWindow):
         sent again on every tick."""
         if self.ctx.sync is None or self._closing or self.sync_running:
             return False
+        if self.uses_upload_files:
+            # no web-service credentials: nothing is sent from here; the records go in upload files
+            self.sync_state_label.setText("This office reaches PARS by upload files: use Prepare upload for PARS")
+            return False
         self._last_error = None
         self.sync_state_label.setText("Syncing…")
         self.sync_progress.setRange(0, 0)  # busy until the engine knows how much there is
@@ -267,6 +278,18 @@ class MainWindow(QMainWindow):
         self.sync_started.emit()
         return True
 
+    @property
+    def uses_upload_files(self) -> bool:
+        """Settings: this office reaches PARS in this environment by upload files, not web services."""
+        from app.ui.settings import ROUTE_UPLOAD_FILES
+
+        return self.ctx.settings.route(self.ctx.environment) == ROUTE_UPLOAD_FILES
+
+    def prepare_upload(self) -> None:
+        """Batch Upload tab, then its "Prepare upload for PARS" (asks for the folder)."""
+        self.tabs.setCurrentIndex(TAB_UPLOAD)
+        self.upload_tab.prepare_upload()
+
     def cancel_sync(self) -> None:
         if self.sync_running:
             self.sync_state_label.setText("Cancelling…")
@@ -274,6 +297,8 @@ class MainWindow(QMainWindow):
 
     def _periodic_sync(self) -> None:
         if self._closing:
+            return
+        if self.uses_upload_files:
             return
         if not self.sync_running and QApplication.activeModalWidget() is None:
             pending = self.ctx.read(records.queued_count)
@@ -403,7 +428,11 @@ class MainWindow(QMainWindow):
         queued, last = status.queued, status.last_sync_at
         counts = self.activities_tab.model_counts()
         self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
-        self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}")
+        route = " · upload files" if self.uses_upload_files else ""
+        self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}{route}")
+        self.prepare_upload_action.setText(
+            f"Prepare upload for PARS ({queued})…" if queued and self.uses_upload_files else "Prepare upload for PARS…"
+        )
         self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
