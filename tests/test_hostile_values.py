@@ -374,3 +374,19 @@ def test_text_cells_used_by_export_hold_formulas_and_controls_as_text(tmp_path: 
     assert_no_formulas(out)
     values = [cell.value for cell in load_workbook(out).active[1]]
     assert values == ['=HYPERLINK("http://x")', "Ada<U+0007>", None, "0012345"]
+
+
+def test_plain_values_stay_plain_strings_and_only_risky_ones_become_text_cells(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from app.pars.excel import TextCells
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Learners")
+    text = TextCells(sheet)
+    assert text.plain_or_cell("Ada Lovelace") == "Ada Lovelace"  # openpyxl stores it as a string already
+    sheet.append([text.plain_or_cell(value) for value in ("=1+1", "Ada\x07", "+1-2", "@x")])
+    out = tmp_path / "plain.xlsx"
+    workbook.save(out)
+    assert_no_formulas(out)
+    assert [cell.value for cell in load_workbook(out).active[1]] == ["=1+1", "Ada<U+0007>", "+1-2", "@x"]

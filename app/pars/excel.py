@@ -50,6 +50,7 @@ from app.pars.domain import (
 )
 from app.pars.values import (
     excel_safe,
+    is_excel_safe,
     format_amount,
     format_pars_date,
     normalize_birth_date,
@@ -569,6 +570,13 @@ class TextCells:
     def row(self, values: Sequence[object]) -> list:
         return [self(value) for value in values]
 
+    def plain_or_cell(self, value: str) -> object:
+        """`value` itself when openpyxl already stores it as a plain string (most values: cheaper), else
+        a text cell: for what openpyxl would turn into a formula ("=...") or refuse (control characters)."""
+        if value.startswith("=") or not is_excel_safe(value):
+            return self(value)
+        return value
+
 
 # ACCME's template (document 917_20240125) names the data sheet "Sheet1", and its 13th header is spelled
 # with a trailing space. ParsDesk writes both exactly; reading ignores the space and the sheet's name.
@@ -731,7 +739,7 @@ def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -
     _sheet_layout(sheet, template_headers())
     written: list[list[str]] = []
     for completion in completions:
-        values = completion_to_values(completion)
+        values = [excel_safe(value) for value in completion_to_values(completion)]
         sheet.append(values)
         for cell in sheet[sheet.max_row]:
             cell.data_type = "s"  # a value such as "=1+1" stays text

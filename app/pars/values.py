@@ -191,3 +191,8 @@ def excel_safe(text: str) -> str:
 
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def is_excel_safe(text: str) -> bool:
+    """True when `text` holds nothing an .xlsx cell cannot (see excel_safe)."""
+    return _XML_ILLEGAL.search(text) is None

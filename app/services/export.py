@@ -104,7 +104,7 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
             for column in COLUMNS:
                 value = column.value(record)
                 if isinstance(value, str):
-                    row.append(text(value))
+                    row.append(text.plain_or_cell(value))
                 elif column.number_format and value is not None:
                     cell = WriteOnlyCell(sheet, value=_excel_value(value))
                     cell.number_format = column.number_format
