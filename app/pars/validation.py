@@ -473,7 +473,6 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
         found.add(622, F_FIRST_NAME, "First name is missing")
     if not _text(learner.last_name):
         found.add(623, F_LAST_NAME, "Last name is missing")
-    _check_lengths(completion, found)
 
     completed = _completion_date(completion.completion_date, as_of, found)
 
@@ -518,25 +517,6 @@ def _completion_date(value: date | str | None, as_of: date, found: _Findings) ->
     if completed > as_of:
         found.too_late(f"in the future (today is {format_pars_date(as_of)})")
     return completed
-
-
-# The longest value a record's text fields may hold: what the store keeps (the office's PostgreSQL
-# database enforces these sizes; SQLite would keep longer text, so the same file passes on both).
-TEXT_LIMITS = {F_FIRST_NAME: 200, F_LAST_NAME: 200, F_LICENSE_ID: 64, F_BOARD_ID: 64}
-
-
-def _check_lengths(completion: Completion, found: _Findings) -> None:
-    values = [
-        (F_FIRST_NAME, completion.learner.first_name),
-        (F_LAST_NAME, completion.learner.last_name),
-        (F_LICENSE_ID, completion.learner.license_id),
-        *((F_BOARD_ID, part.board_id) for part in completion.boards),
-    ]
-    for field_name, value in values:
-        limit = TEXT_LIMITS[field_name]
-        text = _text(value)
-        if len(text) > limit:
-            found.add(LOCAL_CHECK, field_name, f"{field_name} is {len(text)} characters long; at most {limit} are kept")
 
 
 def _check_birth_date(completion: Completion, found: _Findings) -> None:
