@@ -75,6 +75,8 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from app.pars.excel import TextCells
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=sheet_title[:31])
     # layout must be set before the first row is streamed
@@ -94,6 +96,7 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
         header.append(cell)
     sheet.append(header)
 
+    text = TextCells(sheet)  # names, IDs and messages stay text: never a formula
     # One styled cell per formatted column, reused row after row: a write-only sheet writes each
     # appended row out at once, and styling a new cell per value costs more than the value itself.
     formatted: dict[int, WriteOnlyCell] = {}
@@ -106,7 +109,11 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
         for record in records:
             row: list[Any] = []
             for number, column in enumerate(COLUMNS):
-                value = _excel_value(column.value(record))
+                value = column.value(record)
+                if isinstance(value, str):
+                    row.append(text.plain_or_cell(value))
+                    continue
+                value = _excel_value(value)
                 styled = formatted.get(number) if value is not None else None
                 if styled is not None:
                     styled.value = value
