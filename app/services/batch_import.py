@@ -25,10 +25,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Store
+from app.models.bulk import insert_rows, key_pairs_join
 from app.models.search_keys import id_key, name_key
 from app.models.schema import (
     ActivityRow,
@@ -269,12 +270,11 @@ def _candidate_ids(
     folded name, a board ID of the file, or a creditID the file names. Index lookups only, so the
     cost follows the file, not the store; the caller then compares exactly."""
     in_activities = CompletionRow.activity_id.in_(activity_row_ids)
-    names = sorted({(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions})
+    names = {(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions}
     board_keys = sorted({id_key(b.board_id) for c in completions for b in c.boards if b.board_id} - {""})
     found: set[int] = set()
-    for chunk in _chunks(names):
-        found.update(session.scalars(select(CompletionRow.id).where(
-            tuple_(CompletionRow.last_key, CompletionRow.first_key).in_(chunk), in_activities)))
+    found.update(session.scalars(key_pairs_join(
+        session, select(CompletionRow.id).where(in_activities), CompletionRow.last_key, CompletionRow.first_key, names)))
     for chunk in _chunks(board_keys):
         found.update(session.scalars(
             select(CompletionBoardRow.completion_id)
@@ -796,13 +796,13 @@ def commit(
     changed.extend(stored_ids)
     if resubmitted:
         # as a resubmission from the entry form: the rejected attempt's history names its successor
-        session.execute(insert(StatusEvent), [
+        insert_rows(session, StatusEvent, [
             dict(completion_id=target, at=now, status=Status.REJECTED.value, source="import", actor=actor,
                  code=None, message=f"Resubmitted as {verdict.completion.credit_id} ({file_name}, row {verdict.row})")
             for target, verdict in resubmitted
         ])
         changed.extend(target for target, _ in resubmitted)
-    session.execute(insert(UploadLine), lines)
+    insert_rows(session, UploadLine, lines)
     adds = len(stored_ids)
     upload.adds, upload.deletes, upload.errors = adds, deletes, errors
     upload.queued = adds + deletes
