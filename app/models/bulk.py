@@ -138,7 +138,8 @@ def key_pairs_join(session: Session, query: Select, col_a: Any, col_b: Any, pair
     """`query` joined to `pairs` on (col_a, col_b): one statement whatever the number of pairs, with
     one index seek per pair on both engines. The pairs travel as one parameter or two (a JSON text
     for SQLite's json_each, two text arrays for PostgreSQL's unnest), so the statement stays small and
-    SQLAlchemy compiles it once."""
+    SQLAlchemy compiles it once. Keep other indexed conditions out of `query` and filter what it
+    finds instead: given one, SQLite's planner may drive from that index and probe the pairs per row."""
     ordered = sorted(set(pairs))
     if session.get_bind().dialect.name == "postgresql":
         firsts = bindparam(None, [a for a, _ in ordered], type_=ARRAY(String))

@@ -268,20 +268,29 @@ def _candidate_ids(
 ) -> set[int]:
     """Ids of the stored records of these activities that may concern the file's learners: the same
     folded name, a board ID of the file, or a creditID the file names. Index lookups only, so the
-    cost follows the file, not the store; the caller then compares exactly."""
-    in_activities = CompletionRow.activity_id.in_(activity_row_ids)
+    cost follows the file, not the store; the caller then compares exactly.
+
+    The activity is checked on the rows found, not in the queries: given both conditions, SQLite's
+    planner (which has no statistics here) walks every record of the activity, a fifth of a
+    million-record store, and looks each one up in the file's keys instead of the other way round."""
+    wanted_activities = set(activity_row_ids)
     names = {(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions}
     board_keys = sorted({id_key(b.board_id) for c in completions for b in c.boards if b.board_id} - {""})
     found: set[int] = set()
-    found.update(session.scalars(key_pairs_join(
-        session, select(CompletionRow.id).where(in_activities), CompletionRow.last_key, CompletionRow.first_key, names)))
+
+    def keep(rows: Iterable[tuple[int, int]]) -> None:
+        found.update(record_id for record_id, activity_id in rows if activity_id in wanted_activities)
+
+    keep(session.execute(key_pairs_join(
+        session, select(CompletionRow.id, CompletionRow.activity_id), CompletionRow.last_key, CompletionRow.first_key,
+        names)))
     for chunk in _chunks(board_keys):
-        found.update(session.scalars(
-            select(CompletionBoardRow.completion_id)
+        keep(session.execute(
+            select(CompletionBoardRow.completion_id, CompletionRow.activity_id)
             .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
-            .where(CompletionBoardRow.board_id_key.in_(chunk), in_activities)))
+            .where(CompletionBoardRow.board_id_key.in_(chunk))))
     for chunk in _chunks(sorted(credit_ids)):
-        found.update(session.scalars(select(CompletionRow.id).where(CompletionRow.credit_id.in_(chunk), in_activities)))
+        keep(session.execute(select(CompletionRow.id, CompletionRow.activity_id).where(CompletionRow.credit_id.in_(chunk))))
     return found
 
 
