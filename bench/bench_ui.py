@@ -194,11 +194,20 @@ class Heartbeat:
         import threading
         import traceback
 
+        baseline: dict[int, float] = {}
         while not self._stop.wait(0.01):
             last = self._last
             late = (time.perf_counter() - last) * 1000 if last else 0.0
+            if late <= self._watch_ms:
+                baseline = _thread_cpu_ms()
+                continue
             if late > self._watch_ms:
                 names = {t.ident: t.name for t in threading.enumerate()}
+                native = {t.native_id: t.name for t in threading.enumerate()}
+                native[threading.main_thread().native_id] = "GUI"
+                used = {tid: ms - baseline.get(tid, 0.0) for tid, ms in _thread_cpu_ms().items()}
+                cpu = ", ".join(f"{native.get(tid, tid)} {ms:.0f}" for tid, ms in sorted(used.items(), key=lambda x: -x[1])
+                                if ms >= 10)
                 stacks = {}
                 for ident, frame in sys._current_frames().items():
                     if ident == threading.get_ident():
@@ -208,6 +217,7 @@ class Heartbeat:
                         name = "sandbox"
                     lines = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame)]
                     stacks.setdefault(name, []).append(" <- ".join(reversed(lines[-5:])))
+                stacks["cpu ms since the last tick"] = [cpu or "none: the process was not running"]
                 self.samples.append((last, late, stacks))
 
     def culprits(self, worst: int = 3) -> list[str]:
@@ -251,6 +261,19 @@ class Heartbeat:
             self._watcher = None
         return {"longest_ms": max(self.gaps, default=0.0), "p99_ms": _percentile(self.gaps, 0.99),
                 "ticks": float(len(self.gaps))}
+
+
+def _thread_cpu_ms() -> dict[int, float]:
+    """CPU time (user + system, ms) of each of this process's threads, by native thread id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    return times
 
 
 def _spin(app, condition: Callable[[], bool], timeout_s: float, what: str) -> None:  # noqa: ANN001
