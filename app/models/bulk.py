@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from app.models.changes import mark_written
 
+
 def _table_of(target: Any) -> Table:
     return target if isinstance(target, Table) else target.__table__
 
