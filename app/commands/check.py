@@ -3,8 +3,9 @@
     parsdesk check learners.xlsx --activities activities.json [--as-of 2026-03-31]
     parsdesk check learners.xml --db ~/parsdesk.sqlite3 --format json --rejections rejected.xlsx
 
-Exit status: 0 every record is valid, 1 some are not, 2 the file (or the activities/store) could not be
-read — then one line on stderr says why. Nothing is ever written to the store.
+Exit status: 0 every record is valid, 1 some are not, 2 the file or the activities file could not be
+read, 3 the store could not be used or --rejections could not be written — then one line on stderr
+says why (docs/cli.md). Nothing is ever written to the store, and a read-only store is fine.
 
 Kept light on purpose: no Qt, and SQLAlchemy only with --db, so checking 5,000 rows takes well under a
 second (bench/bench_check.py measures it).
@@ -70,25 +71,22 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
     return {a.activity_id: a for a in activities if a.activity_id}, History()
 
 
-def _from_store(path: Path) -> tuple[dict[str, Activity], History]:
-    if not path.is_file():
-        raise CheckError(f"no ParsDesk store at {path}")
+def _from_store(path: Path | str | None) -> tuple[dict[str, Activity], History]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.models.store import Store, StoreError
+    from app.commands.common import EXIT_ENVIRONMENT, CommandError, open_store
+    from app.models.store import database_error_text
     from app.services.history import load_domain_activities, load_history
 
-    try:
-        # No migration: checking never writes to the store.
-        store = Store.open(path, migrate_schema=False)
-    except StoreError as exc:
-        raise CheckError(str(exc).splitlines()[0]) from None
+    # No migration, no writing: checking never changes the store, and a read-only one will do.
+    store = open_store("check", path, create=False, migrate=False, for_writing=False)
     try:
         with store.session() as session:
             return load_domain_activities(session), load_history(session)
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        raise CheckError(f"{path} is not a usable ParsDesk store ({reason})") from None
+        raise CommandError(
+            f"{path} is not a usable ParsDesk store ({database_error_text(exc)})", EXIT_ENVIRONMENT
+        ) from None
     finally:
         store.close()
 
@@ -98,12 +96,11 @@ def _context(args: argparse.Namespace) -> tuple[dict[str, Activity], History, st
     if args.activities:
         return (*_from_activities_file(args.activities), None)
     if args.db:
-        return (*_from_store(Path(args.db).expanduser()), None)
+        return (*_from_store(args.db), None)
     from app.paths import default_db_path
 
-    default = default_db_path()
-    if default.is_file():
-        return (*_from_store(default), None)
+    if default_db_path().is_file():
+        return (*_from_store(None), None)
     from app.pars.domain import History
 
     return {}, History(), "no --activities or --db given and no ParsDesk store found: activities are unknown"
@@ -206,5 +203,5 @@ def run(args: argparse.Namespace) -> int:
             write_rejections(args.rejections, batch.headers, rejection_rows(batch, verdicts))
         except OSError as exc:
             print(f"parsdesk check: cannot write {args.rejections}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            return 3
     return 1 if any(verdicts) else 0

@@ -9,7 +9,8 @@ Rows that fail PARS's rules are not queued: they are written to <name>-rejection
 with an Error Code and Error Message column; fix them there and import that file again.
 
 Exit status: 0 every record was queued (or had been reported already), 1 some rows failed,
-2 the file or the store could not be read (nothing was changed).
+2 the file could not be read, 3 the store could not be used or the rejections workbook could not be
+written (docs/cli.md). A missing store file is created, in a folder that exists, and announced.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_UNREADABLE = 2
+from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, open_store
+
+EXIT_ROWS_FAILED = EXIT_FINDINGS
+EXIT_UNREADABLE = EXIT_USAGE
 SHOWN_PROBLEMS = 20
 
 
@@ -30,7 +32,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Running this command attests that the learners in FILE gave permission to report their "
         "completions to PARS (recorded on the upload with your user name). Exit status: 0 all queued, "
-        "1 some rows failed (see FILE-rejections.xlsx), 2 the file or store could not be read."
+        "1 some rows failed (see FILE-rejections.xlsx), 2 the file could not be read, 3 the store could not "
+        "be used or the rejections workbook not written."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
     parser.add_argument("--db", type=Path, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
@@ -65,9 +68,7 @@ def _user_name() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
     from app.pars.batch import BatchFileError, load_batch
-    from app.paths import default_db_path
     from app.services.batch_import import analyse, commit, write_upload_rejections
 
     file: Path = args.file
@@ -77,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
     except BatchFileError as exc:
         print(f"parsdesk import: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    try:
-        store = Store.open(args.db or default_db_path())
-    except StoreError as exc:
-        print(f"parsdesk import: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    store = open_store("import", args.db, create=True)
     user = _user_name()
     try:
         with store.session() as session:
@@ -104,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                 with store.session() as session:
                     write_upload_rejections(session, summary.upload_id, out)
             except OSError as exc:
-                print(f"parsdesk import: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+                print(f"parsdesk import: cannot write {out}: {exc.strerror or exc}; the valid rows were queued",
+                      file=sys.stderr)
+                return EXIT_ENVIRONMENT
             else:
                 print(f"Rejected rows written to {out}; fix them there and import that file again.")
             return EXIT_ROWS_FAILED

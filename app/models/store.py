@@ -19,13 +19,29 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models.schema import Meta
-from app.paths import ensure_private_file
+from app.models import store_file
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class StoreError(Exception):
     """The store cannot be used (locked, unreadable, not a ParsDesk database): an environment problem."""
+
+
+def database_error_text(exc: BaseException) -> str:
+    """A database error as one sentence: the driver's own message, without SQLAlchemy's SQL echo,
+    parameters and "Background on this error at: ..." link."""
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _remove_new_store(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            path.with_name(path.name + suffix).unlink()
+        except FileNotFoundError:
+            pass
 
 
 def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
@@ -60,27 +76,43 @@ class Store:
         self.path = path
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.created = False  # Store.open made a new store file
 
     @classmethod
-    def open(cls, path: Path | str, *, migrate_schema: bool = True) -> Store:
-        path = Path(path).expanduser().resolve()
+    def open(
+        cls, path: Path | str, *, migrate_schema: bool = True, create: bool = True, for_writing: bool = True
+    ) -> Store:
+        """Open a ParsDesk store file. A missing one is created (owner-only) when `create` is true and
+        its folder exists; anything else at the path that is not a ParsDesk store is refused untouched
+        (app/models/store_file.py), and so is a read-only store unless `for_writing` is false.
+        `store.created` tells the caller to announce a new store."""
         try:
-            ensure_private_file(path)
+            prepared = store_file.prepare(path, create=create, for_writing=for_writing)
+        except store_file.StoreFileError as exc:
+            raise StoreError(str(exc)) from None
+        path = prepared.path
+        try:
             engine = make_engine(path)
             if migrate_schema:
                 migrate(engine)
-        except OSError as exc:
-            raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from exc
-        except Exception as exc:  # sqlalchemy/alembic errors about a foreign or damaged file
+        except Exception as exc:
+            if prepared.created:  # leave nothing half-made behind
+                _remove_new_store(path)
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from exc
+            # sqlalchemy/alembic errors about a damaged or locked file
             if exc.__class__.__module__.startswith(("sqlalchemy", "alembic", "sqlite3")):
-                raise StoreError(f"{path} is not a usable ParsDesk store: {exc}") from exc
+                raise StoreError(f"{path} is not a usable ParsDesk store: {database_error_text(exc)}") from exc
             raise
-        # WAL side files carry data too; keep them owner-only as well.
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
-        return cls(path, engine)
+        # WAL side files carry data too; SQLite gives them the store's mode, and a new store is 0600.
+        if prepared.created:
+            for suffix in ("-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
+        store = cls(path, engine)
+        store.created = prepared.created
+        return store
 
     def session(self) -> Session:
         return self._sessions()

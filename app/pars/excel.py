@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
+from app.pars.files import private_output
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -571,4 +572,5 @@ def write_rejections(
         sheet.append([*padded, code, message])
         for cell in sheet[sheet.max_row][: len(headers)]:
             cell.number_format = "@"
-    workbook.save(path)
+    with private_output(path) as handle:  # owner-only: the rows hold dates of birth
+        workbook.save(handle)

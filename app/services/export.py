@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.pars.files import private_output
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
 
 DATE_FORMAT = "mm/dd/yyyy"
@@ -108,16 +109,9 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
     if count:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # write next to the target and move into place, so a failed export never leaves half a file
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        workbook.save(partial)
-        partial.replace(target)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    # owner-only and all-or-nothing: the workbook holds learners' identities (app/pars/files.py)
+    with private_output(path) as handle:
+        workbook.save(handle)
     return count
 
 
