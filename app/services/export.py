@@ -68,7 +68,17 @@ COLUMNS: tuple[ExportColumn, ...] = (
 
 
 def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sheet_title: str = "Learners") -> int:
-    """Write the records to an .xlsx file at `path`; returns how many rows were written."""
+    """Write the records to an .xlsx file at `path`; returns how many rows were written.
+
+    Owner-only and all-or-nothing, since it names learners (app/pars/files.py); the folder is checked
+    before the first record is read."""
+    with private_output(path) as handle:
+        workbook, count = _workbook(records, sheet_title)
+        workbook.save(handle)
+    return count
+
+
+def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[Any, int]:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -109,10 +119,7 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
     if count:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
-    # owner-only and all-or-nothing: the workbook holds learners' identities (app/pars/files.py)
-    with private_output(path) as handle:
-        workbook.save(handle)
-    return count
+    return workbook, count
 
 
 def _excel_value(value: Any) -> Any:

@@ -152,7 +152,6 @@ def _name_words(name: str) -> list[str]:
 def filter_problem(filters: SearchFilters) -> str | None:
     """Why these filters cannot be run (too long, an unknown board, dates the wrong way round), or None."""
     from app.pars import catalog
-    from app.pars.values import format_pars_date
 
     for label, text in (("name", filters.name), ("ID", filters.learner_id), ("activity", filters.activity)):
         if len(text) > MAX_FILTER_CHARS:
@@ -164,8 +163,8 @@ def filter_problem(filters: SearchFilters) -> str | None:
     if board and catalog.board_code(board) is None:
         return f"Unknown board {board[:20]!r}; use one of: {', '.join(catalog.board_codes())}."
     if filters.date_from is not None and filters.date_to is not None and filters.date_from > filters.date_to:
-        return (f"The completion date range is reversed: from {format_pars_date(filters.date_from)} is after "
-                f"to {format_pars_date(filters.date_to)}.")
+        return (f"The completion date range is reversed: {filters.date_from:%m/%d/%Y} (from) is after "
+                f"{filters.date_to:%m/%d/%Y} (to).")
     return None
 
 
