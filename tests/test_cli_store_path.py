@@ -185,3 +185,58 @@ def test_the_sandbox_state_path_must_not_be_a_folder(tmp_path):
         SandboxServer(port=0, state_path=folder)
     assert _mode(folder) == 0o755
     assert os.listdir(folder) == []
+
+
+def _locked_store_error(tmp_path: Path) -> Exception:
+    """A real SQLAlchemy error, as the app meets one: a write while another program holds the store."""
+    from sqlalchemy import text
+
+    path = tmp_path / "busy.sqlite3"
+    store = Store.open(path)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with store.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            connection.execute(text("INSERT INTO meta (key, value) VALUES ('k', 'v')"))
+    except Exception as exc:  # noqa: BLE001 - the error under test
+        return exc
+    finally:
+        holder.rollback()
+        holder.close()
+        store.close()
+    raise AssertionError("the store was not locked")
+
+
+def test_database_errors_reach_people_as_one_sentence(tmp_path):
+    from app.models.store import error_text
+
+    raw = _locked_store_error(tmp_path)
+    assert "Background on this error" in str(raw)  # what SQLAlchemy would show
+    assert error_text(raw) == "database is locked"
+    assert error_text(ValueError("two\nlines")) == "two\nlines"  # other errors stay as they are
+
+
+def test_the_activity_dialog_shows_a_database_error_without_sqlalchemys_tail(qtbot, store, tmp_path, monkeypatch):
+    from decimal import Decimal
+
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui.activity_dialog import ActivityDialog
+    from tests.sync_support import add_activity as add_sync_activity
+    from ui_support import make_context
+
+    row_id = add_sync_activity(store, accme_id="123456789", title="Cardiology Update", abim_points=Decimal("8"))
+    ctx = make_context(store)
+    dialog = ActivityDialog(ctx, activity_row_id=row_id)
+    qtbot.addWidget(dialog)
+    failure = _locked_store_error(tmp_path)
+
+    def locked(*_args, **_kwargs):
+        raise failure
+
+    shown: list[str] = []
+    monkeypatch.setattr(ctx, "write", locked)
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
+    dialog.accept()
+    assert shown == ["The activity was not saved: database is locked"]

@@ -36,6 +36,14 @@ def database_error_text(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def error_text(exc: BaseException) -> str:
+    """Any exception as text for a person: a database error as its one sentence (database_error_text),
+    anything else as it is. For messages in the app and the commands."""
+    if type(exc).__module__.startswith("sqlalchemy"):
+        return database_error_text(exc)
+    return str(exc)
+
+
 def _remove_new_store(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         try:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.store import error_text
 from app.pars import catalog
 from app.pars.domain import Activity, BoardRegistration, Issue
 from app.pars.validation import (
@@ -367,7 +368,7 @@ class ActivityDialog(QDialog):
         try:
             self.saved_row_id = self.ctx.write(save_activity_by_id, self.activity(), self.activity_row_id)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked store: tell the user, keep the dialog open
-            QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {exc}")
+            QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {error_text(exc)}")
             return
         self.ctx.activities_changed.emit()
         super().accept()
