@@ -109,18 +109,14 @@ def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 
         for n in range(count):
             learner_id = start_id + n
             completion_id = start_completion + n
-            learners.append(
-                dict(
-                    id=learner_id,
-                    first_name=f"{rng.choice(FIRST_NAMES)}{n % 97}",
-                    last_name=f"{rng.choice(LAST_NAMES)}{n}",
-                    birth_date=f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}",
-                    licensing_state="CA",
-                    license_id=f"L{n:07d}",
-                    board_ids={"ABIM": f"{100000 + n}"},
-                    created_at=now,
-                )
+            identity = dict(
+                first_name=f"{rng.choice(FIRST_NAMES)}{n % 97}",
+                last_name=f"{rng.choice(LAST_NAMES)}{n}",
+                birth_date=f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}",
+                licensing_state="CA",
+                license_id=f"L{n:07d}",
             )
+            learners.append(dict(id=learner_id, **identity, board_ids={"ABIM": f"{100000 + n}"}, created_at=now))
             status = rng.choice(STATUSES)
             completions.append(
                 dict(
@@ -128,6 +124,7 @@ def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 
                     credit_id=f"ccid:1234567:bulk{n:08d}",
                     activity_id=activity_ids[n % len(activity_ids)],
                     learner_id=learner_id,
+                    **identity,  # the record's own snapshot of the learner
                     completion_date=date(2026, 1, 5) + timedelta(days=n % 3),
                     report_cme=True,
                     cme_credits="8",

@@ -97,6 +97,7 @@ def queue_records(
             credit_id = f"ccid:{PROVIDER}:{label}-{completion_id:08d}"
             completions.append(
                 dict(id=completion_id, credit_id=credit_id, activity_id=activity_row_id, learner_id=learner_id,
+                     first_name=first, last_name=last, birth_date=dob, licensing_state=state, license_id=license_id,
                      completion_date=record.completion_date, report_cme=True, cme_credits=str(record.cme_credits),
                      status=status, permission_given=True, permission_date=record.completion_date,
                      created_at=now, updated_at=now)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from app.cli import main as cli_main
-from app.models.schema import CompletionRow, OutboxRow, UploadLine, UploadRow
+from app.models.schema import CompletionRow, OutboxRow, StatusEvent, UploadLine, UploadRow
 from app.pars.batch import load_batch
-from app.pars.domain import F_CME_CREDITS, F_COMPLETION_DATE, RecordAction, Status
+from app.pars.domain import F_CME_CREDITS, F_COMPLETION_DATE, F_CREDIT_ID, F_DOB, RecordAction, Status
 from app.pars.excel import F_ERROR_CODE, F_ERROR_MESSAGE
-from app.services import batch_import
+from app.services import batch_import, learners, records
 from app.services.batch_import import ImportCancelled, RowKind, analyse, commit
 from app.services.records import set_status
 from tests.batch_support import (
@@ -37,12 +38,12 @@ def activity_store(store):
     return store
 
 
-def _import(store, path: Path, *, user: str = "dana"):
+def _import(store, path: Path, *, user: str = "dana", resend_rejected: bool = False):
     batch = load_batch(path)
     with store.session() as s:
         analysis = analyse(s, batch, AS_OF)
     with store.transaction() as s:
-        summary = commit(s, analysis, path.name, attested_by=user, actor=user)
+        summary = commit(s, analysis, path.name, attested_by=user, actor=user, resend_rejected=resend_rejected)
     return analysis, summary
 
 
@@ -136,12 +137,148 @@ def test_uploading_the_same_file_again_creates_no_duplicates(activity_store, tmp
     assert any(credit_id in note and "(Queued)" in note for note in notes.values())
 
 
-def test_reupload_after_a_rejection_resubmits_the_identical_row(activity_store, tmp_path):
+def _reject(store, credit_id: str, code: int = 664, *, on: datetime = datetime(2026, 11, 20, 15, 30)) -> int:
+    """PARS/the board rejected this record at `on` (UTC); returns its id."""
+    message = "Diplomate date of birth does not match Board record for this diplomate ID"
+    _mark(store, Status.REJECTED, code=code, message=message, credit_ids=[credit_id])
+    with store.transaction() as s:
+        record = s.scalars(select(CompletionRow).where(CompletionRow.credit_id == credit_id)).one()
+        s.execute(update(StatusEvent).where(StatusEvent.completion_id == record.id,
+                                            StatusEvent.status == Status.REJECTED.value).values(at=on))
+        return record.id
+
+
+def _credit_id(store, upload_row: int) -> str:
+    with store.session() as s:
+        return s.scalar(select(CompletionRow.credit_id).where(CompletionRow.upload_row == upload_row)
+                        .order_by(CompletionRow.id))
+
+
+def test_redropping_a_file_leaves_a_still_rejected_row_alone_unless_asked(activity_store, tmp_path):
     path = write_xlsx(tmp_path / "one.xlsx", [row(1)])
     _import(activity_store, path)
-    _mark(activity_store, Status.REJECTED, code=665, message="Diplomate name does not match board records")
+    rejected = _reject(activity_store, _credit_id(activity_store, 3))
+
+    analysis, summary = _import(activity_store, path)
+    assert [v.kind for v in analysis.verdicts] == [RowKind.STILL_REJECTED]
+    [(row_number, note)] = analysis.rejected_before()
+    assert row_number == 3 and note.startswith("rejected 664 on 11-20-2026: will be sent unchanged")
+    assert (summary.adds, summary.queued, summary.still_rejected) == (0, 0, 1)
+    assert sorted(statuses(activity_store).values()) == ["Rejected"]
+
+    analysis, summary = _import(activity_store, path, resend_rejected=True)  # the coordinator asks
+    assert (summary.adds, summary.resent) == (1, 1)
+    with activity_store.session() as s:
+        resent = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+        notes = [e.message for e in s.scalars(select(StatusEvent).where(StatusEvent.completion_id == rejected))]
+    assert resent.status == Status.QUEUED and resent.birth_date == "03/14"
+    assert f"Resubmitted as {resent.credit_id} (one.xlsx, row 3)" in notes
+
+
+def test_redropping_a_file_skips_rows_whose_rejection_was_corrected_and_accepted(activity_store, tmp_path):
+    path = write_xlsx(tmp_path / "two.xlsx", [row(1), row(2)])
+    _import(activity_store, path)
+    _mark(activity_store, Status.ACCEPTED, credit_ids=[_credit_id(activity_store, 4)])
+    rejected = _reject(activity_store, _credit_id(activity_store, 3))
+    with activity_store.session() as s:
+        corrected = learners.completion_for_edit(s, rejected)
+    corrected.learner.birth_date = "03/15"
+    with activity_store.transaction() as s:
+        result = learners.resubmit(s, rejected, corrected, "dana", AS_OF)
+    _mark(activity_store, Status.ACCEPTED, credit_ids=[result.credit_id])
+
+    analysis, summary = _import(activity_store, path)
+    assert [v.kind for v in analysis.verdicts] == [RowKind.ALREADY_REPORTED] * 2
+    notes = dict(analysis.notes())
+    assert notes[3].startswith("rejected 664 on 11-20-2026 as ")
+    assert f"since corrected as {result.credit_id} (Accepted)" in notes[3]
+    assert (summary.adds, summary.still_rejected, summary.already_reported) == (0, 0, 2)
+
+
+def test_a_corrected_rejection_workbook_row_is_linked_and_stored_with_its_new_values(activity_store, tmp_path):
+    _, summary = _import(activity_store, write_xlsx(tmp_path / "jan.xlsx", [row(1), row(2)]))
+    rejected_credit = _credit_id(activity_store, 3)
+    rejected = _reject(activity_store, rejected_credit)
+    out = tmp_path / "jan-rejections.xlsx"
+    with activity_store.session() as s:
+        assert batch_import.write_upload_rejections(s, summary.upload_id, out) == 1
+    workbook = load_workbook(out)
+    sheet = workbook.active
+    header = [c.value for c in sheet[2]]
+    assert sheet.cell(3, header.index(F_CREDIT_ID) + 1).value == rejected_credit
+    sheet.cell(3, header.index(F_DOB) + 1, "03/15")
+    workbook.save(out)
+
+    analysis, again = _import(activity_store, out)
+    assert (again.adds, again.errors) == (1, 0)
+    assert analysis.verdicts[0].target_id == rejected
+    with activity_store.session() as s:
+        new = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+        sent = records.completion_to_domain(new)
+    assert new.credit_id != rejected_credit and sent.learner.birth_date == "03/15"
+
+
+def test_a_rejection_workbook_of_a_template_without_a_credit_id_column_gains_one(activity_store, tmp_path):
+    from openpyxl import Workbook
+
+    from app.pars.excel import HEADERS
+
+    headers = [h for h in HEADERS if h != F_CREDIT_ID]
+    workbook = Workbook()
+    workbook.active.append(["PARS learner upload"])
+    workbook.active.append(headers)
+    workbook.active.append([row(1).get(h, "") for h in headers])
+    path = tmp_path / "pars-template.xlsx"
+    workbook.save(path)
     _, summary = _import(activity_store, path)
-    assert summary.adds == 1  # a rejected record does not stand for the completion
+    rejected_credit = _credit_id(activity_store, 3)
+    _reject(activity_store, rejected_credit)
+    with activity_store.session() as s:
+        headers_out, rows = batch_import.rejection_rows(s, summary.upload_id)
+    assert headers_out[-1] == F_CREDIT_ID and rows[0][0][-1] == rejected_credit
+
+
+def test_an_xml_correction_of_a_rejected_record_is_linked_under_a_new_credit_id(activity_store, tmp_path):
+    original = completion(1, credit_id="ccid:1234567:lms-1")
+    _import(activity_store, write_xml(tmp_path / "first.xml", [original]))
+    rejected = _reject(activity_store, "ccid:1234567:lms-1")
+    fixed = completion(1, credit_id="ccid:1234567:lms-1")
+    fixed.learner.birth_date = "03/15"
+
+    analysis, summary = _import(activity_store, write_xml(tmp_path / "fixed.xml", [fixed]))
+    assert (summary.adds, summary.errors) == (1, 0), analysis.problems()
+    with activity_store.session() as s:
+        new = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+    assert new.credit_id != "ccid:1234567:lms-1" and new.birth_date == "03/15"
+
+
+def test_an_xml_correction_with_its_own_new_credit_id_is_linked_by_learner_and_date(activity_store, tmp_path):
+    _import(activity_store, write_xml(tmp_path / "first.xml", [completion(1, credit_id="ccid:1234567:lms-1")]))
+    rejected = _reject(activity_store, "ccid:1234567:lms-1")
+    fixed = completion(1, credit_id="ccid:1234567:lms-2")
+    fixed.learner.licensing_state = "NY"
+
+    _, summary = _import(activity_store, write_xml(tmp_path / "fixed.xml", [fixed]))
+    assert summary.adds == 1
+    with activity_store.session() as s:
+        new = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+    assert (new.credit_id, new.licensing_state) == ("ccid:1234567:lms-2", "NY")
+
+
+def test_cli_import_resends_still_rejected_rows_only_with_the_flag(activity_store, tmp_path, capsys):
+    path = write_xlsx(tmp_path / "one.xlsx", [row(1)])
+    _import(activity_store, path)
+    _reject(activity_store, _credit_id(activity_store, 3))
+    capsys.readouterr()
+    args = ["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()]
+    assert cli_main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 rejected before (not resent)" in out
+    assert "row 3: rejected 664 on 11-20-2026: will be sent unchanged" in out and "--resend-rejected" in out
+    assert sorted(statuses(activity_store).values()) == ["Rejected"]
+
+    assert cli_main([*args, "--resend-rejected"]) == 0
+    assert "1 rejected before and resent unchanged" in capsys.readouterr().out
     assert sorted(statuses(activity_store).values()) == ["Queued", "Rejected"]
 
 

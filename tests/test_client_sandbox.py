@@ -47,7 +47,7 @@ def person(first: str, last: str) -> RegistryPerson:
     return next(p for p in DEMO_PEOPLE if p.first_name == first and p.last_name == last)
 
 
-AVERY = person("Avery", "Morgan")  # ABIM 100001, MD licence
+AVERY = person("Avery", "Morgan")  # ABIM 100001, MD license
 QUINN = person("Quinn", "Delgado")  # ABIM 100003, already reported elsewhere (709)
 TAYLOR = person("Taylor", "Brooks")  # NC licensee, no board
 # Licensed in a state whose board does not take PARS data: CME alone is accepted at once.
@@ -374,7 +374,7 @@ def test_sandbox_command_serves_on_the_port_it_prints(tmp_path):
         assert process.stdout is not None
         line = process.stdout.readline()
         url = line.split()[3]
-        assert "1 activities preloaded" in line and url.startswith("http://127.0.0.1:")
+        assert "1 activity preloaded" in line and url.startswith("http://127.0.0.1:")
         with ParsClient(url, SANDBOX_DEMO_CREDENTIALS) as client:
             assert client.get_activity(ACTIVITY_ID).title == ACTIVITY.title
     finally:

@@ -160,7 +160,7 @@ SINGLE_FAULTS = [
     ("624 dob missing", with_learner(birth_date=None), 624, F_DOB, "ABIM"),
     ("624 dob not a day", with_learner(birth_date="02/30"), 624, F_DOB, "MM/DD"),
     ("621 no board id", with_board(board_id=""), 621, F_BOARD_ID, "ABIM"),
-    ("621 no licence for CME", with_learner(license_id=None), 621, F_LICENSE_ID, "NPI"),
+    ("621 no license for CME", with_learner(license_id=None), 621, F_LICENSE_ID, "NPI"),
     ("630 no activity id", with_record(activity_id=None), 630, F_ACTIVITY_ID, "missing"),
     ("631 no completion date", with_record(completion_date=None), 631, F_COMPLETION_DATE, "missing"),
     ("632 no board points", with_board(points=None), 632, F_BOARD_POINTS, "ABIM points"),
@@ -214,7 +214,7 @@ def test_every_problem_is_reported_not_just_the_first():
     assert sorted(codes(check(completion))) == [602, 622, 650, 671, 674, 675]
 
 
-def test_messages_never_repeat_the_birth_date_or_licence_number():
+def test_messages_never_repeat_the_birth_date_or_license_number():
     completion = make_completion()
     completion.learner.birth_date = "02/31"
     completion.learner.licensing_state = None
@@ -373,7 +373,7 @@ def test_birth_date_must_be_a_real_month_and_day(birth_date, ok):
     ("Guam", "A12345", []),
     ("XX", "A12345", [712]),
 ])
-def test_cme_learner_id_is_a_state_licence_or_a_valid_npi(state, license_id, expected):
+def test_cme_learner_id_is_a_state_license_or_a_valid_npi(state, license_id, expected):
     completion = make_completion()
     completion.learner.licensing_state = state
     completion.learner.license_id = license_id

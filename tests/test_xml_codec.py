@@ -12,7 +12,10 @@ from app.pars.batch import BatchFileError
 from app.pars.domain import BoardPart, CmePart, Completion, Learner, RecordAction, RemsPart
 from app.pars.xml_codec import (
     NS_EXTEND,
+    NS_MEMBER_V1,
+    NS_MEMBER_V2,
     NS_REPORT,
+    NS_REPORT_V2,
     document_created,
     parse_document,
     parse_report,
@@ -39,7 +42,7 @@ def full_completion() -> Completion:
             profession="Physician",
             state_of_practice="OR",
             dea_registration="Institutional",
-            practice_area="Pain medicine",
+            practice_area="Pain",
             performs_surgery=True,
             time_in_practice="21+ years",
         ),
@@ -85,23 +88,60 @@ def test_document_round_trip_keeps_order_index_and_provider() -> None:
 
 
 def test_rendering_uses_the_documented_shape() -> None:
-    element = render_report(full_completion(), PROVIDER)
-    ns = {"a": NS_REPORT, "x": NS_EXTEND}
-    assert element.findtext("a:Activity/a:Module/a:CompletedDateTime", namespaces=ns) == "03-14-2026"
-    assert element.find("a:Activity/a:Module/a:ModuleName", ns).get("moduleID") == "123456789"
-    assert element.findtext("a:XtensibleInfo/x:LearnerRecordAction", namespaces=ns) == "add"
-    credits = element.findall("a:Activity/a:Module/a:CreditCertificate/a:CreditReceived", ns)
-    assert [(c.get("activityCertification"), c.get("numberOfCredits")) for c in credits] == [
-        ("AMA PRA Category 1", "2.5"),
-        ("ABIM", "10"),
-        ("Medical Knowledge", "10"),
-        ("Patient Safety", "1.25"),
-        ("ABS", "2.75"),
-        ("Accredited CME", None),
+    element = render_report(full_completion(), PROVIDER, title="Cardiology Update")
+    ns = {"a": NS_REPORT_V2, "hx": NS_EXTEND, "m": NS_MEMBER_V2}
+    module = element.find("a:Activity/a:Module", ns)
+    assert module.findtext("a:CompletedDateTime", namespaces=ns) == "2026-03-14T00:00:00"
+    assert module.find("a:ModuleName", ns).get("moduleID") == "123456789"
+    assert module.findtext("a:ModuleName", namespaces=ns) == "Cardiology Update"
+    assert element.findtext("a:Activity/a:ActivityName", namespaces=ns) == "Cardiology Update"
+    assert element.findtext("a:XtensibleInfo/hx:LearnerRecordAction", namespaces=ns) == "add"
+    assert element.findtext("a:Member/m:PersonalInfo/m:BirthDate", namespaces=ns) == "2000-02-29"
+    certificates = module.findall("a:CreditCertificate", ns)
+    shown = [
+        (
+            c.findtext("a:CreditReceived/hx:activityCertification", namespaces=ns),
+            c.findtext("a:CreditReceived/hx:numberOfCredits", namespaces=ns),
+            c.findtext("a:CreditID", namespaces=ns),
+        )
+        for c in certificates
     ]
-    assert {c.get("creditUnit") for c in credits} == {"Point"}
-    domains = [u.get("domain") for u in element.iter(f"{{{NS_REPORT}}}UniqueID")]
-    assert domains == ["CA", "ABIM", "ABS"]
+    assert shown == [
+        ("AMA PRA Category 1", "2.5", "ccid:1234567:abc-001"),
+        ("ABIM", "10", "ccid:1234567:abc-001"),
+        ("ABIM: Medical Knowledge", "10", "ccid:1234567:abc-001"),
+        ("ABIM: Patient Safety", "1.25", "ccid:1234567:abc-001"),
+        ("ABS", "2.75", "ccid:1234567:abc-001"),
+        ("ABS: Accredited CME", None, "ccid:1234567:abc-001"),
+    ]
+    assert all(len(c.findall("a:CreditReceived", ns)) == 1 for c in certificates)
+    assert {c.findtext("a:CreditReceived/hx:creditUnit", namespaces=ns) for c in certificates} == {"Point"}
+    domains = [u.get("domain") for u in element.iterfind("a:Member/m:UniqueID", ns)]
+    assert domains == ["idd:accme.org:CA", "idd:accme.org:ABIM"]
+    participant = element.find("a:Participants/a:Participant", ns)
+    assert [(_local(c), c.text) for c in participant] == [
+        ("LocalIdentifier", "A98765"),
+        ("StateOfPrimaryPractice", "Oregon"),
+        ("DEARegistration", "Institutional"),
+        ("Profession", "Physician"),
+        ("PracticeArea", "Pain"),
+        ("SurgicalProcedures", "true"),
+        ("TimeInPractice", "21+ years"),
+    ]
+    regulation = element.find("a:Activity/a:RegulatoryInformation/a:CompliantToRegulation", ns)
+    assert regulation.get("label") == "Opioid REMS" and regulation.text.startswith("http")
+
+
+def test_without_rems_the_report_is_v1_with_bare_domains() -> None:
+    completion = full_completion()
+    completion.rems = None
+    element = render_report(completion, PROVIDER)
+    assert etree.QName(element).namespace == NS_REPORT
+    assert [u.get("domain") for u in element.iter(f"{{{NS_MEMBER_V1}}}UniqueID")] == ["CA", "ABIM"]
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname
 
 
 def test_unparseable_values_stay_as_text_and_missing_elements_are_none() -> None:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_USAGE, open_store
+from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -51,9 +52,8 @@ def run_import(args: argparse.Namespace) -> int:
         return _fail(f"{Path(args.file).name}: {exc}; nothing was imported")
     finally:
         store.close()
-    noun = "activity" if result.total == 1 else "activities"
     print(
-        f"Imported {result.total} {noun} from {Path(args.file).name}: "
+        f"Imported {plural(result.total, 'activity')} from {Path(args.file).name}: "
         f"{len(result.created)} new, {len(result.updated)} updated."
     )
     return 0
@@ -61,17 +61,25 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from app.pars.activities_json import write_activities
-    from app.services.activities import export_activities
+    from app.services.activities import export_activities, unregistered_activity_titles
 
     store = open_store("activities", args.db, create=False)
     try:
         with store.session() as session:
             activities = export_activities(session)
+            skipped = unregistered_activity_titles(session)
     finally:
         store.close()
     try:
         write_activities(args.file, activities)
     except OSError as exc:
         return _fail(f"cannot write {args.file}: {exc.strerror or exc}", EXIT_ENVIRONMENT)
-    print(f"Exported {len(activities)} activities to {Path(args.file).name}.")
+    print(f"Exported {plural(len(activities), 'activity')} to {Path(args.file).name}.")
+    if skipped:
+        # the JSON format identifies an activity by its ACCME ID, which these do not have yet
+        shown = ", ".join(repr(title) for title in skipped[:5]) + (", …" if len(skipped) > 5 else "")
+        print(
+            f"Not exported: {plural(len(skipped), 'activity')} not registered with PARS yet (no ACCME activity ID; "
+            f"the next sync registers {'it' if len(skipped) == 1 else 'them'}): {shown}."
+        )
     return 0

@@ -21,6 +21,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.wording import plural
+
 if TYPE_CHECKING:
     from app.pars.batch import BatchFile
     from app.pars.domain import Activity, History, Issue
@@ -135,8 +137,7 @@ def _report_text(batch: BatchFile, verdicts: Sequence[Sequence[Issue]], file_nam
             code = f"{issue.code}" if issue.code else "---"
             lines.append(f"  {code}  {issue.field}: {issue.message}")
     total = len(batch.records)
-    noun = "record" if total == 1 else "records"
-    lines.append(f"{file_name}: {total:,} {noun}, {total - invalid:,} valid, {invalid:,} invalid.")
+    lines.append(f"{file_name}: {plural(total, 'record')}, {total - invalid:,} valid, {invalid:,} invalid.")
     return "\n".join(lines)
 
 

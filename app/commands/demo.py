@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from app.wording import plural
 from pathlib import Path
 
 MAX_DEMO_LEARNERS = 20_000
@@ -46,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
             sandbox.stop()
         store.close()
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
-    print(f"Demo store {store.path}: {summary.activities} activities, {summary.records} learner records ({statuses}).")
+    print(f"Demo store {store.path}: {plural(summary.activities, 'activity')}, {plural(summary.records, 'learner record')} ({statuses}).")
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CommandError, open_store
 from app.pars.domain import Status
 from app.pars.files import OutputError
+from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -91,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
                            EXIT_ENVIRONMENT) from None
     finally:
         store.close()
-    print(f"Wrote {written} learner record{'s' if written != 1 else ''} to {out}")
+    print(f"Wrote {plural(written, 'learner record')} to {out}")
     return EXIT_OK

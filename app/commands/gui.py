@@ -157,6 +157,29 @@ def make_application(argv: list[str] | None = None) -> Any:
     return app
 
 
+def claim_store(db_path: Path) -> Any:
+    """Make this the only ParsDesk on the store. Returns the InstanceGuard; None when a ParsDesk
+    already had the store open and was brought to the front instead (this start ends); False when
+    that ParsDesk did not answer (said in a message)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.ui.single_instance import InstanceGuard
+
+    location = str(Path(db_path).expanduser().resolve())
+    guard = InstanceGuard(location)
+    if guard.claim():
+        return guard
+    if guard.activate_running():
+        print(f"ParsDesk is already open on {location}; switched to that window.", file=sys.stderr)
+        return None
+    QMessageBox.warning(
+        None, "ParsDesk",
+        f"ParsDesk is already running on this store but does not answer:\n{location}\n\n"
+        "Wait until it has finished starting, or close it, and try again.",
+    )
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "alembic"):  # a line per request / per migration step is noise here
@@ -172,13 +195,20 @@ def run(args: argparse.Namespace) -> int:
     settings = AppSettings.load()
     environment = args.env or settings.environment
     db_path = resolve_db_path(args.db, settings)
+    guard = claim_store(db_path)
+    if guard is None:
+        return 0
+    if guard is False:
+        return 1
     try:
         session = open_session(db_path, environment, settings)
     except StoreError as exc:
+        guard.release()
         print(f"parsdesk: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "ParsDesk", f"ParsDesk cannot open its store.\n\n{exc}")
         return 3  # the environment: see docs/cli.md
     window = MainWindow(session.ctx)
+    guard.activation_requested.connect(window.bring_to_front)
     window.show()
     if session.notice:
         QMessageBox.information(window, "ParsDesk", session.notice)
@@ -186,3 +216,4 @@ def run(args: argparse.Namespace) -> int:
         return int(app.exec())
     finally:
         session.close()
+        guard.release()

@@ -7,6 +7,9 @@ Running this command is the uploader's attestation that the learners in the file
 report their completions to PARS; it is recorded on the upload with the operating-system user name.
 Rows that fail PARS's rules are not queued: they are written to <name>-rejections.xlsx next to the file,
 with an Error Code and Error Message column; fix them there and import that file again.
+Rows that repeat, unchanged, a record PARS or a board rejected are listed ("rejected 664 on
+11-20-2026: will be sent unchanged ...") and left alone; --resend-rejected queues them again under
+new credit IDs (for codes that clear with time, such as 661 before the board knows the learner).
 
 Exit status: 0 every record was queued (or had been reported already), 1 some rows failed,
 2 the file could not be read, 3 the store could not be used or the rejections workbook could not be
@@ -21,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, open_store
+from app.wording import plural
 
 EXIT_ROWS_FAILED = EXIT_FINDINGS
 EXIT_UNREADABLE = EXIT_USAGE
@@ -43,6 +47,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=_iso_date,
         default=None,
         help="judge dates as of this day, YYYY-MM-DD (default: today)",
+    )
+    parser.add_argument(
+        "--resend-rejected",
+        action="store_true",
+        help="also queue rows that repeat a rejected record unchanged (new credit IDs, linked to the rejected ones)",
     )
     parser.set_defaults(func=run)
 
@@ -84,17 +93,24 @@ def run(args: argparse.Namespace) -> int:
         with store.session() as session:
             analysis = analyse(session, batch, as_of)
         with store.transaction() as session:
-            summary = commit(session, analysis, file.name, attested_by=user, actor=user)
-        print(f"{file.name}: {summary.records} records, {summary.queued} queued "
-              f"({summary.adds} adds, {summary.deletes} deletes), {summary.errors} with errors"
-              + (f", {summary.already_reported} already reported (skipped)" if summary.already_reported else ""))
+            summary = commit(session, analysis, file.name, attested_by=user, actor=user,
+                             resend_rejected=args.resend_rejected)
+        print(f"{file.name}: {plural(summary.records, 'record')}, {summary.queued:,} queued "
+              f"({plural(summary.adds, 'add')}, {plural(summary.deletes, 'delete')}), {summary.errors:,} with errors"
+              + (f", {summary.already_reported:,} already reported (skipped)" if summary.already_reported else "")
+              + (f", {summary.resent:,} rejected before and resent unchanged" if summary.resent else "")
+              + (f", {summary.still_rejected:,} rejected before (not resent)" if summary.still_rejected else ""))
         for row, note in analysis.notes()[:SHOWN_PROBLEMS]:
             print(f"  row {row}: {note}")
+        if summary.still_rejected:
+            for row, note in analysis.rejected_before()[:SHOWN_PROBLEMS]:
+                print(f"  row {row}: {note}")
+            print("  Correct these rows and import them again, or add --resend-rejected to send them unchanged.")
         problems = analysis.problems()
         for problem in problems[:SHOWN_PROBLEMS]:
             print(f"  row {problem.row}, {problem.column}: {problem.code} {problem.message}")
         if len(problems) > SHOWN_PROBLEMS:
-            print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more in the rejections workbook")
+            print(f"  ... and {len(problems) - SHOWN_PROBLEMS:,} more in the rejections workbook")
         if summary.errors:
             out = rejections_path(file)
             try:

@@ -11,6 +11,7 @@ import math
 import sys
 
 from app.pars.environments import LOCAL_SANDBOX_PORT
+from app.wording import plural
 
 MAX_BOARD_DELAY_S = 7 * 24 * 3600.0  # a week: boards are slow, not that slow
 MAX_LATENCY_MS = 60_000.0
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         return 3
     creds = SANDBOX_DEMO_CREDENTIALS
     print(f"PARS sandbox on {server.url}  (provider {creds.provider_id}, user {creds.user!r}, "
-          f"password {creds.password!r}); {len(activities)} activities preloaded; Ctrl+C stops it.")
+          f"password {creds.password!r}); {plural(len(activities), 'activity')} preloaded; Ctrl+C stops it.")
     sys.stdout.flush()
     try:
         server.serve_forever()

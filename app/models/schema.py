@@ -113,19 +113,34 @@ class LearnerRow(Base):
 
 
 class CompletionRow(Base):
-    """One learner record (one creditID). A corrected resubmission is a new row linked by replaces_id."""
+    """One learner record (one creditID). A corrected resubmission is a new row linked by replaces_id.
+
+    The learner's identity (names, birth date, licensing state, license ID or NPI; board IDs live on
+    its completion_board rows) is a snapshot that belongs to the record: exactly what was typed or
+    read from the file. It is what is validated, sent, shown, exported and repeated in a delete.
+    `learner` is only the directory entry the record was matched to (for matching and pre-filling);
+    it learns from new records and is never the source of what is sent.
+    """
 
     __tablename__ = "completion"
     __table_args__ = (
         Index("ix_completion_activity_status", "activity_id", "status"),
         Index("ix_completion_status", "status"),
         Index("ix_completion_date", "completion_date"),
+        Index("ix_completion_learner_name", "last_name", "first_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     credit_id: Mapped[str] = mapped_column(String(300), unique=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
     learner_id: Mapped[int] = mapped_column(ForeignKey("learner.id"), index=True)
+    # the learner as this record holds it (nullable in the table only so that migration 0004 could add
+    # the columns without rebuilding the table; every stored record has them)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[str | None] = mapped_column(String(5))  # MM/DD
+    licensing_state: Mapped[str | None] = mapped_column(String(2))
+    license_id: Mapped[str | None] = mapped_column(String(64), index=True)
     completion_date: Mapped[date] = mapped_column(Date)
     report_cme: Mapped[bool] = mapped_column(Boolean, default=True)
     cme_credits: Mapped[Decimal | None] = mapped_column(DecimalText)

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.models.changes import track_revisions
 from app.models.schema import Meta
 from app.models import store_file
 
@@ -64,6 +65,7 @@ def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API con
 def make_engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", future=True)
     event.listen(engine, "connect", _on_connect)
+    track_revisions(engine)  # other processes' apps notice this one's writes (app/models/changes.py)
     return engine
 
 

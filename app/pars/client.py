@@ -58,6 +58,7 @@ from app.pars.environments import (
     default_paths,
 )
 from app.pars.protocol import MatchResult, RecordResult
+from app.wording import plural
 
 __all__ = [
     "MatchResult",
@@ -288,7 +289,7 @@ class ParsClient:
         results = self._results(body)
         if len(results) != len(records):
             raise ParsProtocolError(
-                f"SaveLearnerActivity: {len(records)} records sent, {len(results)} results received"
+                f"SaveLearnerActivity: {plural(len(records), 'record')} sent, {plural(len(results), 'result')} received"
             )
         return results
 
@@ -370,7 +371,7 @@ class ParsClient:
                 out_of_time = time.monotonic() + delay >= ends_at
                 if attempt >= self.max_retries or resend_unsafe or out_of_time:
                     raise ParsUnavailable(
-                        f"PARS {operation} failed after {attempt + 1} attempt(s): {failure.reason}",
+                        f"PARS {operation} failed after {plural(attempt + 1, 'attempt')}: {failure.reason}",
                         maybe_delivered=maybe_delivered,
                     ) from None
                 self._sleep(delay)

@@ -2,8 +2,8 @@
 
 Pure functions: they build and read request and response documents and never touch the network.
 The client (`app.pars.client`) and the sandbox server (`app.sandbox`) both use them, so the two
-sides cannot drift apart. Learner records travel as MedBiquitous ActivityReport elements made by
-`app.pars.xml_codec`; this module only wraps them. The format is documented in
+sides cannot drift apart. Learner records travel as the very `ACCMELearnerReports` document that
+`app.pars.xml_codec` writes for an XML batch file; this module only wraps it. The format is documented in
 docs/pars-protocol.md; ACCME's own transport (document 715) is not public, so when it differs only
 this module and the environment paths change.
 
@@ -15,9 +15,9 @@ Password) and a `<Body>`; every response is `<Response operation="...">` with a 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Literal
 
@@ -365,23 +365,33 @@ def activity_from_response(body: etree._Element) -> Activity:
 
 
 def save_learner_activity_request(
-    credentials: Credentials, records: Iterable[tuple[RecordAction, Completion]]
+    credentials: Credentials,
+    records: Iterable[tuple[RecordAction, Completion]],
+    *,
+    titles: Mapping[str, str] | None = None,
+    created: datetime | None = None,
 ) -> bytes:
-    """One request carrying many ActivityReports, each with its own record action (add/delete)."""
+    """One request whose body is the same `ACCMELearnerReports` document as an XML batch file; each
+    ActivityReport carries its own record action (XtensibleInfo/LearnerRecordAction)."""
     root, body = _request(SAVE_LEARNER_ACTIVITY, credentials)
-    reports = etree.SubElement(body, _q("ActivityReports"))
-    for action, completion in records:
-        # The action travels inside the ActivityReport (XtensibleInfo/LearnerRecordAction).
-        reports.append(
-            xml_codec.render_report(dataclasses.replace(completion, action=action), credentials.provider_id)
-        )
+    completions = [dataclasses.replace(completion, action=action) for action, completion in records]
+    document = xml_codec.render_document(
+        completions, credentials.provider_id, created or datetime.now(timezone.utc), titles=titles
+    )
+    body.append(etree.fromstring(document, xml_codec._safe_parser()))
     return _serialize(root)
 
 
 def report_elements_from_request(body: etree._Element) -> list[etree._Element]:
-    """Server side: the ActivityReport elements, in order (decode each with xml_codec.parse_report)."""
-    container = _child(body, "ActivityReports")
-    return [child for child in container if isinstance(child.tag, str)]
+    """Server side: the ActivityReport elements of the body's learner document, in order (decode
+    each with xml_codec.parse_report)."""
+    documents = [child for child in body if isinstance(child.tag, str)]
+    if len(documents) != 1:
+        raise ProtocolFormatError(f"expected one <{xml_codec.WRAPPER}> learner document in <Body>")
+    try:
+        return xml_codec.report_elements(documents[0])
+    except BatchFileError as exc:
+        raise ProtocolFormatError(str(exc)) from None
 
 
 def _results_element(parent: etree._Element, results: Iterable[RecordResult]) -> None:

@@ -3,7 +3,7 @@
 One function judges a record wherever it came from (entry form, Excel row, XML element, the sandbox),
 so the same record gets the same verdict everywhere. Each problem is an `Issue` with the PARS error code
 (or `LOCAL_CHECK` for ParsDesk's own checks), the field it concerns and a specific message that names
-the offending value and the limit. Messages never repeat a date of birth or licence number.
+the offending value and the limit. Messages never repeat a date of birth or license number.
 
 Board rules (which credit types, whether an ID or DOB is required, deadlines) come from
 `app.pars.catalog`, which reads them from data files.
@@ -82,7 +82,7 @@ CREDIT_ID_MAX_LENGTH = 300
 _ZERO = Decimal(0)
 _ACTIVITY_ID = re.compile(r"\d{9}")
 _NPI = re.compile(r"\d{10}")
-# The state column may say "NPI" when the ID is an NPI rather than a state licence number.
+# The state column may say "NPI" when the ID is an NPI rather than a state license number.
 _NPI_MARKERS = frozenset({"", "NPI"})
 
 
@@ -172,7 +172,7 @@ def _board_learner_key(learner: Learner, code: str, board_id: str | None) -> str
 
 
 def _prior_learner_key(completion: Completion) -> str:
-    # One key per record: the board ID when the record has a single board, else name/DOB/licence.
+    # One key per record: the board ID when the record has a single board, else name/DOB/license.
     # Checks look a learner up under both forms, so either one is found.
     if len(completion.boards) == 1:
         part = completion.boards[0]
@@ -422,7 +422,7 @@ def _check_cme(completion: Completion, activity: Activity | None, found: _Findin
     license_id = _text(learner.license_id)
     state_text = _text(learner.licensing_state)
     if not license_id:
-        found.add(621, F_LICENSE_ID, "A state licence number or NPI is required for CME credit")
+        found.add(621, F_LICENSE_ID, "A state license number or NPI is required for CME credit")
     if state_text.upper() in _NPI_MARKERS:
         if license_id and not is_valid_npi(license_id):
             found.add(712, F_LICENSE_ID, "Without a licensing state the ID must be a valid 10-digit NPI "

@@ -1,49 +1,55 @@
-"""The PARS learner XML (MedBiquitous Activity Report based): one `ActivityReport` per completion.
+"""The PARS learner XML (MedBiquitous Activity Report): one `ActivityReport` per learner completion.
 
-Used for XML batch files and as the body of the web-service documents. The exact rendering ParsDesk
-chose where the public drafts leave room is documented in docs/xml-format.md:
+The same `ACCMELearnerReports` document is the XML batch file, the XML export, the rejection file of an
+XML upload and the learner payload of the web-service requests. Writing follows the element tree of
+../shared/reference/pars-web-services.md §2 and is valid against the MedBiquitous Activity Report schema:
+v1 for a file without REMS, v2 as soon as one record carries REMS. Where public sources leave a choice
+open, the choice is data in resources/pars/xml_format.toml (docs/xml-format.md explains each one).
 
-- `CompletedDateTime` is the date only, MM-DD-YYYY (PARS's own format in its 671 message; a time part
-  would shift across time zones). Reading also accepts ISO `YYYY-MM-DD` and a midnight time part.
-- A board's total points are a `CreditReceived` whose `activityCertification` is the board code itself
-  (e.g. `ABIM`); each credit type is a further `CreditReceived` named after the type, in the same
-  `CreditCertificate` whose `UniqueID domain` is the board code and whose text is the diplomate ID.
-- CME is a `CreditCertificate` whose `UniqueID domain` is the 2-letter licensing state (or `NPI` when no
-  state is known) with `CreditReceived activityCertification="AMA PRA Category 1"`.
+Reading is tolerant of what other systems export (any prefixes or none, v1 or v2, `CreditID` per
+certificate or per report, `CreditReceived` as `hx:` elements or as attributes, `UniqueID` in `Member` or
+in each certificate, ISO or US dates, several `ActivityReports`) and never depends on the settings.
 
 Parsing is always safe: no DTDs, no entities, no network, no huge trees, and any DOCTYPE is refused
-outright (billion laughs, external entities). Values that do not parse stay as their text in the
-`Completion` so validation can name the problem (671, 673...); missing elements become None.
+outright. Values that do not parse stay as their text in the `Completion` so validation can name the
+problem (671, 673...); missing elements become None; structure that is not PARS learner XML is a
+BatchFileError naming the element and its line.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from lxml import etree
 
+from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
 from app.pars.domain import BoardPart, CmePart, Completion, Learner, RecordAction, RemsPart
-from app.pars.values import format_amount, format_pars_date, parse_amount, parse_pars_date
+from app.pars.values import format_amount, normalize_birth_date, parse_amount, parse_pars_date
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+NS_REPORT_V1 = "http://ns.medbiq.org/activityreport/v1/"
+NS_REPORT_V2 = "http://ns.medbiq.org/activityreport/v2/"
+NS_MEMBER_V1 = "http://ns.medbiq.org/member/v1/"
+NS_MEMBER_V2 = "http://ns.medbiq.org/member/v2/"
+NS_NAME_V1 = "http://ns.medbiq.org/name/v1/"
+NS_NAME_V2 = "http://ns.medbiq.org/name/v2/"
+NS_HX = "http://ns.medbiq.org/lom/extend/v1/"
+# The names most callers mean: v1 and the healthcare LOM extension.
+NS_REPORT = NS_REPORT_V1
+NS_EXTEND = NS_HX
 
-NS_REPORT = "http://ns.medbiq.org/activityreport/v1/"
-NS_MEMBER = "http://ns.medbiq.org/member/v1/"
-NS_NAME = "http://ns.medbiq.org/name/v1/"
-NS_EXTEND = "http://ns.medbiq.org/lom/extend/v1/"
-NSMAP = {None: NS_REPORT, "m": NS_MEMBER, "n": NS_NAME, "x": NS_EXTEND}
-
-AMA_CATEGORY_1 = "AMA PRA Category 1"
-CREDIT_UNIT = "Point"
+FORMAT_FILE = "xml_format.toml"
+WRAPPER = "ACCMELearnerReports"
 NPI_DOMAIN = "NPI"
-REMS_REGULATION = "REMS"
+CREDIT_UNIT = "Point"
 STATUS_COMPLETED = "Completed"
 
 # Files above this are refused before parsing: 5,000 full records take well under 10 MB.
@@ -53,20 +59,145 @@ _STATE_CODE = re.compile(r"[A-Za-z]{2}")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
+_GYEAR_BIRTH = re.compile(r"--(\d{2})-(\d{2})")
+_ISO_BIRTH = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_IDD = re.compile(r"idd:[^:]*:(.+)")
+_ACTIVITY_ID = re.compile(r"\d{9}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    name: str
+    report: str
+    member: str
+    person: str  # the name schema
+
+
+V1 = _Version("v1", NS_REPORT_V1, NS_MEMBER_V1, NS_NAME_V1)
+V2 = _Version("v2", NS_REPORT_V2, NS_MEMBER_V2, NS_NAME_V2)
+
+
+@dataclass(frozen=True, slots=True)
+class XmlFormat:
+    """The open choices of resources/pars/xml_format.toml (see docs/xml-format.md)."""
+
+    version: str  # "auto" | "v2"
+    wrapper_namespace: str
+    birth_year: int
+    completed_time: str
+    v2_domain: str
+    credit_types: str  # "certificates" | "credit-focus"
+    credit_type_certification: str
+    extension_namespace: str
+    extension_prefix: str
+    write_provider_id: bool
+    regulation_label: str
+    regulation_url: str
+    time_in_practice: Mapping[str, str]
+    practice_areas: tuple[str, ...]
+    practice_area_aliases: Mapping[str, str]
+    practice_area_other: str
+
+
+def _setting(data: dict[str, Any], table: str, key: str, kind: type, where: str) -> Any:
+    section = data.get(table)
+    if not isinstance(section, dict) or key not in section:
+        raise catalog.CatalogError(f"{where}: [{table}] {key} is missing")
+    value = section[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise catalog.CatalogError(f"{where}: [{table}] {key} must be a {kind.__name__}")
+    return value
+
+
+def load_format(path: Path) -> XmlFormat:
+    """Read and check an xml_format.toml; CatalogError (one line) when a setting is missing or wrong."""
+    where = str(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise catalog.CatalogError(f"{where}: settings file is missing") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise catalog.CatalogError(f"{where}: not valid TOML ({exc})") from exc
+
+    def strings(table: str, key: str) -> tuple[str, ...]:
+        values = _setting(data, table, key, list, where)
+        if not all(isinstance(v, str) and v for v in values):
+            raise catalog.CatalogError(f"{where}: [{table}] {key} must list non-empty texts")
+        return tuple(values)
+
+    def mapping(table: str, key: str) -> dict[str, str]:
+        values = _setting(data, table, key, dict, where)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+            raise catalog.CatalogError(f"{where}: [{table}] {key} must map texts to texts")
+        return dict(values)
+
+    fmt = XmlFormat(
+        version=_setting(data, "document", "version", str, where),
+        wrapper_namespace=_setting(data, "document", "wrapper_namespace", str, where),
+        birth_year=_setting(data, "dates", "birth_year", int, where),
+        completed_time=_setting(data, "dates", "completed_time", str, where),
+        v2_domain=_setting(data, "identifiers", "v2_domain", str, where),
+        credit_types=_setting(data, "moc", "credit_types", str, where),
+        credit_type_certification=_setting(data, "moc", "credit_type_certification", str, where),
+        extension_namespace=_setting(data, "extension", "namespace", str, where),
+        extension_prefix=_setting(data, "extension", "prefix", str, where),
+        write_provider_id=_setting(data, "extension", "write_provider_id", bool, where),
+        regulation_label=_setting(data, "rems", "regulation_label", str, where),
+        regulation_url=_setting(data, "rems", "regulation_url", str, where),
+        time_in_practice=mapping("rems", "time_in_practice"),
+        practice_areas=strings("rems", "practice_areas"),
+        practice_area_aliases=mapping("rems", "practice_area_aliases"),
+        practice_area_other=_setting(data, "rems", "practice_area_other", str, where),
+    )
+    problems = []
+    if fmt.version not in ("auto", "v2"):
+        problems.append(f"[document] version must be \"auto\" or \"v2\", not {fmt.version!r}")
+    try:
+        date(fmt.birth_year, 2, 29)
+    except ValueError:
+        problems.append(f"[dates] birth_year {fmt.birth_year} must be a leap year so that 02/29 is a date")
+    if not re.fullmatch(r"\d{2}:\d{2}:\d{2}", fmt.completed_time):
+        problems.append("[dates] completed_time must be hh:mm:ss")
+    if not re.fullmatch(r"idd:\S*\.\S*:\S*", fmt.v2_domain.replace("{domain}", "X")) or "{domain}" not in fmt.v2_domain:
+        problems.append("[identifiers] v2_domain must look like idd:<name.with.dot>:{domain}")
+    if fmt.credit_types not in ("certificates", "credit-focus"):
+        problems.append("[moc] credit_types must be \"certificates\" or \"credit-focus\"")
+    if "{board}" not in fmt.credit_type_certification or "{credit_type}" not in fmt.credit_type_certification:
+        problems.append("[moc] credit_type_certification must contain {board} and {credit_type}")
+    if fmt.extension_namespace in (NS_REPORT_V1, NS_REPORT_V2, ""):
+        problems.append("[extension] namespace must differ from the Activity Report namespace")
+    if not re.fullmatch(r"[A-Za-z_][\w.-]*", fmt.extension_prefix) or fmt.extension_prefix in ("m", "n"):
+        problems.append("[extension] prefix must be an XML name other than m and n")
+    if fmt.practice_area_other not in fmt.practice_areas:
+        problems.append("[rems] practice_area_other must be one of practice_areas")
+    if problems:
+        raise catalog.CatalogError(f"{where}: " + "; ".join(problems))
+    return fmt
+
+
+@lru_cache(maxsize=1)
+def xml_format() -> XmlFormat:
+    """The settings in use: the office's override of xml_format.toml if present, else the bundled one."""
+    return load_format(catalog.catalog_path(FORMAT_FILE))
+
+
+catalog.on_reload(xml_format.cache_clear)
 
 
 @dataclass(slots=True)
 class ParsedRecord:
-    index: int  # 1-based position of the ActivityReport in the document
+    index: int  # 1-based position of the learner record in the document
     completion: Completion
     provider_id: str | None  # the ProviderOrganization the report names (7-digit PARS provider ID)
+    line: int | None = None  # line of the ActivityReport element
 
 
 # ---------------------------------------------------------------------------------------------- render
 
 
 def _q(namespace: str, name: str) -> str:
-    return f"{{{namespace}}}{name}"
+    return f"{{{namespace}}}{name}" if namespace else name
 
 
 def _sub(parent: etree._Element, namespace: str, name: str, text: str | None = None) -> etree._Element:
@@ -84,110 +215,227 @@ def _amount_text(value: Decimal | str | None) -> str | None:
     return str(value)
 
 
-def _date_text(value: date | str | None) -> str | None:
-    if value is None:
-        return None
+def _version_of(completions: Iterable[Completion], fmt: XmlFormat) -> _Version:
+    if fmt.version == "v2" or any(completion.rems is not None for completion in completions):
+        return V2
+    return V1
+
+
+def _nsmap(version: _Version, fmt: XmlFormat) -> dict[str | None, str]:
+    return {None: version.report, "m": version.member, "n": version.person, fmt.extension_prefix: fmt.extension_namespace}
+
+
+def _domain(domain: str, version: _Version, fmt: XmlFormat) -> str:
+    return fmt.v2_domain.format(domain=domain) if version is V2 else domain
+
+
+def _birth_text(text: str, fmt: XmlFormat) -> str:
+    month_day = normalize_birth_date(text)
+    if month_day is None:
+        return text  # kept as given so that a rejection file shows what was wrong
+    month, day = month_day.split("/")
+    return f"{fmt.birth_year:04d}-{month}-{day}"
+
+
+def _completed_text(value: date | str, fmt: XmlFormat) -> str:
     if isinstance(value, date):
-        return format_pars_date(value)
+        return f"{value.isoformat()}T{fmt.completed_time}"
     return str(value)
 
 
-def _credit_received(parent: etree._Element, certification: str, amount: Decimal | str | None) -> None:
-    credit = _sub(parent, NS_REPORT, "CreditReceived")
-    credit.set("activityCertification", certification)
-    credit.set("creditUnit", CREDIT_UNIT)
+def _practice_area(text: str, fmt: XmlFormat) -> str:
+    folded = " ".join(text.split()).casefold()
+    for name in fmt.practice_areas:
+        if name.casefold() == folded:
+            return name
+    for alias, name in fmt.practice_area_aliases.items():
+        if alias.casefold() == folded:
+            return name
+    return fmt.practice_area_other
+
+
+def _credit(
+    certificate: etree._Element, version: _Version, certification: str, amount: Decimal | str | None
+) -> etree._Element:
+    received = _sub(certificate, version.report, "CreditReceived")
+    _sub(received, NS_HX, "activityCertification", certification)
+    _sub(received, NS_HX, "creditUnit", CREDIT_UNIT)
     text = _amount_text(amount)
     if text is not None:
-        credit.set("numberOfCredits", text)
+        _sub(received, NS_HX, "numberOfCredits", text)
+    return received
 
 
-def _unique_id(parent: etree._Element, domain: str, value: str | None) -> None:
-    unique = _sub(parent, NS_REPORT, "UniqueID", value)
-    unique.set("domain", domain)
+def _certificate(
+    module: etree._Element, version: _Version, certification: str, amount: Decimal | str | None,
+    credit_id: str | None,
+) -> etree._Element:
+    certificate = _sub(module, version.report, "CreditCertificate")
+    received = _credit(certificate, version, certification, amount)
+    _sub(certificate, version.report, "CreditID", credit_id or "")
+    return received
 
 
-def render_report(completion: Completion, provider_id: str) -> etree._Element:
-    """One `ActivityReport` element for a completion (an Add or a Delete)."""
-    report = etree.Element(_q(NS_REPORT, "ActivityReport"), nsmap=NSMAP)
-    _sub(report, NS_REPORT, "ReportingOrganization", provider_id)
+def _identifiers(completion: Completion) -> list[tuple[str, str]]:
+    """(domain, value) of the learner's license or NPI and each board's diplomate ID."""
+    learner = completion.learner
+    found: list[tuple[str, str]] = []
+    if learner.license_id is not None or learner.licensing_state is not None:
+        found.append((learner.licensing_state or NPI_DOMAIN, learner.license_id or ""))
+    for board in completion.boards:
+        if board.board_id:
+            found.append((board.board, board.board_id))
+    return found
+
+
+def _render(
+    parent: etree._Element | None, completion: Completion, provider_id: str, version: _Version,
+    title: str | None, fmt: XmlFormat,
+) -> etree._Element:
+    ns = version.report
+    if parent is None:
+        report = etree.Element(_q(ns, "ActivityReport"), nsmap=_nsmap(version, fmt))
+    else:
+        report = _sub(parent, ns, "ActivityReport")
+    _sub(report, ns, "ReportingOrganization", provider_id)
 
     learner = completion.learner
-    member = _sub(report, NS_REPORT, "Member")
-    name = _sub(member, NS_MEMBER, "Name")
-    if learner.first_name is not None:
-        _sub(name, NS_NAME, "GivenName", learner.first_name)
-    if learner.last_name is not None:
-        _sub(name, NS_NAME, "FamilyName", learner.last_name)
+    identifiers = _identifiers(completion)
+    member = _sub(report, ns, "Member")
+    for domain, value in identifiers:
+        _sub(member, version.member, "UniqueID", value).set("domain", _domain(domain, version, fmt))
+    if learner.first_name is not None or learner.last_name is not None:
+        name = _sub(member, version.member, "Name")
+        if learner.first_name is not None:
+            _sub(name, version.person, "GivenName", learner.first_name)
+        if learner.last_name is not None:
+            _sub(name, version.person, "FamilyName", learner.last_name)
     if learner.birth_date is not None:
-        info = _sub(member, NS_MEMBER, "PersonalInfo")
-        _sub(info, NS_MEMBER, "BirthDate", learner.birth_date)
+        info = _sub(member, version.member, "PersonalInfo")
+        _sub(info, version.member, "BirthDate", _birth_text(learner.birth_date, fmt))
 
-    if completion.rems is not None:
-        rems = completion.rems
-        participant = _sub(_sub(report, NS_REPORT, "Participants"), NS_REPORT, "Participant")
-        surgery = None if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")
-        for tag, value in (
-            ("Profession", rems.profession),
-            ("StateOfPractice", rems.state_of_practice),
-            ("DEARegistration", rems.dea_registration),
-            ("PracticeArea", rems.practice_area),
-            ("PerformsSurgicalProcedures", surgery),
-            ("TimeInPractice", rems.time_in_practice),
-        ):
-            if value is not None:
-                _sub(participant, NS_REPORT, tag, value)
+    rems = completion.rems
+    if rems is not None:
+        participant = _sub(_sub(report, ns, "Participants"), ns, "Participant")
+        domain, value = identifiers[0] if identifiers else ("creditid", completion.credit_id or "")
+        _sub(participant, ns, "LocalIdentifier", value).set("domain", _domain(domain, V2, fmt))
+        if rems.state_of_practice is not None:
+            state = catalog.state_name(rems.state_of_practice) or rems.state_of_practice
+            _sub(participant, ns, "StateOfPrimaryPractice", state)
+        if rems.dea_registration is not None:
+            _sub(participant, ns, "DEARegistration", rems.dea_registration)
+        if rems.profession is not None:
+            _sub(participant, ns, "Profession", rems.profession)
+        if rems.practice_area is not None:
+            _sub(participant, ns, "PracticeArea", _practice_area(rems.practice_area, fmt))
+        if rems.performs_surgery is not None:
+            _sub(participant, ns, "SurgicalProcedures", "true" if rems.performs_surgery else "false")
+        if rems.time_in_practice is not None:
+            time = fmt.time_in_practice.get(rems.time_in_practice, rems.time_in_practice)
+            _sub(participant, ns, "TimeInPractice", time)
 
-    activity = _sub(report, NS_REPORT, "Activity")
-    _sub(activity, NS_REPORT, "ProviderOrganization", provider_id)
-    if completion.rems is not None:
-        regulatory = _sub(activity, NS_REPORT, "RegulatoryInformation")
-        _sub(regulatory, NS_REPORT, "CompliantToRegulation", REMS_REGULATION)
-    module = _sub(activity, NS_REPORT, "Module")
-    module_name = _sub(module, NS_REPORT, "ModuleName", completion.activity_id)
+    activity = _sub(report, ns, "Activity")
+    _sub(activity, ns, "ProviderOrganization", provider_id)
+    shown_title = title or completion.activity_id or ""
+    _sub(activity, ns, "ActivityName", shown_title)
+    if rems is not None:
+        regulation = _sub(_sub(activity, ns, "RegulatoryInformation"), ns, "CompliantToRegulation", fmt.regulation_url)
+        regulation.set("label", fmt.regulation_label)
+    module = _sub(activity, ns, "Module")
+    module_name = _sub(module, ns, "ModuleName", shown_title)
     if completion.activity_id is not None:
         module_name.set("moduleID", completion.activity_id)
-    _sub(module, NS_REPORT, "Status", STATUS_COMPLETED)
-    completed = _date_text(completion.completion_date)
-    if completed is not None:
-        _sub(module, NS_REPORT, "CompletedDateTime", completed)
+    _sub(module, ns, "Status", STATUS_COMPLETED)
+    if completion.completion_date is not None:
+        _sub(module, ns, "CompletedDateTime", _completed_text(completion.completion_date, fmt))
 
-    # CME (or, without CME, the learner's license alone so that identity is not lost).
-    if completion.cme is not None or learner.license_id is not None or learner.licensing_state is not None:
-        certificate = _sub(module, NS_REPORT, "CreditCertificate")
-        _unique_id(certificate, learner.licensing_state or NPI_DOMAIN, learner.license_id)
-        if completion.cme is not None:
-            _credit_received(certificate, AMA_CATEGORY_1, completion.cme.credits)
+    credit_id = completion.credit_id
+    if completion.cme is not None:
+        _certificate(module, version, catalog.cme_rules().credit_name, completion.cme.credits, credit_id)
     for board in completion.boards:
-        certificate = _sub(module, NS_REPORT, "CreditCertificate")
-        _unique_id(certificate, board.board, board.board_id)
-        _credit_received(certificate, board.board, board.points)
+        total = _certificate(module, version, board.board, board.points, credit_id)
         for credit_type, amount in board.credit_types.items():
-            _credit_received(certificate, credit_type, amount)
+            if fmt.credit_types == "credit-focus":
+                focus = _sub(total, ns, "CreditFocus")
+                _sub(focus, ns, "Description", credit_type)
+                shown = amount if amount is not None else board.points
+                _sub(focus, ns, "NumberOfCredits", _amount_text(shown) or "0")
+            else:
+                name = fmt.credit_type_certification.format(board=board.board, credit_type=credit_type)
+                _certificate(module, version, name, amount, credit_id)
 
-    if completion.credit_id is not None:
-        _sub(report, NS_REPORT, "CreditID", completion.credit_id)
+    extension = _sub(report, ns, "XtensibleInfo")
+    if fmt.write_provider_id:
+        _sub(extension, fmt.extension_namespace, "ProviderID", provider_id)
+    if credit_id is not None and module.find(_q(ns, "CreditCertificate")) is None:
+        # No certificate to hold it (REMS alone): the creditID rides in the extension so it is not lost.
+        _sub(extension, fmt.extension_namespace, "CreditID", credit_id)
     if completion.action is not None:
         action = completion.action
         action_text = action.value.lower() if isinstance(action, RecordAction) else str(action)
-        extension = _sub(report, NS_REPORT, "XtensibleInfo")
-        _sub(extension, NS_EXTEND, "LearnerRecordAction", action_text)
+        _sub(extension, fmt.extension_namespace, "LearnerRecordAction", action_text)
+    if len(extension) == 0:
+        report.remove(extension)
     return report
 
 
-def render_document(completions: Iterable[Completion], provider_id: str, created: datetime) -> bytes:
-    """A whole `ACCMELearnerReports` document (UTF-8, with XML declaration)."""
-    root = etree.Element(_q(NS_REPORT, "ACCMELearnerReports"), nsmap=NSMAP)
-    reports = _sub(root, NS_REPORT, "ActivityReports")
+def render_report(
+    completion: Completion, provider_id: str, *, title: str | None = None, version: str | None = None,
+    fmt: XmlFormat | None = None,
+) -> etree._Element:
+    """One standalone `ActivityReport` element (v2 when it carries REMS, unless `version` says)."""
+    fmt = fmt or xml_format()
+    chosen = {"v1": V1, "v2": V2}.get(version or "", None) or _version_of([completion], fmt)
+    return _render(None, completion, provider_id, chosen, title, fmt)
+
+
+def render_document(
+    completions: Iterable[Completion], provider_id: str, created: datetime, *,
+    titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
+) -> bytes:
+    """A whole `ACCMELearnerReports` document (UTF-8, with XML declaration). `titles`: activity ID -> title."""
+    fmt = fmt or xml_format()
+    completions = list(completions)
+    titles = titles or {}
+    version = _version_of(completions, fmt)
+    root = etree.Element(_q(fmt.wrapper_namespace, WRAPPER))
+    reports = etree.SubElement(root, _q(version.report, "ActivityReports"), nsmap=_nsmap(version, fmt))
     if created.tzinfo is not None:
         created = created.astimezone(timezone.utc).replace(tzinfo=None)
-    _sub(reports, NS_REPORT, "DateTimeCreated", created.replace(microsecond=0).isoformat() + "Z")
+    _sub(reports, version.report, "DateTimeCreated", created.replace(microsecond=0).isoformat() + "Z")
+    if version is V2:
+        dates = [c.completion_date for c in completions if isinstance(c.completion_date, date)]
+        _sub(reports, version.report, "ReportingStartDate", min(dates, default=created.date()).isoformat())
+        _sub(reports, version.report, "ReportingEndDate", max(dates, default=created.date()).isoformat())
     for completion in completions:
-        reports.append(render_report(completion, provider_id))
+        title = titles.get(completion.activity_id or "")
+        _render(reports, completion, provider_id, version, title, fmt)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def document_version(completions: Iterable[Completion]) -> str:
+    """"v1" or "v2": the Activity Report version render_document writes for these completions."""
+    return _version_of(completions, xml_format()).name
 
 
 # ----------------------------------------------------------------------------------------------- parse
 # Matching is by local name, so documents that use other prefixes (or no namespaces) are still read.
+
+_MEDBIQ = "http://ns.medbiq.org/"
+# Children the standard (v1/v2 with ACCME's additions) allows; other elements in a MedBiquitous namespace
+# or none are refused with their line, elements of other namespaces are extensions and skipped.
+_KNOWN_CHILDREN = {
+    "ActivityReport": {"ReportingOrganization", "Member", "Participants", "Activity", "XtensibleInfo", "CreditID"},
+    "Activity": {
+        "ProviderOrganization", "ActivityName", "ActivityInstanceID", "Status", "LaunchDetails",
+        "CommercialSupporter", "RegulatoryInformation", "Module", "PointOfCareLearningData", "Results",
+    },
+    "Module": {
+        "ModuleName", "Metadata", "Status", "StartDateTime", "EndDateTime", "DueDateTime", "RegisteredDateTime",
+        "CompletedDateTime", "ExpiredDateTime", "TimeEngaged", "Results", "CreditCertificate",
+    },
+    "CreditCertificate": {"UniqueID", "CreditReceived", "CreditID"},
+}
 
 
 def _local(element: etree._Element) -> str:
@@ -195,6 +443,11 @@ def _local(element: etree._Element) -> str:
     if not isinstance(tag, str):  # comments and processing instructions
         return ""
     return tag.rsplit("}", 1)[-1]
+
+
+def _namespace(element: etree._Element) -> str:
+    tag = element.tag
+    return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
 
 
 def _children(element: etree._Element | None, name: str) -> Iterator[etree._Element]:
@@ -223,6 +476,35 @@ def _path_text(element: etree._Element | None, *names: str) -> str | None:
     return _text(element)
 
 
+def _where(element: etree._Element) -> str:
+    return f"line {element.sourceline}" if element.sourceline else "the document"
+
+
+def _check_children(element: etree._Element) -> None:
+    known = _KNOWN_CHILDREN[_local(element)]
+    for child in element:
+        name = _local(child)
+        if not name or name in known:
+            continue
+        namespace = _namespace(child)
+        if namespace and not namespace.startswith(_MEDBIQ):
+            continue  # an extension in its own namespace (the standard allows ##other here)
+        raise BatchFileError(
+            f"{_where(child)}: <{name}> inside <{_local(element)}> is not part of PARS learner XML "
+            f"(expected one of {', '.join(sorted(known))})."
+        )
+
+
+def _single(element: etree._Element | None, name: str) -> etree._Element | None:
+    found = list(_children(element, name))
+    if len(found) > 1:
+        raise BatchFileError(
+            f"{_where(found[1])}: a second <{name}> in one <{_local(element)}>; PARS takes one activity and one "
+            "completion per learner record (write each as its own <ActivityReport>)."
+        )
+    return found[0] if found else None
+
+
 def _amount(text: str | None) -> Decimal | str | None:
     if text is None:
         return None
@@ -235,6 +517,19 @@ def _date(text: str | None) -> date | str | None:
         return None
     parsed = parse_pars_date(text)
     return text if parsed is None else parsed
+
+
+def _birth(text: str | None) -> str | None:
+    """MM/DD from YYYY-MM-DD, --MM-DD or MM/DD (other text kept for validation to judge)."""
+    if text is None:
+        return None
+    for pattern, month_group in ((_ISO_BIRTH, 2), (_GYEAR_BIRTH, 1)):
+        match = pattern.fullmatch(text)
+        if match:
+            month_day = normalize_birth_date(f"{match.group(month_group)}/{match.group(month_group + 1)}")
+            return month_day or text
+    month_day = normalize_birth_date(text)
+    return month_day if month_day is not None and re.fullmatch(r"\d{1,2}/\d{1,2}", text) else text
 
 
 def _action(text: str | None) -> RecordAction | str | None:
@@ -257,7 +552,9 @@ def _yes_no(text: str | None) -> bool | None:
     return None
 
 
-def _attribute(element: etree._Element, name: str) -> str | None:
+def _attribute(element: etree._Element | None, name: str) -> str | None:
+    if element is None:
+        return None
     value = element.get(name)
     if value is None:
         return None
@@ -265,76 +562,183 @@ def _attribute(element: etree._Element, name: str) -> str | None:
     return value or None
 
 
-def parse_report(element: etree._Element) -> Completion:
-    """The Completion an `ActivityReport` element describes (inverse of render_report)."""
-    member = _child(element, "Member")
+def _plain_domain(domain: str | None) -> str | None:
+    """"CA" from "CA" or from v2's "idd:accme.org:CA"."""
+    if domain is None:
+        return None
+    match = _IDD.fullmatch(domain)
+    return match.group(1).strip() if match else domain
+
+
+def _is_license_domain(domain: str) -> bool:
+    return domain.upper() == NPI_DOMAIN or _STATE_CODE.fullmatch(domain) is not None
+
+
+def _credit_field(received: etree._Element, name: str) -> str | None:
+    """A CreditReceived member written as an hx: child element (the standard) or as an attribute."""
+    return _path_text(received, name) or _attribute(received, name)
+
+
+class _Reader:
+    """Collects one report's identities and certificates into a Completion."""
+
+    def __init__(self, completion: Completion) -> None:
+        self.completion = completion
+        self.boards: dict[str, BoardPart] = {}
+        self.board_ids: dict[str, str | None] = {}
+        self.last_board: str | None = None  # a credit type named without its board belongs to this one
+
+    def identity(self, domain: str | None, value: str | None) -> str | None:
+        """Record a UniqueID; returns the board code it names (None for a license or NPI)."""
+        domain = _plain_domain(domain)
+        if domain is None:
+            return None
+        if _is_license_domain(domain) or catalog.state_code(domain) is not None:
+            learner = self.completion.learner
+            if domain.upper() != NPI_DOMAIN:
+                learner.licensing_state = domain
+            learner.license_id = value
+            return None
+        self.board_ids[domain.upper()] = value
+        return domain
+
+    def board(self, code: str) -> BoardPart:
+        key = code.upper()
+        if key not in self.boards:
+            self.boards[key] = BoardPart(board=code)
+        return self.boards[key]
+
+    def is_board(self, name: str) -> bool:
+        return name.upper() in self.board_ids or catalog.board_code(name) is not None
+
+    def certificate(self, certificate: etree._Element) -> None:
+        _check_children(certificate)
+        current = self.identity(_attribute(_child(certificate, "UniqueID"), "domain"),
+                                _text(_child(certificate, "UniqueID")))
+        cme_name = catalog.cme_rules().credit_name.casefold()
+        for received in _children(certificate, "CreditReceived"):
+            name = _credit_field(received, "activityCertification") or ""
+            amount = _amount(_credit_field(received, "numberOfCredits"))
+            board_code, credit_type = self._split(name)
+            if name.casefold() == cme_name:
+                self.completion.cme = CmePart(credits=amount)
+                continue
+            if credit_type is not None:
+                self.board(board_code).credit_types[credit_type] = amount
+                current = board_code
+            elif self.is_board(name) or (current or self.last_board) is None:
+                self.board(name).points = amount
+                current = name
+            else:
+                current = current or self.last_board
+                self.board(current).credit_types[name] = amount
+            self.last_board = current
+            for focus in _children(received, "CreditFocus"):
+                description = _path_text(focus, "Description")
+                if description is not None:
+                    self.board(current).credit_types[description] = _amount(_path_text(focus, "NumberOfCredits"))
+
+    def _split(self, name: str) -> tuple[str, str | None]:
+        """("ABIM", "Medical Knowledge") for a credit-type certificate name such as "ABIM: Medical Knowledge"."""
+        for separator in (":", " - ", " "):
+            head, found, tail = name.partition(separator)
+            if found and tail.strip() and self.is_board(head.strip()):
+                return head.strip(), tail.strip()
+        return name, None
+
+    def finish(self) -> None:
+        for key, board_id in self.board_ids.items():
+            self.board(key).board_id = board_id
+        # A board code as the file spells it; the catalogue's when the file used an alias.
+        self.completion.boards = list(self.boards.values())
+
+
+def _participant_rems(participant: etree._Element) -> RemsPart:
+    fmt = xml_format()
+    time = _path_text(participant, "TimeInPractice")
+    if time is not None:
+        reverse = {standard: own for own, standard in fmt.time_in_practice.items()}
+        time = reverse.get(time, catalog.time_in_practice(time) or time)
+    state = _path_text(participant, "StateOfPrimaryPractice") or _path_text(participant, "StateOfPractice")
+    surgery = _path_text(participant, "SurgicalProcedures") or _path_text(participant, "PerformsSurgicalProcedures")
+    return RemsPart(
+        profession=_path_text(participant, "Profession"),
+        state_of_practice=(catalog.state_code(state) or state) if state is not None else None,
+        dea_registration=_path_text(participant, "DEARegistration"),
+        practice_area=_path_text(participant, "PracticeArea"),
+        performs_surgery=_yes_no(surgery),
+        time_in_practice=time,
+    )
+
+
+def parse_reports(element: etree._Element) -> list[Completion]:
+    """The learner records an `ActivityReport` describes: one, or one per REMS `Participant` of a
+    report that lists several (as MedBiquitous's own sample does)."""
+    _check_children(element)
+    member = _single(element, "Member")
     learner = Learner(
         first_name=_path_text(member, "Name", "GivenName"),
         last_name=_path_text(member, "Name", "FamilyName"),
-        birth_date=_path_text(member, "PersonalInfo", "BirthDate"),
+        birth_date=_birth(_path_text(member, "PersonalInfo", "BirthDate")),
     )
     completion = Completion(action=None, learner=learner)
+    reader = _Reader(completion)
+    for unique in _children(member, "UniqueID"):
+        reader.identity(_attribute(unique, "domain"), _text(unique))
 
-    participant = _child(_child(element, "Participants"), "Participant")
-    if participant is not None:
-        completion.rems = RemsPart(
-            profession=_path_text(participant, "Profession"),
-            state_of_practice=_path_text(participant, "StateOfPractice"),
-            dea_registration=_path_text(participant, "DEARegistration"),
-            practice_area=_path_text(participant, "PracticeArea"),
-            performs_surgery=_yes_no(_path_text(participant, "PerformsSurgicalProcedures")),
-            time_in_practice=_path_text(participant, "TimeInPractice"),
-        )
-    activity = _child(element, "Activity")
-    if completion.rems is None:
-        regulation = _path_text(activity, "RegulatoryInformation", "CompliantToRegulation")
-        if regulation is not None and regulation.upper() == REMS_REGULATION:
-            completion.rems = RemsPart()
-
-    module = _child(activity, "Module")
+    activity = _single(element, "Activity")
+    if activity is not None:
+        _check_children(activity)
+    module = _single(activity, "Module")
+    if module is not None:
+        _check_children(module)
     module_name = _child(module, "ModuleName")
-    if module_name is not None:
-        completion.activity_id = _attribute(module_name, "moduleID") or _text(module_name)
-    completion.completion_date = _date(_path_text(module, "CompletedDateTime"))
-
-    for certificate in _children(module, "CreditCertificate"):
-        _read_certificate(certificate, completion)
-
-    completion.credit_id = _path_text(element, "CreditID")
-    completion.action = _action(_path_text(element, "XtensibleInfo", "LearnerRecordAction"))
-    return completion
-
-
-def _read_certificate(certificate: etree._Element, completion: Completion) -> None:
-    unique = _child(certificate, "UniqueID")
-    domain = _attribute(unique, "domain") if unique is not None else None
-    identifier = _text(unique)
-    credits = list(_children(certificate, "CreditReceived"))
-    certifications = [_attribute(credit, "activityCertification") or "" for credit in credits]
-
-    is_cme = AMA_CATEGORY_1.casefold() in (c.casefold() for c in certifications)
-    is_license = domain is not None and (
-        domain.upper() == NPI_DOMAIN or _STATE_CODE.fullmatch(domain) is not None
+    # The ID is ModuleName/@moduleID; older ParsDesk files and some exports repeat it as the text (which
+    # is otherwise the activity's title) or in Activity/@activityID.
+    text_id = _text(module_name)
+    completion.activity_id = (
+        _attribute(module_name, "moduleID")
+        or (text_id if text_id is not None and _ACTIVITY_ID.fullmatch(text_id) else None)
+        or _attribute(activity, "activityID")
     )
-    if is_cme or (is_license and not credits):
-        if domain is not None and domain.upper() != NPI_DOMAIN:
-            completion.learner.licensing_state = domain
-        completion.learner.license_id = identifier
-        for credit, certification in zip(credits, certifications):
-            if certification.casefold() == AMA_CATEGORY_1.casefold():
-                completion.cme = CmePart(credits=_amount(_attribute(credit, "numberOfCredits")))
-        return
+    completion.completion_date = _date(_path_text(module, "CompletedDateTime"))
+    for certificate in _children(module, "CreditCertificate"):
+        reader.certificate(certificate)
+    reader.finish()
 
-    # A board certificate: the CreditReceived named after the board is the total, the rest are types.
-    board_code = domain or next((c for c in certifications if c), "")
-    board = BoardPart(board=board_code, board_id=identifier)
-    for credit, certification in zip(credits, certifications):
-        amount = _amount(_attribute(credit, "numberOfCredits"))
-        if certification.casefold() == board_code.casefold():
-            board.points = amount
-        else:
-            board.credit_types[certification] = amount
-    completion.boards.append(board)
+    credit_id = next((text for item in element.iter() if _local(item) == "CreditID" and (text := _text(item))), None)
+    completion.credit_id = credit_id
+    completion.action = _action(_path_text(element, "XtensibleInfo", "LearnerRecordAction"))
+
+    participants = list(_children(_child(element, "Participants"), "Participant"))
+    if not participants:
+        regulation = _child(_child(activity, "RegulatoryInformation"), "CompliantToRegulation")
+        label = f"{_attribute(regulation, 'label') or ''} {_text(regulation) or ''}"
+        if regulation is not None and "REMS" in label.upper():
+            completion.rems = RemsPart()
+        return [completion]
+    found: list[Completion] = []
+    for participant in participants:
+        one = Completion(
+            action=completion.action, activity_id=completion.activity_id, credit_id=completion.credit_id,
+            learner=replace(learner),
+            completion_date=completion.completion_date, cme=completion.cme,
+            boards=[BoardPart(b.board, b.board_id, b.points, dict(b.credit_types)) for b in completion.boards],
+            rems=_participant_rems(participant),
+        )
+        if member is None:  # identity only from the participant's local identifier
+            local = _child(participant, "LocalIdentifier")
+            domain = _plain_domain(_attribute(local, "domain"))
+            # only a license-like domain says who the learner is ("idd:nonesuch.edu:ce" is a local number)
+            if domain is not None and (domain.upper() == NPI_DOMAIN or catalog.state_code(domain) is not None):
+                _Reader(one).identity(domain, _text(local))
+        found.append(one)
+    return found
+
+
+def parse_report(element: etree._Element) -> Completion:
+    """The (first) Completion an `ActivityReport` element describes (inverse of render_report)."""
+    return parse_reports(element)[0]
 
 
 # -------------------------------------------------------------------------------------------- document
@@ -374,29 +778,76 @@ def parse_xml_bytes(data: bytes, *, name: str = "The document") -> etree._Elemen
     return root
 
 
-def _reports(root: etree._Element) -> list[etree._Element]:
-    if _local(root) == "ActivityReport":
+_REPORTS_HEADER = {"DateTimeCreated", "ReportingStartDate", "ReportingEndDate"}
+
+
+def _report_elements(root: etree._Element, name: str) -> list[etree._Element]:
+    """Every ActivityReport of an ACCMELearnerReports wrapper (one or several ActivityReports in it), a
+    bare ActivityReports or a lone ActivityReport, in document order."""
+    kind = _local(root)
+    if kind == "ActivityReport":
         return [root]
-    reports = _child(root, "ActivityReports")
-    # Tolerate reports placed directly under the root as well.
-    container = reports if reports is not None else root
-    return list(_children(container, "ActivityReport"))
+    if kind == "ActivityReports":
+        containers = [root]
+    elif kind == WRAPPER:
+        containers = []
+        for child in root:
+            local = _local(child)
+            if local == "ActivityReports":
+                containers.append(child)
+            elif local == "ActivityReport":
+                containers.append(root)  # reports directly under the wrapper: tolerated
+            elif local:
+                raise BatchFileError(
+                    f"{name}, {_where(child)}: <{local}> inside <{WRAPPER}> is not part of PARS learner XML "
+                    "(expected <ActivityReports>)."
+                )
+    else:
+        raise BatchFileError(
+            f"{name} is XML but not a PARS learner document (root element <{kind}> on {_where(root)}, "
+            f"expected <{WRAPPER}> or <ActivityReports>)."
+        )
+    reports: list[etree._Element] = []
+    for container in dict.fromkeys(containers):
+        for child in container:
+            local = _local(child)
+            if local == "ActivityReport":
+                reports.append(child)
+                continue
+            if not local or local in _REPORTS_HEADER or (container is root and kind == WRAPPER):
+                continue  # the wrapper's own children were checked above
+            if _namespace(child) and not _namespace(child).startswith(_MEDBIQ):
+                continue  # v2 allows extensions of other namespaces here
+            raise BatchFileError(
+                f"{name}, {_where(child)}: <{local}> inside <ActivityReports> is not part of PARS learner "
+                "XML (expected <DateTimeCreated> and <ActivityReport> elements)."
+            )
+    return reports
+
+
+def report_elements(root: etree._Element, name: str = "The document") -> list[etree._Element]:
+    """The ActivityReport elements of a parsed learner document (see _report_elements)."""
+    return _report_elements(root, name)
 
 
 def parse_document(data: bytes, *, name: str = "The document") -> list[ParsedRecord]:
-    """Every ActivityReport of an `ACCMELearnerReports` document, in document order."""
+    """Every learner record of a PARS learner XML document, in document order."""
     root = parse_xml_bytes(data, name=name)
-    if _local(root) not in ("ACCMELearnerReports", "ActivityReports", "ActivityReport"):
-        raise BatchFileError(
-            f"{name} is XML but not a PARS learner document (root element <{_local(root)}>, "
-            "expected <ACCMELearnerReports>)."
-        )
     records: list[ParsedRecord] = []
-    for index, report in enumerate(_reports(root), start=1):
+    for report in _report_elements(root, name):
         provider = _path_text(report, "Activity", "ProviderOrganization") or _path_text(
             report, "ReportingOrganization"
         )
-        records.append(ParsedRecord(index=index, completion=parse_report(report), provider_id=provider))
+        try:
+            completions = parse_reports(report)
+        except BatchFileError as exc:
+            raise BatchFileError(f"{name}, {exc}") from None
+        for completion in completions:
+            records.append(
+                ParsedRecord(index=len(records) + 1, completion=completion, provider_id=provider, line=report.sourceline)
+            )
+            if len(records) > MAX_RECORDS:
+                raise BatchFileError(too_many_records_message(len(records)))
     return records
 
 
@@ -433,8 +884,6 @@ def read_xml_batch(path: Path) -> BatchFile:
     parsed = parse_document(data, name=path.name)
     if not parsed:
         raise BatchFileError(f"{path.name} contains no ActivityReport learner records.")
-    if len(parsed) > MAX_RECORDS:
-        raise BatchFileError(too_many_records_message(len(parsed)))
     records = [
         BatchRecord(row=item.index, values=completion_to_values(item.completion), completion=item.completion)
         for item in parsed
@@ -442,11 +891,11 @@ def read_xml_batch(path: Path) -> BatchFile:
     return BatchFile(format="xml", headers=list(HEADERS), records=records)
 
 
-def write_xml_sample(path: Path | str, provider_id: str = "1234567") -> None:
-    """A small, valid-looking XML learner file: a CME+MOC add and a CME+REMS add."""
+def sample_completions(provider_id: str) -> list[Completion]:
+    """What the "Download XML sample" file holds: a CME + MOC add and a CME + REMS add."""
     from app.pars.domain import new_credit_id
 
-    sample = [
+    return [
         Completion(
             action=RecordAction.ADD,
             activity_id="123456789",
@@ -474,5 +923,10 @@ def write_xml_sample(path: Path | str, provider_id: str = "1234567") -> None:
             ),
         ),
     ]
+
+
+def write_xml_sample(path: Path | str, provider_id: str = "1234567") -> None:
+    """A small, schema-valid XML learner file (v2, since one record carries REMS)."""
     created = datetime.now(timezone.utc)
-    Path(path).write_bytes(render_document(sample, provider_id, created))
+    titles = {"123456789": "Sample activity"}
+    Path(path).write_bytes(render_document(sample_completions(provider_id), provider_id, created, titles=titles))

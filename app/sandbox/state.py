@@ -61,6 +61,7 @@ from app.pars.protocol import (
 from app.pars.validation import delete_refusal, history_from_completions, record_action, validate_batch
 from app.paths import ensure_private_file
 from app.sandbox.registry import Registry, RegistryPerson
+from app.wording import plural
 
 REFUSED_WHILE_SUBMITTED_CODE = 998
 _STATE_TABLES = frozenset({"activities", "records"})
@@ -418,7 +419,7 @@ class SandboxState:
         if found:
             return MatchResult(
                 "ambiguous", None, {}, 718,
-                f"{catalog.error(718).message}: {len(found)} learners match; add a board ID or license",
+                f"{catalog.error(718).message}: {plural(len(found), 'learner')} match; add a board ID or license",
             )
         if board_code and board_id:
             return MatchResult("none", None, {}, 661, catalog.error(661).message)
@@ -458,6 +459,13 @@ class SandboxState:
                 if (activity_id is None or completion.activity_id == activity_id)
                 and _same_learner(learner, completion.learner)
             ]
+
+    def stored_completion(self, credit_id: str) -> Completion | None:
+        """The record stored under this creditID exactly as it was received (learner identity
+        included), or None: lets tests check what ParsDesk really sent."""
+        with self._lock:
+            stored = self._completions.get(credit_id)
+        return dataclasses.replace(stored) if stored is not None else None
 
     def records(self) -> list[SandboxRecord]:
         """Every creditID ever received (also those PARS rejected at once), for tests and the demo."""

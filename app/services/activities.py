@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityBoardRow, ActivityRow
 from app.pars.domain import Activity, BoardRegistration, Issue
+from app.wording import plural
 
 
 class ActivityImportError(ValueError):
@@ -107,7 +108,7 @@ def import_activities(session: Session, activities: Sequence[Activity]) -> Impor
     issues = _activity_issues(activities)
     if issues:
         activity_id, issue = issues[0]
-        more = f" (and {len(issues) - 1} more problems)" if len(issues) > 1 else ""
+        more = f" (and {plural(len(issues) - 1, 'more problem')})" if len(issues) > 1 else ""
         raise ActivityImportError(f"activity {activity_id}: {issue.field}: {issue.message}{more}", issues)
 
     rows = {
@@ -135,3 +136,10 @@ def export_activities(session: Session) -> list[Activity]:
         .order_by(ActivityRow.accme_id)
     ).all()
     return [activity_to_domain(row) for row in rows]
+
+
+def unregistered_activity_titles(session: Session) -> list[str]:
+    """Titles of the activities PARS has not given an ACCME ID yet (an export leaves them out)."""
+    return list(
+        session.scalars(select(ActivityRow.title).where(ActivityRow.accme_id.is_(None)).order_by(ActivityRow.id))
+    )

@@ -34,7 +34,7 @@ from app.models.schema import (
     CompletionBoardRow,
     CompletionRemsRow,
     CompletionRow,
-    LearnerRow,
+    StatusEvent,
     UploadLine,
     UploadRow,
     utcnow,
@@ -59,7 +59,7 @@ from app.pars.domain import (
 )
 from app.pars.matching import fingerprint
 from app.pars.validation import prior_from_completion, validate_batch
-from app.pars.values import parse_pars_date
+from app.pars.values import format_pars_date, parse_pars_date
 from app.services.history import counts_in_history, known_to_pars, load_domain_activities
 from app.services.records import NewRecord, delete_refusal, provider_id, request_deletes, store_completions
 
@@ -83,6 +83,9 @@ class RowKind(enum.StrEnum):
     ADD = "Add"
     DELETE = "Delete"
     ALREADY_REPORTED = "Already reported"
+    # the same record PARS or a board rejected before and nobody corrected: sent again (unchanged,
+    # under a new creditID) only when the coordinator asks for it
+    STILL_REJECTED = "Rejected before"
     ERROR = "Error"
 
 
@@ -93,10 +96,10 @@ class RowVerdict:
     completion: Completion
     kind: RowKind
     issues: list[Issue] = field(default_factory=list)
-    # Delete: the record it deletes. Already reported: the record it repeats. Add: the Rejected record it
-    # resubmits (a rejection workbook row coming back with its old creditID).
+    # Delete: the record it deletes. Already reported: the record it repeats. Add and Rejected before: the
+    # Rejected record it resubmits (a rejection workbook row coming back, an XML correction).
     target_id: int | None = None
-    note: str | None = None  # the explanation shown for an already-reported row
+    note: str | None = None  # the explanation shown for an already-reported or still-rejected row
 
     @property
     def first_issue(self) -> Issue | None:
@@ -146,6 +149,11 @@ class BatchAnalysis:
     def already_reported(self) -> int:
         return self._count(RowKind.ALREADY_REPORTED)
 
+    @property
+    def still_rejected(self) -> int:
+        """Rows repeating a record that was rejected and not corrected: queued only on request."""
+        return self._count(RowKind.STILL_REJECTED)
+
     def problems(self, limit: int | None = None) -> list[RowProblem]:
         """Row/column/code/message of the failed rows' issues, in file order."""
         found: list[RowProblem] = []
@@ -162,6 +170,10 @@ class BatchAnalysis:
         """(row, explanation) of rows skipped because they were already reported."""
         return [(v.row, v.note or "") for v in self.verdicts if v.kind is RowKind.ALREADY_REPORTED]
 
+    def rejected_before(self) -> list[tuple[int, str]]:
+        """(row, explanation) of rows that repeat a still-rejected record (sent only on request)."""
+        return [(v.row, v.note or "") for v in self.verdicts if v.kind is RowKind.STILL_REJECTED]
+
 
 @dataclass(frozen=True, slots=True)
 class UploadSummary:
@@ -174,9 +186,22 @@ class UploadSummary:
     deletes: int
     already_reported: int
     completion_ids: tuple[int, ...]  # records created or changed (for views to refresh)
+    still_rejected: int = 0  # rows repeating a still-rejected record, left alone (not resent)
+    resent: int = 0  # of the queued adds: still-rejected records resent unchanged on request
 
 
 # --- reading the store -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One attempt of a record (the record or a resubmission of it), as the notes name it."""
+
+    id: int
+    credit_id: str
+    status: Status
+    code: int | None = None
+    rejected_on: date | None = None  # when PARS or the board rejected it (Rejected attempts)
 
 
 @dataclass(slots=True)
@@ -187,6 +212,24 @@ class _Stored:
     credit_id: str
     status: Status
     completion: Completion
+    code: int | None = None
+    rejected_on: date | None = None
+    newest: _Attempt | None = None  # a Rejected record that was resubmitted: the newest attempt since
+
+    def attempt(self) -> _Attempt:
+        return _Attempt(self.id, self.credit_id, self.status, self.code, self.rejected_on)
+
+    def latest(self) -> _Attempt:
+        """The attempt that stands for this completion now (the newest resubmission, else itself)."""
+        return self.newest or self.attempt()
+
+
+def _name_key(completion: Completion) -> tuple[object, ...]:
+    """Activity, learner name and completion date: what a correction of a rejected record keeps."""
+    return (
+        _text_key(completion.activity_id), _text_key(completion.learner.last_name),
+        _text_key(completion.learner.first_name), parse_pars_date(completion.completion_date),
+    )
 
 
 @dataclass(slots=True)
@@ -196,6 +239,8 @@ class _StoreView:
     history: History
     by_credit_id: dict[str, _Stored]
     by_key: dict[tuple[object, ...], list[_Stored]]
+    by_name: dict[tuple[object, ...], list[_Stored]] = field(default_factory=lambda: defaultdict(list))
+    linked: set[int] = field(default_factory=set)  # rejected attempts a row of this file resubmits
 
 
 def _text_key(value: object) -> str:
@@ -250,15 +295,16 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
             CompletionRow.id,
             CompletionRow.credit_id,
             CompletionRow.status,
+            CompletionRow.status_code,
             CompletionRow.completion_date,
             CompletionRow.report_cme,
             CompletionRow.cme_credits,
             ActivityRow.accme_id,
-            LearnerRow.first_name,
-            LearnerRow.last_name,
-            LearnerRow.birth_date,
-            LearnerRow.licensing_state,
-            LearnerRow.license_id,
+            CompletionRow.first_name,
+            CompletionRow.last_name,
+            CompletionRow.birth_date,
+            CompletionRow.licensing_state,
+            CompletionRow.license_id,
             CompletionRemsRow.profession,
             CompletionRemsRow.state_of_practice,
             CompletionRemsRow.dea_registration,
@@ -267,7 +313,6 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
             CompletionRemsRow.time_in_practice,
         )
         .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
-        .join(LearnerRow, CompletionRow.learner_id == LearnerRow.id)
         .outerjoin(CompletionRemsRow, CompletionRemsRow.completion_id == CompletionRow.id)
         .where(in_file_activities)
     )
@@ -296,10 +341,55 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
         if known_to_pars(r.status):
             history.sent[r.credit_id] = completion
         if candidate:
-            stored = _Stored(r.id, r.credit_id, Status(r.status), completion)
+            stored = _Stored(r.id, r.credit_id, Status(r.status), completion, r.status_code)
             view.by_credit_id[r.credit_id] = stored
             view.by_key[fingerprint(completion)].append(stored)
+            view.by_name[_name_key(completion)].append(stored)
+    _add_rejection_history(session, [s for s in view.by_credit_id.values() if s.status is Status.REJECTED])
     return view
+
+
+def _add_rejection_history(session: Session, rejected: list[_Stored]) -> None:
+    """For rejected records a file may repeat or correct: when they were rejected, and the newest
+    attempt since (a resubmission, corrected or not), following replaces_id links a level at a time."""
+    if not rejected:
+        return
+    newest: dict[int, tuple[int, str, str, int | None]] = {}
+    frontier = dict((stored.id, stored.id) for stored in rejected)  # attempt id -> original record id
+    for _ in range(100):  # a chain longer than this is not a coordinator's doing; stop following it
+        if not frontier:
+            break
+        found: dict[int, int] = {}
+        ids = sorted(frontier)
+        for start in range(0, len(ids), 500):
+            for attempt_id, replaces_id, credit_id, status, code in session.execute(
+                select(CompletionRow.id, CompletionRow.replaces_id, CompletionRow.credit_id, CompletionRow.status,
+                       CompletionRow.status_code)
+                .where(CompletionRow.replaces_id.in_(ids[start:start + 500]))
+                .order_by(CompletionRow.id)
+            ):
+                origin = frontier[replaces_id]
+                found[attempt_id] = origin
+                newest[origin] = (attempt_id, credit_id, status, code)
+        frontier = found
+    rejected_ids = [stored.id for stored in rejected] + [attempt[0] for attempt in newest.values()]
+    rejected_at: dict[int, datetime] = {}
+    for start in range(0, len(rejected_ids), 500):
+        rejected_at.update(session.execute(
+            select(StatusEvent.completion_id, func.max(StatusEvent.at))
+            .where(StatusEvent.completion_id.in_(rejected_ids[start:start + 500]),
+                   StatusEvent.status == Status.REJECTED.value,
+                   # PARS's or the board's verdict, not the "Resubmitted as ..." notes added later
+                   StatusEvent.source.in_(("PARS", "board")))
+            .group_by(StatusEvent.completion_id)
+        ).all())
+    for stored in rejected:
+        when = rejected_at.get(stored.id)
+        stored.rejected_on = when.date() if when else None
+        if stored.id in newest:
+            attempt_id, credit_id, status, code = newest[stored.id]
+            when = rejected_at.get(attempt_id) if status == Status.REJECTED.value else None
+            stored.newest = _Attempt(attempt_id, credit_id, Status(status), code, when.date() if when else None)
 
 
 def _delete_issue(field_name: str, detail: str) -> Issue:
@@ -359,11 +449,11 @@ def analyse(
             if verdict.kind is RowKind.DELETE and not _is_unsent_target(verdict, by_credit_id):
                 to_validate.append(index)
         elif action == RecordAction.ADD:
-            _resolve_add(verdict, by_credit_id, by_fingerprint, is_excel)
-            if verdict.kind is RowKind.ADD:
+            _resolve_add(verdict, view)
+            if verdict.kind in (RowKind.ADD, RowKind.STILL_REJECTED):
                 if not (completion.credit_id or "").strip():
-                    # Excel rows carry no creditID: ParsDesk assigns it now, so validation and the
-                    # stored record see the same one.
+                    # Excel rows carry no creditID (and a resend or correction needs a new one):
+                    # ParsDesk assigns it now, so validation and the stored record see the same one.
                     completion.credit_id = new_credit_id(provider)
                 to_validate.append(index)
         else:
@@ -390,38 +480,80 @@ def _is_unsent_target(verdict: RowVerdict, by_credit_id: dict[str, _Stored]) -> 
     return stored is not None and stored.id == verdict.target_id and stored.status in _UNSENT
 
 
-def _resolve_add(
-    verdict: RowVerdict,
-    by_credit_id: dict[str, _Stored],
-    by_fingerprint: dict[tuple[object, ...], list[_Stored]],
-    is_excel: bool,
-) -> None:
+def _resolve_add(verdict: RowVerdict, view: _StoreView) -> None:
+    """Recognise an Add row that repeats, resends or corrects a stored record.
+
+    - the same record standing (Draft..Accepted): already reported, skipped;
+    - the same record as one PARS or a board rejected: skipped when a resubmission since stands for it
+      ("corrected"), else Rejected before (resent unchanged only on request);
+    - a changed row carrying a rejected record's creditID (a rejection workbook, an XML correction),
+      or without a creditID but with its activity, learner name and completion date: a correction,
+      linked to the rejected attempt it replaces. PARS never reuses a creditID: it gets a new one.
+    """
     completion = verdict.completion
     key = fingerprint(completion)
     credit_id = (completion.credit_id or "").strip() or None
-    if credit_id is not None:
-        stored = by_credit_id.get(credit_id)
-        if stored is None:
+    stored = view.by_credit_id.get(credit_id) if credit_id is not None else None
+    if stored is not None:
+        unchanged = fingerprint(stored.completion) == key
+        if stored.status in _STANDING and unchanged:
+            _skip(verdict, stored.attempt(), _already_reported_note(stored))
             return
-        if stored.status in _STANDING and fingerprint(stored.completion) == key:
-            verdict.kind = RowKind.ALREADY_REPORTED
-            verdict.target_id = stored.id
-            verdict.note = _already_reported_note(stored)
-            return
-        if is_excel and stored.status is Status.REJECTED:
-            # A rejection-workbook row coming back corrected: PARS never reuses a creditID, so the
-            # corrected record gets a new one and is linked to the rejected record it replaces.
-            completion.credit_id = None
-            verdict.target_id = stored.id
+        if stored.status is Status.REJECTED:
+            completion.credit_id = None  # a resend or a correction goes under a new creditID
+            _follow_rejection(verdict, stored, view, unchanged=unchanged, by_credit_id=True)
         # Otherwise the reused creditID is validation's 603 to report.
-        if completion.credit_id is not None:
+        return
+    if credit_id is None:
+        for stored in view.by_key.get(key, ()):
+            if stored.status in _STANDING:
+                _skip(verdict, stored.attempt(), _already_reported_note(stored))
+                return
+    for stored in view.by_key.get(key, ()):
+        if stored.status is Status.REJECTED and _follow_rejection(verdict, stored, view, unchanged=True):
             return
-    for stored in by_fingerprint.get(key, ()):
-        if stored.status in _STANDING:
-            verdict.kind = RowKind.ALREADY_REPORTED
-            verdict.target_id = stored.id
-            verdict.note = _already_reported_note(stored)
+    for stored in view.by_name.get(_name_key(completion), ()):
+        if stored.status is Status.REJECTED and _follow_rejection(verdict, stored, view, unchanged=False):
             return
+
+
+def _follow_rejection(
+    verdict: RowVerdict, stored: _Stored, view: _StoreView, *, unchanged: bool, by_credit_id: bool = False
+) -> bool:
+    """Judge a row that repeats (`unchanged`) or corrects a rejected record; False when the row is not
+    about it after all (its newest attempt was deleted, or another row of the file already took it)."""
+    latest = stored.latest()
+    if latest.status in _STANDING and latest.id != stored.id:
+        if unchanged or by_credit_id:
+            _skip(verdict, latest, (
+                f"{_rejection_words(stored.attempt())} as {stored.credit_id}; since corrected as "
+                f"{latest.credit_id} ({latest.status.value}): the row was skipped so it is not sent again."
+            ))
+            return True
+        return False  # a different record for the same day: validation judges it
+    if latest.status is not Status.REJECTED or latest.id in view.linked:
+        return False
+    view.linked.add(latest.id)
+    verdict.target_id = latest.id
+    if unchanged:
+        verdict.kind = RowKind.STILL_REJECTED
+        verdict.note = (
+            f"{_rejection_words(latest)}: will be sent unchanged only if you ask to resend rejected rows "
+            f"({latest.credit_id})."
+        )
+    return True
+
+
+def _rejection_words(attempt: _Attempt) -> str:
+    """'rejected 664 on 11-20-2026' (without the parts the store does not know)."""
+    words = "rejected" + (f" {attempt.code}" if attempt.code else "")
+    return words + (f" on {format_pars_date(attempt.rejected_on)}" if attempt.rejected_on else "")
+
+
+def _skip(verdict: RowVerdict, attempt: _Attempt, note: str) -> None:
+    verdict.kind = RowKind.ALREADY_REPORTED
+    verdict.target_id = attempt.id
+    verdict.note = note
 
 
 def _resolve_delete(
@@ -508,11 +640,13 @@ def commit(
     *,
     attested_by: str,
     actor: str | None = None,
+    resend_rejected: bool = False,
 ) -> UploadSummary:
     """Store the upload and queue its valid rows, inside the caller's transaction.
 
     `attested_by` is who confirmed that these learners gave permission to report their completions;
-    without that nothing may be queued."""
+    without that nothing may be queued. Rows that repeat a still-rejected record unchanged are queued
+    (under a new creditID, linked to the rejected attempt) only with `resend_rejected`."""
     if not attested_by or not attested_by.strip():
         raise ValueError("Queueing a batch needs the uploader's attestation that the learners gave permission.")
     now = utcnow()
@@ -528,9 +662,17 @@ def commit(
     session.add(upload)
     session.flush()
 
+    queued_kinds = (RowKind.ADD, RowKind.STILL_REJECTED) if resend_rejected else (RowKind.ADD,)
     activity_ids = {
-        str(v.completion.activity_id).strip() for v in analysis.verdicts if v.kind is RowKind.ADD
+        str(v.completion.activity_id).strip() for v in analysis.verdicts if v.kind in queued_kinds
     }
+    # A rejected attempt resubmitted since the analysis (from the entry form, say) is not resubmitted twice.
+    resubmit_targets = sorted({v.target_id for v in analysis.verdicts if v.kind in queued_kinds and v.target_id})
+    taken_since: set[int] = set()
+    for start in range(0, len(resubmit_targets), 500):
+        taken_since.update(session.scalars(
+            select(CompletionRow.replaces_id).where(CompletionRow.replaces_id.in_(resubmit_targets[start:start + 500]))
+        ))
     activity_rows = {
         row.accme_id: row
         for row in session.scalars(select(ActivityRow).where(ActivityRow.accme_id.in_(sorted(activity_ids))))
@@ -547,7 +689,8 @@ def commit(
     delete_targets: list[CompletionRow] = []
     delete_lines: list[tuple[dict[str, object], RowVerdict]] = []
     changed: list[int] = []
-    deletes = errors = already = 0
+    deletes = errors = already = still_rejected = resent = 0
+    resubmitted: list[tuple[int, RowVerdict]] = []  # (rejected attempt, row) for its history
     for verdict in analysis.verdicts:
         line: dict[str, object] = {
             "upload_id": upload.id, "row_number": verdict.row, "values": verdict.values,
@@ -555,14 +698,22 @@ def commit(
         }
         lines.append(line)
         issues = verdict.issues
-        if verdict.kind is RowKind.ADD:
+        if verdict.kind is RowKind.STILL_REJECTED and (not resend_rejected or verdict.target_id in taken_since):
+            line["error_message"] = verdict.note
+            still_rejected += 1
+            continue
+        if verdict.kind in queued_kinds:
             activity = activity_rows.get(str(verdict.completion.activity_id).strip())
             if activity is None:  # removed between analysis and commit
                 issues = [Issue(690, F_ACTIVITY_ID, catalog_error(690).message)]
             else:
                 completion = replace(verdict.completion, permission=True)  # the uploader's attestation
-                new_records.append(NewRecord(completion, activity.id, verdict.row, verdict.target_id))
+                target = verdict.target_id if verdict.target_id not in taken_since else None
+                new_records.append(NewRecord(completion, activity.id, verdict.row, target))
                 new_record_lines.append(line)
+                if target is not None:
+                    resubmitted.append((target, verdict))
+                resent += verdict.kind is RowKind.STILL_REJECTED
                 continue
         elif verdict.kind is RowKind.DELETE:
             target = linked.get(verdict.target_id) if verdict.target_id is not None else None
@@ -597,12 +748,21 @@ def commit(
     for line, completion_id in zip(new_record_lines, stored_ids, strict=True):
         line["completion_id"] = completion_id
     changed.extend(stored_ids)
+    if resubmitted:
+        # as a resubmission from the entry form: the rejected attempt's history names its successor
+        session.execute(insert(StatusEvent), [
+            dict(completion_id=target, at=now, status=Status.REJECTED.value, source="import", actor=actor,
+                 code=None, message=f"Resubmitted as {verdict.completion.credit_id} ({file_name}, row {verdict.row})")
+            for target, verdict in resubmitted
+        ])
+        changed.extend(target for target, _ in resubmitted)
     session.execute(insert(UploadLine), lines)
     adds = len(stored_ids)
     upload.adds, upload.deletes, upload.errors = adds, deletes, errors
     upload.queued = adds + deletes
     return UploadSummary(
-        upload.id, file_name, analysis.records, adds + deletes, errors, adds, deletes, already, tuple(changed)
+        upload.id, file_name, analysis.records, adds + deletes, errors, adds, deletes, already, tuple(changed),
+        still_rejected=still_rejected, resent=resent,
     )
 
 
@@ -623,11 +783,13 @@ def analyse_file(
 
 
 def commit_upload(
-    store: Store, analysis: BatchAnalysis, file_name: str, *, attested_by: str, actor: str | None = None
+    store: Store, analysis: BatchAnalysis, file_name: str, *, attested_by: str, actor: str | None = None,
+    resend_rejected: bool = False,
 ) -> UploadSummary:
     """`commit` in one transaction of its own (for the thread that calls it); rolled back if it raises."""
     with store.transaction() as session:
-        return commit(session, analysis, file_name, attested_by=attested_by, actor=actor)
+        return commit(session, analysis, file_name, attested_by=attested_by, actor=actor,
+                      resend_rejected=resend_rejected)
 
 
 def _issues_text(issues: list[Issue]) -> str:
@@ -725,8 +887,18 @@ def rejection_rows(session: Session, upload_id: int) -> tuple[list[str], list[Re
         .where(UploadLine.upload_id == upload_id)
         .order_by(UploadLine.row_number, UploadLine.id)
     )
+    from app.pars.excel import canonical_header
+
+    headers = list(upload.headers or [])
+    # A row PARS or a board rejected carries that record's creditID, so that the corrected row dropped
+    # back in is recognised as its correction (and an unchanged one as a resend of it).
+    credit_column = next((i for i, h in enumerate(headers) if canonical_header(h) == F_CREDIT_ID), None)
+    if credit_column is None:
+        credit_column = len(headers)
+        headers.append(F_CREDIT_ID)
     for line in session.execute(query):
         values = [("" if v is None else str(v)) for v in line.values or []]
+        values = (values + [""] * len(headers))[: len(headers)]
         if line.status is None:
             if line.error_code is not None:
                 rows.append((values, line.error_code, line.error_message or ""))
@@ -734,8 +906,10 @@ def rejection_rows(session: Session, upload_id: int) -> tuple[list[str], list[Re
         if _line_outcome(line.upload_id == upload_id, Status(line.status)) == "rejected":
             code = line.status_code or 999
             message = line.status_message or f"Record {line.credit_id} was rejected ({line.status})."
+            if line.upload_id == upload_id:  # an add of this upload (a delete row repeats its own record)
+                values[credit_column] = line.credit_id
             rows.append((values, code, message))
-    return list(upload.headers or []), rows
+    return headers, rows
 
 
 def write_upload_rejections(session: Session, upload_id: int, path: Path | str) -> int:

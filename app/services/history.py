@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.models.schema import ActivityRow, CompletionRow
 from app.pars.domain import Activity, BoardPart, History, PriorCompletion, Status, learner_key
 from app.services.activities import activity_to_domain
-from app.services.records import completion_to_domain, learner_to_domain
+from app.services.records import completion_to_domain, record_learner
 
 # Records that no longer use up points or block a same-day completion.
 _NOT_COUNTING = frozenset({Status.REJECTED.value, Status.DELETED.value})
@@ -43,13 +43,12 @@ def load_history(session: Session) -> History:
     rows = session.scalars(
         select(CompletionRow).options(
             selectinload(CompletionRow.boards),
-            selectinload(CompletionRow.learner),
             selectinload(CompletionRow.activity),
             selectinload(CompletionRow.rems),
         )
     ).all()
     for row in rows:
-        learner = learner_to_domain(row.learner)
+        learner = record_learner(row)  # the identity the record was sent with
         counts = row.status not in _NOT_COUNTING
         accme_id = row.activity.accme_id
         for part in row.boards or [None]:

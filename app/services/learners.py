@@ -271,21 +271,19 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         terms.append(CompletionRow.completion_date <= filters.date_to)
     words = _name_words(filters.name)
     if words:
-        name_terms = [
+        # the names the record holds (its own snapshot), not the learner directory's
+        terms.extend(
             or_(
-                LearnerRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
-                LearnerRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                CompletionRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                CompletionRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
             )
             for w in words
-        ]
-        terms.append(CompletionRow.learner_id.in_(select(LearnerRow.id).where(and_(*name_terms))))
+        )
     learner_id = filters.learner_id.strip()
     if learner_id:
         terms.append(
             or_(
-                CompletionRow.learner_id.in_(
-                    select(LearnerRow.id).where(func.upper(LearnerRow.license_id) == learner_id.upper())
-                ),
+                func.upper(CompletionRow.license_id) == learner_id.upper(),
                 CompletionRow.id.in_(
                     select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id == learner_id)
                 ),
@@ -318,8 +316,8 @@ def _filter_board(text: str) -> str:
 
 def _ordering(sort: str, descending: bool) -> list[ColumnElement]:
     columns: dict[str, list] = {
-        SortKey.NAME: [LearnerRow.last_name, LearnerRow.first_name],
-        SortKey.LICENSE: [LearnerRow.license_id],
+        SortKey.NAME: [CompletionRow.last_name, CompletionRow.first_name],
+        SortKey.LICENSE: [CompletionRow.license_id],
         SortKey.DATE: [CompletionRow.completion_date],
         SortKey.CME: [cast(CompletionRow.cme_credits, Float)],  # stored as exact text; sort by value
         SortKey.STATUS: [CompletionRow.status],
@@ -337,11 +335,11 @@ def _page_query(filters: SearchFilters) -> Select:
             CompletionRow.activity_id,
             ActivityRow.accme_id,
             ActivityRow.title,
-            LearnerRow.first_name,
-            LearnerRow.last_name,
-            LearnerRow.birth_date,
-            LearnerRow.licensing_state,
-            LearnerRow.license_id,
+            CompletionRow.first_name,
+            CompletionRow.last_name,
+            CompletionRow.birth_date,
+            CompletionRow.licensing_state,
+            CompletionRow.license_id,
             CompletionRow.completion_date,
             CompletionRow.report_cme,
             CompletionRow.cme_credits,
@@ -353,7 +351,6 @@ def _page_query(filters: SearchFilters) -> Select:
             CompletionRow.updated_at,
             CompletionRow.replaces_id,
         )
-        .join(LearnerRow, LearnerRow.id == CompletionRow.learner_id)
         .join(ActivityRow, ActivityRow.id == CompletionRow.activity_id)
     )
     terms = _conditions(filters)
@@ -399,8 +396,8 @@ def _views(session: Session, rows: Sequence) -> list[LearnerRecordView]:
             activity_row_id=row.activity_id,
             activity_accme_id=row.accme_id,
             activity_title=row.title,
-            first_name=row.first_name,
-            last_name=row.last_name,
+            first_name=row.first_name or "",
+            last_name=row.last_name or "",
             birth_date=row.birth_date,
             licensing_state=row.licensing_state,
             license_id=row.license_id,
@@ -547,7 +544,7 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
     """The earlier records this record must agree with (603, 710, 711, 717), read narrowly.
 
     The point limits and the one-completion-per-day rule concern the same learner in the same
-    activity, so only that activity's records of a learner with the same name or licence, or with
+    activity, so only that activity's records of a learner with the same name or license, or with
     one of the record's board IDs, are read: a handful of rows however large the store grows (the
     entry form re-checks on every keystroke)."""
     from app.pars import validation
@@ -556,10 +553,12 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
     first = (learner.first_name or "").strip().lower()
     last = (learner.last_name or "").strip().lower()
     license_id = (learner.license_id or "").strip().upper()
-    same_learner = [and_(func.lower(LearnerRow.first_name) == first, func.lower(LearnerRow.last_name) == last)]
+    # the identity each earlier record holds (its snapshot), as validation compares them
+    who: list[ColumnElement[bool]] = [
+        and_(func.lower(CompletionRow.first_name) == first, func.lower(CompletionRow.last_name) == last)
+    ]
     if license_id:
-        same_learner.append(func.upper(LearnerRow.license_id) == license_id)
-    who = [CompletionRow.learner_id.in_(select(LearnerRow.id).where(or_(*same_learner)))]
+        who.append(func.upper(CompletionRow.license_id) == license_id)
     board_ids = [(b.board_id or "").strip() for b in completion.boards if (b.board_id or "").strip()]
     if board_ids:
         who.append(
@@ -571,7 +570,6 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
         select(CompletionRow)
         .options(
             selectinload(CompletionRow.boards),
-            selectinload(CompletionRow.learner),
             selectinload(CompletionRow.activity),
             selectinload(CompletionRow.rems),
         )
@@ -654,6 +652,8 @@ def update_draft(
         return SaveResult(issues=tuple(issues))
     board_ids = {b.board: b.board_id for b in completion.boards if b.board_id}
     row.learner = records.find_or_create_learner(session, completion.learner, board_ids)
+    for column, value in records.snapshot_columns(completion.learner).items():
+        setattr(row, column, value)
     assert isinstance(completion.completion_date, date)
     row.completion_date = completion.completion_date
     row.report_cme = completion.cme is not None

@@ -53,12 +53,35 @@ def set_provider_id(session: Session, value: str) -> None:
 
 
 def learner_to_domain(row: LearnerRow) -> Learner:
+    """A directory entry as a Learner (for matching and pre-filling only: never what is sent)."""
     return Learner(
         first_name=row.first_name,
         last_name=row.last_name,
         birth_date=row.birth_date,
         licensing_state=row.licensing_state,
         license_id=row.license_id,
+    )
+
+
+def record_learner(row: CompletionRow) -> Learner:
+    """The learner as this record holds it: what it was typed or read with, and what is sent."""
+    return Learner(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        birth_date=row.birth_date,
+        licensing_state=row.licensing_state,
+        license_id=row.license_id,
+    )
+
+
+def snapshot_columns(learner: Learner) -> dict[str, str | None]:
+    """A record's learner identity as completion column values (surrounding blanks dropped)."""
+    return dict(
+        first_name=(learner.first_name or "").strip(),
+        last_name=(learner.last_name or "").strip(),
+        birth_date=(learner.birth_date or "").strip() or None,
+        licensing_state=(learner.licensing_state or "").strip() or None,
+        license_id=(learner.license_id or "").strip() or None,
     )
 
 
@@ -69,7 +92,7 @@ def completion_to_domain(row: CompletionRow, *, action: RecordAction = RecordAct
         action=action,
         activity_id=row.activity.accme_id,
         credit_id=row.credit_id,
-        learner=learner_to_domain(row.learner),
+        learner=record_learner(row),
         completion_date=row.completion_date,
         cme=CmePart(row.cme_credits) if row.report_cme else None,
         boards=[
@@ -101,7 +124,11 @@ def completion_to_domain(row: CompletionRow, *, action: RecordAction = RecordAct
 
 
 def find_or_create_learner(session: Session, learner: Learner, board_ids: dict[str, str]) -> LearnerRow:
-    """The stored learner with the same identity (license ID, else name + DOB), or a new one."""
+    """The directory entry with the same identity (license ID, else name + DOB), or a new one.
+
+    The directory learns from every new record: what the record says (birth date, licensing state,
+    board IDs) replaces what was stored, so pre-fill offers the latest values. Records never take
+    their identity from here: each keeps its own snapshot (see CompletionRow)."""
     first = (learner.first_name or "").strip()
     last = (learner.last_name or "").strip()
     query = select(LearnerRow).where(
@@ -111,7 +138,7 @@ def find_or_create_learner(session: Session, learner: Learner, board_ids: dict[s
         query = query.where(LearnerRow.license_id == learner.license_id.strip())
     elif learner.birth_date:
         query = query.where(LearnerRow.birth_date == learner.birth_date)
-    row = session.scalars(query.limit(1)).first()
+    row = session.scalars(query.order_by(LearnerRow.id).limit(1)).first()
     if row is None:
         row = LearnerRow(
             first_name=first,
@@ -123,12 +150,18 @@ def find_or_create_learner(session: Session, learner: Learner, board_ids: dict[s
         )
         session.add(row)
     else:
-        # fill gaps the new record knows about, never overwrite what is there
-        row.birth_date = row.birth_date or learner.birth_date
-        row.licensing_state = row.licensing_state or learner.licensing_state
+        _learn(row, learner)
     if board_ids:
         row.board_ids = {**(row.board_ids or {}), **{k: v for k, v in board_ids.items() if v}}
     return row
+
+
+def _learn(row: LearnerRow, learner: Learner) -> None:
+    """Take the latest values a record gives for a directory entry (a blank never erases one)."""
+    snapshot = snapshot_columns(learner)
+    for column in ("birth_date", "licensing_state", "license_id"):
+        if snapshot[column]:
+            setattr(row, column, snapshot[column])
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -211,6 +244,7 @@ def store_completion(
         credit_id=credit_id,
         activity=activity,
         learner=learner,
+        **snapshot_columns(completion.learner),
         completion_date=completion.completion_date,
         report_cme=completion.cme is not None,
         cme_credits=_amount(completion.cme.credits) if completion.cme else None,
@@ -384,8 +418,7 @@ def store_completions(
         board_ids = {b.board: b.board_id for b in record.completion.boards if b.board_id}
         row = known.get(key) if key[0] != "name" else name_only.get(key)
         if row is not None:
-            row.birth_date = row.birth_date or learner.birth_date
-            row.licensing_state = row.licensing_state or learner.licensing_state
+            _learn(row, learner)  # the directory learns the latest values; the record keeps its own
             if board_ids:
                 row.board_ids = {**(row.board_ids or {}), **board_ids}
             updated[row.id] = row
@@ -397,6 +430,10 @@ def store_completions(
                 first_name=first, last_name=last, birth_date=learner.birth_date,
                 licensing_state=learner.licensing_state, license_id=license_id, board_ids={}, created_at=now,
             )
+        else:  # a later row of the same new learner: the directory keeps its latest values
+            for column, value in snapshot_columns(learner).items():
+                if value and column in ("birth_date", "licensing_state"):
+                    pending[column] = value
         pending["board_ids"] = {**pending["board_ids"], **board_ids}
         learner_ids.append(None)
     session.flush()  # the gap-filling updates above, before the inserts below
@@ -426,6 +463,7 @@ def store_completions(
                 credit_id=credit_id,
                 activity_id=r.activity_row_id,
                 learner_id=learner_id,
+                **snapshot_columns(r.completion.learner),
                 completion_date=r.completion.completion_date,
                 report_cme=r.completion.cme is not None,
                 cme_credits=_amount(r.completion.cme.credits) if r.completion.cme else None,

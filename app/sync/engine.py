@@ -13,7 +13,7 @@ One `run()` is a pass over the store:
 4. poll: records Submitted / Delete Submitted are asked for their status (the boards answer later);
 5. deletes: each record is looked up first. PARS refuses to delete a Submitted record, so those
    wait in the outbox for the board's answer; the others are sent in batches like adds;
-6. `last_sync_at` is stored when the pass completed.
+6. `last_sync_at` is stored when the pass completed, or when PARS answered any of its calls before it stopped.
 
 `should_stop()` is checked between batches; every batch is committed on its own, so stopping (or
 being killed) at any point leaves a store the next run continues from.
@@ -48,6 +48,7 @@ from app.pars.domain import Activity, Completion, RecordAction, Status
 from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
 from app.services.activities import activity_to_domain
 from app.services.records import completion_to_domain
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,9 @@ class SyncEngine:
         report.finished_at = finished.isoformat(timespec="seconds")
         with self.store.transaction() as session:
             report.left_in_outbox = queued_count(session)
-            if completed:
+            # "Last sync" is the last time PARS answered: a pass that settled records and then lost
+            # the connection (or was cancelled) still synced them, and must not read "Never synced"
+            if completed or pass_.answered:
                 session.merge(Meta(key=LAST_SYNC_KEY, value=finished.isoformat(timespec="seconds")))
         return report
 
@@ -339,6 +342,7 @@ class _Pass:
         self.total = 0
         self.touched: set[int] = set()  # completion ids settled in this pass (not polled again)
         self.failed: set[int] = set()  # outbox ids counted in report.errors
+        self.answered = False  # PARS answered at least one call of this pass
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -476,9 +480,10 @@ class _Pass:
         try:
             results = self.client.status_by_credit_ids(credit_ids)
         except (ParsUnavailable, ParsProtocolError, ParsRequestError) as exc:
-            self._problem(f"could not ask PARS about {len(credit_ids)} {what}: {exc}")
+            self._problem(f"could not ask PARS about {plural(len(credit_ids), 'record')} {what}: {exc}")
             self._fail(failed_ids)
             raise _Abort from exc
+        self.answered = True
         return {result.credit_id: result for result in results}
 
     # --- 1. activities --------------------------------------------------------------------------
@@ -512,6 +517,7 @@ class _Pass:
             self._check_stop()
             try:
                 accme_id = self.client.save_activity(activity)
+                self.answered = True
             except ParsUnavailable as exc:
                 if exc.maybe_delivered:
                     # Registering is not idempotent: sending again could create a second activity in
@@ -553,6 +559,7 @@ class _Pass:
             self._check_stop()
             try:
                 self.client.save_activity(activity)
+                self.answered = True
             except ParsUnavailable as exc:
                 self._problem(f"activity {title!r} was not updated in PARS: PARS could not be reached")
                 raise _Abort from exc
@@ -598,7 +605,7 @@ class _Pass:
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
             outbox_ids = [outbox_id for outbox_id, _ in chunk]
-            answers = self._lookup([credit for _, credit in chunk], "records sent before", outbox_ids)
+            answers = self._lookup([credit for _, credit in chunk], "sent before", outbox_ids)
             changes: list[_Change] = []
             settled: list[int] = []
             with self.store.transaction() as s:
@@ -697,6 +704,7 @@ class _Pass:
             )
         try:
             results = self.client.save_learner_activity(records)
+            self.answered = True
         except ParsUnavailable as exc:
             with self.store.transaction() as s:
                 if exc.maybe_delivered:
@@ -704,21 +712,21 @@ class _Pass:
                 else:
                     self._release_with_backoff(s, items, f"PARS could not be reached: {exc}")
             self._fail(sent_ids)
-            self._problem(f"{len(sent_ids)} records were not sent: PARS could not be reached ({exc})")
+            self._problem(f"{plural(len(sent_ids), 'record')} not sent: PARS could not be reached ({exc})")
             raise _Abort from exc
         except ParsProtocolError as exc:
             # PARS answered but we cannot read it: whether it stored them is unknown
             with self.store.transaction() as s:
                 self._note(s, sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
             self._fail(sent_ids)
-            self._problem(f"{len(sent_ids)} records: PARS's answer could not be read ({exc})")
+            self._problem(f"{plural(len(sent_ids), 'record')}: PARS's answer could not be read ({exc})")
             raise _Abort from exc
         except ParsRequestError as exc:
             # PARS refused the request as a whole (a Fault): it stored none of it
             with self.store.transaction() as s:
                 self._release_with_backoff(s, items, f"PARS refused the batch: {exc}")
             self._fail(sent_ids)
-            self._problem(f"{len(sent_ids)} records were not accepted for processing: {exc}")
+            self._problem(f"{plural(len(sent_ids), 'record')} not accepted for processing: {exc}")
             raise _Abort from exc
         except ParsAuthError:
             # refused before processing: nothing was stored, the records simply stay queued
@@ -840,7 +848,7 @@ class _Pass:
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
             try:
-                answers = self._lookup([credit for _, credit, _ in chunk], "records for their status", ())
+                answers = self._lookup([credit for _, credit, _ in chunk], "for their status", ())
             except _Abort:
                 self.report.errors += len(chunk)  # their status could not be refreshed
                 raise
@@ -894,7 +902,7 @@ class _Pass:
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
             outbox_ids = [outbox_id for outbox_id, _ in chunk]
-            answers = self._lookup([credit for _, credit in chunk], "records to delete", outbox_ids)
+            answers = self._lookup([credit for _, credit in chunk], "to delete", outbox_ids)
             changes: list[_Change] = []
             settled: list[int] = []
             waiting: list[int] = []

@@ -27,6 +27,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.models.store import StoreError, error_text
 from app.sync.engine import SyncEngine, SyncReport
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def _status_line(report: SyncReport) -> str | None:
         return "Sync skipped: another sync (e.g. `parsdesk sync`) is working on this store right now"
     if report.errors:
         first = report.problems[0] if report.problems else "see the records' details"
-        return f"Sync incomplete: {report.errors} record(s) not sent or settled ({first})"
+        return f"Sync incomplete: {plural(report.errors, 'record')} not sent or settled ({first})"
     return None
 
 

@@ -43,6 +43,7 @@ from app.models.store import error_text
 from app.pars.values import format_pars_date
 from app.services.activities_view import ActivityOverview, activity_overview, activity_row_id, learner_counts
 from app.ui.context import AppContext
+from app.wording import plural
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -318,6 +319,7 @@ class ActivitiesTab(QWidget):
         self._counts_timer.setInterval(250)
         self._counts_timer.timeout.connect(self.refresh_counts)
         ctx.activities_changed.connect(self.reload)
+        ctx.store_changed.connect(self.reload)  # another process: new activities, new counts
         ctx.records_changed.connect(self._records_changed)
         ctx.upload_finished.connect(self._upload_finished)
         self.proxy.rowsInserted.connect(self._update_count_label)
@@ -356,7 +358,7 @@ class ActivitiesTab(QWidget):
 
     def _update_count_label(self, *_args: Any) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count_label.setText(f"{total} activities" if shown == total else f"{shown} of {total} activities")
+        self.count_label.setText(plural(total, "activity") if shown == total else f"{shown:,} of {plural(total, 'activity')}")
 
     # --- selection -------------------------------------------------------------------------------
     def current_activity_id(self) -> int | None:
@@ -424,7 +426,7 @@ class ActivitiesTab(QWidget):
         except Exception as exc:  # noqa: BLE001 - a bad file is the user's to fix; say what is wrong
             QMessageBox.warning(self, "Import activities", f"Could not import {Path(path).name}:\n{error_text(exc)}")
             return 0
-        QMessageBox.information(self, "Import activities", f"Imported {count} activities from {Path(path).name}.")
+        QMessageBox.information(self, "Import activities", f"Imported {plural(count, 'activity')} from {Path(path).name}.")
         return count
 
     def import_json_file(self, path: Path) -> int:

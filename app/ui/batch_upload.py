@@ -43,6 +43,7 @@ from app.models import Store
 from app.pars.batch import ACCEPTED_TYPES
 from app.services.batch_import import BatchAnalysis, UploadHistoryView, UploadSummary
 from app.ui.context import AppContext
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
 
 
 def _records(count: int) -> str:
-    return f"{count:,} record" + ("" if count == 1 else "s")
+    return plural(count, "record")
 
 
 def _local_time(at: datetime) -> str:
@@ -126,12 +127,15 @@ class CommitWorker(QObject):
     failed = Signal(str)
     finished = Signal()
 
-    def __init__(self, store: Store, analysis: BatchAnalysis, file_name: str, attested_by: str) -> None:
+    def __init__(
+        self, store: Store, analysis: BatchAnalysis, file_name: str, attested_by: str, *, resend_rejected: bool = False
+    ) -> None:
         super().__init__()
         self._store = store
         self._analysis = analysis
         self._file_name = file_name
         self._attested_by = attested_by
+        self._resend_rejected = resend_rejected
 
     @Slot()
     def run(self) -> None:
@@ -139,7 +143,8 @@ class CommitWorker(QObject):
 
         try:
             summary = commit_upload(
-                self._store, self._analysis, self._file_name, attested_by=self._attested_by, actor=self._attested_by
+                self._store, self._analysis, self._file_name, attested_by=self._attested_by, actor=self._attested_by,
+                resend_rejected=self._resend_rejected,
             )
             self.committed.emit(summary)
         except Exception:
@@ -224,7 +229,7 @@ class DropZone(QFrame):
             return
         event.acceptProposedAction()
         if len(files) > 1:
-            self.refused.emit(f"{len(files)} files were dropped; drop one learner file at a time.")
+            self.refused.emit(f"{plural(len(files), 'file')} were dropped; drop one learner file at a time.")
             return
         path = files[0]
         if not _is_batch_file(path):
@@ -334,6 +339,7 @@ class BatchUploadTab(QWidget):
         cells = (
             ("records", "Records"), ("valid", "Valid (will be queued)"), ("errors", "With errors (not queued)"),
             ("adds", "Adds"), ("deletes", "Deletes"), ("already", "Already reported (skipped)"),
+            ("still", "Rejected before (not resent)"),
         )
         file_label = QLabel()
         file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -363,6 +369,16 @@ class BatchUploadTab(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         summary_layout.addWidget(self.problems_table, 1)
+        # Rows repeating a record PARS or a board rejected, unchanged: left alone unless the coordinator
+        # asks (a code that clears with time, such as 661 before the board knows the learner).
+        self.resend_checkbox = QCheckBox()
+        self.resend_checkbox.setObjectName("resendRejected")
+        self.resend_checkbox.setToolTip(
+            "Each is sent again as it is, under a new credit ID linked to the rejected record. "
+            "Leave it unticked to correct them first."
+        )
+        self.resend_checkbox.setVisible(False)
+        summary_layout.addWidget(self.resend_checkbox)
         self.attest_checkbox = QCheckBox(ATTESTATION_TEXT)
         summary_layout.addWidget(self.attest_checkbox)
         actions = QHBoxLayout()
@@ -399,10 +415,12 @@ class BatchUploadTab(QWidget):
         self.drop_zone.refused.connect(self._show_refusal)
         self.cancel_button.clicked.connect(self.cancel)
         self.attest_checkbox.toggled.connect(self._update_queue_button)
+        self.resend_checkbox.toggled.connect(self._resend_toggled)
         self.queue_button.clicked.connect(self.queue_valid_records)
         self.discard_button.clicked.connect(self.discard)
         self.last_rejections_button.clicked.connect(self._download_last_rejections)
         self.ctx.records_changed.connect(self._records_changed)
+        self.ctx.store_changed.connect(lambda: self._records_changed([]))  # e.g. a cron `parsdesk import`
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -568,11 +586,20 @@ class BatchUploadTab(QWidget):
             "adds": f"{analysis.adds:,}",
             "deletes": f"{analysis.deletes:,}",
             "already": f"{analysis.already_reported:,}",
+            "still": f"{analysis.still_rejected:,}",
         }
         for key, text in values.items():
             self.summary_labels[key].setText(text)
         self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
         self._fill_problems(analysis)
+        self.resend_checkbox.blockSignals(True)
+        self.resend_checkbox.setChecked(False)
+        self.resend_checkbox.blockSignals(False)
+        still = analysis.still_rejected
+        self.resend_checkbox.setText(
+            f"Also send the {still:,} row{'s' if still != 1 else ''} PARS or a board rejected before, unchanged"
+        )
+        self.resend_checkbox.setVisible(still > 0)
         self.attest_checkbox.setChecked(False)
         self.attest_checkbox.setEnabled(analysis.valid > 0)
         self._show_summary(True)
@@ -581,19 +608,38 @@ class BatchUploadTab(QWidget):
                 f"{name}: {analysis.valid:,} of {_records(analysis.records)} can be queued. Review the rows below, "
                 "confirm the learners' permission, then queue them."
             )
+        elif analysis.still_rejected:
+            self._set_message(
+                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} repeat what PARS or a board "
+                "rejected before: correct them and upload again, or tick the box below to send them unchanged."
+            )
         else:
             self._set_message(f"{name}: no record can be queued; fix the rows listed below and upload the file again.",
                               error=analysis.with_errors > 0)
         self._update_queue_button()
         self.analysis_ready.emit()
 
+    def _queueable(self) -> int:
+        """Rows the Queue button would queue: the valid ones, plus the rejected-before ones when asked."""
+        if self.analysis is None:
+            return 0
+        resend = self.resend_checkbox.isChecked()
+        return self.analysis.valid + (self.analysis.still_rejected if resend else 0)
+
+    @Slot(bool)
+    def _resend_toggled(self, _checked: bool) -> None:
+        self.attest_checkbox.setEnabled(self._queueable() > 0)
+        self._update_queue_button()
+
     def _fill_problems(self, analysis: BatchAnalysis) -> None:
         problems = analysis.problems()
-        notes = analysis.notes()
+        notes = analysis.rejected_before() + analysis.notes()
         rows: list[tuple[str, str, str, str]] = [
             (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
         ]
-        rows += [(str(r), "", "603", note) for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]]
+        rows += [
+            (str(r), "", "603" if "(603)" in note else "", note) for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
+        ]
         hidden = len(problems) + len(notes) - len(rows)
         if not rows:
             self.problems_caption.setText("Every row passed PARS's checks.")
@@ -614,7 +660,7 @@ class BatchUploadTab(QWidget):
     def _can_queue(self) -> bool:
         return (
             self.analysis is not None
-            and self.analysis.valid > 0
+            and self._queueable() > 0
             and self.attest_checkbox.isChecked()
             and not self.is_busy
         )
@@ -622,8 +668,8 @@ class BatchUploadTab(QWidget):
     @Slot()
     def _update_queue_button(self) -> None:
         self.queue_button.setEnabled(self._can_queue())
-        if self.analysis is not None and self.analysis.valid:
-            self.queue_button.setText(f"Queue {_records(self.analysis.valid)}".replace(" record", " valid record", 1))
+        if self.analysis is not None and self._queueable():
+            self.queue_button.setText(f"Queue {_records(self._queueable())}".replace(" record", " valid record", 1))
         else:
             self.queue_button.setText("Queue valid records")
 
@@ -643,10 +689,11 @@ class BatchUploadTab(QWidget):
                               error=True)
             return
         file_name = self._file.name if self._file else "upload"
-        worker = CommitWorker(self.ctx.store, self.analysis, file_name, self.ctx.actor)
+        worker = CommitWorker(self.ctx.store, self.analysis, file_name, self.ctx.actor,
+                              resend_rejected=self.resend_checkbox.isChecked())
         worker.committed.connect(self._on_committed)
         worker.failed.connect(self._on_failed)
-        self._start(worker, f"Queueing {_records(self.analysis.valid)}…")
+        self._start(worker, f"Queueing {_records(self._queueable())}…")
 
     @Slot(object)
     def _on_committed(self, summary: UploadSummary) -> None:
@@ -657,6 +704,10 @@ class BatchUploadTab(QWidget):
                  f"{summary.deletes:,} to delete); they are sent at the next sync."]
         if summary.already_reported:
             parts.append(f"Already reported, skipped: {summary.already_reported:,}.")
+        if summary.resent:
+            parts.append(f"Rejected before and sent again unchanged: {summary.resent:,}.")
+        if summary.still_rejected:
+            parts.append(f"Rejected before, left alone: {summary.still_rejected:,}.")
         if summary.errors:
             parts.append(f"Failed: {summary.errors:,}; download the rejections, fix them there and upload that file.")
         self._set_message(" ".join(parts))
@@ -772,7 +823,7 @@ class BatchUploadTab(QWidget):
             self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
         self._set_message(
-            f"{count:,} rejected rows saved to {path}. Fix them there and drop the file here again; "
+            f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
             "the Error Code and Error Message columns are ignored."
         )
         return path

@@ -24,6 +24,7 @@ from app.models import Store
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from app.models.changes import ChangeFeed
     from app.ui.settings import AppSettings
 
 P = ParamSpec("P")
@@ -45,6 +46,9 @@ class AppContext(QObject):
     open_activity_requested = Signal(int)
     # ask the main window to start a sync now
     sync_requested = Signal()
+    # another process (cron `parsdesk import`/`sync`, another desk) changed the store: views re-read
+    # what they show and keep their selection (the main window polls `open_change_feed()`)
+    store_changed = Signal()
 
     def __init__(
         self,
@@ -83,6 +87,13 @@ class AppContext(QObject):
 
     def notify_records_changed(self, completion_ids: list[int] | None = None) -> None:
         self.records_changed.emit(list(completion_ids or []))
+
+    def open_change_feed(self) -> ChangeFeed:
+        """Where this store's changes by other processes are learnt (app/models/changes.py). Poll
+        it with `ctx.read(feed.poll)`; another engine may return its own ChangeFeed here."""
+        from app.models.changes import revision_feed
+
+        return self.read(revision_feed)
 
     def client_factory(self) -> Any:
         """A new PARS web-service client for this environment. Call it in the thread that uses it."""

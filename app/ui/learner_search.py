@@ -30,6 +30,7 @@ from app.services.learners import MAX_FILTER_CHARS, LearnerRecordView, SearchFil
 from app.ui.context import AppContext
 from app.ui.record_model import COL_DATE, SEARCH_COLUMNS
 from app.ui.record_table import RecordTableTab
+from app.wording import plural
 
 SEARCH_DELAY_MS = 250
 _NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "any"
@@ -209,7 +210,7 @@ class LearnerSearchTab(RecordTableTab):
     def _show_count(self, total: int) -> None:
         shown = self.model.rowCount()
         more = f" (showing the first {shown}; scroll for more)" if shown < total else ""
-        self.count_label.setText(f"{total} matching record{'s' if total != 1 else ''}{more}")
+        self.count_label.setText(f"{plural(total, 'matching record')}{more}")
 
     # --- records ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.record_model import COL_NAME, SUMMARY_COLUMNS
 from app.ui.record_table import RecordTableTab
+from app.wording import plural
 
 _COUNT_REFRESH_MS = 300  # status counts under the table: at most one refresh per interval during a sync
 
@@ -144,6 +145,28 @@ class LearnerSummaryTab(RecordTableTab):
             self.activity_combo.setCurrentIndex(position)
         return True
 
+    def _store_changed(self) -> None:
+        """Another process changed the store: pick up activities added or renamed there without
+        disturbing the activity shown, then re-read its records keeping the selection."""
+        options = self.ctx.read(learners.activity_options)
+        current = self.current_activity_id()
+        if options != self._options:
+            if current is not None and all(option.row_id != current for option in options):
+                self.reload_activities()  # the activity shown is gone
+                return
+            self._options = options
+            self.activity_combo.blockSignals(True)
+            self.activity_combo.clear()
+            for option in options:
+                self.activity_combo.addItem(option.label, option.row_id)
+            self.activity_combo.setCurrentIndex(self.activity_combo.findData(current) if current is not None else -1)
+            self.activity_combo.blockSignals(False)
+            self.empty_label.setVisible(not options)
+            if current is None and options:
+                self.show_activity(options[0].row_id)  # the first activity arrived: show it
+                return
+        super()._store_changed()
+
     def reload_activities_if_missing(self, activity_row_id: int) -> None:
         if any(o.row_id == activity_row_id for o in self._options):
             return
@@ -197,7 +220,7 @@ class LearnerSummaryTab(RecordTableTab):
             return
         counts = self.ctx.read(learners.status_counts, self.model.filters)
         detail = ", ".join(f"{n} {status}" for status, n in counts)
-        self.count_label.setText(f"{total} record{'s' if total != 1 else ''}" + (f": {detail}" if detail else ""))
+        self.count_label.setText(plural(total, "record") + (f": {detail}" if detail else ""))
 
     def _tick_all(self, checked: bool) -> None:
         if checked:

@@ -47,6 +47,7 @@ _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered b
 _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
+STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
 
 
 class MainWindow(QMainWindow):
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self._finished_report: dict[str, Any] | None = None  # held until the views caught up
 
         self._setup_sync()
+        self._setup_change_feed()
         ctx.open_activity_requested.connect(self.show_activity)
         ctx.sync_requested.connect(self.sync_now)
         ctx.records_changed.connect(self._records_changed)
@@ -335,6 +337,43 @@ class MainWindow(QMainWindow):
             self.ctx.activities_changed.emit()
         self.sync_finished.emit(report)
 
+    def bring_to_front(self) -> None:
+        """ParsDesk was started again on this store: show this window instead of a second one."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.statusBar().showMessage("ParsDesk is already open on this store: this is its window.", 8_000)
+
+    # --- changes made by other processes ---------------------------------------------------------
+    def _setup_change_feed(self) -> None:
+        """Poll the store for other processes' writes (a cron `parsdesk import` or `sync`, another
+        app); the views then refresh within about a second, keeping their selection."""
+        self._change_feed = self.ctx.open_change_feed()
+        self._change_timer = QTimer(self)
+        self._change_timer.setInterval(STORE_POLL_MS)
+        self._change_timer.timeout.connect(self.poll_store_changes)
+        self._change_timer.start()
+        self.ctx.store_changed.connect(self._store_changed)
+
+    def poll_store_changes(self) -> bool:
+        """Ask the feed once; True (and ctx.store_changed) when another process changed the store."""
+        if self._closing:
+            return False
+        try:
+            changed = self.ctx.read(self._change_feed.poll)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store is locked for a moment: ask again next tick
+            log.debug("store change poll failed: %s", exc.__class__.__name__)
+            return False
+        if changed:
+            self.ctx.store_changed.emit()
+        return changed
+
+    def _store_changed(self) -> None:
+        # the tabs refresh themselves (connected earlier, so the counts read here are fresh)
+        self.refresh_status()
+
     # --- status ----------------------------------------------------------------------------------
     def refresh_status(self) -> None:
         status = self.ctx.read(records.sync_status)
@@ -469,7 +508,7 @@ class MainWindow(QMainWindow):
                 log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
         self.upload_tab.shutdown()  # stops a file check that is running and waits for its thread
         # closing: no view needs the last changes any more, and nothing may touch the store after this
-        for timer in (self._flush_timer, self._status_timer, self.activities_tab._counts_timer):
+        for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
             timer.stop()
         self.save_state()
         _release_full_collections()

@@ -28,6 +28,7 @@ from app.services import learners
 from app.services.learners import HistoryEntry, LearnerRecordView
 from app.ui.context import AppContext
 from app.ui.record_model import rejection_text
+from app.wording import plural
 
 
 class RecordDetailsDialog(QDialog):
@@ -177,7 +178,7 @@ def delete_with_feedback(ctx: AppContext, parent: QWidget, ids: list[int]) -> QM
         return None
     done = len(ids) - len(refused)
     text = (
-        f"{len(refused)} of {len(ids)} records cannot be deleted now"
+        f"{len(refused)} of {plural(len(ids), 'record')} cannot be deleted now"
         + (f"; the other {done} {'was' if done == 1 else 'were'} deleted or queued for deletion." if done else ".")
     )
     box = QMessageBox(QMessageBox.Icon.Warning, "Some records were not deleted", text, QMessageBox.StandardButton.Ok, parent)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -33,6 +33,7 @@ from app.ui.context import AppContext
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import COL_STATUS, ChangeBacklog, LearnerRecordModel, off_screen_tab
+from app.wording import plural
 
 
 def configure_record_table(table: QTableView, model: LearnerRecordModel) -> None:
@@ -136,6 +137,7 @@ class RecordTableTab(QWidget):
         delete_action.triggered.connect(self.delete_selected)
         self.table.addAction(delete_action)
         self.ctx.records_changed.connect(self._records_changed)
+        self.ctx.store_changed.connect(self._store_changed)
         return self.table
 
     # --- what the subclass says ---------------------------------------------------------------
@@ -180,8 +182,38 @@ class RecordTableTab(QWidget):
         if ids:
             self.model.update_rows(ids)
         else:
-            self.model.reload()
+            self.reload_keeping_selection()
         self._records_updated()
+
+    def _store_changed(self) -> None:
+        """Another process changed the store: records may have been added anywhere."""
+        self._records_changed([])
+
+    def reload_keeping_selection(self) -> None:
+        """Re-read the rows from the first page and put back the selection, the current row, as
+        many rows as were loaded and the scroll position."""
+        model, table = self.model, self.table
+        selection_model = table.selectionModel()
+        selected = [model.record(index.row()).completion_id for index in selection_model.selectedRows()]
+        current = table.currentIndex()
+        current_id = model.record(current.row()).completion_id if current.isValid() else None
+        loaded, scroll = model.rowCount(), table.verticalScrollBar().value()
+        model.reload()
+        while model.rowCount() < loaded and model.canFetchMore():
+            model.fetchMore()
+        last_column = model.columnCount() - 1
+        selection = QItemSelection()
+        for completion_id in selected:
+            row = model.row_of(completion_id)
+            if row is not None:
+                selection.select(model.index(row, 0), model.index(row, last_column))
+        selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        row = model.row_of(current_id) if current_id is not None else None
+        if row is not None:
+            selection_model.setCurrentIndex(
+                model.index(row, current.column()), QItemSelectionModel.SelectionFlag.NoUpdate
+            )
+        table.verticalScrollBar().setValue(scroll)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -225,7 +257,7 @@ class RecordTableTab(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete learner records",
-            f"Delete {count} learner record{'s' if count != 1 else ''}? Records PARS already has are "
+            f"Delete {plural(count, 'learner record')}? Records PARS already has are "
             "deleted there at the next sync.",
         )
         return answer == QMessageBox.StandardButton.Yes
