@@ -19,7 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("sandbox", "run the PARS sandbox (a local PARS that plays the boards)"),
     "sync": ("sync", "send queued records to PARS and fetch their statuses (headless, for cron)"),
     "import": ("import_file", "store and queue the valid records of a batch file"),
-    "export": ("export", "write learner records to a clean .xlsx"),
+    "export": ("export", "write learner records to a clean .xlsx, or PARS learner XML (OUT.xml)"),
+    "export-upload": ("export_upload", "gather queued records into PARS upload files (no web services needed)"),
+    "upload-results": ("upload_results", "take in PARS's rejection workbook for an upload file"),
     "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
 }
 

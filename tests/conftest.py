@@ -40,3 +40,19 @@ def sandbox():
 
     with SandboxServer("127.0.0.1", 0, board_delay=5.0, seed="demo") as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _discard_entry_forms_left_open():
+    """pytest-qt closes a test's widgets after it; an entry form with typing in it then asks
+    "Discard what you entered?" (as it should) and would stay open into the next test."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in app.topLevelWidgets():
+        box = getattr(widget, "discard_box", None)
+        if box is not None and getattr(widget, "discard_button", None) is not None:
+            widget.discard_button.click()

@@ -94,8 +94,9 @@ LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Liskov", "Dijkstra", "Allen", "Kn
 STATUSES = (Status.ACCEPTED, Status.ACCEPTED, Status.ACCEPTED, Status.SUBMITTED, Status.REJECTED, Status.QUEUED)
 
 
-def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 7) -> None:
-    """`count` records spread over the activities, inserted with executemany (seconds, not minutes)."""
+def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 7, first: int = 0) -> None:
+    """`count` records spread over the activities, inserted with executemany (seconds, not minutes).
+    Numbering starts at `first`, so a large store can be built in several calls."""
     rng = random.Random(seed)
     now = datetime(2026, 2, 1, 12, 0)
     learners: list[dict] = []
@@ -106,9 +107,9 @@ def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 
     with store.transaction() as s:
         start_id = (s.scalar(select(LearnerRow.id).order_by(LearnerRow.id.desc()).limit(1)) or 0) + 1
         start_completion = (s.scalar(select(CompletionRow.id).order_by(CompletionRow.id.desc()).limit(1)) or 0) + 1
-        for n in range(count):
-            learner_id = start_id + n
-            completion_id = start_completion + n
+        for offset, n in enumerate(range(first, first + count)):
+            learner_id = start_id + offset
+            completion_id = start_completion + offset
             identity = dict(
                 first_name=f"{rng.choice(FIRST_NAMES)}{n % 97}",
                 last_name=f"{rng.choice(LAST_NAMES)}{n}",

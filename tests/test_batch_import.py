@@ -522,3 +522,23 @@ def test_a_delete_whose_record_changed_since_the_analysis_is_refused_at_commit(a
         headers, rows = batch_import.rejection_rows(s, summary.upload_id)
     assert [(values[3], code) for values, code, _ in rows] == [("Learner1", 0)]
     assert "Submitted" in rows[0][2]
+
+
+def test_a_check_reads_only_the_records_of_the_files_learners(activity_store, tmp_path, capsys):
+    """`check --db` and import read the store through indexes on the file's learners and creditIDs:
+    other learners' records are never loaded, and the file's learner is found even when the stored
+    name differs in accents and case, so 711-style duplicate checks still see it."""
+    others = tmp_path / "others.xlsx"
+    write_xlsx(others, [row(n) for n in range(1, 41)])
+    _import(activity_store, others)
+    mine = tmp_path / "mine.xlsx"
+    # learner 7 again (name typed in capitals): 6 more ABIM points would pass the 8 the activity offers
+    write_xlsx(mine, [row(7, First_Name="LEARNER7", Total_Board_Credits="6")])
+    with activity_store.session() as s:
+        history = batch_import.history_for_batch(s, load_batch(mine))
+    assert {p.credit_id for p in history.priors} == {
+        credit_id for credit_id, in activity_store.session().execute(
+            select(CompletionRow.credit_id).where(CompletionRow.first_name == "Learner7"))
+    }
+    assert cli_main(["check", str(mine), "--db", str(activity_store.path), "--as-of", "2026-02-15"]) == 1
+    assert "711" in capsys.readouterr().out

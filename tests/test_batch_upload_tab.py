@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -378,3 +379,42 @@ def test_choose_file_and_template_downloads_use_the_dialog_methods(qtbot, tab, t
     with qtbot.waitSignal(tab.analysis_ready, timeout=15_000):
         tab.drop_zone.choose_button.click()
     assert summary(tab)["records"] == "2"
+
+
+def test_redropping_a_file_holds_back_still_rejected_rows_until_the_coordinator_ticks_to_resend(
+    qtbot, tab, store, tmp_path
+):
+    from sqlalchemy import select, update
+
+    from app.models import CompletionRow, StatusEvent
+    from app.services.records import set_status
+
+    path = write_xlsx(tmp_path / "january.xlsx", [row(1), row(2)])
+    drop_and_wait_summary(qtbot, tab, path)
+    attest_and_queue(qtbot, tab)
+    with store.transaction() as s:  # PARS took both; the board rejected the first with 664 on 11-20-2026
+        first, second = s.scalars(select(CompletionRow).order_by(CompletionRow.id)).all()
+        set_status(s, first, Status.REJECTED, source="board", code=664, message="Diplomate date of birth does not match")
+        set_status(s, second, Status.ACCEPTED, source="board")
+        s.flush()
+        s.execute(update(StatusEvent).where(StatusEvent.status == Status.REJECTED.value)
+                  .values(at=datetime(2026, 11, 20, 15, 0)))
+        rejected = first.id
+
+    drop_and_wait_summary(qtbot, tab, path)
+    assert summary(tab) == {"records": "2", "valid": "0", "errors": "0", "adds": "0", "deletes": "0",
+                            "already": "1", "still": "1"}
+    assert ("3", "", "664") in problem_rows(tab)
+    message = tab.problems_table.item(problem_rows(tab).index(("3", "", "664")), 3).text()
+    assert message.startswith("rejected 664 on 11-20-2026: will be sent unchanged")
+    assert tab.resend_checkbox.isVisible() and not tab.resend_checkbox.isChecked()
+    assert not tab.attest_checkbox.isEnabled() and not tab.queue_button.isEnabled()  # nothing queued by default
+
+    tab.resend_checkbox.setChecked(True)
+    assert tab.attest_checkbox.isEnabled()
+    upload_id = attest_and_queue(qtbot, tab)
+    assert "Rejected before and sent again unchanged: 1." in tab.message_label.text()
+    with store.session() as s:
+        resent = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+        assert (resent.status, resent.upload_id) == (Status.QUEUED.value, upload_id)
+    assert sorted(statuses(store).values()) == ["Accepted", "Queued", "Rejected"]

@@ -33,23 +33,85 @@ def make_workbook(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def test_template_has_guidance_headers_example_and_drop_downs(tmp_path: Path) -> None:
+ACCME_HEADERS = [  # document 917's header row, columns 1-15, as ACCME spells it (reference sheet §3)
+    "Record Action", "ACCME Activity ID", "Completion Date", "First Name", "Last Name", "Date of Birth",
+    "Licensing State", "Licensing ID or NPI", "Number of CME Credits", "Certifying Board", "Certifying Board ID",
+    "Total Board Credits", "Credit Type ", "Credits Awarded for Credit Type", "Additional Credit Type",
+]
+
+
+def test_template_follows_document_917(tmp_path: Path) -> None:
     path = tmp_path / "template.xlsx"
     write_template(path)
-    sheet = load_workbook(path).active
+    workbook = load_workbook(path)
+    assert workbook.sheetnames == ["Sheet1", "Valid Values"]
+    sheet = workbook["Sheet1"]
     assert "PARS learner upload" in sheet["A1"].value
-    assert [cell.value for cell in sheet[2]] == list(HEADERS)
+    headers = [cell.value for cell in sheet[2]]
+    assert headers[:15] == ACCME_HEADERS
+    assert [h.strip() for h in headers] == list(HEADERS)
     assert sheet.freeze_panes == "A3"
-    lists = {str(dv.sqref).split(":")[0]: dv.formula1 for dv in sheet.data_validations.dataValidation}
-    assert lists["A3"] == '"Add,Delete"'
-    assert "ABIM" in lists["J3"] and "ABPATH" in lists["J3"]
+    # the example record on row 3: a date cell and number cells, like ACCME's own sample rows
+    assert sheet["C3"].value == datetime(2026, 3, 14) and sheet["C3"].number_format == "mm-dd-yyyy"
+    assert sheet["I3"].value == 2 and sheet["I3"].number_format == "0.00"
+    assert sheet["B3"].value == "123456789" and sheet["B3"].data_type == "s"
+    # column formats for what the user types below: dates, amounts, text IDs
+    assert sheet.column_dimensions["C"].number_format == "mm-dd-yyyy"
+    assert sheet.column_dimensions["L"].number_format == "0.00"
+    assert sheet.column_dimensions["H"].number_format == "@"
     batch = read_workbook(path)
     assert batch.format == "xlsx"
     assert batch.headers == list(HEADERS)
     [example] = batch.records
     assert example.row == 3
     assert example.completion.activity_id == "123456789"
+    assert example.completion.completion_date == date(2026, 3, 14)
     assert example.completion.boards[0].credit_types == {"Medical Knowledge": Decimal("2")}
+
+
+def _drop_down_values(workbook, column: str) -> list[str]:  # noqa: ANN001
+    sheet = workbook["Sheet1"]
+    [validation] = [dv for dv in sheet.data_validations.dataValidation if str(dv.sqref) == f"{column}3:{column}5002"]
+    assert validation.type == "list" and validation.showErrorMessage
+    source, cells = validation.formula1.split("!")
+    assert source == "'Valid Values'"
+    first, last = cells.replace("$", "").split(":")
+    lists = workbook["Valid Values"]
+    return [row[0].value for row in lists[first:last]]
+
+
+def test_template_drop_downs_come_from_the_helper_sheet_and_the_catalogues(tmp_path: Path) -> None:
+    from app.pars import catalog
+
+    path = tmp_path / "template.xlsx"
+    write_template(path)
+    workbook = load_workbook(path)
+    assert _drop_down_values(workbook, "A") == ["Add", "Delete"]
+    assert _drop_down_values(workbook, "G") == sorted(catalog.states())
+    assert _drop_down_values(workbook, "J") == list(catalog.board_codes())
+    credit_types = _drop_down_values(workbook, "M")
+    assert {"Medical Knowledge", "Lifelong Learning & Self-Assessment", "Accredited CME"} <= set(credit_types)
+    assert _drop_down_values(workbook, "O") == credit_types
+
+
+def test_reading_tolerates_accme_spelling_other_sheet_names_and_an_extra_sheet_first(tmp_path: Path) -> None:
+    workbook = Workbook()
+    notes = workbook.active
+    notes.title = "Instructions"
+    notes.append(["How to fill in this file"])
+    notes.append(["Record Action means Add or Delete"])
+    data = workbook.create_sheet("Learners 2026")
+    data.append(["guidance"])
+    data.append([f"{h}  " if h == "Last Name" else h for h in ACCME_HEADERS])
+    data.append(["Add", 123456789, datetime(2026, 3, 14), "Jane", "Doe", "04/15", "CA", "A1", 2,
+                 "ABIM", "123456", 2, "Medical Knowledge", 2, None])
+    path = tmp_path / "lms.xlsx"
+    workbook.save(path)
+    batch = read_workbook(path)
+    [record] = batch.records
+    assert record.row == 3
+    assert record.completion.learner.last_name == "Doe"
+    assert record.completion.boards[0].credit_types == {"Medical Knowledge": Decimal("2")}
 
 
 def test_headers_are_matched_tolerantly_and_found_on_row_one(tmp_path: Path) -> None:
@@ -137,7 +199,9 @@ def test_rejection_workbook_reads_back_ignoring_error_columns(tmp_path: Path) ->
     batch = read_workbook(source)
     out = tmp_path / "rejected.xlsx"
     write_rejections(out, batch.headers, [(batch.records[0].values, 671, "Completion date 13-45-2026 is not a date")])
-    sheet = load_workbook(out).active
+    workbook = load_workbook(out)
+    assert workbook.sheetnames[0] == "Sheet1"  # the template's layout: it can be dropped back in
+    sheet = workbook["Sheet1"]
     assert [c.value for c in sheet[2]][-2:] == [F_ERROR_CODE, F_ERROR_MESSAGE]
     assert sheet.cell(3, len(HEADERS) + 1).value == 671
     again = read_workbook(out)

@@ -79,3 +79,27 @@ def test_export_command_reports_unknown_activity_and_bad_status(store, tmp_path,
     assert exited.value.code == 2
     assert "unknown status 'Pending'" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_export_command_writes_pars_learner_xml_with_the_same_filters(store, tmp_path, capsys):
+    import os
+    import stat
+
+    from app.pars.xml_codec import parse_document
+
+    activity = add_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace"), status=Status.ACCEPTED)
+    store_record(store, activity, completion("Grace", "Hopper", license_id="G2"), status=Status.REJECTED, code=665)
+    out = tmp_path / "rejected.xml"
+    store.close()
+
+    code = main(["export", str(out), "--db", str(store.path), "--activity", "123456789", "--status", "rejected"])
+
+    assert code == 0
+    assert "Wrote 1 learner record to" in capsys.readouterr().out
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    [record] = parse_document(out.read_bytes())
+    assert record.completion.learner.last_name == "Hopper"
+    assert record.completion.activity_id == "123456789" and record.completion.credit_id
+    assert b"<ACCMELearnerReports>" in out.read_bytes()
+    assert main(["export", str(tmp_path / "x.csv"), "--db", str(store.path)]) == 2

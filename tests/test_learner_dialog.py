@@ -247,3 +247,66 @@ def test_birth_date_is_accepted_as_people_write_it(qtbot, store, typed, shown):
     dialog = _dialog(qtbot, make_context(store), activity)
     _type(qtbot, dialog.birth_date, typed)
     assert dialog.completion().learner.birth_date == shown
+
+
+# --- the record's identity against what the learner match holds -----------------------------------
+
+
+def test_a_typed_birth_date_that_differs_from_the_stored_learner_is_noted_and_wins(qtbot, store):
+    activity = recent_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace", dob="12/10", license_id="A12345",
+                                             completed=_recent()), status=Status.ACCEPTED)
+    dialog = LearnerDialog(make_context(store), None, activity)  # offline: the store's learners answer
+    qtbot.addWidget(dialog)
+    _type(qtbot, dialog.birth_date, "01/01")
+    dialog.state_combo.setCurrentIndex(dialog.state_combo.findData("CA"))
+    with qtbot.waitSignal(dialog.match_finished, timeout=5_000) as finished:
+        _type(qtbot, dialog.license_id, "A12345")
+        _type(qtbot, dialog.first_name, "Ada")
+        _type(qtbot, dialog.last_name, "Lovelace")
+    assert finished.args == ["unique"]
+    note = dialog.match_notes["Date of Birth"]
+    assert note.text() == "Your learner list has 12/10 on file for this learner; this record sends 01/01."
+    assert not note.isHidden()
+    assert dialog.birth_date.text() == "01/01"  # the coordinator's value is kept
+    assert dialog.match_differences() == {"Date of Birth": note.text()}
+
+    dialog.permission.setChecked(True)
+    with qtbot.waitSignal(dialog.saved) as saved:
+        qtbot.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
+    with store.session() as s:
+        sent = learners.completion_for_edit(s, saved.args[0])
+        (match,) = learners.local_learner_matches(s, sent.learner)
+    assert sent.learner.birth_date == "01/01"  # stored and sent as typed
+    assert match.learner.birth_date == "01/01"  # and the learner list learned it
+
+
+def test_the_correction_dialog_shows_where_pars_holds_other_values_until_they_agree(qtbot, store, sandbox):
+    from sync_support import sandbox_client
+
+    activity = recent_activity(store)
+    # Avery Morgan, ABIM 100001, is born 03/14 and licensed in MD in the sandbox's registry
+    rejected = store_record(
+        store, activity,
+        completion("Avery", "Morgan", dob="03/15", state="NC", license_id="D0048213", completed=_recent(),
+                   boards=[_abim("100001")]),
+        status=Status.REJECTED, code=664, message="Diplomate date of birth does not match Board record",
+    )
+    ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url))
+    dialog = LearnerDialog(ctx, None, activity, resubmit_id=rejected)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: bool(dialog.match_differences()), timeout=10_000)  # looked up on opening
+    assert dialog.match_differences() == {
+        "Date of Birth": "PARS has 03/14 on file for this learner; this record sends 03/15.",
+        "Licensing State": "PARS has MD on file for this learner; this record sends NC.",
+    }
+    _type(qtbot, dialog.birth_date, "3/14")
+    dialog.state_combo.setCurrentIndex(dialog.state_combo.findData("MD"))
+    assert dialog.match_differences() == {}
+    assert dialog.match_notes["Date of Birth"].isHidden()
+
+
+def _abim(board_id: str):
+    from app.pars.domain import BoardPart
+
+    return BoardPart("ABIM", board_id, Decimal("8"), {"Medical Knowledge": None})

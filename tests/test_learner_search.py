@@ -8,6 +8,7 @@ from decimal import Decimal
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QPushButton
 
 from app.pars.domain import BoardPart, Status
 from app.ui.learner_dialog import LearnerDialog
@@ -131,3 +132,54 @@ def test_new_and_changed_records_show_up_without_a_new_search(qtbot, store):
     with qtbot.assertNotEmitted(tab.model.modelReset):
         tab.ctx.notify_records_changed([new_id])
     assert tab.model.row_of(new_id) == 0 and tab.model.total == 1
+
+
+def test_rejected_records_found_by_a_search_can_be_resubmitted_as_is_or_walked_through(qtbot, store, monkeypatch):
+    _ada, grace, _alan = _three(store)  # Grace's record is the rejected one
+    tab = _tab(qtbot, store)
+    tab.status_combo.setCurrentIndex(tab.status_combo.findData(Status.REJECTED.value))
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1)
+    dialog = tab.open_next_rejected()
+    assert isinstance(dialog, LearnerDialog) and dialog.resubmit_id == grace
+    dialog.reject()
+
+    tab.table.selectRow(0)
+    monkeypatch.setattr(tab, "confirm_resubmit", lambda count: count == 1)
+    [outcome] = tab.resubmit_selected()
+    assert outcome.completion_id == grace and outcome.resubmitted
+    qtbot.waitUntil(lambda: "(resubmitted)" in tab.model.index(0, tab.model.column_of("status")).data())
+
+
+def test_download_runs_in_the_background_with_progress_and_cancel(qtbot, store, tmp_path, monkeypatch):
+    """An export of every record is written by a worker thread; the progress dialog's Cancel leaves
+    no file behind, and a second download afterwards writes every record with progress reported."""
+    import threading
+
+    from app.ui.export_worker import ExportWorker
+
+    activity = recent_activity(store)
+    bulk_load(store, [activity], 1_200)
+    tab = _tab(qtbot, store)
+    target = tmp_path / "all.xlsx"
+    tab.choose_save_path = lambda suggested: str(target)
+
+    # hold the worker at its start until Cancel has been pressed, so the test does not race it
+    gate = threading.Event()
+    unhindered = ExportWorker.run
+    monkeypatch.setattr(ExportWorker, "run", lambda worker: (gate.wait(10), unhindered(worker)))
+    assert tab.download() == target
+    export = tab._export
+    with qtbot.waitSignal(export.cancelled, timeout=10_000):
+        export.dialog.findChild(QPushButton).click()  # the coordinator presses Cancel
+        gate.set()
+    qtbot.waitUntil(lambda: tab._export is None, timeout=5_000)
+    assert not target.exists()
+
+    progress: list[tuple[int, int]] = []
+    tab.download()
+    tab._export.worker.progress.connect(lambda done, total: progress.append((done, total)))
+    with qtbot.waitSignal(tab.exported, timeout=20_000) as exported:
+        pass
+    assert exported.args == [str(target), 1_200]
+    assert progress[-1] == (1_200, 1_200) and (500, 1_200) in progress
+    assert sum(1 for _ in load_workbook(target, read_only=True).active.iter_rows()) == 1_201

@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel
 from sqlalchemy import select
 
-from app.models import CompletionRow, OutboxRow
+from app.models import ActivityRow, CompletionRow, OutboxRow
 from app.pars.domain import BoardPart, Status
 from app.services import learners, records
 from app.ui.learner_dialog import LearnerDialog
@@ -326,3 +326,89 @@ def test_status_counts_under_the_table_follow_status_changes(qtbot, store):
     tab.ctx.notify_records_changed([ada])
     qtbot.waitUntil(lambda: "1 Accepted" in tab.count_label.text(), timeout=2_000)
     assert tab.count_label.text().startswith("2 records: ")
+
+
+# --- several rejected records at once ----------------------------------------------------------------
+
+
+def _rejected_661(store, activity, first: str, last: str, license_id: str) -> int:
+    return store_record(
+        store, activity, completion(first, last, license_id=license_id, completed=RECENT, boards=_board("7" + license_id)),
+        status=Status.REJECTED, code=661, message="Diplomate ID not found in Board records",
+    )
+
+
+def _tick(tab, *ids: int) -> None:
+    for completion_id in ids:
+        tab.model.setData(tab.model.index(tab.model.row_of(completion_id), 0), Qt.CheckState.Checked.value,
+                          Qt.ItemDataRole.CheckStateRole)
+
+
+def test_resubmit_as_is_queues_each_ticked_rejected_record_again_unchanged(qtbot, store, monkeypatch):
+    activity = recent_activity(store)
+    ada = _rejected_661(store, activity, "Ada", "Lovelace", "A1")
+    alan = _rejected_661(store, activity, "Alan", "Turing", "T3")
+    accepted = store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT),
+                            status=Status.ACCEPTED)
+    tab = _tab(qtbot, store)
+    assert not tab.resubmit_button.isEnabled()
+    _tick(tab, ada, alan, accepted)
+    assert tab.resubmit_button.isEnabled()
+    asked: list[int] = []
+    monkeypatch.setattr(tab, "confirm_resubmit", lambda count: asked.append(count) or True)
+
+    QTest.mouseClick(tab.resubmit_button, Qt.MouseButton.LeftButton)
+    assert asked == [2]  # only the rejected ones
+    assert tab.last_dialog.text() == "2 of 2 rejected records were queued again unchanged (sent at the next sync)."
+    with store.session() as s:
+        for rejected in (ada, alan):
+            new = s.scalars(select(CompletionRow).where(CompletionRow.replaces_id == rejected)).one()
+            old = s.get(CompletionRow, rejected)
+            assert new.status == Status.QUEUED.value and new.credit_id != old.credit_id
+            assert records.completion_to_domain(new).learner == records.completion_to_domain(old).learner
+            assert [b.board_id for b in new.boards] == [b.board_id for b in old.boards]
+            assert learners.pending_outbox_ids(s, [new.id]) == {new.id}
+        assert s.get(CompletionRow, accepted).status == Status.ACCEPTED.value
+    qtbot.waitUntil(lambda: _status_index(tab, tab.model.row_of(ada)).data() == "Rejected 661 (resubmitted)")
+    assert not tab.resubmit_button.isEnabled()  # resubmitted ones cannot be resubmitted twice
+
+
+def test_resubmit_as_is_says_which_records_pars_rules_now_refuse(qtbot, store, monkeypatch):
+    activity = recent_activity(store)
+    ada = _rejected_661(store, activity, "Ada", "Lovelace", "A1")
+    alan = _rejected_661(store, activity, "Alan", "Turing", "T3")
+    with store.transaction() as s:  # the activity's credits were lowered since: 674 for both
+        s.get(ActivityRow, activity).cme_credits = Decimal("2")
+    tab = _tab(qtbot, store)
+    _tick(tab, ada, alan)
+    monkeypatch.setattr(tab, "confirm_resubmit", lambda count: True)
+    outcomes = tab.resubmit_selected()
+    assert [o.resubmitted for o in outcomes] == [False, False]
+    assert tab.last_dialog.text().startswith("0 of 2")
+    assert "674" in tab.last_dialog.informativeText() and "Lovelace" in tab.last_dialog.informativeText()
+    with store.session() as s:
+        assert s.scalar(select(CompletionRow.id).where(CompletionRow.replaces_id.is_not(None))) is None
+
+
+def test_open_next_rejected_walks_through_the_rejected_records_one_by_one(qtbot, store):
+    activity = recent_activity(store)
+    ada = _rejected_661(store, activity, "Ada", "Lovelace", "A1")
+    store_record(store, activity, completion("Grace", "Hopper", license_id="G2", completed=RECENT),
+                 status=Status.ACCEPTED)
+    alan = _rejected_661(store, activity, "Alan", "Turing", "T3")
+    tab = _tab(qtbot, store)  # sorted by name: Hopper, Lovelace, Turing
+
+    first = tab.open_next_rejected()
+    assert isinstance(first, LearnerDialog) and first.resubmit_id == ada
+    with qtbot.waitSignal(first.saved):
+        qtbot.mouseClick(first.submit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(tab.last_dialog, "resubmit_id", None) == alan, timeout=3_000)
+    second = tab.last_dialog
+    second.reject()  # Cancel ends the walk: nothing else opens
+    assert tab.last_dialog is second and not tab._walking
+
+    third = tab.open_next_rejected()  # Lovelace was resubmitted: Turing is the only one left
+    assert third.resubmit_id == alan
+    with qtbot.waitSignal(third.saved):
+        qtbot.mouseClick(third.submit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "No rejected record" in tab.note_label.text(), timeout=3_000)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from decimal import Decimal
 
@@ -143,25 +142,20 @@ def test_local_learner_match_by_license_or_name_and_birth_date(store):
     assert too_little == []
 
 
-def test_search_on_100000_records_answers_within_target(store):
+def test_search_on_100000_records_counts_and_filters_every_record(store):
     activities = [add_activity(store, accme_id=f"10000000{i}", title=f"Activity {i}") for i in range(5)]
     bulk_load(store, activities, 100_000)
     with store.session() as s:
         learners.count_records(s)  # warm the page cache as an opened app would be
-        started = time.perf_counter()
         total = learners.count_records(s)
         first_page = learners.search_records(s, limit=200)
-        opened = time.perf_counter() - started
-        started = time.perf_counter()
         filters = SearchFilters(name="hopper", status="Rejected", board="ABIM")
         matching = learners.count_records(s, filters)
         filtered = learners.search_records(s, filters, limit=200)
-        applied = time.perf_counter() - started
     assert total == 100_000 and len(first_page) == 200
     assert 0 < matching and len(filtered) == min(200, matching)
     assert all(v.status == "Rejected" and v.last_name.startswith("Hopper") for v in filtered)
-    # generous bounds for a loaded CI machine; bench/bench_ui.py reports the real figures
-    assert opened < 1.0 and applied < 1.0
+    # timings live in bench/bench_search.py; the suite checks behaviour at this size
 
 
 def test_save_new_record_validates_then_queues_or_keeps_a_draft(store):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -651,7 +650,7 @@ def test_batch_looks_up_each_records_activity():
     assert [codes(issues) for issues in validate_batch([record], ACTIVITIES, History(), TODAY)] == [[690]]
 
 
-def test_batch_of_5000_records_is_fast():
+def test_batch_of_5000_records_against_a_long_history_all_pass():
     history = history_of(*(make_completion(completion_date=date(2026, 5, 1)) for _ in range(2000)))
     records = []
     for index in range(5000):
@@ -659,12 +658,9 @@ def test_batch_of_5000_records_is_fast():
         record.learner.last_name = f"Learner{index}"
         record.boards[0].board_id = str(100000 + index)
         records.append(record)
-    started = time.perf_counter()
     results = validate_batch(records, ACTIVITIES, history, TODAY)
-    elapsed = time.perf_counter() - started
-    assert all(issues == [] for issues in results)
-    # Typically ~0.05 s; the bound leaves room for a busy CI machine.
-    assert elapsed < 0.5, f"5,000 records took {elapsed:.3f} s"
+    # timings live in bench/bench_check.py: the suite checks behaviour, not a busy machine's speed
+    assert len(results) == 5000 and all(issues == [] for issues in results)
 
 
 # Activities ------------------------------------------------------------------------------------------------
@@ -742,6 +738,9 @@ def test_only_a_submitted_record_waits_before_it_can_be_deleted(status):
     from app.pars.validation import delete_refusal
 
     refusal = delete_refusal(status)
-    assert (refusal is not None) == (status == "Submitted")
-    if refusal:
+    # an uploaded file's record waits too: whether PARS took it is not known yet
+    assert (refusal is not None) == (status in ("Submitted", "Uploaded by file"))
+    if status == "Submitted":
         assert "Accepted or Rejected" in refusal
+    if status == "Uploaded by file":
+        assert "rejection workbook" in refusal

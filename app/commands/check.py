@@ -73,18 +73,20 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
     return {a.activity_id: a for a in activities if a.activity_id}, History()
 
 
-def _from_store(path: Path | str | None) -> tuple[dict[str, Activity], History]:
+def _from_store(path: Path | str | None, batch: BatchFile) -> tuple[dict[str, Activity], History]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.commands.common import EXIT_ENVIRONMENT, CommandError, open_store
     from app.models.store import database_error_text
-    from app.services.history import load_domain_activities, load_history
+    from app.services.batch_import import history_for_batch
+    from app.services.history import load_domain_activities
 
     # No migration, no writing: checking never changes the store, and a read-only one will do.
     store = open_store("check", path, create=False, migrate=False, for_writing=False)
     try:
         with store.session() as session:
-            return load_domain_activities(session), load_history(session)
+            # only what the file's learners and activities need, as import reads it
+            return load_domain_activities(session), history_for_batch(session, batch)
     except SQLAlchemyError as exc:
         raise CommandError(
             f"{path} is not a usable ParsDesk store ({database_error_text(exc)})", EXIT_ENVIRONMENT
@@ -93,16 +95,16 @@ def _from_store(path: Path | str | None) -> tuple[dict[str, Activity], History]:
         store.close()
 
 
-def _context(args: argparse.Namespace) -> tuple[dict[str, Activity], History, str | None]:
+def _context(args: argparse.Namespace, batch: BatchFile) -> tuple[dict[str, Activity], History, str | None]:
     """Activities, history, and a note when neither --activities nor --db was given."""
     if args.activities:
         return (*_from_activities_file(args.activities), None)
     if args.db:
-        return (*_from_store(args.db), None)
+        return (*_from_store(args.db, batch), None)
     from app.paths import default_db_path
 
     if default_db_path().is_file():
-        return (*_from_store(None), None)
+        return (*_from_store(None, batch), None)
     from app.pars.domain import History
 
     return {}, History(), "no --activities or --db given and no ParsDesk store found: activities are unknown"
@@ -184,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         batch = load_batch(path)
-        activities, history, note = _context(args)
+        activities, history, note = _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
-"""Export learner records to an Excel workbook (the same layout as "Download learners").
+"""Export learner records to an Excel workbook (the same layout as "Download learners"), or to a PARS
+learner XML file when OUT ends in .xml (the same document as an XML batch file).
 
     parsdesk export learners.xlsx                        # every record
+    parsdesk export learners.xml --activity 123456789    # PARS learner XML, same filters
     parsdesk export rejected.xlsx --status Rejected      # just the rejected ones
     parsdesk export course.xlsx --activity 123456789     # one activity (ACCME ID or title words)
 
-The workbook is owner-only (0600): it names learners. Exit status: 0 written, 1 no records for the
+The workbook or XML file is owner-only (0600): it names learners. Exit status: 0 written, 1 no records for the
 activity, 2 a bad option (unknown board or status, --from after --to, a filter too long), 3 the store
 could not be used or the workbook not written (docs/cli.md).
 """
@@ -12,7 +14,6 @@ could not be used or the workbook not written (docs/cli.md).
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT.xlsx", type=Path, help="the workbook to write (owner-only)")
+    parser.add_argument("out", metavar="OUT.xlsx|OUT.xml", type=Path,
+                        help="the workbook to write, or a PARS learner XML file (.xml); owner-only")
     parser.add_argument("--db", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--activity", help="only this activity: its 9-digit ACCME ID, or words of its title")
     parser.add_argument(
@@ -65,12 +67,12 @@ def _iso_date(text: str) -> date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.services.export import export_filtered
+    from app.services.export import export_filtered, export_filtered_xml
     from app.services.learners import SearchFilters, count_records, filter_problem
 
     out: Path = args.out
-    if out.suffix.lower() != ".xlsx":
-        raise CommandError(f"{out} must end in .xlsx", EXIT_USAGE)
+    if out.suffix.lower() not in (".xlsx", ".xml"):
+        raise CommandError(f"{out} must end in .xlsx or .xml", EXIT_USAGE)
     filters = SearchFilters(
         activity=args.activity or "",
         status=args.status or "",
@@ -86,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         with store.session() as session:
             if args.activity and count_records(session, SearchFilters(activity=args.activity)) == 0:
                 raise CommandError(f"no learner records for activity {args.activity[:60]!r}", EXIT_FINDINGS)
-            written = export_filtered(session, out, filters)
+            if out.suffix.lower() == ".xml":
+                written = export_filtered_xml(session, out, filters)
+            else:
+                written = export_filtered(session, out, filters)
     except OSError as exc:
         raise CommandError(str(exc) if isinstance(exc, OutputError) else f"cannot write {out}: {exc.strerror or exc}",
                            EXIT_ENVIRONMENT) from None

@@ -23,7 +23,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from app.models.search_keys import KEY_LENGTH, id_key, id_key_default, name_key, name_key_default
 
 
 def utcnow() -> datetime:
@@ -47,6 +49,26 @@ class DecimalText(TypeDecorator[Decimal]):
 
 class Base(DeclarativeBase):
     pass
+
+
+# Search keys compare byte by byte on every engine, so a prefix is an index range (see search_keys).
+SearchKey = String(KEY_LENGTH).with_variant(String(KEY_LENGTH, collation="C"), "postgresql")
+
+
+class _IdentityKeys:
+    """Keeps the folded name/license keys of a row in step with the names typed (ORM writes).
+
+    Core INSERTs fill them through the columns' defaults; this covers ORM edits of a stored row."""
+
+    @validates("first_name", "last_name")
+    def _fold_name(self, field: str, value: str | None) -> str | None:
+        setattr(self, field.replace("_name", "_key"), None if value is None else name_key(value))
+        return value
+
+    @validates("license_id")
+    def _fold_license(self, field: str, value: str | None) -> str | None:
+        self.license_key = None if value is None else id_key(value)
+        return value
 
 
 class Meta(Base):
@@ -95,9 +117,12 @@ class ActivityBoardRow(Base):
     activity: Mapped[ActivityRow] = relationship(back_populates="boards")
 
 
-class LearnerRow(Base):
+class LearnerRow(_IdentityKeys, Base):
     __tablename__ = "learner"
-    __table_args__ = (Index("ix_learner_name", "last_name", "first_name"),)
+    __table_args__ = (
+        Index("ix_learner_name", "last_name", "first_name"),
+        Index("ix_learner_name_keys", "last_key", "first_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(200))
@@ -105,6 +130,9 @@ class LearnerRow(Base):
     birth_date: Mapped[str | None] = mapped_column(String(5))  # MM/DD
     licensing_state: Mapped[str | None] = mapped_column(String(2))
     license_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    first_key: Mapped[str | None] = mapped_column(SearchKey, default=name_key_default("first_name"))
+    last_key: Mapped[str | None] = mapped_column(SearchKey, default=name_key_default("last_name"))
+    license_key: Mapped[str | None] = mapped_column(SearchKey, default=id_key_default("license_id"), index=True)
     # board code -> diplomate ID, remembered for pre-filling the entry form
     board_ids: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -112,7 +140,7 @@ class LearnerRow(Base):
     completions: Mapped[list[CompletionRow]] = relationship(back_populates="learner")
 
 
-class CompletionRow(Base):
+class CompletionRow(_IdentityKeys, Base):
     """One learner record (one creditID). A corrected resubmission is a new row linked by replaces_id.
 
     The learner's identity (names, birth date, licensing state, license ID or NPI; board IDs live on
@@ -128,6 +156,8 @@ class CompletionRow(Base):
         Index("ix_completion_status", "status"),
         Index("ix_completion_date", "completion_date"),
         Index("ix_completion_learner_name", "last_name", "first_name"),
+        Index("ix_completion_name_keys", "last_key", "first_key"),
+        Index("ix_completion_first_key", "first_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,6 +171,10 @@ class CompletionRow(Base):
     birth_date: Mapped[str | None] = mapped_column(String(5))  # MM/DD
     licensing_state: Mapped[str | None] = mapped_column(String(2))
     license_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # folded copies of the names and license for search (app/models/search_keys.py)
+    first_key: Mapped[str | None] = mapped_column(SearchKey, default=name_key_default("first_name"))
+    last_key: Mapped[str | None] = mapped_column(SearchKey, default=name_key_default("last_name"))
+    license_key: Mapped[str | None] = mapped_column(SearchKey, default=id_key_default("license_id"), index=True)
     completion_date: Mapped[date] = mapped_column(Date)
     report_cme: Mapped[bool] = mapped_column(Boolean, default=True)
     cme_credits: Mapped[Decimal | None] = mapped_column(DecimalText)
@@ -177,10 +211,16 @@ class CompletionBoardRow(Base):
     completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)
     board: Mapped[str] = mapped_column(String(16), index=True)
     board_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    board_id_key: Mapped[str | None] = mapped_column(SearchKey, default=id_key_default("board_id"), index=True)
     points: Mapped[Decimal] = mapped_column(DecimalText)
     credit_types: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # type -> decimal text
 
     completion: Mapped[CompletionRow] = relationship(back_populates="boards")
+
+    @validates("board_id")
+    def _fold_board_id(self, field: str, value: str | None) -> str | None:
+        self.board_id_key = None if value is None else id_key(value)
+        return value
 
 
 class CompletionRemsRow(Base):
@@ -270,3 +310,42 @@ class UploadLine(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
 
     upload: Mapped[UploadRow] = relationship(back_populates="lines")
+
+
+class ParsFileRow(Base):
+    """An upload file prepared for the PARS website (the route for offices without web-service
+    credentials). Its lines say which records went out in it; nothing is ever in two files."""
+
+    __tablename__ = "pars_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    file_name: Mapped[str] = mapped_column(String(500), unique=True)
+    file_format: Mapped[str] = mapped_column(String(8))  # xlsx | xml
+    environment: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    # the last PARS rejection workbook taken in for this file, and when
+    results_file: Mapped[str | None] = mapped_column(String(500))
+    results_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    lines: Mapped[list[ParsFileLine]] = relationship(
+        back_populates="pars_file", cascade="all, delete-orphan", order_by="ParsFileLine.row_number"
+    )
+
+
+class ParsFileLine(Base):
+    """One record in an upload file: its row (sheet row, or ActivityReport index in XML), the action and
+    the cells as written, and what PARS made of it (None until known, then rejected or submitted)."""
+
+    __tablename__ = "pars_file_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("pars_file.id", ondelete="CASCADE"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id"), index=True)
+    action: Mapped[str] = mapped_column(String(8))  # Add | Delete
+    credit_id: Mapped[str] = mapped_column(String(300), index=True)
+    values: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+    pars_file: Mapped[ParsFileRow] = relationship(back_populates="lines")

@@ -33,6 +33,10 @@ class Status(enum.StrEnum):
     DELETE_QUEUED = "Delete Queued"  # a delete waiting in the outbox
     DELETE_SUBMITTED = "Delete Submitted"  # PARS passed the delete to the board
     DELETED = "Deleted"
+    # The upload-file route (no web services): the record went out in a PARS upload file and PARS's
+    # results for that file are not in yet.
+    UPLOADED = "Uploaded by file"
+    DELETE_UPLOADED = "Delete uploaded by file"
 
     @property
     def is_final(self) -> bool:

@@ -51,6 +51,7 @@ from app.pars.values import format_amount, format_pars_date, normalize_birth_dat
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import BinaryIO
 
 F_ADDITIONAL_CREDIT_TYPE = "Additional Credit Type"
 F_ADDITIONAL_CREDIT_TYPE_AMOUNT = "Credits Awarded for Additional Credit Type"
@@ -61,6 +62,8 @@ F_REMS_SURGERY = "REMS Performs Surgery"
 F_REMS_TIME = "REMS Time in Practice"
 F_ERROR_CODE = "Error Code"
 F_ERROR_MESSAGE = "Error Message"
+# PARS's own rejection download names its second column for the error's description.
+F_ERROR_DESCRIPTION = "Error Description"
 
 HEADERS: tuple[str, ...] = (
     F_ACTION,
@@ -122,6 +125,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     F_BOARD_ID: ("Board ID", "Diplomate ID"),
     F_BOARD_POINTS: ("Board Credits", "MOC Points", "Total MOC Points"),
     F_CREDIT_ID: ("CreditID", "ACCME Credit ID"),
+    # PARS's rejection download: "an error code and description for any records which did not pass"
+    F_ERROR_MESSAGE: ("Error Description", "Error Message Description"),
 }
 _HEADER_KEYS: dict[str, str] = {}
 for _header in HEADERS + REJECTION_HEADERS:
@@ -509,16 +514,101 @@ def _text_row(sheet, values: Sequence[str]) -> None:  # noqa: ANN001
         cell.number_format = "@"
 
 
-def write_template(path: Path | str) -> None:
-    """The CME+MOC learner template: guidance row, headers, one example row, drop-down lists."""
-    from openpyxl import Workbook
+# ACCME's template (document 917_20240125) names the data sheet "Sheet1", and its 13th header is spelled
+# with a trailing space. ParsDesk writes both exactly; reading ignores the space and the sheet's name.
+DATA_SHEET = "Sheet1"
+LISTS_SHEET = "Valid Values"
+ACCME_HEADER_SPELLING = {F_CREDIT_TYPE: "Credit Type "}
+ACCME_COLUMNS = 15  # the first fifteen headers are ACCME's; the rest are ParsDesk's documented extensions
+
+
+def template_headers(headers: Sequence[str] = HEADERS) -> list[str]:
+    """Header cells as ACCME's template spells them."""
+    return [ACCME_HEADER_SPELLING.get(header, header) for header in headers]
+
+
+def _credit_type_names() -> list[str]:
+    names: dict[str, None] = {}
+    for info in catalog.boards().values():
+        for name in info.credit_types:
+            names.setdefault(name, None)
+    return sorted(names)
+
+
+# Drop-down lists of the template: column header -> the values, all from ParsDesk's catalogues.
+def _template_lists() -> dict[str, list[str]]:
+    return {
+        F_ACTION: [action.value for action in RecordAction],
+        F_STATE: sorted(catalog.states()),
+        F_BOARD: list(catalog.board_codes()),
+        F_CREDIT_TYPE: _credit_type_names(),
+        F_ADDITIONAL_CREDIT_TYPE: _credit_type_names(),
+        F_REMS_PROFESSION: list(catalog.rems_professions()),
+        F_REMS_STATE: sorted(catalog.states()),
+        F_REMS_DEA: list(catalog.dea_registrations()),
+        F_REMS_SURGERY: ["Yes", "No"],
+        F_REMS_TIME: list(catalog.time_in_practice_values()),
+    }
+
+
+# Column formats: IDs and month/day stay text (leading zeros, "04/15"), dates and amounts are typed cells.
+DATE_FORMAT = "mm-dd-yyyy"
+AMOUNT_FORMAT = "0.00"
+_DATE_COLUMNS = (F_COMPLETION_DATE,)
+_AMOUNT_COLUMNS = (F_CME_CREDITS, F_BOARD_POINTS, F_CREDIT_TYPE_AMOUNT, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
+
+
+def _add_drop_downs(workbook, sheet, headers: Sequence[str], last_row: int) -> None:  # noqa: ANN001
+    """Data validation lists on the data sheet, fed from a helper sheet (as ACCME's template has)."""
+    from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    lists_sheet = workbook.create_sheet(LISTS_SHEET)
+    lists = [(header, values) for header, values in _template_lists().items() if header in headers]
+    for index, (header, values) in enumerate(lists, start=1):
+        letter = get_column_letter(index)
+        lists_sheet.cell(row=1, column=index, value=header.strip()).font = Font(bold=True)
+        for row, value in enumerate(values, start=2):
+            lists_sheet.cell(row=row, column=index, value=value).data_type = "s"
+        lists_sheet.column_dimensions[letter].width = max(16, *(len(v) + 2 for v in values))
+        source = f"'{LISTS_SHEET}'!${letter}$2:${letter}${len(values) + 1}"
+        validation = DataValidation(type="list", formula1=source, allow_blank=True)
+        # Credit types and states are also accepted as other spellings on reading: warn, don't block.
+        validation.errorStyle = "stop" if header in (F_ACTION, F_BOARD, F_REMS_SURGERY) else "warning"
+        validation.error = f"{header.strip()}: choose a value from the list (sheet '{LISTS_SHEET}')."
+        validation.errorTitle = header.strip()
+        validation.showErrorMessage = True
+        sheet.add_data_validation(validation)
+        column = get_column_letter(headers.index(header) + 1)
+        validation.add(f"{column}3:{column}{last_row}")
+
+
+def _column_formats(sheet, headers: Sequence[str], last_row: int) -> None:  # noqa: ANN001
+    from openpyxl.utils import get_column_letter
+
+    for index, header in enumerate(headers, start=1):
+        letter = get_column_letter(index)
+        if header in _DATE_COLUMNS:
+            number_format = DATE_FORMAT
+        elif header in _AMOUNT_COLUMNS:
+            number_format = AMOUNT_FORMAT
+        else:
+            number_format = "@"
+        sheet.column_dimensions[letter].number_format = number_format
+
+
+def write_template(path: Path | str) -> None:
+    """ACCME's CME + MOC learner template as document 917 is known: data sheet `Sheet1`, guidance on row 1,
+    ACCME's headers on row 2 (then ParsDesk's extensions), an example record on row 3, drop-down lists fed
+    from the `Valid Values` sheet, date and number formats on the columns."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Learners"
-    _sheet_layout(sheet, HEADERS)
+    sheet.title = DATA_SHEET
+    _sheet_layout(sheet, template_headers())
     example = Completion(
         action=RecordAction.ADD,
         activity_id="123456789",
@@ -528,32 +618,21 @@ def write_template(path: Path | str) -> None:
         boards=[BoardPart("ABIM", "123456", Decimal("2"), {"Medical Knowledge": Decimal("2")})],
     )
     _text_row(sheet, completion_to_values(example))
+    # The example's date and amounts as typed cells, as in ACCME's own sample rows.
+    for header, value in ((F_COMPLETION_DATE, example.completion_date), (F_CME_CREDITS, 2),
+                          (F_BOARD_POINTS, 2), (F_CREDIT_TYPE_AMOUNT, 2)):
+        cell = sheet[f"{get_column_letter(HEADERS.index(header) + 1)}3"]
+        cell.value = value
+        cell.number_format = DATE_FORMAT if header in _DATE_COLUMNS else AMOUNT_FORMAT
     last_row = 2 + MAX_RECORDS
-
-    def column_range(header: str) -> str:
-        letter = get_column_letter(HEADERS.index(header) + 1)
-        return f"{letter}3:{letter}{last_row}"
-
-    def choice(header: str, options: Sequence[str], strict: bool = True) -> None:
-        validation = DataValidation(type="list", formula1='"' + ",".join(options) + '"', allow_blank=True)
-        validation.showErrorMessage = strict
-        validation.error = f"{header}: choose one of {', '.join(options)}"
-        sheet.add_data_validation(validation)
-        validation.add(column_range(header))
-
-    choice(F_ACTION, [action.value for action in RecordAction])
-    choice(F_BOARD, list(catalog.board_codes()))
-    choice(F_REMS_SURGERY, ["Yes", "No"])
-    choice(F_REMS_DEA, list(catalog.dea_registrations()))
-    choice(F_REMS_TIME, list(catalog.time_in_practice_values()))
-    for header in HEADERS:  # text cells: keeps leading zeros of IDs in every data row
-        letter = get_column_letter(HEADERS.index(header) + 1)
-        sheet.column_dimensions[letter].number_format = "@"
+    _column_formats(sheet, HEADERS, last_row)
+    _add_drop_downs(workbook, sheet, list(HEADERS), last_row)
     workbook.save(path)
 
 
 def write_rejections(
-    path: Path | str, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]]
+    path: Path | str | BinaryIO, headers: Sequence[str], rows: Sequence[tuple[list[str], int, str]],
+    *, message_header: str = F_ERROR_MESSAGE,
 ) -> None:
     """The rows that failed with their original columns plus `Error Code` and `Error Message`.
 
@@ -564,8 +643,8 @@ def write_rejections(
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = "Rejected learners"
-    all_headers = [*headers, F_ERROR_CODE, F_ERROR_MESSAGE]
+    sheet.title = DATA_SHEET  # the template's layout, so the fixed file can be dropped back in
+    all_headers = [*headers, F_ERROR_CODE, message_header]
     _sheet_layout(sheet, all_headers)
     for values, code, message in rows:
         padded = [*values, *[""] * (len(headers) - len(values))][: len(headers)]
@@ -574,3 +653,74 @@ def write_rejections(
             cell.number_format = "@"
     with private_output(path) as handle:  # owner-only: the rows hold dates of birth
         workbook.save(handle)
+
+
+# --------------------------------------------------------------------------- the upload-file route
+
+def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -> list[list[str]]:
+    """A PARS upload file in the template's layout: `Sheet1`, guidance on row 1, ACCME's headers on row 2
+    (then ParsDesk's extension columns, Credit ID among them), one record per row from row 3.
+
+    Every cell is text, never a formula. Returns the rows as written (template column order), which the
+    caller keeps to recognise PARS's rejection workbook rows later. A record must fit one row (one
+    board, at most two credit types): see `fits_one_row`.
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = DATA_SHEET
+    _sheet_layout(sheet, template_headers())
+    written: list[list[str]] = []
+    for completion in completions:
+        values = completion_to_values(completion)
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"  # a value such as "=1+1" stays text
+            cell.number_format = "@"
+        written.append(values)
+    with private_output(path) as handle:  # owner-only: the rows hold dates of birth
+        workbook.save(handle)
+    return written
+
+
+def fits_one_row(completion: Completion) -> bool:
+    """Whether a record can be one row of the Excel template (one board, at most two credit types)."""
+    if len(completion.boards) > 1:
+        return False
+    return all(len(board.credit_types) <= len(_CREDIT_TYPE_COLUMNS) for board in completion.boards)
+
+
+def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[str, str]]]:
+    """A rejection workbook (PARS's, or ParsDesk's own): its records as `read_workbook` reads them, and
+    for each sheet row the text of its error code and error description columns (empty when absent)."""
+    path = Path(path)
+    batch = read_workbook(path)
+    from python_calamine import CalamineWorkbook
+
+    errors: dict[int, tuple[str, str]] = {}
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        for sheet_index in range(len(workbook.sheet_names)):
+            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+            header_index = _find_header_row(rows)
+            if header_index is None:
+                continue
+            columns = {canonical_header(cell_text(value).strip()): column
+                       for column, value in enumerate(rows[header_index]) if cell_text(value).strip()}
+            code_column, message_column = columns.get(F_ERROR_CODE), columns.get(F_ERROR_MESSAGE)
+            if code_column is None and message_column is None:
+                break
+            for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
+                code = cell_text(row[code_column]).strip() if code_column is not None and code_column < len(row) else ""
+                message = (cell_text(row[message_column]).strip()
+                           if message_column is not None and message_column < len(row) else "")
+                if code or message:
+                    errors[offset] = (code, message)
+            break
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # read_workbook already read this file: only a very odd part fails here
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BatchFileError(f"{path.name}: the error columns could not be read: {first_line}") from None
+    return batch, errors

@@ -145,7 +145,23 @@ def delete_refusal(status: str) -> str | None:
     if status == Status.SUBMITTED.value:
         return ("The record is still being processed by the board (Submitted); "
                 "delete it once it is Accepted or Rejected.")
+    if status == Status.UPLOADED.value:
+        return ("The record went to PARS in an upload file whose results are not in yet; import PARS's "
+                "rejection workbook (or mark the file's other records Submitted) before deleting it.")
     return None
+
+
+def needs_board_processing(completion: Completion) -> bool:
+    """Whether PARS passes a valid record on to a board: a certifying board for MOC, or for CME the
+    learner's state medical board when it takes PARS data as primary source. Such a record is
+    Submitted until the board answers; any other valid record is Accepted at once (and its delete
+    done at once), as the tutorial describes."""
+    if completion.boards:
+        return True
+    if completion.cme is None:
+        return False
+    state = catalog.state(catalog.state_code(completion.learner.licensing_state))
+    return state is not None and state.pars_primary_source and bool(completion.learner.license_id)
 
 
 def queue_blockers(completion: Completion) -> list[Issue]:

@@ -44,11 +44,14 @@ from app.pars.environments import (
 )
 from app.pars.validation import validate_activity
 from app.sandbox.registry import Registry
-from app.sandbox.state import ActivityNotFound, SandboxState
+from app.sandbox.state import ActivityNotFound, SandboxState, UploadRefused
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024  # a 5,000-record batch is far below this
+# The PARS website's batch upload, for the upload-file route (docs/sandbox.md).
+UPLOAD_PATH = "/_sandbox/batch-upload"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVITY_NOT_FOUND_CODE = 690
 MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # ten years: beyond any board delay or deadline
 MAX_CONNECTIONS = 64
@@ -180,6 +183,7 @@ class SandboxServer:
             [Rule(path, endpoint=operation, methods=["POST"]) for path, operation in self._operations.items()]
             + [
                 Rule("/_sandbox/records", endpoint="records", methods=["GET"]),
+                Rule(UPLOAD_PATH, endpoint="upload", methods=["POST"]),
                 Rule("/_sandbox/advance", endpoint="advance", methods=["POST"]),
             ]
         )
@@ -256,6 +260,8 @@ class SandboxServer:
             return Response(json.dumps(self.records()), mimetype="application/json")
         if endpoint == "advance":
             return self._advance(request)
+        if endpoint == "upload":
+            return self._upload(request)
 
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
@@ -292,6 +298,25 @@ class SandboxServer:
             )
         self.advance(seconds)
         return Response(json.dumps({"advanced": seconds}), mimetype="application/json")
+
+    def _upload(self, request: Request) -> Response:
+        """The website's batch upload: an .xlsx or .xml learner file in, PARS's rejection workbook out."""
+        auth = request.authorization
+        if auth is None or (auth.username, auth.password) != (self.credentials.user, self.credentials.password):
+            return Response("log in to Sandbox PARS first (HTTP Basic: the sandbox user and password)",
+                            status=401, mimetype="text/plain", headers={"WWW-Authenticate": 'Basic realm="PARS"'})
+        name = request.args.get("name", "")
+        try:
+            data = request.get_data(cache=False)
+            workbook, records, rejected = self.state.process_upload(data, name)
+        except HTTPException as exc:  # 413: larger than any 5,000-record file
+            return Response(exc.description or exc.name, status=exc.code or 400, mimetype="text/plain")
+        except UploadRefused as exc:
+            return Response(str(exc), status=400, mimetype="text/plain")
+        log.info("sandbox batch upload: %d records, %d rejected", records, rejected)
+        return Response(workbook, status=200, content_type=XLSX_TYPE,
+                        headers={"X-PARS-Records": str(records), "X-PARS-Rejected": str(rejected),
+                                 "Content-Disposition": 'attachment; filename="rejections.xlsx"'})
 
     @staticmethod
     def _fault(operation: str, status: int, message: str, code: int | None = None) -> Response:

@@ -113,6 +113,10 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+class UploadRefused(ValueError):
+    """An uploaded file PARS would not process at all (unreadable, wrong type); str() says why."""
+
+
 class ActivityNotFound(LookupError):
     pass
 
@@ -235,6 +239,50 @@ class SandboxState:
         return [activity_from_json(json.loads(body)) for (body,) in rows]
 
     # ------------------------------------------------------------ learner records
+
+    def process_upload(self, data: bytes, name: str) -> tuple[bytes, int, int]:
+        """The website's batch upload: every record of an .xlsx or .xml learner file goes through the same
+        validation and storage as SaveLearnerActivity. Returns PARS's rejection workbook (the file's
+        original columns plus Error Code and Error Description, rejected rows only), the number of
+        records and the number rejected."""
+        import io
+        import tempfile
+
+        from app.pars.batch import BatchFileError, load_batch
+        from app.pars.excel import F_ERROR_DESCRIPTION, write_rejections
+        from app.pars.matching import fingerprint
+
+        suffix = Path(name).suffix.lower()
+        if suffix not in (".xlsx", ".xml"):
+            raise UploadRefused("PARS takes .xlsx or .xml learner files (name the file in ?name=).")
+        with tempfile.TemporaryDirectory(prefix="pars-upload-") as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(data)
+            try:
+                batch = load_batch(path)
+            except BatchFileError as exc:
+                raise UploadRefused(str(exc)) from None
+        completions = [dataclasses.replace(record.completion) for record in batch.records]
+        with self._lock:
+            by_content = {fingerprint(stored): credit_id for credit_id, stored in self._completions.items()}
+            for index, completion in enumerate(completions):
+                if (completion.credit_id or "").strip():
+                    continue
+                if record_action(completion.action) is RecordAction.DELETE:
+                    # The Excel template has no Credit ID: a delete names its record by content.
+                    completion.credit_id = by_content.get(fingerprint(completion))
+                else:
+                    completion.credit_id = f"ccid:{self.provider_id}:web-{self._ids.getrandbits(64):016x}{index}"
+            reports = [xml_codec.render_report(completion, self.provider_id) for completion in completions]
+            results = self.save_records(reports)
+        rows = [
+            (record.values, result.code or 999, result.message or "Rejected")
+            for record, result in zip(batch.records, results)
+            if result.status == STATUS_REJECTED or result.code is not None
+        ]
+        buffer = io.BytesIO()
+        write_rejections(buffer, batch.headers, rows, message_header=F_ERROR_DESCRIPTION)
+        return buffer.getvalue(), len(completions), len(rows)
 
     def save_records(self, reports: list[etree._Element]) -> list[RecordResult]:
         """SaveLearnerActivity: each ActivityReport in order; one result per report."""

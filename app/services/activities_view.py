@@ -114,3 +114,56 @@ def save_activity_by_id(session: Session, activity: Activity, row_id: int | None
 
 def has_activities(session: Session) -> bool:
     return session.scalar(select(ActivityRow.id).limit(1)) is not None
+
+
+# Records already reported or on their way: what an edited activity must still fit.
+REPORTED_STATUSES = ("Queued", "Submitted", "Accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChangeImpact:
+    """Reported records that fit the activity as stored but not as edited (dates, credits, boards)."""
+
+    records: int = 0
+    accepted: int = 0  # of them, records PARS has already accepted
+    problems: tuple[tuple[int, int, str], ...] = ()  # (PARS code, records, an example message) by code
+
+
+def activity_change_impact(session: Session, row_id: int, edited: Activity, as_of: date) -> ActivityChangeImpact:
+    """Judge the activity's reported records against the stored and the edited activity with PARS's
+    own rules (app.pars.validation) and count those the edit would break."""
+    import dataclasses
+
+    from app.pars.domain import History
+    from app.pars.validation import validate
+    from app.services.activities import activity_to_domain
+    from app.services.records import completion_to_domain
+
+    row = session.get(ActivityRow, row_id)
+    if row is None:
+        return ActivityChangeImpact()
+    stored = activity_to_domain(row)
+    edited = dataclasses.replace(edited, activity_id=stored.activity_id)
+    if edited == stored:
+        return ActivityChangeImpact()
+    rows = session.scalars(
+        select(CompletionRow)
+        .where(CompletionRow.activity_id == row_id, CompletionRow.status.in_(REPORTED_STATUSES))
+        .options(selectinload(CompletionRow.boards), selectinload(CompletionRow.rems),
+                 selectinload(CompletionRow.learner))
+    ).all()
+    broken = accepted = 0
+    by_code: dict[int, list] = {}
+    for completion_row in rows:
+        completion = completion_to_domain(completion_row)
+        before = {(i.code, i.field) for i in validate(completion, stored, History(), as_of)}
+        added = [i for i in validate(completion, edited, History(), as_of) if (i.code, i.field) not in before]
+        if not added:
+            continue
+        broken += 1
+        accepted += completion_row.status == "Accepted"
+        for issue in {i.code: i for i in added}.values():
+            entry = by_code.setdefault(issue.code or 0, [0, issue.message])
+            entry[0] += 1
+    problems = tuple((code, count, message) for code, (count, message) in sorted(by_code.items()))
+    return ActivityChangeImpact(broken, accepted, problems)

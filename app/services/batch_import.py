@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.models import Store
+from app.models.search_keys import id_key, name_key
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -67,10 +68,10 @@ ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
 
 # A stored record in one of these states already stands for its completion: an identical row is a re-upload.
-_STANDING = frozenset({Status.DRAFT, Status.QUEUED, Status.SUBMITTED, Status.ACCEPTED})
+_STANDING = frozenset({Status.DRAFT, Status.QUEUED, Status.UPLOADED, Status.SUBMITTED, Status.ACCEPTED})
 # Records that never left this machine: deleting them is local and needs no PARS check.
 _UNSENT = frozenset({Status.DRAFT, Status.QUEUED})
-_GONE = frozenset({Status.DELETED, Status.DELETE_QUEUED, Status.DELETE_SUBMITTED})
+_GONE = frozenset({Status.DELETED, Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED})
 # Preference when several stored records match an Excel Delete row: the one PARS holds for sure first.
 _DELETE_PREFERENCE = {Status.ACCEPTED: 0, Status.REJECTED: 1, Status.QUEUED: 2, Status.DRAFT: 3, Status.SUBMITTED: 4}
 
@@ -100,6 +101,7 @@ class RowVerdict:
     # Rejected record it resubmits (a rejection workbook row coming back, an XML correction).
     target_id: int | None = None
     note: str | None = None  # the explanation shown for an already-reported or still-rejected row
+    rejection_code: int | None = None  # Rejected before: the code PARS or the board gave
 
     @property
     def first_issue(self) -> Issue | None:
@@ -174,6 +176,11 @@ class BatchAnalysis:
         """(row, explanation) of rows that repeat a still-rejected record (sent only on request)."""
         return [(v.row, v.note or "") for v in self.verdicts if v.kind is RowKind.STILL_REJECTED]
 
+    def rejected_before_codes(self) -> dict[int, int]:
+        """Row -> the code PARS or the board rejected it with, for the rows rejected before."""
+        return {v.row: v.rejection_code for v in self.verdicts
+                if v.kind is RowKind.STILL_REJECTED and v.rejection_code is not None}
+
 
 @dataclass(frozen=True, slots=True)
 class UploadSummary:
@@ -247,13 +254,50 @@ def _text_key(value: object) -> str:
     return str(value or "").strip().casefold()
 
 
+_CHUNK = 900  # ids per IN (...): well under every engine's parameter limit
+
+
+def _chunks(values: list) -> Iterable[list]:  # noqa: ANN001 - any sorted list
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _candidate_ids(
+    session: Session, activity_row_ids: list[int], completions: list[Completion], credit_ids: set[str]
+) -> set[int]:
+    """Ids of the stored records of these activities that may concern the file's learners: the same
+    folded name, a board ID of the file, or a creditID the file names. Index lookups only, so the
+    cost follows the file, not the store; the caller then compares exactly."""
+    in_activities = CompletionRow.activity_id.in_(activity_row_ids)
+    names = sorted({(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions})
+    board_keys = sorted({id_key(b.board_id) for c in completions for b in c.boards if b.board_id} - {""})
+    found: set[int] = set()
+    for chunk in _chunks(names):
+        found.update(session.scalars(select(CompletionRow.id).where(
+            tuple_(CompletionRow.last_key, CompletionRow.first_key).in_(chunk), in_activities)))
+    for chunk in _chunks(board_keys):
+        found.update(session.scalars(
+            select(CompletionBoardRow.completion_id)
+            .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
+            .where(CompletionBoardRow.board_id_key.in_(chunk), in_activities)))
+    for chunk in _chunks(sorted(credit_ids)):
+        found.update(session.scalars(select(CompletionRow.id).where(CompletionRow.credit_id.in_(chunk), in_activities)))
+    return found
+
+
+def history_for_batch(session: Session, batch: BatchFile) -> History:
+    """The History a check of this file needs from the store (what import analyses it against)."""
+    return _load_store_view(session, batch).history
+
+
 def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
     """The validation History and the stored records that the file's rows may repeat or delete.
 
     Only records of the file's activities can matter; of those, priors are kept for learners whose
     name or board ID appears in the file (a learner is recognised by one or the other), and full
     records for those that share a learner name and completion date with a row or carry a
-    creditID the file names. That keeps a 5,000-row upload quick on a store of many thousand records.
+    creditID the file names. Candidates are found through indexes (_candidate_ids), so a 5,000-row
+    upload reads about as much from a store of a million records as from one of a thousand.
     """
     completions = [record.completion for record in batch.records]
     activity_ids = sorted({_text_key(c.activity_id) for c in completions if c.activity_id})
@@ -267,30 +311,31 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
     }
 
     history = History()
-    # PARS never reuses a creditID: all of them count, whatever the activity or status.
-    history.used_credit_ids.update(session.scalars(select(CompletionRow.credit_id)))
+    # PARS never reuses a creditID; only the file's own can collide (new rows get fresh ones).
+    for chunk in _chunks(sorted(file_credit_ids)):
+        history.used_credit_ids.update(session.scalars(select(CompletionRow.credit_id).where(CompletionRow.credit_id.in_(chunk))))
     view = _StoreView(history, {}, defaultdict(list))
     if not activity_ids:
         return view
-    in_file_activities = ActivityRow.accme_id.in_(activity_ids)
+    activity_row_ids = list(session.scalars(select(ActivityRow.id).where(ActivityRow.accme_id.in_(activity_ids))))
+    candidate_ids = sorted(_candidate_ids(session, activity_row_ids, completions, file_credit_ids))
     boards: dict[int, list[BoardPart]] = defaultdict(list)
-    for completion_id, board, board_id, points, credit_types in session.execute(
-        select(
-            CompletionBoardRow.completion_id,
-            CompletionBoardRow.board,
-            CompletionBoardRow.board_id,
-            CompletionBoardRow.points,
-            CompletionBoardRow.credit_types,
-        )
-        .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
-        .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
-        .where(in_file_activities)
-        .order_by(CompletionBoardRow.id)
-    ):
-        boards[completion_id].append(
-            BoardPart(board, board_id, points, {k: Decimal(v) for k, v in (credit_types or {}).items()})
-        )
-    rows = session.execute(
+    for chunk in _chunks(candidate_ids):
+        for completion_id, board, board_id, points, credit_types in session.execute(
+            select(
+                CompletionBoardRow.completion_id,
+                CompletionBoardRow.board,
+                CompletionBoardRow.board_id,
+                CompletionBoardRow.points,
+                CompletionBoardRow.credit_types,
+            )
+            .where(CompletionBoardRow.completion_id.in_(chunk))
+            .order_by(CompletionBoardRow.id)
+        ):
+            boards[completion_id].append(
+                BoardPart(board, board_id, points, {k: Decimal(v) for k, v in (credit_types or {}).items()})
+            )
+    rows = (row for chunk in _chunks(candidate_ids) for row in session.execute(
         select(
             CompletionRow.id,
             CompletionRow.credit_id,
@@ -314,8 +359,8 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
         )
         .join(ActivityRow, CompletionRow.activity_id == ActivityRow.id)
         .outerjoin(CompletionRemsRow, CompletionRemsRow.completion_id == CompletionRow.id)
-        .where(in_file_activities)
-    )
+        .where(CompletionRow.id.in_(chunk))
+    ))
     for r in rows:
         parts = boards.get(r.id, ())
         last_name = _text_key(r.last_name)
@@ -537,6 +582,7 @@ def _follow_rejection(
     verdict.target_id = latest.id
     if unchanged:
         verdict.kind = RowKind.STILL_REJECTED
+        verdict.rejection_code = latest.code
         verdict.note = (
             f"{_rejection_words(latest)}: will be sent unchanged only if you ask to resend rejected rows "
             f"({latest.credit_id})."
@@ -819,8 +865,8 @@ class UploadHistoryView:
     attested_by: str | None
 
 
-_PENDING_ADD = {Status.DRAFT, Status.QUEUED, Status.SUBMITTED}
-_PENDING_DELETE = {Status.DELETE_QUEUED, Status.DELETE_SUBMITTED}
+_PENDING_ADD = {Status.DRAFT, Status.QUEUED, Status.UPLOADED, Status.SUBMITTED}
+_PENDING_DELETE = {Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED}
 
 
 def _line_outcome(is_add: bool, status: Status) -> str | None:

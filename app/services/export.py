@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.pars.files import private_output
+from app.models import Store
+
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
 
 DATE_FORMAT = "mm/dd/yyyy"
@@ -104,18 +106,22 @@ def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[A
     sheet.append(header)
 
     count = 0
-    for record in records:
-        row: list[Any] = []
-        for column in COLUMNS:
-            value = column.value(record)
-            if column.number_format and value is not None:
-                cell = WriteOnlyCell(sheet, value=_excel_value(value))
-                cell.number_format = column.number_format
-                row.append(cell)
-            else:
-                row.append(_excel_value(value))
-        sheet.append(row)
-        count += 1
+    try:
+        for record in records:
+            row: list[Any] = []
+            for column in COLUMNS:
+                value = column.value(record)
+                if column.number_format and value is not None:
+                    cell = WriteOnlyCell(sheet, value=_excel_value(value))
+                    cell.number_format = column.number_format
+                    row.append(cell)
+                else:
+                    row.append(_excel_value(value))
+            sheet.append(row)
+            count += 1
+    except BaseException:
+        sheet.close()  # end the streamed sheet's XML so its temporary file is released, then give up
+        raise
     if count:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
@@ -145,3 +151,78 @@ def export_filtered(
     (exports of any size without holding them all); returns how many rows were written."""
     records = iter_records(session, filters, sort=sort, descending=descending)
     return export_records(path, records, sheet_title=sheet_title)
+
+
+class ExportCancelled(Exception):
+    """The coordinator cancelled an export; nothing was written."""
+
+
+PROGRESS_EVERY = 500
+
+
+def export_filtered_in_worker(
+    store: Store,
+    path: Path | str,
+    filters: SearchFilters,
+    *,
+    sort: str = SortKey.NAME,
+    descending: bool = False,
+    sheet_title: str = "Learners",
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> int:
+    """`export_filtered` for a worker thread: its own Session, progress every few hundred rows, and a
+    stop check that abandons the export (raising ExportCancelled) before anything reaches `path`."""
+    from app.services.learners import count_records
+
+    with store.session() as session:
+        total = count_records(session, filters)
+        on_progress(0, total)
+
+        def watched() -> Iterable[LearnerRecordView]:
+            for done, record in enumerate(iter_records(session, filters, sort=sort, descending=descending), start=1):
+                if done % PROGRESS_EVERY == 0:
+                    if should_stop():
+                        raise ExportCancelled
+                    on_progress(done, total)
+                yield record
+            if should_stop():
+                raise ExportCancelled
+
+        written = export_records(path, watched(), sheet_title=sheet_title)
+    on_progress(written, written)
+    return written
+
+
+def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilters) -> int:
+    """Write every record matching `filters` as one PARS learner XML document (the same
+    `ACCMELearnerReports` document as an XML batch file, docs/xml-format.md); returns how many records.
+
+    Each record is written as it would be sent: its own learner snapshot, CME, boards and REMS, its
+    creditID and Record Action Add. The file is readable by its owner only (it holds learner data)."""
+    from datetime import timezone
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from app.models.schema import ActivityRow, CompletionRow
+    from app.pars.xml_codec import render_document
+    from app.services.records import completion_to_domain, provider_id
+
+    ids = [record.completion_id for record in iter_records(session, filters, sort=SortKey.DATE, descending=False)]
+    completions = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = session.scalars(
+            select(CompletionRow).where(CompletionRow.id.in_(chunk))
+            .options(selectinload(CompletionRow.activity), selectinload(CompletionRow.boards),
+                     selectinload(CompletionRow.rems))
+        ).all()
+        by_id = {row.id: row for row in rows}
+        completions.extend(completion_to_domain(by_id[i]) for i in chunk if i in by_id)
+    titles = dict(session.execute(select(ActivityRow.accme_id, ActivityRow.title)
+                                  .where(ActivityRow.accme_id.is_not(None))).all())
+    document = render_document(completions, provider_id(session), datetime.now(timezone.utc), titles=titles)
+    with private_output(path) as handle:  # owner-only, all-or-nothing (app/pars/files.py)
+        handle.write(document)
+    return len(completions)

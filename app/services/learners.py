@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.models.search_keys import id_key, name_key, name_words, prefix_bounds
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -145,10 +146,6 @@ class FilterError(ValueError):
     """A search filter that cannot be run as given; str() is one sentence for the user."""
 
 
-def _name_words(name: str) -> list[str]:
-    return [w for w in re.split(r"[\s,]+", name.strip()) if w]
-
-
 def filter_problem(filters: SearchFilters) -> str | None:
     """Why these filters cannot be run (too long, an unknown board, dates the wrong way round), or None."""
     from app.pars import catalog
@@ -156,7 +153,7 @@ def filter_problem(filters: SearchFilters) -> str | None:
     for label, text in (("name", filters.name), ("ID", filters.learner_id), ("activity", filters.activity)):
         if len(text) > MAX_FILTER_CHARS:
             return f"The {label} filter is too long ({len(text):,} characters; at most {MAX_FILTER_CHARS})."
-    words = len(_name_words(filters.name))
+    words = len(name_words(filters.name))
     if words > MAX_NAME_WORDS:
         return f"The name filter has {words:,} words; search with at most {MAX_NAME_WORDS}."
     board = filters.board.strip()
@@ -269,32 +266,31 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         terms.append(CompletionRow.completion_date >= filters.date_from)
     if filters.date_to is not None:
         terms.append(CompletionRow.completion_date <= filters.date_to)
-    words = _name_words(filters.name)
-    if words:
-        # the names the record holds (its own snapshot), not the learner directory's
-        terms.extend(
+    # each word typed is the start of the first or last name, folded as the stored keys are
+    for word in name_words(filters.name):
+        low, high = prefix_bounds(word)
+        terms.append(
             or_(
-                CompletionRow.first_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
-                CompletionRow.last_name.like(_like_prefix(w), escape=_LIKE_ESCAPE),
+                and_(CompletionRow.first_key >= low, CompletionRow.first_key < high),
+                and_(CompletionRow.last_key >= low, CompletionRow.last_key < high),
             )
-            for w in words
         )
-    learner_id = filters.learner_id.strip()
+    learner_id = id_key(filters.learner_id)
     if learner_id:
         terms.append(
             or_(
-                func.upper(CompletionRow.license_id) == learner_id.upper(),
+                CompletionRow.license_key == learner_id,
                 CompletionRow.id.in_(
-                    select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id == learner_id)
+                    select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id_key == learner_id)
                 ),
             )
         )
     activity = filters.activity.strip()
     if activity:
+        # a number may be the start of an ACCME ID or part of a title ("2026 Update"): either matches
+        activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
         if activity.isdigit():
-            activity_match = ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE)
-        else:
-            activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
+            activity_match = or_(activity_match, ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE))
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
     board = _filter_board(filters.board)
     if board:
@@ -443,8 +439,8 @@ def count_records(session: Session, filters: SearchFilters = SearchFilters()) ->
 
 
 _STATUS_ORDER = [s.value for s in (
-    Status.ACCEPTED, Status.SUBMITTED, Status.REJECTED, Status.QUEUED, Status.DRAFT,
-    Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED,
+    Status.ACCEPTED, Status.SUBMITTED, Status.UPLOADED, Status.REJECTED, Status.QUEUED, Status.DRAFT,
+    Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED, Status.DELETED,
 )]
 
 
@@ -550,20 +546,19 @@ def _history_for(session: Session, completion: Completion, activity_row_id: int,
     from app.pars import validation
 
     learner = completion.learner
-    first = (learner.first_name or "").strip().lower()
-    last = (learner.last_name or "").strip().lower()
-    license_id = (learner.license_id or "").strip().upper()
-    # the identity each earlier record holds (its snapshot), as validation compares them
+    # candidates by the folded keys each earlier record holds (its snapshot): a superset of what
+    # validation then compares, found through indexes
     who: list[ColumnElement[bool]] = [
-        and_(func.lower(CompletionRow.first_name) == first, func.lower(CompletionRow.last_name) == last)
+        and_(CompletionRow.first_key == name_key(learner.first_name), CompletionRow.last_key == name_key(learner.last_name))
     ]
+    license_id = id_key(learner.license_id)
     if license_id:
-        who.append(func.upper(CompletionRow.license_id) == license_id)
-    board_ids = [(b.board_id or "").strip() for b in completion.boards if (b.board_id or "").strip()]
+        who.append(CompletionRow.license_key == license_id)
+    board_ids = sorted({id_key(b.board_id) for b in completion.boards} - {""})
     if board_ids:
         who.append(
             CompletionRow.id.in_(
-                select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id.in_(board_ids))
+                select(CompletionBoardRow.completion_id).where(CompletionBoardRow.board_id_key.in_(board_ids))
             )
         )
     rows = session.scalars(
@@ -730,6 +725,49 @@ def resubmit(
     return SaveResult(completion_id=new.id, credit_id=new.credit_id, status=new.status)
 
 
+@dataclass(frozen=True, slots=True)
+class ResubmitOutcome:
+    """What 'Resubmit as is' did with one record: the new attempt's creditID, or why not."""
+
+    completion_id: int  # the rejected record
+    learner_name: str
+    new_id: int | None = None
+    new_credit_id: str | None = None
+    reason: str | None = None  # not resubmitted: not Rejected, resubmitted already, or PARS's rules
+
+    @property
+    def resubmitted(self) -> bool:
+        return self.new_id is not None
+
+
+def resubmit_unchanged(
+    session: Session, ids: Iterable[int], actor: str | None, as_of: date
+) -> list[ResubmitOutcome]:
+    """'Resubmit as is': queue each Rejected record again with the same data under a new creditID,
+    linked to it (for board codes that clear with time, such as 661 before the board knows the
+    learner). Records that are not Rejected, were resubmitted already, or no longer pass PARS's
+    rules are left alone with the reason. One outcome per record, in the order asked."""
+    outcomes: list[ResubmitOutcome] = []
+    for completion_id in dict.fromkeys(ids):
+        view = record_by_id(session, completion_id)
+        if view is None:
+            outcomes.append(ResubmitOutcome(completion_id, "", reason="It no longer exists."))
+            continue
+        refusal = resubmission_refusal(session, completion_id)
+        if refusal is not None:
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, reason=refusal))
+            continue
+        same = completion_for_edit(session, completion_id)
+        assert same is not None
+        result = resubmit(session, completion_id, same, actor, as_of)
+        if result.saved:
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, result.completion_id, result.credit_id))
+        else:
+            reason = "; ".join(f"{i.code} {i.field}: {i.message}" for i in result.issues)
+            outcomes.append(ResubmitOutcome(completion_id, view.learner_name, reason=reason))
+    return outcomes
+
+
 def delete_records(session: Session, ids: Iterable[int], actor: str | None) -> list[tuple[int, str]]:
     """Delete (or queue PARS deletes for) these records; returns (id, reason) for those refused,
     in the order asked. Many ticked records go through the bulk path (one query per 500 records)."""
@@ -867,13 +905,11 @@ def local_learner_matches(session: Session, partial: Learner, *, limit: int = 10
     license_id = (partial.license_id or "").strip()
     query = select(LearnerRow)
     if license_id:
-        query = query.where(func.upper(LearnerRow.license_id) == license_id.upper())
+        query = query.where(LearnerRow.license_key == id_key(license_id))
         if last:
-            query = query.where(func.lower(LearnerRow.last_name) == last.lower())
+            query = query.where(LearnerRow.last_key == name_key(last))
     elif last and first:
-        query = query.where(
-            func.lower(LearnerRow.last_name) == last.lower(), func.lower(LearnerRow.first_name) == first.lower()
-        )
+        query = query.where(LearnerRow.last_key == name_key(last), LearnerRow.first_key == name_key(first))
         if partial.birth_date:
             query = query.where(LearnerRow.birth_date == partial.birth_date)
     else:
@@ -914,8 +950,10 @@ __all__ = [
     "records_by_ids",
     "records_for_activity",
     "refresh_records",
+    "ResubmitOutcome",
     "resubmission_refusal",
     "resubmit",
+    "resubmit_unchanged",
     "save_entry",
     "save_new_record",
     "search_records",
@@ -933,11 +971,8 @@ def iter_records(
     descending: bool = True,
     page_size: int = 2000,
 ) -> Iterable[LearnerRecordView]:
-    """All matching records, page by page (for exports of any size without holding them all)."""
-    offset = 0
-    while True:
-        page = search_records(session, filters, limit=page_size, offset=offset, sort=sort, descending=descending)
-        yield from page
-        if len(page) < page_size:
-            return
-        offset += page_size
+    """All matching records from one streamed, sorted query, `page_size` rows at a time (exports of any
+    size without holding them all; OFFSET paging would re-sort the whole join for every page)."""
+    query = _page_query(filters).order_by(*_ordering(sort, descending)).execution_options(yield_per=page_size)
+    for rows in session.execute(query).partitions():
+        yield from _views(session, rows)

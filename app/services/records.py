@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.models.search_keys import name_key
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -131,7 +132,9 @@ def find_or_create_learner(session: Session, learner: Learner, board_ids: dict[s
     their identity from here: each keeps its own snapshot (see CompletionRow)."""
     first = (learner.first_name or "").strip()
     last = (learner.last_name or "").strip()
-    query = select(LearnerRow).where(
+    # candidates through the indexed folded keys; the names themselves must agree but for case
+    candidates = select(LearnerRow).where(LearnerRow.last_key == name_key(last), LearnerRow.first_key == name_key(first))
+    query = candidates.where(
         func.lower(LearnerRow.first_name) == first.lower(), func.lower(LearnerRow.last_name) == last.lower()
     )
     if learner.license_id:
@@ -284,7 +287,7 @@ def delete_refusal(row: CompletionRow) -> str | None:
     pars_rule = validation.delete_refusal(status.value)
     if pars_rule is not None:
         return pars_rule
-    if status in (Status.DELETE_QUEUED, Status.DELETE_SUBMITTED, Status.DELETED):
+    if status in (Status.DELETE_QUEUED, Status.DELETE_UPLOADED, Status.DELETE_SUBMITTED, Status.DELETED):
         return f"It is already {status.value}."
     return None
 
@@ -389,16 +392,16 @@ def store_completions(
     provider = provider_id(session)
 
     # Learners: one query per few hundred names for the candidates, one insert for the new ones.
+    # candidates by the indexed folded name keys; _learner_keys then compares the names themselves
     names = sorted({
-        ((r.completion.learner.last_name or "").strip().lower(), (r.completion.learner.first_name or "").strip().lower())
-        for r in records
+        (name_key(r.completion.learner.last_name), name_key(r.completion.learner.first_name)) for r in records
     })
     known: dict[tuple[str, ...], LearnerRow] = {}
     name_only: dict[tuple[str, ...], LearnerRow] = {}
     for start in range(0, len(names), 400):
         chunk = names[start:start + 400]
         query = select(LearnerRow).where(
-            tuple_(func.lower(LearnerRow.last_name), func.lower(LearnerRow.first_name)).in_(chunk)
+            tuple_(LearnerRow.last_key, LearnerRow.first_key).in_(chunk)
         )
         for row in session.scalars(query):
             if row.license_id:

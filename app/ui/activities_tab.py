@@ -54,7 +54,8 @@ COL_ID, COL_TITLE, COL_TYPE, COL_START, COL_END, COL_CME, COL_BOARDS, COL_LEARNE
 NOT_REGISTERED = "not registered yet"
 CHANGES_TO_SEND = "changes to send"
 # the order counts are listed in: what went well, what is moving, what needs attention, the rest
-_COUNT_ORDER = ("Accepted", "Submitted", "Rejected", "Queued", "Draft", "Delete Queued", "Delete Submitted", "Deleted")
+_COUNT_ORDER = ("Accepted", "Submitted", "Uploaded by file", "Rejected", "Queued", "Draft", "Delete Queued",
+                "Delete uploaded by file", "Delete Submitted", "Deleted")
 
 
 def format_amount(value: Decimal | None) -> str:

@@ -46,8 +46,9 @@ from app.pars.validation import (
     A_TITLE,
     validate_activity,
 )
-from app.services.activities_view import load_activity, save_activity_by_id
+from app.services.activities_view import ActivityChangeImpact, activity_change_impact, load_activity, save_activity_by_id
 from app.ui.context import AppContext
+from app.wording import plural
 
 ERROR_STYLE = "color: #b3261e;"
 NO_CLAIM_DATE = QDate(2000, 1, 1)  # the date edit's minimum, shown as "none"
@@ -160,6 +161,7 @@ class ActivityDialog(QDialog):
         self.ctx = ctx
         self.activity_row_id = activity_row_id
         self.saved_row_id: int | None = None
+        self.impact_box: QMessageBox | None = None  # the "no longer fit" question while it is open
         self.issues: list[Issue] = []
         self._accme_id: str | None = None
         self._rows: list[BoardRowWidgets] = []
@@ -365,6 +367,8 @@ class ActivityDialog(QDialog):
     def accept(self) -> None:
         if self.revalidate():
             return
+        if self.activity_row_id is not None and not self._reported_records_still_fit():
+            return
         try:
             self.saved_row_id = self.ctx.write(save_activity_by_id, self.activity(), self.activity_row_id)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked store: tell the user, keep the dialog open
@@ -372,3 +376,31 @@ class ActivityDialog(QDialog):
             return
         self.ctx.activities_changed.emit()
         super().accept()
+
+    def _reported_records_still_fit(self) -> bool:
+        """Shrinking dates, credits or boards below what reported records use: say how many, and ask."""
+        impact = self.ctx.read(activity_change_impact, self.activity_row_id, self.activity(), date.today())
+        return impact.records == 0 or self.confirm_impact(impact)
+
+    def confirm_impact(self, impact: ActivityChangeImpact) -> bool:
+        """Ask whether to save although `impact.records` reported records no longer fit."""
+        fits = "fits" if impact.records == 1 else "fit"
+        accepted = f", {impact.accepted:,} of them already accepted by PARS" if impact.accepted else ""
+        lines = [f"• {plural(count, 'record')}: {message} ({code})" for code, count, message in impact.problems]
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, self.windowTitle(),
+            f"{plural(impact.records, 'reported learner record')} no longer {fits} this activity as edited"
+            f"{accepted}.", QMessageBox.StandardButton.NoButton, self,
+        )
+        box.setObjectName("activityImpactBox")
+        box.setInformativeText(
+            "\n".join(lines) + "\n\nPARS judges records against the activity it has: records not sent yet "
+            "would be rejected, and accepted records stay as PARS has them. Save the activity anyway?"
+        )
+        save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        self.impact_box = box
+        box.exec()
+        self.impact_box = None
+        return box.clickedButton() is save

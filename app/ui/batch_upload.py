@@ -23,6 +23,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QFrame,
@@ -52,6 +53,8 @@ SHOWN_PROBLEMS = 200
 HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
 H_REJECTIONS = len(HISTORY_COLUMNS) - 1
 PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+PARS_FILE_COLUMNS = ("Prepared", "File", "Format", "Records", "Rejected", "Submitted", "Waiting", "")
+F_MARK = len(PARS_FILE_COLUMNS) - 1
 
 
 def _records(count: int) -> str:
@@ -80,15 +83,17 @@ class AnalysisWorker(QObject):
 
     progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
     analysed = Signal(object)  # BatchAnalysis
+    results_taken = Signal(object, object)  # ResultsCheck, ResultsApplied | None: PARS's results for an upload file
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, store: Store, path: Path, as_of: date) -> None:
+    def __init__(self, store: Store, path: Path, as_of: date, actor: str | None = None) -> None:
         super().__init__()
         self._store = store
         self._path = path
         self._as_of = as_of
+        self._actor = actor
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -101,6 +106,8 @@ class AnalysisWorker(QObject):
 
         try:
             self.progress.emit(0, 0)
+            if self._path.suffix.lower() == ".xlsx" and self._pars_results():
+                return
             batch = load_batch(self._path)
             if self._stop.is_set():
                 raise ImportCancelled
@@ -117,6 +124,18 @@ class AnalysisWorker(QObject):
             self.failed.emit(f"{self._path.name} could not be processed; nothing was queued (see the log).")
         finally:
             self.finished.emit()
+
+
+    def _pars_results(self) -> bool:
+        """PARS's rejection workbook for an upload file? Unchanged: a status update, applied here, and no
+        batch follows (True). Corrected: the rejections it names are recorded, then it is a new batch."""
+        from app.services.pars_upload import take_in_results_in_store
+
+        check, applied = take_in_results_in_store(self._store, self._path, actor=self._actor)
+        if check.kind == "batch":
+            return False
+        self.results_taken.emit(check, applied)
+        return check.kind == "results"
 
 
 class CommitWorker(QObject):
@@ -256,6 +275,8 @@ class BatchUploadTab(QWidget):
         self._thread: QThread | None = None
         self._worker: AnalysisWorker | CommitWorker | None = None
         self._last_upload_id: int | None = None
+        self._results_note = ""  # what a corrected PARS rejection workbook told before its analysis
+        self._pars_files: list = []
         self._history: list[UploadHistoryView] = []
         self._build()
         self._show_idle()
@@ -281,10 +302,30 @@ class BatchUploadTab(QWidget):
         self.history_button = QPushButton("View Upload History")
         self.history_button.setCheckable(True)
         side.addWidget(self.history_button)
+        website = QGroupBox("PARS website")
+        website_layout = QVBoxLayout(website)
+        website_explain = QLabel(
+            "No web-service credentials? Put the queued records in upload files, upload them on the PARS "
+            "website, then drop PARS's rejection workbook here."
+        )
+        website_explain.setWordWrap(True)
+        self.upload_format_combo = QComboBox()
+        self.upload_format_combo.addItem("Excel template (.xlsx)", "xlsx")
+        self.upload_format_combo.addItem("PARS learner XML (.xml)", "xml")
+        self.prepare_button = QPushButton("Prepare upload for PARS…")
+        self.prepare_button.setToolTip("Queued records into PARS upload files of at most 5,000 records each")
+        self.pars_files_button = QPushButton("Upload files")
+        self.pars_files_button.setCheckable(True)
+        self.pars_files_button.setToolTip("The files prepared for PARS and what PARS made of their records")
+        website_layout.addWidget(website_explain)
+        website_layout.addWidget(self.upload_format_combo)
+        website_layout.addWidget(self.prepare_button)
+        website_layout.addWidget(self.pars_files_button)
+        side.addWidget(website)
         side.addStretch(1)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setFixedWidth(230)
+        side_widget.setFixedWidth(250)
         outer.addWidget(side_widget)
 
         main = QVBoxLayout()
@@ -405,7 +446,22 @@ class BatchUploadTab(QWidget):
         history_layout.addWidget(self.history_table)
         main.addWidget(self.history_box, 1)
 
+        self.pars_files_box = QGroupBox("Upload files for the PARS website")
+        pars_files_layout = QVBoxLayout(self.pars_files_box)
+        self.pars_files_table = QTableWidget(0, len(PARS_FILE_COLUMNS))
+        self.pars_files_table.setHorizontalHeaderLabels(PARS_FILE_COLUMNS)
+        self.pars_files_table.verticalHeader().setVisible(False)
+        self.pars_files_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.pars_files_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        files_header = self.pars_files_table.horizontalHeader()
+        files_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        files_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        pars_files_layout.addWidget(self.pars_files_table)
+        main.addWidget(self.pars_files_box, 1)
+
         outer.addLayout(main, 1)
+        self.prepare_button.clicked.connect(lambda _checked=False: self.prepare_upload())
+        self.pars_files_button.toggled.connect(self._toggle_pars_files)
 
         self.template_button.clicked.connect(self.download_template)
         self.xml_sample_button.clicked.connect(self.download_xml_sample)
@@ -431,6 +487,7 @@ class BatchUploadTab(QWidget):
         self.busy_row.hide()
         self._show_summary(False)
         self.history_box.setVisible(self.history_button.isChecked())
+        self.pars_files_box.setVisible(self.pars_files_button.isChecked())
         self.last_rejections_button.hide()
         self._update_intro()
 
@@ -439,7 +496,9 @@ class BatchUploadTab(QWidget):
         self._update_intro()
 
     def _update_intro(self) -> None:
-        self.intro_label.setVisible(self.summary_box.isHidden() and self.history_box.isHidden())
+        self.intro_label.setVisible(
+            self.summary_box.isHidden() and self.history_box.isHidden() and self.pars_files_box.isHidden()
+        )
 
     def _set_message(self, text: str, *, error: bool = False) -> None:
         self.message_label.setStyleSheet("color: #b3261e; font-weight: bold;" if error else "")
@@ -499,7 +558,9 @@ class BatchUploadTab(QWidget):
         self._show_summary(False)
         self.last_rejections_button.hide()
         self._set_message("")
-        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or date.today())
+        self._results_note = ""
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or date.today(), self.ctx.actor)
+        worker.results_taken.connect(self._on_results)
         worker.progress.connect(self._on_progress)
         worker.analysed.connect(self._on_analysed)
         worker.failed.connect(self._on_failed)
@@ -603,19 +664,21 @@ class BatchUploadTab(QWidget):
         self.attest_checkbox.setChecked(False)
         self.attest_checkbox.setEnabled(analysis.valid > 0)
         self._show_summary(True)
+        note = f"{self._results_note} " if self._results_note else ""
         if analysis.valid:
             self._set_message(
-                f"{name}: {analysis.valid:,} of {_records(analysis.records)} can be queued. Review the rows below, "
-                "confirm the learners' permission, then queue them."
+                f"{note}{name}: {analysis.valid:,} of {_records(analysis.records)} can be queued. Review the rows "
+                "below, confirm the learners' permission, then queue them."
             )
         elif analysis.still_rejected:
             self._set_message(
-                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} repeat what PARS or a board "
-                "rejected before: correct them and upload again, or tick the box below to send them unchanged."
+                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} "
+                f"{'repeats' if analysis.still_rejected == 1 else 'repeat'} what PARS or a board rejected before: "
+                "correct them and upload again, or tick the box below to send them unchanged."
             )
         else:
-            self._set_message(f"{name}: no record can be queued; fix the rows listed below and upload the file again.",
-                              error=analysis.with_errors > 0)
+            self._set_message(f"{note}{name}: no record can be queued; fix the rows listed below and upload the "
+                              "file again.", error=analysis.with_errors > 0)
         self._update_queue_button()
         self.analysis_ready.emit()
 
@@ -633,12 +696,14 @@ class BatchUploadTab(QWidget):
 
     def _fill_problems(self, analysis: BatchAnalysis) -> None:
         problems = analysis.problems()
+        codes = {row: str(code) for row, code in analysis.rejected_before_codes().items()}
         notes = analysis.rejected_before() + analysis.notes()
         rows: list[tuple[str, str, str, str]] = [
             (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
         ]
         rows += [
-            (str(r), "", "603" if "(603)" in note else "", note) for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
+            (str(r), "", codes.get(r, "603" if "(603)" in note else ""), note)
+            for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
         ]
         hidden = len(problems) + len(notes) - len(rows)
         if not rows:
@@ -827,3 +892,98 @@ class BatchUploadTab(QWidget):
             "the Error Code and Error Message columns are ignored."
         )
         return path
+
+    # -- the upload-file route (PARS website) --
+
+    def choose_folder(self) -> Path | None:
+        """Ask for the folder to write upload files in (tests replace this method)."""
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the PARS upload files")
+        return Path(folder) if folder else None
+
+    def prepare_upload(self, folder: Path | None = None) -> object | None:
+        """Queued records into PARS upload files (the chosen format); returns the PrepareReport."""
+        from app.services.pars_upload import UploadRouteError, file_record_ids, prepare_upload
+
+        if self.is_busy:
+            self._set_message("Another file is still being processed; wait for it or cancel it first.", error=True)
+            return None
+        folder = folder or self.choose_folder()
+        if folder is None:
+            return None
+        try:
+            report = prepare_upload(self.ctx.write, folder, file_format=str(self.upload_format_combo.currentData()),
+                                    environment=self.ctx.environment, actor=self.ctx.actor)
+        except UploadRouteError as exc:
+            self._set_message(str(exc), error=True)
+            return None
+        self._set_message(report.summary())
+        self.pars_files_button.setChecked(True)
+        self.refresh_pars_files()
+        changed: list[int] = []
+        for prepared in report.files:
+            changed.extend(self.ctx.read(file_record_ids, prepared.file_id))
+        if changed:
+            self.ctx.notify_records_changed(changed)
+        return report
+
+    @Slot(bool)
+    def _toggle_pars_files(self, shown: bool) -> None:
+        if shown:
+            self.refresh_pars_files()
+        self.pars_files_box.setVisible(shown)
+        self._update_intro()
+
+    def refresh_pars_files(self) -> None:
+        from app.services.pars_upload import upload_files
+
+        self._pars_files = self.ctx.read(upload_files)
+        table = self.pars_files_table
+        table.setRowCount(len(self._pars_files))
+        for r, view in enumerate(self._pars_files):
+            cells = (_local_time(view.at), view.file_name, view.file_format.upper(), f"{view.records:,}",
+                     f"{view.rejected:,}", f"{view.submitted:,}", f"{view.waiting:,}")
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if c >= 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if c == 1:
+                    item.setToolTip(f"PARS's results taken in from {view.results_file}" if view.results_file
+                                    else "PARS's rejection workbook not taken in yet: drop it on this tab")
+                table.setItem(r, c, item)
+            button = QPushButton("Mark the rest Submitted")
+            button.setEnabled(view.waiting > 0)
+            button.setToolTip(
+                f"The {view.waiting:,} records PARS did not reject passed its validation: mark them Submitted"
+                if view.waiting else "Every record of this file has its result"
+            )
+            button.clicked.connect(lambda _checked=False, file_id=view.file_id: self.mark_rest_submitted(file_id))
+            table.setCellWidget(r, F_MARK, button)
+
+    @property
+    def pars_files(self) -> list:
+        return list(getattr(self, "_pars_files", []))
+
+    def mark_rest_submitted(self, file_id: int) -> int:
+        from app.services.pars_upload import file_record_ids, mark_rest_submitted
+
+        count = self.ctx.write(mark_rest_submitted, file_id, actor=self.ctx.actor)
+        name = next((v.file_name for v in self.pars_files if v.file_id == file_id), "the upload file")
+        self._set_message(f"{_records(count)} of {name} that PARS did not reject marked as passed "
+                          "(Submitted to the boards, or Accepted when no board processes them).")
+        self.refresh_pars_files()
+        self.ctx.notify_records_changed(self.ctx.read(file_record_ids, file_id))
+        return count
+
+    @Slot(object, object)
+    def _on_results(self, check: object, applied: object) -> None:
+        """PARS's rejection workbook was taken in (unchanged), or a corrected one told its rejections."""
+        text = check.describe()  # type: ignore[attr-defined]
+        if applied is not None:
+            text = f"{text} {applied.summary()}"  # type: ignore[attr-defined]
+            self.ctx.notify_records_changed(list(applied.record_ids))  # type: ignore[attr-defined]
+        if check.kind == "results":  # type: ignore[attr-defined]
+            self._set_message(text)
+            self.pars_files_button.setChecked(True)
+            self.refresh_pars_files()
+        else:
+            self._results_note = text

@@ -49,6 +49,8 @@ class AppContext(QObject):
     # another process (cron `parsdesk import`/`sync`, another desk) changed the store: views re-read
     # what they show and keep their selection (the main window polls `open_change_feed()`)
     store_changed = Signal()
+    # learner records the user just deleted (completion ids): the window offers to undo it
+    records_deleted = Signal(list)
 
     def __init__(
         self,

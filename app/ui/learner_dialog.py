@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -86,6 +88,7 @@ QLineEdit[error="true"], QComboBox[error="true"], QDoubleSpinBox[error="true"] {
     border: 1px solid {ERROR_COLOR}; background: #fdecea;
 }}
 QLabel[role="fieldError"] {{ color: {ERROR_COLOR}; }}
+QLabel[role="matchNote"] {{ color: #8a5300; }}
 QLabel#rejectionBanner {{
     background: #fdecea; color: #5f1410; border: 1px solid #f1a7a0; border-radius: 4px; padding: 6px 8px;
 }}
@@ -93,6 +96,13 @@ QLabel#modeBanner {{
     background: #eef3fb; color: #1d3557; border: 1px solid #b8cbe8; border-radius: 4px; padding: 6px 8px;
 }}
 """
+
+
+# identity fields of the form -> the Learner attribute holding them
+_LEARNER_ATTRIBUTES = {
+    F_FIRST_NAME: "first_name", F_LAST_NAME: "last_name", F_DOB: "birth_date", F_STATE: "licensing_state",
+    F_LICENSE_ID: "license_id",
+}
 
 
 def today() -> date:
@@ -119,6 +129,36 @@ def _error_label(parent: QWidget) -> QLabel:
     label.setWordWrap(True)
     label.setVisible(False)
     return label
+
+
+def _match_note_label(parent: QWidget) -> QLabel:
+    label = QLabel(parent)
+    label.setProperty("role", "matchNote")
+    label.setWordWrap(True)
+    label.setVisible(False)
+    return label
+
+
+def _show_note(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
+def _comparable(field_name: str, value: str | None) -> str:
+    text = " ".join((value or "").split())
+    if field_name == F_DOB:
+        text = normalize_birth_date(text) or text
+    return text.casefold()
+
+
+def difference_note(source: str, theirs: str | None, ours: str | None, field_name: str = "") -> str:
+    """'PARS has 11/07 on file for this learner; this record sends 01/01.' when a learner match holds
+    another value than the record (empty when either is blank or they agree). The record's value wins:
+    it is what is sent."""
+    if not theirs or not ours or _comparable(field_name, theirs) == _comparable(field_name, ours):
+        return ""
+    who = "PARS" if source == "PARS" else "Your learner list"
+    return f"{who} has {theirs} on file for this learner; this record sends {ours}."
 
 
 def _show_errors(label: QLabel, issues: list[Issue]) -> None:
@@ -215,6 +255,8 @@ class BoardEditor(QFrame):
         self.id_error = _error_label(self)
         self.points_error = _error_label(self)
         self.types_error = _error_label(self)
+        # what the learner match holds for this board's diplomate ID when the record says otherwise
+        self.match_note = _match_note_label(self)
         self.max_label = QLabel(self)
         self.max_label.setStyleSheet("color: palette(mid);")
 
@@ -230,7 +272,11 @@ class BoardEditor(QFrame):
         grid.addWidget(self.board_id, 0, 3)
         grid.addWidget(self.remove_button, 0, 4)
         grid.addWidget(self.board_error, 1, 1)
-        grid.addWidget(self.id_error, 1, 3)
+        id_notes = QVBoxLayout()
+        id_notes.setContentsMargins(0, 0, 0, 0)
+        id_notes.addWidget(self.id_error)
+        id_notes.addWidget(self.match_note)
+        grid.addLayout(id_notes, 1, 3)
         grid.addWidget(QLabel("Total points:", self), 2, 0)
         points_row = QHBoxLayout()
         points_row.addWidget(self.points)
@@ -434,10 +480,16 @@ class LearnerDialog(QDialog):
         self._loading = False
         self._rejected: LearnerRecordView | None = None
         self._remembered_board_ids: dict[str, str] = {}  # from a learner match, for boards added later
+        self._matched: MatchOutcome | None = None  # the last unique learner match, compared with the fields
         self.rejection_fields: tuple[str, ...] = ()  # fields a rejection points at, until edited
         self._rejection_text = ""
         self.outcome = ""  # what the last save did, in one sentence
         self._match_tasks: set[_OnlineMatch] = set()
+        self._clean_form: Completion | None = None  # the form as opened or last saved (see reject)
+        self._discard_confirmed = False
+        self.discard_box: QMessageBox | None = None  # the "Discard what you entered?" question, while open
+        self.discard_button: Any = None
+        self.keep_editing_button: Any = None
         # Problems are shown next to a field once it was edited or left, and next to every field once
         # a save was tried (or when an existing record is opened); the summary always lists them all.
         self._touched: set[str] = set()
@@ -472,6 +524,9 @@ class LearnerDialog(QDialog):
         self._connect_changes()
         self._apply_mode()
         self.validate_now()
+        if self.resubmit_id is not None:
+            # a rejected record: show at once where it differs from what PARS (or the store) holds
+            self._match_timer.start()
 
     # --- building -----------------------------------------------------------------------------
 
@@ -491,6 +546,7 @@ class LearnerDialog(QDialog):
         layout = QVBoxLayout(body)
         self.field_errors: dict[str, QLabel] = {}
         self.field_widgets: dict[str, QWidget] = {}
+        self.match_notes: dict[str, QLabel] = {}  # identity field -> what the learner match holds instead
 
         # activity and date
         top = QFormLayout()
@@ -535,11 +591,11 @@ class LearnerDialog(QDialog):
         self.license_id = QLineEdit(learner_box)
         self.license_id.setObjectName("licenseId")
         self.license_id.setPlaceholderText("State license number or 10-digit NPI")
-        self._add_row(form, "First name:", self.first_name, F_FIRST_NAME, learner_box)
-        self._add_row(form, "Last name:", self.last_name, F_LAST_NAME, learner_box)
-        self._add_row(form, "Date of birth:", self.birth_date, F_DOB, learner_box)
-        self._add_row(form, "Licensing state:", self.state_combo, F_STATE, learner_box)
-        self._add_row(form, "License # or NPI:", self.license_id, F_LICENSE_ID, learner_box)
+        self._add_row(form, "First name:", self.first_name, F_FIRST_NAME, learner_box, match_note=True)
+        self._add_row(form, "Last name:", self.last_name, F_LAST_NAME, learner_box, match_note=True)
+        self._add_row(form, "Date of birth:", self.birth_date, F_DOB, learner_box, match_note=True)
+        self._add_row(form, "Licensing state:", self.state_combo, F_STATE, learner_box, match_note=True)
+        self._add_row(form, "License # or NPI:", self.license_id, F_LICENSE_ID, learner_box, match_note=True)
         self.match_label = QLabel("Type the learner's name and license or board ID to look them up.", learner_box)
         self.match_label.setObjectName("matchLabel")
         self.match_label.setWordWrap(True)
@@ -647,7 +703,10 @@ class LearnerDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         outer.addLayout(buttons)
 
-    def _add_row(self, form: QFormLayout, label: str, widget: QWidget, field_name: str, parent: QWidget) -> None:
+    def _add_row(
+        self, form: QFormLayout, label: str, widget: QWidget, field_name: str, parent: QWidget,
+        *, match_note: bool = False,
+    ) -> None:
         error = _error_label(parent)
         box = QWidget(parent)
         column = QVBoxLayout(box)
@@ -655,6 +714,11 @@ class LearnerDialog(QDialog):
         column.setSpacing(2)
         column.addWidget(widget)
         column.addWidget(error)
+        if match_note:
+            note = _match_note_label(parent)
+            note.setObjectName(f"matchNote{field_name.title().replace(' ', '')}")
+            column.addWidget(note)
+            self.match_notes[field_name] = note
         form.addRow(label, box)
         self.field_errors[field_name] = error
         self.field_widgets[field_name] = widget
@@ -887,6 +951,8 @@ class LearnerDialog(QDialog):
         finally:
             self._prefilling = False
         self._remembered_board_ids = {}
+        self._matched = None
+        self._show_match_differences()
         self._touched = set()  # a new learner: no complaints about fields not reached yet
         self._show_all = False
         for editor in self.board_editors:
@@ -1015,15 +1081,24 @@ class LearnerDialog(QDialog):
 
     def _identity_changed(self, *_args: Any) -> None:
         self.schedule_validation()
+        if not self._loading:
+            self._show_match_differences()
         if not self._prefilling and not self._loading:
             self._match_timer.start()
 
     def _partial(self) -> tuple[Learner, str | None, str | None]:
+        """What the learner is looked up by. With a license/NPI or a board ID, the names and that ID
+        identify them: the birth date and state are left out of the question so that a record
+        differing there still finds its learner, and the difference can be shown."""
         learner = self.completion().learner
+        board, board_id = None, None
         for editor in self.board_editors:
             if editor.board_id.text().strip():
-                return learner, editor.board_code(), editor.board_id.text().strip()
-        return learner, None, None
+                board, board_id = editor.board_code(), editor.board_id.text().strip()
+                break
+        if learner.license_id or board_id:
+            learner = Learner(learner.first_name, learner.last_name, license_id=learner.license_id)
+        return learner, board, board_id
 
     def start_match(self) -> None:
         learner, board, board_id = self._partial()
@@ -1049,6 +1124,7 @@ class LearnerDialog(QDialog):
             return  # the learner was edited since; a newer lookup is on its way
         if outcome.kind == "unavailable":
             outcome = self._local_match()
+        self._matched = outcome if outcome.kind == "unique" and outcome.match is not None else None
         if outcome.kind == "unique" and outcome.match is not None:
             self._prefill(outcome.match)
             who = outcome.match.learner
@@ -1066,7 +1142,34 @@ class LearnerDialog(QDialog):
         else:
             self.match_label.setText(f"No matching learner found ({outcome.source}); check the spelling.")
             self.match_label.setStyleSheet("color: palette(mid);")
+        self._show_match_differences()
         self.match_finished.emit(outcome.kind)
+
+    def match_differences(self) -> dict[str, str]:
+        """Field -> the note shown where the matched learner holds another value than the record
+        (board fields are named 'Certifying Board ID ABIM')."""
+        notes = {name: label.text() for name, label in self.match_notes.items() if label.text()}
+        for editor in self.board_editors:
+            if editor.match_note.text():
+                notes[f"{F_BOARD_ID} {editor.board_code()}"] = editor.match_note.text()
+        return notes
+
+    def _show_match_differences(self) -> None:
+        """Next to each identity field: what the matched learner holds when the record says otherwise.
+        Nothing is overwritten; the record's value is what is sent."""
+        outcome = self._matched
+        match = outcome.match if outcome is not None else None
+        source = outcome.source if outcome is not None else ""
+        typed = self.completion().learner
+        for field_name, label in self.match_notes.items():
+            text = ""
+            if match is not None:
+                attribute = _LEARNER_ATTRIBUTES[field_name]
+                text = difference_note(source, getattr(match.learner, attribute), getattr(typed, attribute), field_name)
+            _show_note(label, text)
+        for editor in self.board_editors:
+            theirs = match.board_ids.get(editor.board_code() or "") if match is not None else None
+            _show_note(editor.match_note, difference_note(source, theirs, editor.board_id.text().strip()))
 
     def _local_match(self) -> MatchOutcome:
         learner, _board, board_id = self._partial()
@@ -1101,6 +1204,48 @@ class LearnerDialog(QDialog):
         finally:
             self._prefilling = False
         self.schedule_validation()
+
+    # --- leaving without saving ---------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._clean_form is None:
+            self._mark_clean()  # what the form held when it opened (parts depend on what is visible)
+
+    def _mark_clean(self) -> None:
+        self._clean_form = self.completion()
+
+    def has_unsaved_input(self) -> bool:
+        """Whether something was typed or chosen since the form opened (or since the last save)."""
+        return self._clean_form is not None and self.completion() != self._clean_form
+
+    def reject(self) -> None:
+        """Esc, Cancel and the window's close button: a half-filled form asks before it is discarded."""
+        if self._discard_confirmed or not self.has_unsaved_input():
+            super().reject()
+            return
+        if self.discard_box is not None:
+            self.discard_box.raise_()
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question, self.windowTitle(),
+            "Discard what you entered? The learner record is not saved.", QMessageBox.StandardButton.NoButton, self,
+        )
+        box.setObjectName("discardBox")
+        self.discard_button = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        self.keep_editing_button = box.addButton("Keep editing", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(self.keep_editing_button)  # Enter or a second Esc keeps the form
+        box.setEscapeButton(self.keep_editing_button)
+        box.finished.connect(lambda _result: self._discard_answered(box))
+        self.discard_box = box
+        box.open()  # window-modal, without a nested event loop
+
+    def _discard_answered(self, box: QMessageBox) -> None:
+        self.discard_box = None
+        box.deleteLater()
+        if box.clickedButton() is self.discard_button:
+            self._discard_confirmed = True
+            self.reject()
 
     def done(self, result: int) -> None:
         """Closing: stop pending checks and stop listening to lookups still running."""
@@ -1157,6 +1302,7 @@ class LearnerDialog(QDialog):
             self.note.setStyleSheet(f"color: {OK_COLOR};" if result.status != Status.DRAFT.value else "color: #8a5300;")
             self.note.setVisible(True)
             self.clear_learner()
+            self._mark_clean()  # what is left (activity, date, boards) belongs to the saved record
         else:
             self.accept()
         return result

@@ -83,6 +83,7 @@ class LearnerSearchTab(RecordTableTab):
         self._make_download_button("Download filtered list", "Save every record the filters match as an Excel workbook")
         self._make_history_button()
         self._make_delete_button()
+        self._make_rejection_buttons()
         self._make_count_label()
 
         self._make_table("searchTable", SEARCH_COLUMNS, COL_DATE, SortKey.DATE, descending=True)
@@ -118,6 +119,8 @@ class LearnerSearchTab(RecordTableTab):
         actions = QHBoxLayout()
         actions.addWidget(self.delete_button)
         actions.addWidget(self.history_button)
+        actions.addWidget(self.resubmit_button)
+        actions.addWidget(self.next_rejected_button)
         actions.addStretch(1)
         actions.addWidget(self.count_label)
         actions.addWidget(self.download_button)

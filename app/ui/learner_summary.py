@@ -64,6 +64,7 @@ class LearnerSummaryTab(RecordTableTab):
         self.add_button.clicked.connect(self.new_learner)
         self._make_delete_button("Delete the ticked (or selected) records (Del)")
         self._make_history_button("Every status the selected record went through")
+        self._make_rejection_buttons()
         self._make_download_button("Download learners", "Save this activity's learners as an Excel workbook")
         self.select_all = QCheckBox("Tick all", self)
         self.select_all.setObjectName("tickAll")
@@ -90,6 +91,8 @@ class LearnerSummaryTab(RecordTableTab):
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.delete_button)
         buttons.addWidget(self.history_button)
+        buttons.addWidget(self.resubmit_button)
+        buttons.addWidget(self.next_rejected_button)
         buttons.addStretch(1)
         buttons.addWidget(self.download_button)
         bottom = QHBoxLayout()
@@ -236,6 +239,9 @@ class LearnerSummaryTab(RecordTableTab):
         dialog.reported.connect(self.note_label.setText)
         self.last_dialog = dialog
         return dialog
+
+    def show_note(self, text: str) -> None:
+        self.note_label.setText(text)
 
     def _follow_dialog(self, dialog: Any) -> None:
         # a resubmitted or edited record says what its save did under the table

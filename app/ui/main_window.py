@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.services import records
+from app.services import records, undo
 from app.sync.worker import SyncController
 from app.ui.activities_tab import ActivitiesTab
 from app.ui.batch_upload import BatchUploadTab
@@ -38,6 +39,7 @@ from app.ui.icons import icon
 from app.ui.learner_search import LearnerSearchTab
 from app.ui.learner_summary import LearnerSummaryTab
 from app.ui.settings import WindowState, environment_label
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self._sync_timer = QTimer(self)
         self._sync_timer.timeout.connect(self._periodic_sync)
         self._closing = False
+        self.last_message: Any = None  # the message box or dialog the window opened last (tests look at it)
         self._first_sync_scheduled = False
         self.set_sync_interval(ctx.settings.sync_interval_s)
         self._last_error: str | None = None
@@ -121,6 +124,8 @@ class MainWindow(QMainWindow):
         ctx.sync_requested.connect(self.sync_now)
         ctx.records_changed.connect(self._records_changed)
         ctx.upload_finished.connect(self._after_upload)
+        ctx.records_deleted.connect(self._offer_undo)
+        self._undoable: list[int] = []  # the records of the last delete, while it can be taken back
         self.tabs.currentChanged.connect(self._tab_changed)
 
         self._restore_state()
@@ -147,7 +152,13 @@ class MainWindow(QMainWindow):
         self.sync_action = action("Sync now", self.sync_now, "F5", "sync")
         self.cancel_sync_action = action("Cancel sync", self.cancel_sync, None, "cancel")
         self.cancel_sync_action.setEnabled(False)
+        self.prepare_upload_action = action("Prepare upload for PARS…", self.prepare_upload, None, "upload")
+        self.prepare_upload_action.setToolTip(
+            "Gather the queued records into PARS upload files (Excel or XML) to upload on the PARS website"
+        )
         self.about_action = action("About ParsDesk", self._about)
+        self.undo_delete_action = action("Undo delete", self.undo_delete, QKeySequence.StandardKey.Undo, "")
+        self.undo_delete_action.setEnabled(False)
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -157,6 +168,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_delete_action)
         learners = bar.addMenu("&Learners")
         learners.addAction(self.new_learner_action)
         learners.addAction(self.search_action)
@@ -164,6 +177,8 @@ class MainWindow(QMainWindow):
         sync = bar.addMenu("&Sync")
         sync.addAction(self.sync_action)
         sync.addAction(self.cancel_sync_action)
+        sync.addSeparator()
+        sync.addAction(self.prepare_upload_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -178,6 +193,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.sync_action)
         toolbar.addAction(self.cancel_sync_action)
+        toolbar.addAction(self.prepare_upload_action)
         toolbar.addSeparator()
         toolbar.addAction(self.settings_action)
 
@@ -196,8 +212,20 @@ class MainWindow(QMainWindow):
         self.sync_progress.setVisible(False)
         self.last_sync_label = QLabel(self)
         self.last_sync_label.setObjectName("lastSyncLabel")
+        self.undo_button = QPushButton("Undo delete", self)
+        self.undo_button.setObjectName("undoDeleteButton")
+        self.undo_button.setToolTip("Take the delete back (Ctrl+Z); possible until the next sync sends it")
+        self.undo_button.setFlat(True)
+        self.undo_button.setStyleSheet("QPushButton#undoDeleteButton { color: palette(link); text-decoration: underline; }")
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.undo_button.setVisible(False)
+        self.undo_note = QLabel(self)
+        self.undo_note.setObjectName("undoNote")
+        self.undo_note.setVisible(False)
         status.addWidget(self.environment_label)
         status.addWidget(self.queued_label)
+        status.addWidget(self.undo_note)
+        status.addWidget(self.undo_button)
         status.addPermanentWidget(self.sync_state_label)
         status.addPermanentWidget(self.sync_progress)
         status.addPermanentWidget(self.last_sync_label)
@@ -235,6 +263,10 @@ class MainWindow(QMainWindow):
         sent again on every tick."""
         if self.ctx.sync is None or self._closing or self.sync_running:
             return False
+        if self.uses_upload_files:
+            # no web-service credentials: nothing is sent from here; the records go in upload files
+            self.sync_state_label.setText("This office reaches PARS by upload files: use Prepare upload for PARS")
+            return False
         self._last_error = None
         self.sync_state_label.setText("Syncing…")
         self.sync_progress.setRange(0, 0)  # busy until the engine knows how much there is
@@ -246,6 +278,18 @@ class MainWindow(QMainWindow):
         self.sync_started.emit()
         return True
 
+    @property
+    def uses_upload_files(self) -> bool:
+        """Settings: this office reaches PARS in this environment by upload files, not web services."""
+        from app.ui.settings import ROUTE_UPLOAD_FILES
+
+        return self.ctx.settings.route(self.ctx.environment) == ROUTE_UPLOAD_FILES
+
+    def prepare_upload(self) -> None:
+        """Batch Upload tab, then its "Prepare upload for PARS" (asks for the folder)."""
+        self.tabs.setCurrentIndex(TAB_UPLOAD)
+        self.upload_tab.prepare_upload()
+
     def cancel_sync(self) -> None:
         if self.sync_running:
             self.sync_state_label.setText("Cancelling…")
@@ -253,6 +297,8 @@ class MainWindow(QMainWindow):
 
     def _periodic_sync(self) -> None:
         if self._closing:
+            return
+        if self.uses_upload_files:
             return
         if not self.sync_running and QApplication.activeModalWidget() is None:
             pending = self.ctx.read(records.queued_count)
@@ -333,6 +379,8 @@ class MainWindow(QMainWindow):
             self.sync_state_label.setToolTip("")
         self.refresh_status()
         self.activities_tab.refresh_counts()
+        if self._undoable and not self.ctx.read(undo.still_undoable, self._undoable):
+            self._forget_undo()  # the sync sent those deletes: there is nothing left to take back
         if report.get("activities_registered"):
             self.ctx.activities_changed.emit()
         self.sync_finished.emit(report)
@@ -380,7 +428,11 @@ class MainWindow(QMainWindow):
         queued, last = status.queued, status.last_sync_at
         counts = self.activities_tab.model_counts()
         self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
-        self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}")
+        route = " · upload files" if self.uses_upload_files else ""
+        self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}{route}")
+        self.prepare_upload_action.setText(
+            f"Prepare upload for PARS ({queued})…" if queued and self.uses_upload_files else "Prepare upload for PARS…"
+        )
         self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
@@ -412,14 +464,59 @@ class MainWindow(QMainWindow):
 
     def new_learner(self) -> Any:
         """Ctrl+N: the current tab's own "new learner" if it has one, else the entry form for the
-        activity selected on the Activities tab. Returns the dialog that opened."""
+        activity selected on the Activities tab. Without an activity there is nothing to enter a
+        learner for: a message points to "New activity…" instead. Returns the dialog that opened."""
         tab = self.tabs.currentWidget()
         own = getattr(tab, "new_learner", None)
+        chosen = getattr(tab, "current_activity_id", None) if callable(own) else None
+        activity = chosen() if callable(chosen) else self.activities_tab.current_activity_id()
+        if activity is None:
+            return self._point_to_new_activity()
         if callable(own):
             return own()
         from app.ui.learner_dialog import open_new_learner
 
-        return open_new_learner(self.ctx, self, self.activities_tab.current_activity_id())
+        return open_new_learner(self.ctx, self, activity)
+
+    def _point_to_new_activity(self) -> QMessageBox:
+        """Ctrl+N with no activity chosen: say why no form opens and offer to create the activity."""
+        any_activity = self.activities_tab.model.rowCount() > 0
+        text = (
+            "A learner record belongs to an activity. Select the activity on the Activities tab, "
+            "or create a new one." if any_activity else
+            "A learner record belongs to an activity, and there is none yet. Create the activity first."
+        )
+        box = QMessageBox(QMessageBox.Icon.Information, "New learner", text, QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("chooseActivityBox")
+        new_button = box.addButton("New activity…", QMessageBox.ButtonRole.AcceptRole)
+        show_button = box.addButton("Show activities", QMessageBox.ButtonRole.ActionRole) if any_activity else None
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(new_button)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            clicked = box.clickedButton()
+            if clicked is new_button:
+                QTimer.singleShot(0, self._new_activity_then_learner)
+            elif show_button is not None and clicked is show_button:
+                self.tabs.setCurrentIndex(TAB_ACTIVITIES)
+                self.activities_tab.table.setFocus()
+
+        box.finished.connect(answered)
+        box.open()
+        self.last_message = box
+        return box
+
+    def _new_activity_then_learner(self) -> Any:
+        """The "New activity…" answer: the activity dialog, then the entry form for the new activity."""
+        from app.ui.learner_dialog import open_new_learner
+
+        self.tabs.setCurrentIndex(TAB_ACTIVITIES)
+        row_id = self.activities_tab.new_activity()
+        if row_id is None:
+            return None
+        self.last_message = open_new_learner(self.ctx, self, row_id)
+        return self.last_message
 
     def search_learners(self) -> None:
         self.tabs.setCurrentIndex(TAB_SEARCH)
@@ -433,6 +530,48 @@ class MainWindow(QMainWindow):
         delete = getattr(self.tabs.currentWidget(), "delete_selected", None)
         if callable(delete):
             delete()
+
+    # --- undo delete -----------------------------------------------------------------------------
+    def _offer_undo(self, ids: list[int]) -> None:
+        self._undoable = [int(i) for i in ids]
+        self.undo_note.setText(f"Deleted {plural(len(ids), 'learner record')}.")
+        self.undo_note.setVisible(True)
+        self.undo_button.setVisible(True)
+        self.undo_delete_action.setEnabled(True)
+        self.undo_delete_action.setText(f"Undo delete ({plural(len(ids), 'record')})")
+
+    def _forget_undo(self) -> None:
+        self._undoable = []
+        self.undo_note.setVisible(False)
+        self.undo_button.setVisible(False)
+        self.undo_delete_action.setEnabled(False)
+        self.undo_delete_action.setText("Undo delete")
+
+    def undo_delete(self) -> list[tuple[int, str]]:
+        """Edit → Undo delete (Ctrl+Z): give the last deleted records back the status they had, as long
+        as their delete has not been sent. Returns the records that could not be restored, with why."""
+        ids = self._undoable
+        if not ids:
+            self.statusBar().showMessage("There is no delete to undo.", 5_000)
+            return []
+        refused = self.ctx.write(undo.undo_deletes, ids, self.ctx.actor)
+        self._forget_undo()
+        self.ctx.notify_records_changed(ids)
+        restored = len(ids) - len(refused)
+        if restored:
+            self.statusBar().showMessage(f"Delete undone: {plural(restored, 'learner record')} restored.", 10_000)
+        if refused:
+            box = QMessageBox(
+                QMessageBox.Icon.Warning, "Undo delete",
+                f"{len(refused)} of {plural(len(ids), 'record')} could not be restored.",
+                QMessageBox.StandardButton.Ok, self,
+            )
+            box.setObjectName("undoRefusedBox")
+            box.setInformativeText("\n".join(f"• Record {completion_id}: {reason}" for completion_id, reason in refused))
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
+            self.last_message = box
+        return refused
 
     def _records_changed(self, _ids: list[int]) -> None:
         # at most one status refresh per interval, also while changes keep coming during a sync
@@ -507,6 +646,8 @@ class MainWindow(QMainWindow):
             if not self.ctx.sync.wait_stopped(_STOP_WAIT_MS):
                 log.warning("sync worker did not stop within %d ms; closing anyway", _STOP_WAIT_MS)
         self.upload_tab.shutdown()  # stops a file check that is running and waits for its thread
+        for tab in (self.summary_tab, self.search_tab):
+            tab.shutdown_export()  # a download still being written is abandoned; its target stays untouched
         # closing: no view needs the last changes any more, and nothing may touch the store after this
         for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
             timer.stop()

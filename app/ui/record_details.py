@@ -174,6 +174,10 @@ def delete_with_feedback(ctx: AppContext, parent: QWidget, ids: list[int]) -> QM
         return None
     refused = ctx.write(learners.delete_records_explained, ids, ctx.actor)
     ctx.notify_records_changed(ids)
+    refused_ids = {completion_id for _view, completion_id, _reason in refused}
+    deleted = [completion_id for completion_id in ids if completion_id not in refused_ids]
+    if deleted:
+        ctx.records_deleted.emit(deleted)  # Edit → Undo delete can take it back until it is sent
     if not refused:
         return None
     done = len(ids) - len(refused)

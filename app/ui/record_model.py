@@ -67,6 +67,8 @@ _STANDARD_ICONS: dict[str, QStyle.StandardPixmap] = {
     Status.REJECTED.value: QStyle.StandardPixmap.SP_MessageBoxCritical,
     Status.DELETE_QUEUED.value: QStyle.StandardPixmap.SP_TrashIcon,
     Status.DELETE_SUBMITTED.value: QStyle.StandardPixmap.SP_TrashIcon,
+    Status.UPLOADED.value: QStyle.StandardPixmap.SP_DriveNetIcon,
+    Status.DELETE_UPLOADED.value: QStyle.StandardPixmap.SP_TrashIcon,
     Status.DELETED.value: QStyle.StandardPixmap.SP_DialogDiscardButton,
 }
 

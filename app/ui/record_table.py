@@ -10,10 +10,11 @@ subclass builds its own widgets in its own order (the order is the keyboard focu
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.export import export_filtered
-from app.services.learners import LearnerRecordView, SortKey
+from app.services import learners
+from app.services.learners import LearnerRecordView, ResubmitOutcome, SortKey
 from app.ui.context import AppContext
+from app.ui.export_worker import BackgroundExport
 from app.ui.icons import icon
 from app.ui.record_details import delete_with_feedback, open_history, open_record
 from app.ui.record_model import COL_STATUS, ChangeBacklog, LearnerRecordModel, off_screen_tab
@@ -76,12 +78,16 @@ class RecordTableTab(QWidget):
         self.ctx = ctx
         self.last_dialog: Any = None  # the dialog or message box opened last (tests look at it)
         self._backlog = ChangeBacklog()  # changes put off while another tab is on screen
+        self._export: BackgroundExport | None = None  # a download being written in the background
         self.model: LearnerRecordModel
         self.table: QTableView
         self.delete_button: QPushButton
         self.history_button: QPushButton
         self.download_button: QPushButton
         self.count_label: QLabel
+        self.resubmit_button: QPushButton | None = None
+        self.next_rejected_button: QPushButton | None = None
+        self._walking = False  # "Open next rejected": each saved correction opens the next one
 
     # --- building (called by the subclass, in its focus order) --------------------------------
 
@@ -100,6 +106,25 @@ class RecordTableTab(QWidget):
             self.history_button.setToolTip(tooltip)
         self.history_button.clicked.connect(self.show_history)
         return self.history_button
+
+    def _make_rejection_buttons(self) -> tuple[QPushButton, QPushButton]:
+        """'Resubmit as is' for the ticked/selected rejected records, and 'Open next rejected' to
+        correct them one after another in the entry dialog."""
+        self.resubmit_button = QPushButton("Resubmit as is", self)
+        self.resubmit_button.setObjectName("resubmitAsIsButton")
+        self.resubmit_button.setToolTip(
+            "Send the ticked (or selected) rejected records again unchanged, each under a new credit ID "
+            "linked to the rejected one: for board codes that clear with time, such as 661 before the "
+            "board knows the learner"
+        )
+        self.resubmit_button.clicked.connect(self.resubmit_selected)
+        self.next_rejected_button = QPushButton("Open next rejected", self)
+        self.next_rejected_button.setObjectName("openNextRejectedButton")
+        self.next_rejected_button.setToolTip(
+            "Open the next rejected record to correct it; after each Resubmit the following one opens"
+        )
+        self.next_rejected_button.clicked.connect(self.open_next_rejected)
+        return self.resubmit_button, self.next_rejected_button
 
     def _make_download_button(self, text: str, tooltip: str) -> QPushButton:
         self.download_button = QPushButton(text, self)
@@ -241,6 +266,104 @@ class RecordTableTab(QWidget):
         self.download_button.setEnabled(self._can_download())
         self.delete_button.setEnabled(bool(self.target_ids()))
         self.history_button.setEnabled(self.current_record_id() is not None)
+        if self.resubmit_button is not None:
+            self.resubmit_button.setEnabled(bool(self._resubmittable(self.target_ids())))
+        if self.next_rejected_button is not None:
+            self.next_rejected_button.setEnabled(self.model.total > 0)
+
+    def _resubmittable(self, ids: list[int]) -> list[int]:
+        """Of these records, the rejected ones shown here that were not resubmitted yet."""
+        wanted = set(ids)
+        return [r.completion_id for r in self.model.records()
+                if r.completion_id in wanted and r.is_rejected and r.replaced_by_id is None]
+
+    # --- rejected records ---------------------------------------------------------------------
+
+    def confirm_resubmit(self, count: int) -> bool:
+        """Ask before resending unchanged (tests replace this to answer without a modal dialog)."""
+        answer = QMessageBox.question(
+            self,
+            "Resubmit as is",
+            f"Send {count} rejected record{'s' if count != 1 else ''} again unchanged, each under a new "
+            "credit ID? Do this when the reason clears with time (e.g. 661: the board does not know the "
+            "learner yet); otherwise correct the record first.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def resubmit_selected(self) -> list[ResubmitOutcome]:
+        """'Resubmit as is' for the ticked/selected rejected records; says what it did and what not."""
+        ids = self.target_ids()
+        rejected = self._resubmittable(ids)
+        if not rejected or not self.confirm_resubmit(len(rejected)):
+            return []
+        outcomes = self.ctx.write(learners.resubmit_unchanged, rejected, self.ctx.actor, date.today())
+        changed = [o.completion_id for o in outcomes] + [o.new_id for o in outcomes if o.new_id is not None]
+        self.ctx.notify_records_changed(changed)
+        done = [o for o in outcomes if o.resubmitted]
+        refused = [o for o in outcomes if not o.resubmitted]
+        text = f"{len(done)} of {len(outcomes)} rejected records were queued again unchanged (sent at the next sync)."
+        box = QMessageBox(
+            QMessageBox.Icon.Warning if refused else QMessageBox.Icon.Information, "Resubmit as is", text,
+            QMessageBox.StandardButton.Ok, self,
+        )
+        box.setObjectName("resubmitOutcomeBox")
+        if refused:
+            box.setInformativeText("\n".join(f"• {o.learner_name or o.completion_id}: {o.reason}" for o in refused))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_dialog = box
+        self._update_buttons()
+        return outcomes
+
+    def _next_rejected_row(self) -> int | None:
+        """The first rejected, not yet resubmitted row after the current one (wrapping round),
+        loading further pages as needed."""
+        current = self.table.currentIndex().row() if self.table.currentIndex().isValid() else -1
+        row = current + 1
+        looked = 0
+        while True:
+            if row >= self.model.rowCount():
+                if self.model.canFetchMore():
+                    self.model.fetchMore()
+                    continue
+                row = 0
+            if looked >= self.model.rowCount():
+                return None
+            record = self.model.record(row)
+            if record.is_rejected and record.replaced_by_id is None:
+                return row
+            row += 1
+            looked += 1
+
+    def open_next_rejected(self) -> Any:
+        """Open the next rejected record in the correction dialog; once it is resubmitted, the one after
+        it opens, until none is left or the dialog is cancelled."""
+        row = self._next_rejected_row()
+        if row is None:
+            self._walking = False
+            self.show_note("No rejected record is waiting for a correction here.")
+            return None
+        self._walking = True
+        self.table.selectRow(row)
+        self.table.setCurrentIndex(self.model.index(row, 1))
+        dialog = self.open_row(row)
+        finished = getattr(dialog, "finished", None)
+        if finished is not None:
+            finished.connect(self._walk_on)
+        return dialog
+
+    def _walk_on(self, result: int) -> None:
+        if self._walking and result == 1:  # QDialog.Accepted: resubmitted, so on to the next one
+            QTimer.singleShot(0, self.open_next_rejected)
+        else:
+            self._walking = False
+
+    def show_note(self, text: str) -> None:
+        """A one-line note for the user (Learner Summary shows it under the table)."""
+        box = QMessageBox(QMessageBox.Icon.Information, self.download_title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_dialog = box
 
     def delete_selected(self) -> QMessageBox | None:
         """Del: delete the ticked/selected records; Submitted ones are refused with the reason."""
@@ -302,9 +425,10 @@ class RecordTableTab(QWidget):
         return path or None
 
     def download(self) -> Path | None:
-        """Write every record the model's filters match (all pages, by name) to an .xlsx the user
-        picks; returns where, or None when there was nothing to save, the user cancelled or the
-        file could not be written (said in a warning)."""
+        """Start writing every record the model's filters match (all pages, by name) to an .xlsx the
+        user picks, in the background with a cancellable progress dialog; returns where, or None when
+        there was nothing to save or the user cancelled. `exported` says when the file is written; a
+        file that cannot be written is said in a warning."""
         filters = self.model.filters
         if filters is None:
             return None
@@ -317,10 +441,22 @@ class RecordTableTab(QWidget):
         path = Path(chosen)
         if path.suffix.lower() != ".xlsx":
             path = path.with_suffix(".xlsx")
-        try:
-            written = self.ctx.read(export_filtered, path, filters, sort=SortKey.NAME, descending=False)
-        except OSError as exc:
-            QMessageBox.warning(self, self.download_title, f"Could not write {path}: {exc.strerror or exc}")
+        if self._export is not None and self._export.running():
+            QMessageBox.information(self, self.download_title, "A download is still being written.")
             return None
-        self.exported.emit(str(path), written)
+        export = BackgroundExport(self, self.ctx.store, path, filters, sort=SortKey.NAME, descending=False,
+                                  title=self.download_title)
+        export.succeeded.connect(self.exported)
+        export.failed.connect(lambda message: QMessageBox.warning(self, self.download_title, message))
+        export.destroyed.connect(self._forget_export)
+        self._export = export
+        export.start()
         return path
+
+    def _forget_export(self) -> None:
+        self._export = None
+
+    def shutdown_export(self) -> None:
+        """Stop a download still being written (the tab is closing); the target file is left untouched."""
+        if self._export is not None:
+            self._export.stop_and_wait()

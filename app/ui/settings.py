@@ -20,6 +20,8 @@ ORGANIZATION = "ParsDesk"
 APPLICATION = "ParsDesk"
 SETTINGS_VERSION = 2  # bump when a key is renamed or its meaning changes; see _migrate
 SETTINGS_DIR_ENV = "PARSDESK_SETTINGS_DIR"
+ROUTE_WEB_SERVICES = "web-services"  # the same names as app.services.pars_upload (kept Qt-free there)
+ROUTE_UPLOAD_FILES = "upload-files"
 
 ENVIRONMENT_LABELS: dict[str, str] = {
     "local": "Local sandbox",
@@ -52,7 +54,29 @@ class AppSettings:
     board_delay_s: float = 5.0  # how long the local sandbox's boards take to accept or reject
     data_folder: str = ""  # where the store lives; empty = the platform data folder
     sync_interval_s: int = 60  # background sync while idle; 0 = only on demand
+    # how this office reaches PARS, per environment: "env=upload-files;…" (absent: web services)
+    routes: str = ""
     configured: bool = False
+
+    def route(self, environment: str) -> str:
+        """"web-services" (the sync) or "upload-files" (upload files on the PARS website)."""
+        for item in self.routes.split(";"):
+            name, _, route = item.partition("=")
+            if name.strip() == environment and route.strip() in (ROUTE_WEB_SERVICES, ROUTE_UPLOAD_FILES):
+                return route.strip()
+        return ROUTE_WEB_SERVICES
+
+    def set_route(self, environment: str, route: str) -> None:
+        if route not in (ROUTE_WEB_SERVICES, ROUTE_UPLOAD_FILES):
+            raise ValueError(f"unknown route {route!r}")
+        kept = {}
+        for item in self.routes.split(";"):
+            name, _, value = item.partition("=")
+            if name.strip() and name.strip() != environment:
+                kept[name.strip()] = value.strip()
+        if route != ROUTE_WEB_SERVICES:
+            kept[environment] = route
+        self.routes = ";".join(f"{name}={value}" for name, value in sorted(kept.items()))
 
     @classmethod
     def load(cls, qs: QSettings | None = None) -> AppSettings:

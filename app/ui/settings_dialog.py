@@ -33,7 +33,7 @@ from app.pars.environments import EnvironmentConfigError, environment as load_en
 from app.paths import data_dir
 from app.services import records
 from app.ui.context import AppContext
-from app.ui.settings import ENVIRONMENT_LABELS, environment_label
+from app.ui.settings import ENVIRONMENT_LABELS, ROUTE_UPLOAD_FILES, ROUTE_WEB_SERVICES, environment_label
 
 NOTE_STYLE = "color: #555555;"
 WARNING_STYLE = "color: #8a5300;"
@@ -85,10 +85,20 @@ class SettingsDialog(QDialog):
         self.password_note.setText(note)
         self.password_note.setStyleSheet(WARNING_STYLE if fallback else NOTE_STYLE)
 
-        pars_box = QGroupBox("PARS web services", self)
+        self.route_combo = QComboBox(self)
+        self.route_combo.setObjectName("routeCombo")
+        self.route_combo.addItem("Web services (ParsDesk syncs with PARS)", ROUTE_WEB_SERVICES)
+        self.route_combo.addItem("Upload files on the PARS website", ROUTE_UPLOAD_FILES)
+        self.route_combo.setToolTip(
+            "ACCME issues web-service credentials only on request. Without them, ParsDesk gathers queued "
+            "records into PARS upload files (Batch Upload → Prepare upload for PARS) and takes PARS's "
+            "rejection workbook back in."
+        )
+        pars_box = QGroupBox("PARS", self)
         pars_form = QFormLayout(pars_box)
         pars_form.addRow("Environment:", self.environment_combo)
         pars_form.addRow("", self.environment_note)
+        pars_form.addRow("This office reaches PARS by:", self.route_combo)
         pars_form.addRow("Provider ID:", self.provider_edit)
         pars_form.addRow("User:", self.user_edit)
         pars_form.addRow("Password:", self.password_edit)
@@ -139,6 +149,10 @@ class SettingsDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(buttons)
 
+        self._routes: dict[str, str] = {}  # choices made in this dialog, per environment
+        self.route_combo.currentIndexChanged.connect(
+            lambda _i: self._routes.__setitem__(self.selected_environment(), str(self.route_combo.currentData()))
+        )
         self.environment_combo.setCurrentIndex(max(0, self.environment_combo.findData(ctx.environment)))
         self.board_delay_spin.setValue(settings.board_delay_s)
         self.data_folder_edit.setText(settings.data_folder)
@@ -168,6 +182,7 @@ class SettingsDialog(QDialog):
     def _environment_changed(self) -> None:
         name = self.selected_environment()
         self.board_delay_spin.setEnabled(name == "local")
+        self.route_combo.setCurrentIndex(max(0, self.route_combo.findData(self._routes.get(name, self.ctx.settings.route(name)))))
         self._load_account(name)
         if name == "local":
             text, style = ("The sandbox built into ParsDesk, on this computer. Nothing leaves the machine; "
@@ -226,6 +241,8 @@ class SettingsDialog(QDialog):
         old.board_delay_s = self.board_delay_spin.value()
         old.data_folder = self.data_folder_edit.text().strip()
         old.sync_interval_s = self.sync_interval_spin.value()
+        for name, route in self._routes.items():
+            old.set_route(name, route)
         old.configured = True
         old.save()
         if provider_id:

@@ -1,0 +1,217 @@
+"""What grows with the store: Learner Search, the entry form's live check, Batch Upload.
+
+    .venv/bin/python bench/bench_growth.py [SIZES ...]      # default 10k 100k 500k 1M
+
+On each cached store (bench/store_builder.py), offscreen, with a 10 ms QTimer on the GUI thread
+recording the longest gap between ticks (the longest the window froze):
+- Learner Search: opening the tab (count + first page) and the slowest filter (name + status +
+  board), plus an ID filter; best of 3. Goal: < 100 ms.
+- the entry form's live check of one record of a learner the store holds (check_record through
+  ctx.read, as the dialog runs it after a pause in typing); best of 5. Goal: < 100 ms.
+- Batch Upload, through the real tab on a copy of the store: drop a 5,000-row workbook, wait for the
+  summary, attest, queue; wall time drop -> queued and the longest GUI stall. Goals: < 3 s, < 50 ms.
+Figures are printed per size, with the goal next to each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+from store_builder import SIZES, build, fresh_copy  # noqa: E402
+
+SEARCH_GOAL_MS = 100.0
+CHECK_GOAL_MS = 100.0
+QUEUED_GOAL_S = 3.0
+STALL_GOAL_MS = 50.0
+TICK_MS = 10
+
+
+class StallMeter:
+    """Longest gap between 10 ms ticks of a GUI-thread timer while it runs."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.longest_ms = 0.0
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last:
+            self.longest_ms = max(self.longest_ms, (now - self._last) * 1000 - TICK_MS)
+        self._last = now
+
+    def start(self) -> None:
+        self.longest_ms, self._last = 0.0, 0.0
+        self._timer.start()
+
+    def stop(self) -> float:
+        self._timer.stop()
+        return self.longest_ms
+
+
+def _wait(app, condition, timeout_s: float = 120.0) -> None:  # noqa: ANN001
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("gave up waiting")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def _best_ms(action, runs: int) -> float:  # noqa: ANN001
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        best = min(best, (time.perf_counter() - started) * 1000)
+    return best
+
+
+def measure_search(app, ctx) -> dict[str, float]:  # noqa: ANN001
+    from app.ui.learner_search import LearnerSearchTab
+
+    tabs = []
+
+    def open_tab() -> None:
+        tab = LearnerSearchTab(ctx)
+        tab.resize(1280, 700)
+        tab.show()
+        app.processEvents()
+        tabs.append(tab)
+
+    results = {"open_ms": _best_ms(open_tab, 3)}
+    tab = tabs[-1]
+    widgets = (tab.name_edit, tab.id_edit, tab.status_combo, tab.board_combo)
+
+    def apply(name: str = "", learner_id: str = "", status: str | None = None, board: str | None = None) -> None:
+        tab.clear_filters()
+        for widget in widgets:
+            widget.blockSignals(True)
+        tab.name_edit.setText(name)
+        tab.id_edit.setText(learner_id)
+        if status:
+            tab.status_combo.setCurrentIndex(tab.status_combo.findData(status))
+        if board:
+            tab.board_combo.setCurrentIndex(tab.board_combo.findData(board))
+        for widget in widgets:
+            widget.blockSignals(False)
+        tab.search()
+        app.processEvents()
+
+    results["filter_ms"] = _best_ms(lambda: apply("hopper", status="Rejected", board="ABIM"), 3)
+    results["id_ms"] = _best_ms(lambda: apply(learner_id="150000"), 3)
+    for opened in tabs:
+        opened.close()
+        opened.deleteLater()
+    app.processEvents()
+    return results
+
+
+def measure_live_check(ctx) -> float:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from app.models.schema import CompletionRow
+    from app.services.learners import check_record, completion_for_edit
+
+    def known_record(session):  # noqa: ANN001, ANN202
+        row_id = session.scalar(select(CompletionRow.id).order_by(CompletionRow.id.desc()).limit(1))
+        activity_id = session.scalar(select(CompletionRow.activity_id).where(CompletionRow.id == row_id))
+        return completion_for_edit(session, row_id), activity_id
+
+    record, activity_id = ctx.read(known_record)
+    record.credit_id = None  # a new record for a learner the store knows
+    return _best_ms(lambda: ctx.read(check_record, record, activity_id, date(2026, 2, 15)), 5)
+
+
+def measure_upload(app, size: int, folder: Path) -> dict[str, float]:  # noqa: ANN001
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from app.models import Store
+    from app.ui.batch_upload import BatchUploadTab
+    from bench_check_db import make_workbook
+    from ui_support import make_context
+
+    copy = fresh_copy(size, folder)
+    workbook = folder / "upload.xlsx"
+    make_workbook(workbook, copy, 5000)
+    store = Store.open(copy)
+    ctx = make_context(store)
+    tab = BatchUploadTab(ctx)
+    tab.as_of = date(2026, 2, 15)
+    tab.resize(1100, 760)
+    tab.show()
+    app.processEvents()
+    meter = StallMeter()
+    analysed, committed = [], []
+    tab.analysis_ready.connect(lambda: analysed.append(time.perf_counter()))
+    tab.upload_committed.connect(lambda upload_id: committed.append(time.perf_counter()))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(workbook))])
+    meter.start()
+    started = time.perf_counter()
+    tab.drop_zone.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                       Qt.KeyboardModifier.NoModifier))
+    _wait(app, lambda: analysed and not tab.is_busy)
+    tab.attest_checkbox.setChecked(True)
+    tab.queue_button.click()
+    _wait(app, lambda: committed and not tab.is_busy)
+    stall = meter.stop()
+    results = {"summary_s": analysed[0] - started, "queued_s": committed[0] - started, "upload_stall_ms": stall}
+    tab.shutdown()
+    tab.close()
+    tab.deleteLater()
+    app.processEvents()
+    store.close()
+    copy.unlink()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES))
+    args = parser.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from app.models import Store
+    from ui_support import make_context
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    print(f"{'records':>10}  {'search open':>11}  {'slowest filter':>14}  {'ID filter':>9}  {'live check':>10}  "
+          f"{'drop→summary':>12}  {'drop→queued':>11}  {'upload stall':>12}")
+    print(f"{'goal':>10}  {'< 100 ms':>11}  {'< 100 ms':>14}  {'< 100 ms':>9}  {'< 100 ms':>10}  "
+          f"{'':>12}  {'< 3 s':>11}  {'< 50 ms':>12}")
+    with tempfile.TemporaryDirectory(prefix="parsdesk-bench-growth-") as scratch:
+        os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
+        for size in args.sizes:
+            store = Store.open(build(size))
+            ctx = make_context(store)
+            search = measure_search(app, ctx)
+            live = measure_live_check(ctx)
+            store.close()
+            upload = measure_upload(app, size, Path(scratch))
+            print(f"{size:>10,}  {search['open_ms']:>8.0f} ms  {search['filter_ms']:>11.0f} ms  "
+                  f"{search['id_ms']:>6.0f} ms  {live:>7.0f} ms  {upload['summary_s']:>10.2f} s  "
+                  f"{upload['queued_s']:>9.2f} s  {upload['upload_stall_ms']:>9.0f} ms", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
