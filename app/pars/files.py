@@ -34,8 +34,11 @@ def _describe(exc: OSError) -> str:
 
 
 @contextmanager
-def private_output(path: Path | str) -> Iterator[BinaryIO]:
-    target = Path(path)
+def private_output(path: Path | str | BinaryIO) -> Iterator[BinaryIO]:
+    if hasattr(path, "write"):  # a stream the caller owns (an HTTP answer, a buffer): written as it is
+        yield path  # type: ignore[misc]
+        return
+    target = Path(path)  # type: ignore[arg-type]
     folder = target.parent
     if target.is_dir():
         raise OutputError(21, "it is a folder", str(target))
