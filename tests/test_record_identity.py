@@ -167,3 +167,47 @@ def test_rows_of_one_new_learner_in_one_file_each_keep_their_own_values(tmp_path
     with store.session() as s:
         dobs = [r.birth_date for r in s.scalars(select(CompletionRow).order_by(CompletionRow.id))]
     assert dobs == ["11/16", "11/15"]
+
+
+def test_a_draft_edited_to_another_name_and_license_is_found_by_them(store):
+    activity = add_activity(store)
+    draft = store_record(store, activity, completion("Ada", "Lovelace", license_id="A12345", permission=False))
+    with store.session() as s:
+        edited = learners.completion_for_edit(s, draft)
+    edited.learner = dataclasses.replace(edited.learner, first_name="Augusta", last_name="Müller",
+                                         license_id="0077")
+    with store.transaction() as s:
+        assert learners.update_draft(s, draft, edited, "dana", AS_OF).saved
+    with store.session() as s:
+        by_name = learners.search_records(s, learners.SearchFilters(name="muller"))
+        by_license = learners.search_records(s, learners.SearchFilters(learner_id="77"))
+        by_old_name = learners.search_records(s, learners.SearchFilters(name="Lovelace"))
+    assert [v.completion_id for v in by_name] == [draft] == [v.completion_id for v in by_license]
+    assert by_old_name == []
+
+
+def test_the_directory_finds_a_learner_by_the_license_it_learned(store):
+    activity = add_activity(store)
+    store_record(store, activity, completion(license_id="A12345", dob="11/16"))
+    with store.transaction() as s:  # a record without a license matches by name + DOB and adds one
+        records._learn(s.scalars(select(LearnerRow)).one(), Learner("Ada", "Lovelace", "11/16", "CA", "B-777"))
+    with store.session() as s:
+        (match,) = learners.local_learner_matches(s, Learner("Ada", "Lovelace", license_id="b777"))
+    assert match.learner.license_id == "B-777"
+
+
+def test_the_learner_export_shows_each_record_with_the_identity_it_holds(store, tmp_path):
+    from openpyxl import load_workbook
+
+    from app.services.export import export_filtered
+
+    activity = add_activity(store)
+    store_record(store, activity, completion(state="CA", license_id="A12345"), status=Status.ACCEPTED)
+    store_record(store, activity, completion(state="NY", license_id="A12345", completed=date(2026, 1, 7)))
+    out = tmp_path / "learners.xlsx"
+    with store.session() as s:
+        assert export_filtered(s, out, learners.SearchFilters(activity_row_id=activity)) == 2
+    rows = list(load_workbook(out).active.iter_rows(values_only=True))
+    state = rows[0].index("Licensing State")
+    completed = rows[0].index("Completion Date")
+    assert sorted((r[completed].day, r[state]) for r in rows[1:]) == [(6, "CA"), (7, "NY")]
