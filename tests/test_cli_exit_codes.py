@@ -231,3 +231,11 @@ def test_import_into_a_closed_pipe_finishes_its_work_quietly(tmp_path, ready_sto
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert code == 1
     assert (tmp_path / "many-rejections.xlsx").is_file()
+
+
+def test_demo_exit_codes(tmp_path, capsys):
+    assert main(["demo", "--offline", "--learners", "0", "--db", str(tmp_path / "d.sqlite3")]) == 2
+    _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "d.sqlite3").exists()
+    assert main(["demo", "--offline", "--db", str(tmp_path)]) == 3
+    assert "is a directory" in _one_line(capsys.readouterr().err)
