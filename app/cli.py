@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write learner records to a clean .xlsx, or PARS learner XML (OUT.xml)"),
     "export-upload": ("export_upload", "gather queued records into PARS upload files (no web services needed)"),
     "upload-results": ("upload_results", "take in PARS's rejection workbook for an upload file"),
+    "status": ("status", "list records near or past a PARS deadline (exit 1 when something is overdue)"),
     "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
 }
 

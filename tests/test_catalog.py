@@ -62,9 +62,9 @@ def test_credit_type_names_are_forgiving(code, written, canonical):
     assert catalog.board(code).credit_type(written) == canonical
 
 
-def test_default_deadlines_are_previous_year_for_reports_and_same_year_for_deletes():
+def test_default_deadlines_are_march_31_next_year_for_reports_and_same_year_for_deletes():
     info = catalog.board("ABIM")
-    assert info.report_deadline.for_year(2025) == date(2026, 12, 31)
+    assert info.report_deadline.for_year(2025) == date(2026, 3, 31)
     assert info.delete_deadline.for_year(2025) == date(2025, 12, 31)
     assert catalog.cme_rules().dob_required
 

@@ -44,6 +44,7 @@ def _commands(target: Path, batch: Path, tmp_path: Path) -> dict[str, list[str]]
         "activities export": ["activities", "export", str(tmp_path / "a.json"), "--db", str(target)],
         "export-upload": ["export-upload", str(tmp_path), "--db", str(target)],
         "upload-results": ["upload-results", str(batch), "--db", str(target)],
+        "status": ["status", "--db", str(target)],
     }
 
 
@@ -115,7 +116,7 @@ def test_a_store_in_a_missing_folder_is_not_created(tmp_path, batch, capsys):
 
 def test_read_only_commands_never_create_a_store(tmp_path, batch, capsys):
     target = tmp_path / "typo.sqlite3"
-    for name in ("export", "check", "sync", "activities export", "export-upload", "upload-results"):
+    for name in ("export", "check", "sync", "activities export", "export-upload", "upload-results", "status"):
         assert main(_commands(target, batch, tmp_path)[name]) == 3, name
         assert "no ParsDesk store" in _one_line(capsys.readouterr().err), name
         assert not target.exists(), name

@@ -86,3 +86,32 @@ def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot
     assert selected == [chosen]
     assert summary.model.record(summary.table.currentIndex().row()).completion_id == chosen
     window.grab().save(str(tmp_path / "after-cron-import.png"))
+
+
+def test_a_cron_sync_in_another_process_updates_statuses_counts_and_last_sync(qtbot, store):
+    from app.pars.domain import Status
+    from tests.sync_support import add_activity as add_registered_activity
+    from tests.sync_support import queue_records, running_sandbox
+
+    activity = add_registered_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 3)
+    window = make_window(qtbot, make_context(store))
+    window.tabs.setCurrentIndex(TAB_SUMMARY)
+    summary = window.summary_tab
+    qtbot.waitUntil(lambda: summary.model.total == 3)
+    assert window.queued_label.text() == "3 queued" and window.last_sync_label.text() == "Never synced"
+
+    with running_sandbox() as sandbox:
+        done = subprocess.run([sys.executable, "-m", "app", "sync", "--once", "--db", str(store.path),
+                               "--url", sandbox.url], cwd=ROOT, timeout=120, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    status_column = summary.model.column_of("status")
+
+    def shown_statuses() -> set[str]:
+        return {summary.model.index(summary.model.row_of(i), status_column).data() for i in ids}
+
+    qtbot.waitUntil(lambda: shown_statuses() == {Status.ACCEPTED.value}, timeout=5_000)
+    qtbot.waitUntil(lambda: window.queued_label.text() == "Nothing queued", timeout=5_000)
+    assert window.last_sync_label.text().startswith("Last sync: ")
+    assert window.activities_tab.model_counts() == {Status.ACCEPTED.value: 3}

@@ -231,7 +231,8 @@ def test_messages_never_repeat_the_birth_date_or_license_number():
         (True, None, END, []),
         (True, None, END + timedelta(days=1), [671]),
         (True, None, START, []),
-        (True, None, START - timedelta(days=1), [672]),
+        # (the day before is in 2025, whose reporting year closed on 03-31-2026: 705 as well)
+        (True, None, START - timedelta(days=1), [672, 705]),
         # MOC runs until the board's credit claim date, CME until the end date.
         (False, "ABIM", CLAIM, []),
         (False, "ABIM", CLAIM + timedelta(days=1), [671]),
@@ -276,8 +277,10 @@ def test_completion_after_end_date_message_names_both_dates():
 @pytest.mark.parametrize(
     "completed, as_of, expected",
     [
-        (date(2025, 12, 31), date(2026, 12, 31), []),  # previous year: accepted until 12/31
-        (date(2025, 12, 31), date(2027, 1, 1), [705]),
+        (date(2025, 12, 31), date(2026, 3, 31), []),  # the 2025 reporting year closes after 03-31-2026
+        (date(2025, 12, 31), date(2026, 4, 1), [705]),
+        (date(2025, 1, 1), date(2026, 3, 31), []),
+        (date(2025, 1, 1), date(2026, 4, 1), [705]),
         (date(2024, 6, 1), date(2026, 1, 1), [705]),
     ],
 )

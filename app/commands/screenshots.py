@@ -3,8 +3,10 @@
     parsdesk screenshots OUT_DIR [--db PATH]
 
 Writes activities.png, learner-summary.png, batch-upload.png, learner-search.png (the main window at
-1280x800 on each tab), learner-dialog.png (the learner entry form) and rejection-tooltip.png (a
-board-rejected record with its tooltip). Without --db it builds the demo store in a temporary
+1280x800 on each tab), learner-dialog.png (the learner entry form), rejection-tooltip.png (a
+board-rejected record with its tooltip), attention.png (the most urgent item of the attention strip
+clicked: its records in Learner Search) and overview.png (the 12-month reporting overview).
+`PARSDESK_TODAY=YYYY-MM-DD` draws them as of that day. Without --db it builds the demo store in a temporary
 folder, synced against the built-in sandbox; with --db it uses that store (building the demo into
 it when it is empty). Window settings go to a temporary folder: the user's are never touched.
 """
@@ -22,7 +24,9 @@ WINDOW_SIZE = (1280, 800)
 TAB_FILES = ("activities.png", "learner-summary.png", "batch-upload.png", "learner-search.png")
 DIALOG_FILE = "learner-dialog.png"
 TOOLTIP_FILE = "rejection-tooltip.png"
-ALL_FILES = (*TAB_FILES, DIALOG_FILE, TOOLTIP_FILE)
+ATTENTION_FILE = "attention.png"  # the most urgent attention item clicked: its records in Learner Search
+OVERVIEW_FILE = "overview.png"  # the 12-month reporting overview
+ALL_FILES = (*TAB_FILES, DIALOG_FILE, TOOLTIP_FILE, ATTENTION_FILE, OVERVIEW_FILE)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +116,31 @@ def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     form_activity = max(with_board, key=lambda o: o.learner_total) if with_board else busiest
     written.append(_learner_dialog(app, window, ctx, form_activity.row_id if form_activity else None,
                                    out_dir / DIALOG_FILE))
+    written.append(_attention(app, window, out_dir / ATTENTION_FILE))
+    written.append(_overview(app, window, out_dir / OVERVIEW_FILE))
     window.close()
     return written
+
+
+def _attention(app: Any, window: Any, path: Path) -> Path:
+    """The window after a click on the most urgent item of the attention strip."""
+    urgent = window.attention.most_urgent
+    if urgent is not None:
+        window.show_attention(urgent.rule, urgent.title)
+    _settle(app)
+    shot = _save(window.grab(), path)
+    window.search_tab.clear_filters()
+    return shot
+
+
+def _overview(app: Any, window: Any, path: Path) -> Path:
+    dialog = window.open_overview()
+    dialog.resize(1100, 480)
+    _settle(app)
+    try:
+        return _save(dialog.grab(), path)
+    finally:
+        dialog.close()
 
 
 def _save(pixmap: Any, path: Path) -> Path:

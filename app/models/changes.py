@@ -111,7 +111,12 @@ def track_revisions(engine: Engine) -> None:
                 cursor.execute(_SEED)
                 cursor.execute(_BUMP)
                 row = cursor.fetchone()
-        except Exception as exc:  # noqa: BLE001 - e.g. no meta table yet (a migration in progress)
+        except Exception as exc:
+            if conn.dialect.name != "sqlite":
+                # elsewhere (PostgreSQL) a failed statement aborts the transaction, and its COMMIT would
+                # quietly roll the user's writes back: fail the commit loudly instead
+                raise
+            # SQLite goes on after a failed statement: e.g. no meta table yet, mid-migration
             log.debug("store revision not bumped: %s", exc.__class__.__name__)
             return
         finally:

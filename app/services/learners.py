@@ -133,6 +133,7 @@ class SearchFilters:
     date_to: date | None = None
     include_deleted: bool = True
     ids: tuple[int, ...] | None = None  # only these records (a view re-checking changed rows)
+    attention: str = ""  # only the records of this attention-list rule (deadlines.toml), as of today
 
 
 # Bounds of a search: a name is a few words, an ID or a title fragment a few dozen characters. Beyond
@@ -258,6 +259,10 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         terms.append(CompletionRow.id.in_(filters.ids))
     if filters.activity_row_id is not None:
         terms.append(CompletionRow.activity_id == filters.activity_row_id)
+    if filters.attention:
+        from app.services.attention import record_condition
+
+        terms.append(record_condition(filters.attention))
     if filters.status:
         terms.append(CompletionRow.status == filters.status)
     elif not filters.include_deleted:

@@ -42,11 +42,14 @@ from PySide6.QtWidgets import (
 from app.models.store import error_text
 from app.pars.values import format_pars_date
 from app.services.activities_view import ActivityOverview, activity_overview, activity_row_id, learner_counts
+from app.ui.activity_status_bar import StatusBarDelegate
 from app.ui.context import AppContext
 from app.wording import plural
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+COUNTS_ROLE = Qt.ItemDataRole.UserRole + 3  # {status: n}, for the stacked status bar
+MARKER_ROLE = Qt.ItemDataRole.UserRole + 4  # (records overdue, records due soon) from the attention list
 
 COLUMNS = ("Activity ID", "Title", "Type", "Start", "End", "CME credits", "Boards", "Learners")
 COL_ID, COL_TITLE, COL_TYPE, COL_START, COL_END, COL_CME, COL_BOARDS, COL_LEARNERS = range(len(COLUMNS))
@@ -78,6 +81,7 @@ class ActivityTableModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[ActivityOverview] = []
+        self._markers: dict[int, tuple[int, int]] = {}  # activity row id -> (overdue, due soon)
 
     # --- Qt model API ----------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -102,6 +106,10 @@ class ActivityTableModel(QAbstractTableModel):
             return self._sort_key(row, column)
         if role == ROW_ID_ROLE:
             return row.row_id
+        if role == COUNTS_ROLE:
+            return row.counts
+        if role == MARKER_ROLE:
+            return self._markers.get(row.row_id, (0, 0))
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_ID and row.accme_id is None:
                 if row.registration_error:
@@ -113,7 +121,11 @@ class ActivityTableModel(QAbstractTableModel):
             if column == COL_TITLE:
                 return row.title
             if column == COL_LEARNERS and row.counts:
-                return "\n".join(f"{status}: {n}" for status, n in sorted(row.counts.items()))
+                lines = [f"{status}: {n}" for status, n in sorted(row.counts.items())]
+                overdue, due = self._markers.get(row.row_id, (0, 0))
+                if overdue or due:
+                    lines.append(f"Deadlines: {overdue} overdue, {due} due soon (see the attention strip)")
+                return "\n".join(lines)
         if role == Qt.ItemDataRole.FontRole and column == COL_ID and row.accme_id is None:
             font = QFont()
             font.setItalic(True)
@@ -194,6 +206,13 @@ class ActivityTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
             self._rows.extend(added)
             self.endInsertRows()
+
+    def set_markers(self, markers: dict[int, tuple[int, int]]) -> None:
+        changed = {row_id for row_id in set(markers) | set(self._markers) if markers.get(row_id) != self._markers.get(row_id)}
+        self._markers = dict(markers)
+        for i, row in enumerate(self._rows):
+            if row.row_id in changed:
+                self.dataChanged.emit(self.index(i, COL_LEARNERS), self.index(i, COL_LEARNERS))
 
     def set_counts(self, counts: dict[int, dict[str, int]]) -> None:
         for i, row in enumerate(self._rows):
@@ -286,6 +305,8 @@ class ActivitiesTab(QWidget):
                               (COL_CME, 85), (COL_BOARDS, 150)):
             header.resizeSection(column, width)
         self.table.doubleClicked.connect(self._view_learners_at)
+        self.status_delegate = StatusBarDelegate(self.table, COUNTS_ROLE, MARKER_ROLE)  # a stacked bar, deadline markers
+        self.table.setItemDelegateForColumn(COL_LEARNERS, self.status_delegate)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
 
         self.new_button = QPushButton("New activity…", self)
@@ -340,6 +361,9 @@ class ActivitiesTab(QWidget):
     def refresh_counts(self) -> None:
         counts = self.ctx.read(learner_counts)
         self.model.set_counts(counts)
+
+    def set_attention_markers(self, markers: dict[int, tuple[int, int]]) -> None:
+        self.model.set_markers(markers)
 
     def model_counts(self) -> dict[str, int]:
         """Learner records by status over all activities, as the table currently shows them."""

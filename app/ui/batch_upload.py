@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.models import Store
+from app.pars import clock
 from app.pars.batch import ACCEPTED_TYPES
 from app.services.batch_import import BatchAnalysis, UploadHistoryView, UploadSummary
 from app.ui.context import AppContext
@@ -397,6 +398,11 @@ class BatchUploadTab(QWidget):
             counts.addWidget(label, line, pair * 2 + 1)
         counts.setColumnStretch(5, 1)
         summary_layout.addLayout(counts)
+        self.deadline_label = QLabel()  # valid records already past or near a PARS deadline
+        self.deadline_label.setObjectName("deadlineNote")
+        self.deadline_label.setWordWrap(True)
+        self.deadline_label.setVisible(False)
+        summary_layout.addWidget(self.deadline_label)
         self.problems_caption = QLabel()
         summary_layout.addWidget(self.problems_caption)
         self.problems_table = QTableWidget(0, len(PROBLEM_COLUMNS))
@@ -559,7 +565,7 @@ class BatchUploadTab(QWidget):
         self.last_rejections_button.hide()
         self._set_message("")
         self._results_note = ""
-        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or date.today(), self.ctx.actor)
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor)
         worker.results_taken.connect(self._on_results)
         worker.progress.connect(self._on_progress)
         worker.analysed.connect(self._on_analysed)
@@ -653,12 +659,13 @@ class BatchUploadTab(QWidget):
             self.summary_labels[key].setText(text)
         self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
         self._fill_problems(analysis)
+        self._show_deadlines(analysis)
         self.resend_checkbox.blockSignals(True)
         self.resend_checkbox.setChecked(False)
         self.resend_checkbox.blockSignals(False)
         still = analysis.still_rejected
         self.resend_checkbox.setText(
-            f"Also send the {still:,} row{'s' if still != 1 else ''} PARS or a board rejected before, unchanged"
+            f"Also send the {plural(still, 'row')} PARS or a board rejected before, unchanged"
         )
         self.resend_checkbox.setVisible(still > 0)
         self.attest_checkbox.setChecked(False)
@@ -681,6 +688,24 @@ class BatchUploadTab(QWidget):
                               "file again.", error=analysis.with_errors > 0)
         self._update_queue_button()
         self.analysis_ready.emit()
+
+    def _show_deadlines(self, analysis: BatchAnalysis) -> None:
+        """Before anything is queued: how many of the valid rows are already past (or near) a deadline."""
+        from app.pars.deadlines import record_warnings
+        from app.services.batch_import import RowKind
+        from app.services.history import load_domain_activities
+        from app.ui.deadline_warnings import batch_note, style_for
+
+        activities = self.ctx.read(load_domain_activities)
+        per_record = [
+            record_warnings(v.completion, activities.get(v.completion.activity_id or ""), analysis.as_of,
+                            deleting=v.kind is RowKind.DELETE)
+            for v in analysis.verdicts if v.kind in (RowKind.ADD, RowKind.DELETE)
+        ]
+        text, overdue = batch_note(per_record)
+        self.deadline_label.setText(text)
+        self.deadline_label.setStyleSheet(style_for(overdue))
+        self.deadline_label.setVisible(bool(text))
 
     def _queueable(self) -> int:
         """Rows the Queue button would queue: the valid ones, plus the rejected-before ones when asked."""

@@ -75,6 +75,7 @@ from app.pars.values import format_amount, format_pars_date, normalize_birth_dat
 from app.services import learners
 from app.services.learners import ActivityOption, LearnerMatch, LearnerRecordView, SaveResult
 from app.ui.context import AppContext
+from app.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,10 @@ _LEARNER_ATTRIBUTES = {
 
 
 def today() -> date:
-    """The date records are judged against (future dates, reporting deadlines)."""
-    return date.today()
+    """The date records are judged against (future dates, reporting deadlines): the one clock."""
+    from app.pars import clock
+
+    return clock.today()
 
 
 def issue_text(issue: Issue) -> str:
@@ -681,6 +684,13 @@ class LearnerDialog(QDialog):
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
         self.summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         outer.addWidget(self.summary)
+        self.deadline_note = QLabel(self)  # past or near a PARS deadline (app/pars/deadlines.py)
+        self.deadline_note.setObjectName("deadlineNote")
+        self.deadline_note.setWordWrap(True)
+        self.deadline_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.deadline_note.setVisible(False)
+        self.deadline_warnings: list[Any] = []
+        outer.addWidget(self.deadline_note)
         self.note = QLabel(self)
         self.note.setObjectName("noteLabel")
         self.note.setWordWrap(True)
@@ -979,6 +989,7 @@ class LearnerDialog(QDialog):
                 learners.check_record, self._for_check(), option.row_id, self.as_of, exclude_id=exclude
             )
         self._show_issues()
+        self._show_deadlines(option)
         self.validated.emit(list(self.issues))
         return self.issues
 
@@ -1014,7 +1025,7 @@ class LearnerDialog(QDialog):
         else:
             self.submit_button.setText("Save as Draft" if no_permission else "Submit")
         if self.issues:
-            lines = [f"{len(self.issues)} thing{'s' if len(self.issues) != 1 else ''} to fix before saving:"]
+            lines = [f"{plural(len(self.issues), 'thing')} to fix before saving:"]
             lines += [f"• {issue.field}: {issue_text(issue)}" for issue in self.issues]
             self.summary.setText("\n".join(lines))
             # red once the coordinator has typed something or tried to save; a fresh form just informs
@@ -1029,6 +1040,16 @@ class LearnerDialog(QDialog):
         else:
             self.summary.setText("Ready: PARS's checks pass. It is queued and sent at the next sync.")
             self.summary.setStyleSheet(f"color: {OK_COLOR};")
+
+    def _show_deadlines(self, option: Any) -> None:
+        from app.pars.deadlines import OVERDUE, record_warnings
+        from app.ui.deadline_warnings import record_note, style_for
+
+        warnings = record_warnings(self.completion(), option.activity, self.as_of) if option is not None else []
+        self.deadline_warnings = warnings
+        self.deadline_note.setText(record_note(warnings))
+        self.deadline_note.setStyleSheet(style_for(any(w.state == OVERDUE for w in warnings)))
+        self.deadline_note.setVisible(bool(warnings))
 
     def _editor_for(self, issue: Issue) -> int:
         """Which board's editor an issue belongs to: the board code its message names, else the first."""

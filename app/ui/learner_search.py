@@ -79,6 +79,11 @@ class LearnerSearchTab(RecordTableTab):
         self.clear_button = QPushButton("Clear filters", self)
         self.clear_button.setObjectName("clearFilters")
         self.clear_button.clicked.connect(self.clear_filters)
+        # set by a click on the attention strip: only the records of that rule (cleared with the filters)
+        self._attention = ""
+        self.attention_label = QLabel(self)
+        self.attention_label.setObjectName("attentionFilter")
+        self.attention_label.setVisible(False)
 
         self._make_download_button("Download filtered list", "Save every record the filters match as an Excel workbook")
         self._make_history_button()
@@ -128,6 +133,7 @@ class LearnerSearchTab(RecordTableTab):
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
         layout.addWidget(self.filter_problem)
+        layout.addWidget(self.attention_label)
         layout.addLayout(actions)
         layout.addWidget(self.table, 1)
 
@@ -171,7 +177,18 @@ class LearnerSearchTab(RecordTableTab):
             status=self.status_combo.currentData() or "",
             date_from=self._date(self.date_from),
             date_to=self._date(self.date_to),
+            attention=self._attention,
         )
+
+    def show_attention(self, rule: str, title: str) -> int:
+        """Only the records of one attention item (a click on the strip); returns how many."""
+        self._attention = ""
+        self.clear_filters()
+        self._attention = rule
+        self.attention_label.setText(f"Showing the records of “{title}” as of today. "
+                                     "<i>Clear filters</i> shows every record again.")
+        self.attention_label.setVisible(True)
+        return self.search()
 
     @staticmethod
     def _date(edit: QDateEdit) -> date | None:
@@ -192,6 +209,8 @@ class LearnerSearchTab(RecordTableTab):
         self.board_combo.setCurrentIndex(0)
         self.status_combo.setCurrentIndex(0)
         self.set_date_range(None, None)
+        self._attention = ""
+        self.attention_label.setVisible(False)
         for widget in (self.name_edit, self.id_edit, self.activity_edit, self.board_combo, self.status_combo,
                        self.date_from, self.date_to):
             widget.blockSignals(False)

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services import records, undo
+from app.services import attention, records, undo
 from app.sync.worker import SyncController
 from app.ui.activities_tab import ActivitiesTab
+from app.ui.attention_strip import AttentionStrip
 from app.ui.batch_upload import BatchUploadTab
 from app.ui.context import AppContext
 from app.ui.icons import icon
@@ -91,6 +92,10 @@ class MainWindow(QMainWindow):
             "Open <i>File → Settings…</i> to connect to ACCME PARS."
         )
         layout.addWidget(self.banner)
+        self.attention_strip = AttentionStrip(self)
+        self.attention_strip.item_clicked.connect(self.show_attention)
+        self.attention_strip.overview_requested.connect(self.open_overview)
+        layout.addWidget(self.attention_strip)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
@@ -157,6 +162,7 @@ class MainWindow(QMainWindow):
             "Gather the queued records into PARS upload files (Excel or XML) to upload on the PARS website"
         )
         self.about_action = action("About ParsDesk", self._about)
+        self.overview_action = action("Reporting overview (12 months)…", self.open_overview)
         self.undo_delete_action = action("Undo delete", self.undo_delete, QKeySequence.StandardKey.Undo, "")
         self.undo_delete_action.setEnabled(False)
 
@@ -174,6 +180,8 @@ class MainWindow(QMainWindow):
         learners.addAction(self.new_learner_action)
         learners.addAction(self.search_action)
         learners.addAction(self.delete_action)
+        learners.addSeparator()
+        learners.addAction(self.overview_action)
         sync = bar.addMenu("&Sync")
         sync.addAction(self.sync_action)
         sync.addAction(self.cancel_sync_action)
@@ -224,6 +232,9 @@ class MainWindow(QMainWindow):
         self.undo_note.setVisible(False)
         status.addWidget(self.environment_label)
         status.addWidget(self.queued_label)
+        self.attention_label = QLabel(self)  # the most urgent attention count (the strip has the rest)
+        self.attention_label.setObjectName("attentionLabel")
+        status.addWidget(self.attention_label)
         status.addWidget(self.undo_note)
         status.addWidget(self.undo_button)
         status.addPermanentWidget(self.sync_state_label)
@@ -436,6 +447,40 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
+        self.refresh_attention()
+
+    def refresh_attention(self) -> None:
+        """The attention strip, the Activities table's markers and the status bar's urgent count,
+        from one read of the attention list (deadlines as of the clock's today)."""
+        summary = self.ctx.read(attention.attention_summary)
+        self.attention = summary
+        self.attention_strip.set_summary(summary)
+        self.activities_tab.set_attention_markers(summary.by_activity)
+        urgent = summary.most_urgent
+        if summary.overdue_records:
+            text = f"⚠ {summary.overdue_records} record{'s' if summary.overdue_records != 1 else ''} past a PARS deadline"
+        elif summary.due_records:
+            text = f"{summary.due_records} record{'s' if summary.due_records != 1 else ''} due within days"
+        else:
+            text = ""
+        self.attention_label.setText(text)
+        self.attention_label.setToolTip(f"Most urgent: {urgent.title} — {urgent.action}" if urgent else "")
+        color = "#d9483b" if summary.overdue_records else "palette(text)"
+        self.attention_label.setStyleSheet(f"color: {color}; font-weight: bold;" if text else "")
+
+    def show_attention(self, rule: str, title: str) -> int:
+        """An attention item clicked: its records in Learner Search; returns how many are shown."""
+        self.tabs.setCurrentIndex(TAB_SEARCH)
+        return self.search_tab.show_attention(rule, title)
+
+    def open_overview(self) -> Any:
+        from app.ui.overview_chart import OverviewDialog
+
+        dialog = OverviewDialog(self.ctx, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        self.overview_dialog = dialog
+        return dialog
 
     @property
     def queued_count(self) -> int:

@@ -284,7 +284,7 @@ class RecordTableTab(QWidget):
         answer = QMessageBox.question(
             self,
             "Resubmit as is",
-            f"Send {count} rejected record{'s' if count != 1 else ''} again unchanged, each under a new "
+            f"Send {plural(count, 'rejected record')} again unchanged, each under a new "
             "credit ID? Do this when the reason clears with time (e.g. 661: the board does not know the "
             "learner yet); otherwise correct the record first.",
         )
