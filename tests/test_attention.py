@@ -129,3 +129,21 @@ def test_an_accepted_store_needs_no_attention(store):
 
         s.execute(OutboxRow.__table__.delete())
     assert items_by_rule(store, DECEMBER_20) == {}
+
+
+def test_abpmr_points_on_an_activity_that_started_before_2025_are_listed_as_overdue(store):
+    from decimal import Decimal
+
+    from app.pars.domain import BoardPart
+    from tests.learner_support import add_activity, completion, store_record
+
+    abpmr = (("ABPMR", Decimal("8"), ("Lifelong Learning",)),)
+    early = add_activity(store, accme_id="423456789", start=date(2024, 12, 31), end=date(2025, 3, 31), boards=abpmr)
+    eligible = add_activity(store, accme_id="523456789", start=date(2025, 1, 1), end=date(2025, 3, 31), boards=abpmr)
+    part = [BoardPart("ABPMR", "P-1", Decimal("8"), {"Lifelong Learning": None})]
+    late_one = store_record(store, early, completion("Pat", "Rehab", completed=date(2025, 2, 1), boards=part))
+    store_record(store, eligible, completion("Pia", "Rehab", completed=date(2025, 2, 1), boards=part))
+    item = items_by_rule(store, date(2025, 2, 3))["abpmr_activity_start"]
+    assert (item.count, item.overdue, item.deadline) == (1, 1, date(2025, 1, 1))
+    with store.session() as s:
+        assert item.credit_ids == (s.get(CompletionRow, late_one).credit_id,)

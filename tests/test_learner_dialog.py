@@ -310,3 +310,21 @@ def _abim(board_id: str):
     from app.pars.domain import BoardPart
 
     return BoardPart("ABIM", board_id, Decimal("8"), {"Medical Knowledge": None})
+
+
+def test_a_board_id_that_differs_from_the_learner_list_is_noted_next_to_it(qtbot, store):
+    activity = recent_activity(store)
+    store_record(store, activity, completion("Ada", "Lovelace", license_id="A12345", completed=_recent(),
+                                             boards=[_abim("123456")]), status=Status.ACCEPTED)
+    dialog = LearnerDialog(make_context(store), None, activity)
+    qtbot.addWidget(dialog)
+    board = dialog.add_board("ABIM")
+    _type(qtbot, board.board_id, "654321")
+    with qtbot.waitSignal(dialog.match_finished, timeout=5_000):
+        _type(qtbot, dialog.first_name, "Ada")
+        _type(qtbot, dialog.last_name, "Lovelace")
+        _type(qtbot, dialog.license_id, "A12345")
+    assert dialog.match_differences() == {
+        "Certifying Board ID ABIM": "Your learner list has 123456 on file for this learner; this record sends 654321."
+    }
+    assert board.board_id.text() == "654321" and not board.match_note.isHidden()

@@ -412,3 +412,21 @@ def test_open_next_rejected_walks_through_the_rejected_records_one_by_one(qtbot,
     with qtbot.waitSignal(third.saved):
         qtbot.mouseClick(third.submit_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "No rejected record" in tab.note_label.text(), timeout=3_000)
+
+
+def test_right_click_on_a_rejected_row_offers_resubmit_as_is(qtbot, store, monkeypatch):
+    from PySide6.QtWidgets import QMenu
+
+    activity = recent_activity(store)
+    ada = _rejected_661(store, activity, "Ada", "Lovelace", "A1")
+    tab = _tab(qtbot, store)
+    rect = tab.table.visualRect(tab.model.index(tab.model.row_of(ada), 1))
+    tab._context_menu(rect.center())
+    menu = next(m for m in tab.findChildren(QMenu) if m.isVisible())
+    actions = {a.text(): a for a in menu.actions()}
+    assert "Correct and resubmit…" in actions and "Resubmit as is" in actions
+    monkeypatch.setattr(tab, "confirm_resubmit", lambda count: count == 1)
+    actions["Resubmit as is"].trigger()
+    menu.close()
+    with store.session() as s:
+        assert s.scalar(select(CompletionRow.id).where(CompletionRow.replaces_id == ada)) is not None

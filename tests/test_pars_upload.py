@@ -306,3 +306,34 @@ def test_commands_export_upload_and_upload_results(
         reopened.close()
     assert cli_main(["upload-results", str(tmp_path / "missing.xlsx"), "--db", str(store.path)]) == 2
     assert cli_main(["export-upload", str(tmp_path / "no such folder"), "--db", str(store.path)]) == 2
+
+
+def test_import_command_knows_pars_results_and_corrected_workbooks(
+    store: Store, activity: int, out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, too_many = queue_records(store, activity, 2, spec=lambda n: RecordSpec(cme_credits=Decimal(8 + n)))
+    [prepared] = _prepare(store, out).files
+    rejections = tmp_path / "rejections.xlsx"
+    with running_sandbox(activities=[SANDBOX_ACTIVITY]) as sandbox:
+        _upload_to_sandbox(sandbox, prepared.path, rejections)
+    workbook = load_workbook(rejections)
+    sheet = workbook["Sheet1"]
+    headers = [c.value for c in sheet[2]]
+    sheet.cell(3, headers.index("Number of CME Credits") + 1).value = "8"
+    corrected = tmp_path / "corrected.xlsx"
+    workbook.save(corrected)
+    store.close()
+
+    args = ["--db", str(store.path), "--as-of", "2026-02-15"]
+    assert cli_main(["import", str(rejections), *args]) == 0  # unchanged: a status update, nothing queued
+    assert "unchanged" in capsys.readouterr().out
+    assert cli_main(["import", str(corrected), *args]) == 0  # corrected: a resubmission is queued
+    printed = capsys.readouterr().out
+    assert "corrected" in printed and "1 queued" in printed
+    reopened = Store.open(store.path)
+    try:
+        now = statuses(reopened)
+        assert now[too_many] == "Rejected" and now[good] == "Uploaded by file"
+        assert sorted(now.values()).count("Queued") == 1
+    finally:
+        reopened.close()

@@ -199,3 +199,24 @@ def test_without_a_keyring_the_dialog_says_so_and_keeps_the_password_unsaved(qtb
     assert seen and "The password was not saved" in seen[0] and "keyring" in seen[0]
     assert dialog.isVisible()  # nothing half-saved: the user can fix it or cancel
     assert not AppSettings.load().configured
+
+
+def test_how_the_office_reaches_pars_is_chosen_per_environment(qtbot, store):
+    ctx = make_context(store)
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    assert dialog.route_combo.currentData() == "web-services"  # the default
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-production"))
+    dialog.route_combo.setCurrentIndex(dialog.route_combo.findData("upload-files"))
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-sandbox"))
+    assert dialog.route_combo.currentData() == "web-services"  # each environment has its own
+    dialog.environment_combo.setCurrentIndex(dialog.environment_combo.findData("accme-production"))
+    assert dialog.route_combo.currentData() == "upload-files"
+    QTest.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+
+    loaded = AppSettings.load()
+    assert loaded.route("accme-production") == "upload-files"
+    assert loaded.route("accme-sandbox") == loaded.route("local") == "web-services"
+    again = SettingsDialog(ctx)
+    qtbot.addWidget(again)
+    assert again.selected_environment() == "accme-production" and again.route_combo.currentData() == "upload-files"

@@ -68,7 +68,8 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
     assert "upload files" in window.sync_state_label.text()
     assert "upload files" in window.environment_label.text()
 
-    window.prepare_upload_action.trigger()
+    with qtbot.waitSignal(upload.upload_prepared, timeout=30_000):
+        window.prepare_upload_action.trigger()  # in a worker thread
     assert window.tabs.currentWidget() is upload
     [first] = list(folder.iterdir())
     assert first.suffix == ".xlsx" and first.name in upload.message_label.text()
@@ -110,7 +111,8 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
     corrected, status = saved.args
     assert status == "Queued" and corrected != too_many
 
-    window.prepare_upload_action.trigger()
+    with qtbot.waitSignal(upload.upload_prepared, timeout=30_000):
+        window.prepare_upload_action.trigger()
     second = next(p for p in folder.iterdir() if p != first)
     window.tabs.setCurrentWidget(summary)
     qtbot.waitUntil(lambda: summary.model.row_of(corrected) is not None

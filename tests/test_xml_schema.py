@@ -175,3 +175,21 @@ def test_the_web_service_payload_is_the_same_valid_document() -> None:
     completions = [xml_codec.parse_report(report) for report in protocol.report_elements_from_request(body)]
     assert [c.credit_id for c in completions] == ["ccid:1234567:cme-1", "ccid:1234567:rems-5"]
     assert [c.action for c in completions] == [RecordAction.ADD, RecordAction.DELETE]
+
+
+def test_an_xml_upload_file_and_the_xml_export_are_valid(store, tmp_path: Path) -> None:
+    from app.services.export import export_filtered_xml
+    from app.services.learners import SearchFilters
+    from app.services.pars_upload import prepare_upload, store_runner
+    from sync_support import RecordSpec, add_activity, queue_records
+
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3, spec=lambda n: RecordSpec(
+        board=("ABIM", "100001", Decimal("8"), {"Medical Knowledge": "8"}) if n == 1 else None))
+    with store.session() as session:
+        export_filtered_xml(session, tmp_path / "export.xml", SearchFilters())
+    assert schema_errors((tmp_path / "export.xml").read_bytes()) == ("v1", [])
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    [prepared] = prepare_upload(store_runner(store), folder, file_format="xml").files
+    assert schema_errors(prepared.path.read_bytes()) == ("v1", [])

@@ -90,6 +90,18 @@ def run(args: argparse.Namespace) -> int:
     store = open_store("import", args.db, create=True)
     user = _user_name()
     try:
+        if file.suffix.lower() == ".xlsx":
+            # PARS's rejection workbook for an upload file (the upload-file route): unchanged, it is a
+            # status update and nothing is queued; corrected, its rejections are recorded first so that
+            # the corrected rows become resubmissions.
+            from app.services.pars_upload import take_in_results_in_store
+
+            check, applied = take_in_results_in_store(store, file, actor=user)
+            if check.kind == "results" and applied is not None:
+                print(f"{file.name}: {check.describe()} {applied.summary()} Nothing was queued.")
+                return EXIT_OK
+            if check.kind == "corrected":
+                print(check.describe())
         with store.session() as session:
             analysis = analyse(session, batch, as_of)
         with store.transaction() as session:

@@ -666,18 +666,33 @@ def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -
     board, at most two credit types): see `fits_one_row`.
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = DATA_SHEET
-    _sheet_layout(sheet, template_headers())
+    # Write-only mode streams the rows: 5,000 records in a fraction of the time of a normal workbook.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(DATA_SHEET)
+    headers = template_headers()
+    for index, header in enumerate(HEADERS, start=1):
+        dimension = sheet.column_dimensions[get_column_letter(index)]
+        dimension.width = _WIDTHS.get(header, max(14, len(header) + 2))
+    sheet.freeze_panes = "A3"
+
+    def text(value: str, **style: object) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # a value such as "=1+1" stays text, never a formula
+        for name, setting in style.items():
+            setattr(cell, name, setting)
+        return cell
+
+    sheet.append([text(GUIDANCE, font=Font(italic=True), alignment=Alignment(vertical="top"))])
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    sheet.append([text(header, font=Font(bold=True), fill=fill) for header in headers])
     written: list[list[str]] = []
     for completion in completions:
         values = completion_to_values(completion)
-        sheet.append(values)
-        for cell in sheet[sheet.max_row]:
-            cell.data_type = "s"  # a value such as "=1+1" stays text
-            cell.number_format = "@"
+        sheet.append([text(value) for value in values])
         written.append(values)
     with private_output(path) as handle:  # owner-only: the rows hold dates of birth
         workbook.save(handle)

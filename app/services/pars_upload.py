@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -125,9 +125,13 @@ class _Pending:
 # --------------------------------------------------------------------------------------------- prepare
 
 
-def _claimable(session: Session, file_format: str) -> tuple[list[OutboxRow], int, int]:
-    """Up to MAX_RECORDS outbox rows that can go in a file now, oldest first; also how many must wait
-    for the XML format and for their activity's registration."""
+_Claim = tuple[OutboxRow, CompletionRow, Completion]
+
+
+def _claimable(session: Session, file_format: str) -> tuple[list[_Claim], int, int]:
+    """Up to MAX_RECORDS outbox rows that can go in a file now, oldest first, with their records as they
+    go in the file (a delete repeats what was sent); also how many must wait for the XML format and for
+    their activity's registration."""
     from app.pars.excel import fits_one_row
 
     pairs = session.execute(
@@ -138,7 +142,7 @@ def _claimable(session: Session, file_format: str) -> tuple[list[OutboxRow], int
         .options(selectinload(CompletionRow.activity), selectinload(CompletionRow.boards),
                  selectinload(CompletionRow.rems))
     ).all()
-    taken: list[OutboxRow] = []
+    taken: list[_Claim] = []  # strong references: the session's identity map holds weak ones
     need_xml = unregistered = 0
     seen: set[int] = set()
     for outbox, row in pairs:
@@ -147,12 +151,13 @@ def _claimable(session: Session, file_format: str) -> tuple[list[OutboxRow], int
         if row.activity.accme_id is None:
             unregistered += 1
             continue
-        if file_format == "xlsx" and not fits_one_row(completion_to_domain(row)):
+        completion = completion_to_domain(row, action=RecordAction(outbox.action))
+        if file_format == "xlsx" and not fits_one_row(completion):
             need_xml += 1
             continue
         if len(taken) < MAX_RECORDS:
             seen.add(row.id)
-            taken.append(outbox)
+            taken.append((outbox, row, completion))
     return taken, need_xml, unregistered
 
 
@@ -173,13 +178,14 @@ def claim_next_file(
     file beside the final one. Commit, then `publish` it; on any error, `discard` it."""
     if file_format not in FORMATS:
         raise UploadRouteError(f"unknown upload file format {file_format!r}; use xlsx or xml")
-    outbox_rows, need_xml, unregistered = _claimable(session, file_format)
-    if not outbox_rows:
+    taken, need_xml, unregistered = _claimable(session, file_format)
+    if not taken:
         return None, need_xml, unregistered
     name = _file_name(session, out_dir, file_format, now)
-    records = [session.get(CompletionRow, outbox.completion_id) for outbox in outbox_rows]
+    outbox_rows = [outbox for outbox, _, _ in taken]
+    records = [row for _, row, _ in taken]
     actions = [RecordAction(outbox.action) for outbox in outbox_rows]
-    completions = [completion_to_domain(row, action=action) for row, action in zip(records, actions)]
+    completions = [completion for _, _, completion in taken]
 
     handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=out_dir)  # owner-only
     os.close(handle)
@@ -199,16 +205,30 @@ def claim_next_file(
         session.add(pars_file)
         session.flush()
         first_row = 3 if file_format == "xlsx" else 1
+        lines, events, changes = [], [], []
+        stamp = utcnow()
         for index, (row, action, cells) in enumerate(zip(records, actions, values)):
             number = first_row + index
-            session.add(ParsFileLine(file_id=pars_file.id, row_number=number, completion_id=row.id,
-                                     action=action.value, credit_id=row.credit_id, values=cells))
+            lines.append(dict(file_id=pars_file.id, row_number=number, completion_id=row.id,
+                              action=action.value, credit_id=row.credit_id, values=cells, outcome=None))
             status = Status.UPLOADED if action is RecordAction.ADD else Status.DELETE_UPLOADED
             where = f"row {number}" if file_format == "xlsx" else f"record {number}"
             verb = "Delete" if action is RecordAction.DELETE else "Add"
-            set_status(session, row, status, source=SOURCE, actor=actor,
-                       message=f"{verb} in upload file {name}, {where}")
-        session.flush()
+            message = f"{verb} in upload file {name}, {where}"
+            # what records.set_status writes, in three statements for thousands of records
+            events.append(dict(completion_id=row.id, at=stamp, status=status.value, source=SOURCE, actor=actor,
+                               code=None, message=message))
+            changes.append(dict(row_id=row.id, status=status.value, message=message))
+        session.execute(insert(ParsFileLine), lines)
+        session.execute(insert(StatusEvent), events)
+        session.connection().execute(
+            update(CompletionRow.__table__).where(CompletionRow.__table__.c.id == bindparam("row_id"))
+            .values(status=bindparam("status"), status_code=None, status_message=bindparam("message"),
+                    status_source=SOURCE, updated_at=stamp),
+            changes,
+        )
+        for row in records:  # the session's copies are stale now
+            session.expire(row)
     except BaseException:
         temp_path.unlink(missing_ok=True)
         raise

@@ -139,6 +139,39 @@ class AnalysisWorker(QObject):
         return check.kind == "results"
 
 
+class PrepareWorker(QObject):
+    """Gathers the queued records into PARS upload files in a worker thread (its own store connection,
+    one transaction per file)."""
+
+    prepared = Signal(object)  # PrepareReport
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, store: Store, folder: Path, file_format: str, environment: str, actor: str | None) -> None:
+        super().__init__()
+        self._store = store
+        self._folder = folder
+        self._format = file_format
+        self._environment = environment
+        self._actor = actor
+
+    @Slot()
+    def run(self) -> None:
+        from app.services.pars_upload import UploadRouteError, prepare_upload, store_runner
+
+        try:
+            report = prepare_upload(store_runner(self._store), self._folder, file_format=self._format,
+                                    environment=self._environment, actor=self._actor)
+            self.prepared.emit(report)
+        except UploadRouteError as exc:
+            self.failed.emit(str(exc))
+        except Exception:  # a bug or an environment failure: keep the app alive, say it in one line
+            log.exception("preparing PARS upload files failed")
+            self.failed.emit("The upload files could not be prepared; every record stays queued (see the log).")
+        finally:
+            self.finished.emit()
+
+
 class CommitWorker(QObject):
     """Stores the upload and queues its valid rows in one transaction, in a worker thread
     (commit_upload opens that thread's own Session)."""
@@ -266,6 +299,7 @@ class BatchUploadTab(QWidget):
     processing_cancelled = Signal()
     upload_committed = Signal(int)  # upload id, after the valid records were queued
     busy_changed = Signal(bool)
+    upload_prepared = Signal(object)  # PrepareReport, after "Prepare upload for PARS"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -274,7 +308,7 @@ class BatchUploadTab(QWidget):
         self.analysis: BatchAnalysis | None = None
         self._file: Path | None = None
         self._thread: QThread | None = None
-        self._worker: AnalysisWorker | CommitWorker | None = None
+        self._worker: AnalysisWorker | CommitWorker | PrepareWorker | None = None
         self._last_upload_id: int | None = None
         self._results_note = ""  # what a corrected PARS rejection workbook told before its analysis
         self._pars_files: list = []
@@ -573,7 +607,7 @@ class BatchUploadTab(QWidget):
         worker.cancelled.connect(self._on_cancelled)
         self._start(worker, f"Reading {self._file.name}…")
 
-    def _start(self, worker: AnalysisWorker | CommitWorker, caption: str) -> None:
+    def _start(self, worker: AnalysisWorker | CommitWorker | PrepareWorker, caption: str) -> None:
         thread = QThread(self)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -925,31 +959,37 @@ class BatchUploadTab(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Folder for the PARS upload files")
         return Path(folder) if folder else None
 
-    def prepare_upload(self, folder: Path | None = None) -> object | None:
-        """Queued records into PARS upload files (the chosen format); returns the PrepareReport."""
-        from app.services.pars_upload import UploadRouteError, file_record_ids, prepare_upload
-
+    def prepare_upload(self, folder: Path | None = None) -> bool:
+        """Queued records into PARS upload files (the chosen format), in a worker thread; `upload_prepared`
+        follows. Returns False when nothing was started."""
         if self.is_busy:
             self._set_message("Another file is still being processed; wait for it or cancel it first.", error=True)
-            return None
+            return False
         folder = folder or self.choose_folder()
         if folder is None:
-            return None
-        try:
-            report = prepare_upload(self.ctx.write, folder, file_format=str(self.upload_format_combo.currentData()),
-                                    environment=self.ctx.environment, actor=self.ctx.actor)
-        except UploadRouteError as exc:
-            self._set_message(str(exc), error=True)
-            return None
-        self._set_message(report.summary())
+            return False
+        self._set_message("")
+        worker = PrepareWorker(self.ctx.store, folder, str(self.upload_format_combo.currentData()),
+                               self.ctx.environment, self.ctx.actor)
+        worker.prepared.connect(self._on_prepared)
+        worker.failed.connect(self._on_failed)
+        self._start(worker, "Preparing the upload files for PARS…")
+        self.cancel_button.setEnabled(False)  # one short transaction per file: it finishes or changes nothing
+        return True
+
+    @Slot(object)
+    def _on_prepared(self, report: object) -> None:
+        from app.services.pars_upload import file_record_ids
+
+        self._set_message(report.summary())  # type: ignore[attr-defined]
         self.pars_files_button.setChecked(True)
         self.refresh_pars_files()
         changed: list[int] = []
-        for prepared in report.files:
+        for prepared in report.files:  # type: ignore[attr-defined]
             changed.extend(self.ctx.read(file_record_ids, prepared.file_id))
         if changed:
             self.ctx.notify_records_changed(changed)
-        return report
+        self.upload_prepared.emit(report)
 
     @Slot(bool)
     def _toggle_pars_files(self, shown: bool) -> None:

@@ -50,6 +50,7 @@ _RECORD_FLUSH_MS = 150  # how long record changes from the worker are gathered b
 _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
+_ATTENTION_REFRESH_MS = 1_500  # the attention strip re-reads its list at most this often
 STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
 
 
@@ -115,6 +116,12 @@ class MainWindow(QMainWindow):
         self._status_timer.timeout.connect(self.refresh_status)
         self._sync_timer = QTimer(self)
         self._sync_timer.timeout.connect(self._periodic_sync)
+        # the attention list is a dozen counting queries: re-read at most every 1.5 s, and not while a
+        # sync is reporting changes (that would take GUI time from the sync); once it ends
+        self._attention_timer = QTimer(self)
+        self._attention_timer.setSingleShot(True)
+        self._attention_timer.setInterval(_ATTENTION_REFRESH_MS)
+        self._attention_timer.timeout.connect(self._attention_due)
         self._closing = False
         self.last_message: Any = None  # the message box or dialog the window opened last (tests look at it)
         self._first_sync_scheduled = False
@@ -135,6 +142,7 @@ class MainWindow(QMainWindow):
 
         self._restore_state()
         self.refresh_status()
+        self.refresh_attention()
         self._tab_changed(self.tabs.currentIndex())
 
     # --- construction ----------------------------------------------------------------------------
@@ -447,7 +455,16 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(self.ctx.demo and self.ctx.environment == "local")
         self.queued_label.setText(f"{queued} queued" if queued else "Nothing queued")
         self.last_sync_label.setText(f"Last sync: {_format_time(last)}" if last else "Never synced")
-        self.refresh_attention()
+        if not self._attention_timer.isActive():
+            self._attention_timer.start()
+
+    def _attention_due(self) -> None:
+        if self._closing:
+            return
+        if self.sync_running:
+            self._attention_timer.start()  # again after the sync
+        else:
+            self.refresh_attention()
 
     def refresh_attention(self) -> None:
         """The attention strip, the Activities table's markers and the status bar's urgent count,
@@ -694,7 +711,7 @@ class MainWindow(QMainWindow):
         for tab in (self.summary_tab, self.search_tab):
             tab.shutdown_export()  # a download still being written is abandoned; its target stays untouched
         # closing: no view needs the last changes any more, and nothing may touch the store after this
-        for timer in (self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
+        for timer in (self._attention_timer, self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
             timer.stop()
         self.save_state()
         _release_full_collections()

@@ -10,6 +10,7 @@ subclass builds its own widgets in its own order (the order is the keyboard focu
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.pars.domain import Status
 from app.services import learners
 from app.services.learners import LearnerRecordView, ResubmitOutcome, SortKey
 from app.ui.context import AppContext
@@ -318,6 +320,11 @@ class RecordTableTab(QWidget):
     def _next_rejected_row(self) -> int | None:
         """The first rejected, not yet resubmitted row after the current one (wrapping round),
         loading further pages as needed."""
+        filters = self.model.filters
+        if filters is None or not self.ctx.read(
+            learners.count_records, dataclasses.replace(filters, status=Status.REJECTED.value)
+        ):
+            return None  # none at all: no need to page through a large result to find that out
         current = self.table.currentIndex().row() if self.table.currentIndex().isValid() else -1
         row = current + 1
         looked = 0
@@ -412,6 +419,8 @@ class RecordTableTab(QWidget):
         open_text = "Correct and resubmit…" if record.is_rejected and record.replaced_by_id is None else "Open…"
         menu.addAction(open_text, lambda: self.open_row(index.row()))
         menu.addAction("History…", self.show_history)
+        if self.resubmit_button is not None and record.is_rejected and record.replaced_by_id is None:
+            menu.addAction("Resubmit as is", self.resubmit_selected)
         self._add_menu_actions(menu, record)
         menu.addSeparator()
         menu.addAction("Delete", self.delete_selected)
