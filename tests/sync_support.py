@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 
 from app.models import ActivityBoardRow, ActivityRow, CompletionRow, LearnerRow, OutboxRow, StatusEvent, Store
 from app.models.schema import CompletionBoardRow, utcnow
+from app.pars import protocol
 from app.pars.client import ParsAuthError, ParsClient, ParsUnavailable, RecordResult
 from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS
 from app.pars.domain import Activity, BoardRegistration, Completion, RecordAction, Status
@@ -221,6 +222,9 @@ class ScriptedPars:
     activities: list[str] = field(default_factory=list)
     refuse_activity: str | None = None
     refuse_deletes: dict[str, tuple[int, str]] = field(default_factory=dict)  # creditID -> code, message
+    # creditID -> code, message: a request holding this record is refused as a whole (a Fault)
+    refuse_request: dict[str, tuple[int, str]] = field(default_factory=dict)
+    refused_requests: int = 0
 
     def _next(self, operation: str) -> str:
         self.calls.append(operation)
@@ -246,6 +250,13 @@ class ScriptedPars:
 
     def save_learner_activity(self, records: list[tuple[RecordAction, Completion]]) -> list[RecordResult]:
         outcome = self._next("SaveLearnerActivity")
+        protocol.save_learner_activity_request(SANDBOX_DEMO_CREDENTIALS, records)  # written as the client does
+        for _, completion in records:
+            if completion.credit_id in self.refuse_request:
+                from app.pars.client import ParsRequestError
+
+                self.refused_requests += 1
+                raise ParsRequestError(*self.refuse_request[completion.credit_id])
         results = [self._one(action, completion) for action, completion in records]
         if outcome == "lost":
             raise ParsUnavailable("ReadTimeout", maybe_delivered=True)

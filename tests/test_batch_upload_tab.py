@@ -31,6 +31,8 @@ from tests.batch_support import (
 )
 from tests.sync_support import running_sandbox, sandbox_client
 from tests.ui_support import make_context
+from tests.xlsx_support import template_rows, write_compound_file
+from tests.xlsx_support import write_xlsx as write_guarded_xlsx
 
 # People of the sandbox's demo registry, so that the boards accept them.
 AVERY = dict(First_Name="Avery", Last_Name="Morgan", Date_of_Birth="03/14", Licensing_State="MD",
@@ -337,6 +339,12 @@ HOSTILE = {
     "many.xlsx": (_too_many_rows, "5,001"),
     "empty.xlsx": (lambda p: p.write_bytes(b""), "empty"),
     "noheader.xlsx": (_no_header, "no header row"),
+    # Without the pre-scan this one aborted the whole app (python-calamine asked for 512 GB).
+    "bomb.xlsx": (lambda p: write_guarded_xlsx(p, template_rows(
+        '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>')), "reaches column XFD"),
+    "old.xlsx": (lambda p: write_compound_file(p, {"Workbook": b"\x09\x08" + b"\0" * 100}), "save it as .xlsx"),
+    "formula.xlsx": (lambda p: write_guarded_xlsx(p, template_rows('<row r="4"><c r="I4"><f>1+1</f></c></row>')),
+                     "open it in Excel and save it"),
 }
 
 

@@ -168,7 +168,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "zip bomb": (zip_bomb, "zip bomb"),
     "billion laughs": (billion_laughs, "declares a DOCTYPE"),
     "external entity": (external_entity, "declares a DOCTYPE"),
-    "entity in an xlsx sheet": (entity_in_xlsx_sheet, "could not be read as an Excel workbook"),
+    "entity in an xlsx sheet": (entity_in_xlsx_sheet, "declares a DOCTYPE or entity, which Excel never writes"),
     "not xml": (not_xml, "is not well-formed XML"),
     "5,001 rows": (too_many_rows, "The file has 5,001 learner records; PARS accepts at most 5,000 per file."),
     "5,001 xml reports": (too_many_reports, "The file has 5,001 learner records; PARS accepts at most 5,000"),

@@ -148,7 +148,7 @@ def test_geometry_tab_and_column_widths_are_remembered(qtbot, store):
 
 def test_closing_during_a_sync_stops_it_and_loses_nothing(qtbot, store):
     activity = add_activity(store, accme_id="123456789")
-    ids = queue_records(store, activity, 1500)  # three batches of 500
+    ids = queue_records(store, activity, 5000)  # ten batches of 500, a few at PARS at once
     with running_sandbox(latency_ms=300) as sandbox:
         ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
         window = make_window(qtbot, ctx)
@@ -239,7 +239,7 @@ def test_first_start_opens_the_demo_store_and_syncs_with_the_built_in_sandbox(qt
 
 def test_cancel_sync_stops_part_way_and_keeps_the_rest_queued(qtbot, store):
     activity = add_activity(store, accme_id="123456789")
-    ids = queue_records(store, activity, 1500)
+    ids = queue_records(store, activity, 5000)  # ten batches of 500, a few at PARS at once
     with running_sandbox(latency_ms=300) as sandbox:
         ctx = make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url, timeout=30))
         window = make_window(qtbot, ctx)

@@ -337,3 +337,23 @@ def test_import_command_knows_pars_results_and_corrected_workbooks(
         assert sorted(now.values()).count("Queued") == 1
     finally:
         reopened.close()
+
+
+def test_pars_results_without_the_credit_id_column_are_matched_by_content(
+    store: Store, activity: int, out: Path, tmp_path: Path
+) -> None:
+    good, too_many = queue_records(store, activity, 2, spec=lambda n: RecordSpec(cme_credits=Decimal(8 + n)))
+    [prepared] = _prepare(store, out).files
+    rejections = tmp_path / "rejections.xlsx"
+    with running_sandbox(activities=[SANDBOX_ACTIVITY]) as sandbox:
+        _upload_to_sandbox(sandbox, prepared.path, rejections)
+    workbook = load_workbook(rejections)
+    sheet = workbook["Sheet1"]
+    headers = [c.value for c in sheet[2]]
+    sheet.delete_cols(headers.index("Credit ID") + 1)  # a PARS that keeps only its own columns
+    stripped = tmp_path / "stripped.xlsx"
+    workbook.save(stripped)
+    with store.transaction() as s:
+        check, applied = take_in_results(s, stripped)
+    assert check.kind == "results" and applied.rejected == 1
+    assert statuses(store)[too_many] == "Rejected"

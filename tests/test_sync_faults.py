@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -219,6 +220,54 @@ def test_flaky_slow_pars_gets_every_record_exactly_once(store):
         seen = sandbox_records(sandbox)
     assert report.left_in_outbox == 0, f"still queued after {passes} passes"
     assert passes > 1 and resent_after_lookup > 0  # failures happened and went through recovery
+    local = statuses_by_credit_id(store)
+    assert sorted(seen) == sorted(local)
+    assert {credit_id: entry["received"] for credit_id, entry in seen.items() if entry["received"] != 1} == {}
+    assert {credit_id: entry["status"] for credit_id, entry in seen.items()} == local
+
+
+class _CountingClient:
+    """A real sandbox client that records how many requests are out at the same moment."""
+
+    lock = threading.Lock()
+    active = 0
+    most = 0
+
+    def __init__(self, url: str) -> None:
+        self._client = sandbox_client(url, max_retries=0)
+
+    def send_learner_activity(self, document: bytes, count: int):  # noqa: ANN201
+        cls = type(self)
+        with cls.lock:
+            cls.active += 1
+            cls.most = max(cls.most, cls.active)
+        try:
+            return self._client.send_learner_activity(document, count)
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._client, name)
+
+
+def test_batches_in_flight_at_once_on_a_flaky_pars_still_send_every_record_exactly_once(store):
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 600)
+    with running_sandbox(fail_rate=0.3, latency_ms=40) as sandbox:
+        passes = 0
+        while passes < 40:
+            passes += 1
+            engine = SyncEngine(store, _CountingClient(sandbox.url), batch_size=25, in_flight=4,
+                                client_factory=lambda: _CountingClient(sandbox.url))
+            with engine:
+                report = engine.run(poll=False)
+            if report.left_in_outbox == 0 and report.errors == 0:
+                break
+        seen = sandbox_records(sandbox)
+    assert report.left_in_outbox == 0, f"still queued after {passes} passes"
+    assert _CountingClient.most > 1  # batches really were at PARS at the same time
+    assert not any(row.in_flight for row in outbox_rows(store))
     local = statuses_by_credit_id(store)
     assert sorted(seen) == sorted(local)
     assert {credit_id: entry["received"] for credit_id, entry in seen.items() if entry["received"] != 1} == {}

@@ -164,7 +164,8 @@ SINGLE_FAULTS = [
     ("631 no completion date", with_record(completion_date=None), 631, F_COMPLETION_DATE, "missing"),
     ("632 no board points", with_board(points=None), 632, F_BOARD_POINTS, "ABIM points"),
     ("632 no CME credits", with_record(cme=CmePart(None)), 632, F_CME_CREDITS, "CME credits"),
-    ("670 board not registered", with_board(board="ABPMR", credit_types={}), 670, F_BOARD, "ABPMR"),
+    ("670 board not registered", with_board(board="ABPMR", credit_types={"Lifelong Learning": None}), 670, F_BOARD,
+     "ABPMR"),
     ("671 not a date", with_record(completion_date="13-45-2026"), 671, F_COMPLETION_DATE, "'13-45-2026'"),
     ("671 not MM-DD-YYYY", with_record(completion_date="2026/06/01"), 671, F_COMPLETION_DATE, "MM-DD-YYYY"),
     ("673 points not a number", with_board(points="two"), 673, F_BOARD_POINTS, "'two'"),
@@ -206,11 +207,19 @@ def test_each_fault_gives_its_code_field_and_message(mutate, code, field, words)
 
 
 def test_every_problem_is_reported_not_just_the_first():
-    completion = make_completion(action="Update", credit_id=None, completion_date="31-31-2026")
+    completion = make_completion(credit_id=None, completion_date="31-31-2026")
     completion.learner.first_name = None
     completion.boards[0].points = D("1.3")
     completion.cme = CmePart(D("5"))
-    assert sorted(codes(check(completion))) == [602, 622, 650, 671, 674, 675]
+    assert sorted(codes(check(completion))) == [622, 650, 671, 674, 675]
+
+
+def test_an_update_row_is_602_without_a_spurious_650():
+    """Only Add and Delete carry a creditID; for an action PARS does not know, 602 says it all."""
+    completion = make_completion(action="Update", credit_id=None)
+    issues = check(completion)
+    assert [(issue.code, issue.field) for issue in issues] == [(602, F_ACTION)]
+    assert "'Update' is not valid" in issues[0].message
 
 
 def test_messages_never_repeat_the_birth_date_or_license_number():
@@ -424,15 +433,26 @@ def test_locally_created_activity_without_id_is_not_an_error():
     assert check(make_completion(activity_id=None), activity) == []
 
 
-def test_several_registered_credit_types_need_a_choice():
+def test_a_board_part_without_a_credit_type_is_677():
+    """PARS: at least one credit certificate per learner completion, whatever the activity offers."""
     activity = make_activity(boards=(BoardRegistration("ABIM", D("10"), ("Medical Knowledge", "Patient Safety")),))
     completion = make_completion(cme=False)
     completion.boards[0].credit_types = {}
     issues = check(completion, activity)
-    assert codes(issues) == [676] and "Choose the ABIM credit type" in issues[0].message
+    assert [(issue.code, issue.field) for issue in issues] == [(677, F_CREDIT_TYPE)]
+    assert "Choose the ABIM credit type" in issues[0].message
+    assert "Medical Knowledge, Patient Safety" in issues[0].message
     single = make_completion(cme=False)
     single.boards[0].credit_types = {}
-    assert check(single) == []
+    assert codes(check(single)) == [677]
+
+
+def test_the_same_credit_type_twice_in_one_record_is_678():
+    completion = make_completion(cme=False)
+    completion.boards[0].repeated_types = ["Medical Knowledge"]
+    issues = check(completion)
+    assert [(issue.code, issue.field) for issue in issues] == [(678, F_CREDIT_TYPE)]
+    assert "'Medical Knowledge' appears twice" in issues[0].message
 
 
 def test_retired_credit_type_is_named_as_retired():

@@ -284,12 +284,20 @@ class ParsClient:
         """Send adds and deletes in one request; one RecordResult per record, in the same order."""
         if not records:
             return []
-        document = protocol.save_learner_activity_request(self.credentials, records)
-        body = self._call(SAVE_LEARNER_ACTIVITY, document, idempotent=True, count=len(records))
+        return self.send_learner_activity(self.learner_activity_request(records), len(records))
+
+    def learner_activity_request(self, records: list[tuple[RecordAction, Completion]]) -> bytes:
+        """The SaveLearnerActivity request for these records, written but not sent (the sync engine
+        writes it in its own thread, so a record that cannot be written never goes in flight)."""
+        return protocol.save_learner_activity_request(self.credentials, records)
+
+    def send_learner_activity(self, document: bytes, count: int) -> list[RecordResult]:
+        """Send a request written by `learner_activity_request` for `count` records."""
+        body = self._call(SAVE_LEARNER_ACTIVITY, document, idempotent=True, count=count)
         results = self._results(body)
-        if len(results) != len(records):
+        if len(results) != count:
             raise ParsProtocolError(
-                f"SaveLearnerActivity: {plural(len(records), 'record')} sent, {plural(len(results), 'result')} received"
+                f"SaveLearnerActivity: {plural(count, 'record')} sent, {plural(len(results), 'result')} received"
             )
         return results
 

@@ -126,6 +126,9 @@ class BoardPart:
     board_id: str | None = None
     points: Decimal | str | None = None
     credit_types: dict[str, Decimal | str | None] = field(default_factory=dict)
+    # Credit types named again in the same record (Excel's Additional Credit Type, a second XML
+    # CreditReceived): kept so that validation can say 678 instead of one silently replacing the other.
+    repeated_types: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -54,11 +54,14 @@ from app.pars.domain import (
 from app.pars.values import (
     format_amount,
     format_pars_date,
+    MAX_AMOUNT,
     is_quarter_step,
     normalize_birth_date,
     npi_check_digit,
     parse_amount,
     parse_pars_date,
+    refused_character,
+    shown,
 )
 
 # REMS participant fields beyond the profession (no Excel header of their own).
@@ -283,10 +286,14 @@ def _amount(value: object, field_name: str, label: str, found: _Findings,
         return None
     amount = parse_amount(value)
     if amount is None:
-        found.add(673, field_name, f"{label} '{_text(value)}' is not a number")
+        found.add(673, field_name, f"{label} '{shown(_text(value))}' is not a number")
         return None
     if amount <= 0:
-        found.add(673, field_name, f"{label} must be more than 0, not {_fmt(amount)}")
+        found.add(673, field_name, f"{label} must be more than 0, not {shown(_fmt(amount))}")
+        return None
+    if amount > MAX_AMOUNT:
+        found.add(673, field_name, f"{label} {shown(_fmt(amount))} is not a credit amount "
+                                   f"(at most {_fmt(MAX_AMOUNT)})")
         return None
     if not is_quarter_step(amount):
         found.add(675, field_name, f"{label} {_fmt(amount)} is not in steps of 0.25 "
@@ -294,8 +301,103 @@ def _amount(value: object, field_name: str, label: str, found: _Findings,
     return amount
 
 
+# Longest text accepted per field. PARS publishes no limits except the creditID's; these are far
+# beyond any real value and keep a pasted paragraph (or a 50,000-character cell) out of the outbox.
+NAME_MAX_LENGTH = 100
+ACTIVITY_TITLE_MAX_LENGTH = 500
+ID_MAX_LENGTH = 50
+SHORT_TEXT_MAX_LENGTH = 50
+LONG_TEXT_MAX_LENGTH = 200
+F_REMS_PRACTICE_AREA = "REMS Practice Area"
+
+
+def _raw(value: object) -> str | None:
+    """The text of a value that may have been kept as typed (str); None for parsed values."""
+    return value if isinstance(value, str) else None
+
+
+def _record_texts(completion: Completion) -> list[tuple[str, str | None, int]]:
+    """(field, text, longest accepted) for every text a record carries."""
+    learner = completion.learner
+    texts: list[tuple[str, str | None, int]] = [
+        (F_ACTION, _raw(completion.action), SHORT_TEXT_MAX_LENGTH),
+        (F_ACTIVITY_ID, completion.activity_id, SHORT_TEXT_MAX_LENGTH),
+        (F_CREDIT_ID, completion.credit_id, CREDIT_ID_MAX_LENGTH),
+        (F_COMPLETION_DATE, _raw(completion.completion_date), SHORT_TEXT_MAX_LENGTH),
+        (F_FIRST_NAME, learner.first_name, NAME_MAX_LENGTH),
+        (F_LAST_NAME, learner.last_name, NAME_MAX_LENGTH),
+        (F_DOB, learner.birth_date, SHORT_TEXT_MAX_LENGTH),
+        (F_STATE, learner.licensing_state, SHORT_TEXT_MAX_LENGTH),
+        (F_LICENSE_ID, learner.license_id, ID_MAX_LENGTH),
+    ]
+    if completion.cme is not None:
+        texts.append((F_CME_CREDITS, _raw(completion.cme.credits), SHORT_TEXT_MAX_LENGTH))
+    for part in completion.boards:
+        texts += [(F_BOARD, part.board, SHORT_TEXT_MAX_LENGTH), (F_BOARD_ID, part.board_id, ID_MAX_LENGTH),
+                  (F_BOARD_POINTS, _raw(part.points), SHORT_TEXT_MAX_LENGTH)]
+        for name, amount in part.credit_types.items():
+            texts += [(F_CREDIT_TYPE, name, NAME_MAX_LENGTH),
+                      (F_CREDIT_TYPE_AMOUNT, _raw(amount), SHORT_TEXT_MAX_LENGTH)]
+        for name in part.repeated_types:
+            texts.append((F_CREDIT_TYPE, name, NAME_MAX_LENGTH))
+    rems = completion.rems
+    if rems is not None:
+        texts += [(F_REMS_PROFESSION, rems.profession, NAME_MAX_LENGTH),
+                  (F_REMS_STATE, rems.state_of_practice, SHORT_TEXT_MAX_LENGTH),
+                  (F_REMS_DEA, rems.dea_registration, SHORT_TEXT_MAX_LENGTH),
+                  (F_REMS_PRACTICE_AREA, rems.practice_area, LONG_TEXT_MAX_LENGTH),
+                  (F_REMS_TIME_IN_PRACTICE, rems.time_in_practice, SHORT_TEXT_MAX_LENGTH)]
+    return texts
+
+
+def check_text(field_name: str, text: str | None, longest: int) -> Issue | None:
+    """The one rule for every text field ParsDesk accepts (records and activities, typed or read):
+    no control, direction or zero-width characters, and no more than `longest` characters."""
+    if not text:
+        return None
+    why = refused_character(text)
+    if why is not None:
+        return Issue(LOCAL_CHECK, field_name, f"{field_name} contains {why}: retype it without that character")
+    if len(text) > longest:
+        return Issue(LOCAL_CHECK, field_name, f"{field_name} is {len(text):,} characters long; at most "
+                                              f"{longest:,} are accepted")
+    return None
+
+
+def _plainly_clean(completion: Completion) -> bool:
+    """The fast verdict for a record without REMS (nearly every record of a batch): its texts, all
+    within the shortest limit, joined and searched once. False means "look field by field"."""
+    learner = completion.learner
+    texts = [learner.first_name, learner.last_name, learner.birth_date, learner.licensing_state,
+             learner.license_id, completion.activity_id]
+    for value in (completion.action, completion.completion_date,
+                  completion.cme.credits if completion.cme is not None else None):
+        if isinstance(value, str):
+            texts.append(value)
+    for part in completion.boards:
+        texts += (part.board, part.board_id, *part.credit_types, *part.repeated_types)
+        if isinstance(part.points, str):
+            texts.append(part.points)
+        texts += [amount for amount in part.credit_types.values() if isinstance(amount, str)]
+    present = [text for text in texts if text]
+    credit_id = completion.credit_id or ""
+    return (len(credit_id) <= CREDIT_ID_MAX_LENGTH
+            and all(len(text) <= SHORT_TEXT_MAX_LENGTH for text in present)
+            and refused_character(" ".join(present) + " " + credit_id) is None)
+
+
+def _check_text(completion: Completion, found: _Findings) -> None:
+    if completion.rems is None and _plainly_clean(completion):
+        return
+    texts = _record_texts(completion)
+    for field_name, text, longest in texts:
+        issue = check_text(field_name, text, longest)
+        if issue is not None:
+            found.issues.append(issue)
+
+
 def _activity_label(activity: Activity) -> str:
-    return activity.activity_id or f"'{activity.title}'"
+    return activity.activity_id or f"'{shown(activity.title)}'"
 
 
 def validate(completion: Completion, activity: Activity | None, history: History, as_of: date) -> list[Issue]:
@@ -336,22 +438,23 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
     if action is None:
         raw_action = _text(completion.action)
         if raw_action:
-            found.add(602, F_ACTION, f"Record action '{raw_action}' is not valid: use Add or Delete")
+            found.add(602, F_ACTION, f"Record action '{shown(raw_action)}' is not valid: use Add or Delete")
         else:
             found.add(601, F_ACTION, "Record action is missing: use Add or Delete")
 
+    _check_text(completion, found)
+
     credit_id = (completion.credit_id or "").strip()
     if not credit_id:
-        found.add(650, F_CREDIT_ID, "Credit ID is missing")
-    elif len(credit_id) > CREDIT_ID_MAX_LENGTH:
-        found.add(LOCAL_CHECK, F_CREDIT_ID,
-                  f"Credit ID is {len(credit_id)} characters long; PARS allows at most {CREDIT_ID_MAX_LENGTH}")
+        # Only an Add or a Delete needs one; for another action (an "Update" row) 602 says it all.
+        if action is not None:
+            found.add(650, F_CREDIT_ID, "Credit ID is missing")
 
     if action is RecordAction.DELETE:
         _check_delete(completion, credit_id, ledger, as_of, found)
         return found.issues
     if action is RecordAction.ADD and credit_id and credit_id in ledger.used_credit_ids:
-        found.add(603, F_CREDIT_ID, f"Credit ID {credit_id} was already used by an earlier record; "
+        found.add(603, F_CREDIT_ID, f"Credit ID {shown(credit_id, 80)} was already used by an earlier record; "
                                     "each Add needs a new credit ID")
 
     activity_id = _activity_key(completion.activity_id)
@@ -360,7 +463,7 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
         if not (activity is not None and activity.activity_id is None):
             found.add(630, F_ACTIVITY_ID, "ACCME activity ID is missing")
     elif not _ACTIVITY_ID.fullmatch(activity_id):
-        found.add(690, F_ACTIVITY_ID, f"Activity ID '{activity_id}' is not a 9-digit ACCME activity ID")
+        found.add(690, F_ACTIVITY_ID, f"Activity ID '{shown(activity_id)}' is not a 9-digit ACCME activity ID")
     elif activity is None:
         found.add(690, F_ACTIVITY_ID, f"Activity {activity_id} is not one of this provider's activities "
                                       "known to ParsDesk; check the ID or add the activity")
@@ -408,7 +511,7 @@ def _completion_date(value: date | str | None, as_of: date, found: _Findings) ->
         return None
     completed = parse_pars_date(value)
     if completed is None:
-        found.add(671, F_COMPLETION_DATE, f"Completion date '{_text(value)}' is not a real date in "
+        found.add(671, F_COMPLETION_DATE, f"Completion date '{shown(_text(value))}' is not a real date in "
                                           "MM-DD-YYYY form")
         return None
     if completed > as_of:
@@ -444,7 +547,7 @@ def _check_cme(completion: Completion, activity: Activity | None, found: _Findin
             found.add(712, F_LICENSE_ID, "Without a licensing state the ID must be a valid 10-digit NPI "
                                          "(its last digit is a check digit); this one is not")
     elif catalog.state_code(state_text) is None:
-        found.add(712, F_STATE, f"Licensing state '{state_text}' is not a US state or territory")
+        found.add(712, F_STATE, f"Licensing state '{shown(state_text)}' is not a US state or territory")
 
     credits = _amount(completion.cme.credits if completion.cme else None, F_CME_CREDITS,
                       "Number of CME credits", found)
@@ -469,18 +572,18 @@ def _check_rems(completion: Completion, activity: Activity | None, found: _Findi
     if not profession:
         found.add(LOCAL_CHECK, F_REMS_PROFESSION, "REMS profession is required")
     elif catalog.rems_profession(profession) is None:
-        found.add(LOCAL_CHECK, F_REMS_PROFESSION, f"REMS profession '{profession}' is not one of: "
+        found.add(LOCAL_CHECK, F_REMS_PROFESSION, f"REMS profession '{shown(profession)}' is not one of: "
                                                   f"{', '.join(catalog.rems_professions())}")
     state_text = _text(rems.state_of_practice)
     if state_text and catalog.state_code(state_text) is None:
-        found.add(LOCAL_CHECK, F_REMS_STATE, f"State of practice '{state_text}' is not a US state or territory")
+        found.add(LOCAL_CHECK, F_REMS_STATE, f"State of practice '{shown(state_text)}' is not a US state or territory")
     dea = _text(rems.dea_registration)
     if dea and catalog.dea_registration(dea) is None:
-        found.add(LOCAL_CHECK, F_REMS_DEA, f"DEA registration '{dea}' is not one of: "
+        found.add(LOCAL_CHECK, F_REMS_DEA, f"DEA registration '{shown(dea)}' is not one of: "
                                            f"{', '.join(catalog.dea_registrations())}")
     years = _text(rems.time_in_practice)
     if years and catalog.time_in_practice(years) is None:
-        found.add(LOCAL_CHECK, F_REMS_TIME_IN_PRACTICE, f"Time in practice '{years}' is not one of: "
+        found.add(LOCAL_CHECK, F_REMS_TIME_IN_PRACTICE, f"Time in practice '{shown(years)}' is not one of: "
                                                         f"{', '.join(catalog.time_in_practice_values())}")
 
 
@@ -498,10 +601,10 @@ def _check_boards(completion: Completion, activity: Activity | None, activity_id
             if not board_text:
                 found.add(713, F_BOARD, "Certifying board is missing for the board points")
             else:
-                found.add(713, F_BOARD, f"Certifying board '{board_text}' is not one of "
+                found.add(713, F_BOARD, f"Certifying board '{shown(board_text)}' is not one of "
                                         f"{', '.join(catalog.board_codes())}")
                 if board_id:
-                    found.add(712, F_BOARD_ID, f"The board ID cannot be typed: board '{board_text}' "
+                    found.add(712, F_BOARD_ID, f"The board ID cannot be typed: board '{shown(board_text)}' "
                                                "does not exist")
             _amount(part.points, F_BOARD_POINTS, "Total board credits", found)
             continue
@@ -576,11 +679,14 @@ def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardReg
     code = info.code
     registered = info.canonical_types(tuple(registration.credit_types)) if registration is not None else None
     if not part.credit_types:
-        # With a single registered type the type is implied; with several the record must choose.
-        if registered is not None and len(registered) > 1:
-            found.add(676, F_CREDIT_TYPE, f"Choose the {code} credit type: the activity offers "
-                                          f"{', '.join(registered)}")
+        # PARS: at least one credit certificate (credit type) per board in a record.
+        offered = ", ".join(registered) if registered else ", ".join(info.credit_types)
+        found.add(677, F_CREDIT_TYPE, f"Choose the {code} credit type: the record has none "
+                                      f"({'the activity offers' if registered else 'valid'}: {offered})")
         return
+    for repeated in part.repeated_types:
+        found.add(678, F_CREDIT_TYPE, f"Credit type '{shown(repeated)}' appears twice in this record; "
+                                      "report it once with its whole amount")
     seen: set[str] = set()
     for name, amount in part.credit_types.items():
         written = _text(name)
@@ -589,9 +695,9 @@ def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardReg
             if not written:
                 found.add(676, F_CREDIT_TYPE, f"A {code} credit type is blank")
             elif info.is_retired(written):
-                found.add(676, F_CREDIT_TYPE, f"{code} no longer accepts credit type '{written}'")
+                found.add(676, F_CREDIT_TYPE, f"{code} no longer accepts credit type '{shown(written)}'")
             else:
-                found.add(676, F_CREDIT_TYPE, f"'{written}' is not a {code} credit type (valid: "
+                found.add(676, F_CREDIT_TYPE, f"'{shown(written)}' is not a {code} credit type (valid: "
                                               f"{', '.join(info.credit_types)})")
         else:
             if canonical in seen:
@@ -609,9 +715,9 @@ def _check_credit_types(part: BoardPart, info: BoardInfo, registration: BoardReg
                     found.add(676, F_CREDIT_TYPE, f"The activity is not registered for {code} credit type "
                                                   f"'{canonical}' (registered: {offered})")
         # An empty amount means the whole board total.
-        value = _amount(amount, F_CREDIT_TYPE_AMOUNT, f"{code} '{written}' credits", found, missing_code=None)
+        value = _amount(amount, F_CREDIT_TYPE_AMOUNT, f"{code} '{shown(written)}' credits", found, missing_code=None)
         if value is not None and points is not None and value > points:
-            found.add(674, F_CREDIT_TYPE_AMOUNT, f"{code} '{written}' credits {_fmt(value)} exceed the "
+            found.add(674, F_CREDIT_TYPE_AMOUNT, f"{code} '{shown(written)}' credits {_fmt(value)} exceed the "
                                                  f"{code} total of {_fmt(points)} points")
 
 
@@ -650,7 +756,7 @@ def _check_delete(completion: Completion, credit_id: str, ledger: _Ledger, as_of
                   found: _Findings) -> None:
     original = ledger.sent.get(credit_id) if credit_id else None
     if credit_id and (original is None or credit_id in ledger.deleted):
-        found.add(605, F_CREDIT_ID, f"No sent record has credit ID {credit_id}, so there is nothing to delete")
+        found.add(605, F_CREDIT_ID, f"No sent record has credit ID {shown(credit_id, 80)}, so there is nothing to delete")
     elif original is not None:
         differing = _differing_fields(completion, original)
         if differing:
@@ -723,14 +829,20 @@ def validate_activity(activity: Activity) -> list[Issue]:
     found = _Findings()
     if not activity.title or not activity.title.strip():
         found.add(LOCAL_CHECK, A_TITLE, "Title is required")
+    for field_name, text, longest in ((A_TITLE, activity.title, ACTIVITY_TITLE_MAX_LENGTH),
+                                      (A_ACTIVITY_ID, activity.activity_id, SHORT_TEXT_MAX_LENGTH),
+                                      (A_ACTIVITY_TYPE, activity.activity_type, SHORT_TEXT_MAX_LENGTH)):
+        issue = check_text(field_name, text if isinstance(text, str) else None, longest)
+        if issue is not None:
+            found.issues.append(issue)
     if activity.activity_id is not None and not _ACTIVITY_ID.fullmatch(activity.activity_id.strip()):
-        found.add(690, A_ACTIVITY_ID, f"Activity ID '{activity.activity_id}' is not a 9-digit ACCME "
+        found.add(690, A_ACTIVITY_ID, f"Activity ID '{shown(activity.activity_id)}' is not a 9-digit ACCME "
                                       "activity ID (leave it empty until PARS assigns one)")
     activity_type = _text(activity.activity_type)
     if not activity_type:
         found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, "Activity type is required")
     elif catalog.activity_type(activity_type) is None:
-        found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, f"Activity type '{activity_type}' is not one of: "
+        found.add(LOCAL_CHECK, A_ACTIVITY_TYPE, f"Activity type '{shown(activity_type)}' is not one of: "
                                                 f"{', '.join(catalog.activity_types())}")
     # An imported activity may lack its dates; say so instead of failing on the comparison.
     if activity.start_date is None:
@@ -742,9 +854,9 @@ def validate_activity(activity: Activity) -> list[Issue]:
                                            f"start date {format_pars_date(activity.start_date)}")
     if activity.cme_credits is not None:
         credits = parse_amount(activity.cme_credits)
-        if credits is None or credits < 0:
-            found.add(LOCAL_CHECK, A_CME_CREDITS, f"AMA PRA Category 1 credits must be 0 or more, "
-                                                  f"not {activity.cme_credits}")
+        if credits is None or credits < 0 or credits > MAX_AMOUNT:
+            found.add(LOCAL_CHECK, A_CME_CREDITS, f"AMA PRA Category 1 credits must be from 0 to "
+                                                  f"{_fmt(MAX_AMOUNT)}, not {shown(activity.cme_credits)}")
         elif not is_quarter_step(credits):
             found.add(675, A_CME_CREDITS, f"AMA PRA Category 1 credits {_fmt(credits)} are not in steps of 0.25")
 
@@ -752,7 +864,7 @@ def validate_activity(activity: Activity) -> list[Issue]:
     for registration in activity.boards:
         info = catalog.board(registration.board)
         if info is None:
-            found.add(713, A_BOARD, f"Certifying board '{registration.board}' is not one of "
+            found.add(713, A_BOARD, f"Certifying board '{shown(registration.board)}' is not one of "
                                     f"{', '.join(catalog.board_codes())}")
             continue
         code = info.code
@@ -761,8 +873,9 @@ def validate_activity(activity: Activity) -> list[Issue]:
             continue
         seen.add(code)
         points = parse_amount(registration.max_points)
-        if points is None or points <= 0:
-            found.add(673, A_MOC_POINTS, f"{code} MOC points must be more than 0, not {registration.max_points}")
+        if points is None or points <= 0 or points > MAX_AMOUNT:
+            found.add(673, A_MOC_POINTS, f"{code} MOC points must be more than 0 and at most "
+                                         f"{_fmt(MAX_AMOUNT)}, not {shown(registration.max_points)}")
         elif not is_quarter_step(points):
             found.add(675, A_MOC_POINTS, f"{code} MOC points {_fmt(points)} are not in steps of 0.25")
         if not registration.credit_types:
@@ -773,7 +886,7 @@ def validate_activity(activity: Activity) -> list[Issue]:
             canonical = info.credit_type(name)
             if canonical is None:
                 reason = "is no longer accepted by" if info.is_retired(name) else "is not a credit type of"
-                found.add(676, A_CREDIT_TYPES, f"'{name}' {reason} {code} (valid: {', '.join(info.credit_types)})")
+                found.add(676, A_CREDIT_TYPES, f"'{shown(name)}' {reason} {code} (valid: {', '.join(info.credit_types)})")
             elif canonical in types_seen:
                 found.add(678, A_CREDIT_TYPES, f"{code} credit type '{canonical}' is listed twice")
             else:

@@ -20,6 +20,9 @@ _AMOUNT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _BIRTH_DATE = re.compile(r"(\d{1,2})[-/](\d{1,2})(?:[-/](\d{4}))?")
 
 QUARTER = Decimal("0.25")
+# No credit or point amount comes near this; above it a value is a typo or an attack (1E+30), and
+# Decimal arithmetic on it would overflow the context's precision.
+MAX_AMOUNT = Decimal("9999.75")
 # A leap year, so that 02/29 counts as a real month/day for a birth date.
 _LEAP_YEAR = 2000
 
@@ -82,8 +85,13 @@ def parse_amount(value: object) -> Decimal | None:
 
 
 def is_quarter_step(amount: Decimal) -> bool:
-    """True when the amount ends in .00, .25, .50 or .75 as PARS requires (675)."""
-    return amount % QUARTER == 0
+    """True when the amount ends in .00, .25, .50 or .75 as PARS requires (675).
+
+    Never raises: `amount % QUARTER` would (InvalidOperation) for an amount with more than 28 digits."""
+    if not amount.is_finite():
+        return False
+    quarters = amount * 4
+    return quarters == quarters.to_integral_value()
 
 
 def format_amount(amount: Decimal) -> str:
@@ -123,3 +131,68 @@ def npi_check_digit(first_nine: str) -> str:
                 digit -= 9
         total += digit
     return str((10 - total % 10) % 10)
+
+
+# ------------------------------------------------------------------------------ text that may not pass
+
+# Characters no field of a learner record or an activity may hold. They are invisible or reorder
+# what is shown (so a name would not read as it is sent), or they cannot travel in XML at all:
+# C0 and C1 controls (Excel's _x001B_ escapes arrive here decoded), bidirectional overrides,
+# isolates and marks, zero-width characters and the byte-order mark, line and paragraph separators,
+# the replacement character left by a misread encoding, non-characters and lone surrogates.
+_REFUSED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+    "\ufff9-\ufffb\ufffd-\uffff\ud800-\udfff]"
+)
+
+
+def _character_kind(char: str) -> str:
+    point = ord(char)
+    if point < 0x20 or 0x7F <= point <= 0x9F:
+        return "a control character"
+    if point in (0x061C, 0x200E, 0x200F) or 0x202A <= point <= 0x202E or 0x2066 <= point <= 0x2069:
+        return "an invisible text-direction character"
+    if 0x200B <= point <= 0x200D or 0x2060 <= point <= 0x2065 or point == 0xFEFF:
+        return "a zero-width (invisible) character"
+    if point in (0x2028, 0x2029):
+        return "a line break"
+    if point == 0xFFFD:
+        return "a replacement character (left where the file's encoding was misread)"
+    return "a character that is not text"
+
+
+def refused_character(text: str) -> str | None:
+    """Why `text` cannot be used as it is (which character, where), or None when it is clean.
+
+    The text itself is not repeated: it may be personal data, and it is what cannot be shown."""
+    match = _REFUSED.search(text)
+    if match is None:
+        return None
+    char = match.group()
+    return f"{_character_kind(char)} (U+{ord(char):04X}) at position {match.start() + 1}"
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value as a message may quote it: refused characters as visible U+XXXX codes, and long text
+    cut to `limit` characters with an ellipsis. Messages go to terminals, logs, Excel cells and XML."""
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if _REFUSED.search(text):
+        text = _REFUSED.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
+    return text
+
+
+def excel_safe(text: str) -> str:
+    """Text an .xlsx cell can hold: characters XML 1.0 forbids (most C0 controls, lone surrogates,
+    U+FFFE/U+FFFF) become visible <U+XXXX> codes, so a rejection workbook or export can still show
+    the row that holds them instead of failing to save."""
+    return _XML_ILLEGAL.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def is_excel_safe(text: str) -> bool:
+    """True when `text` holds nothing an .xlsx cell cannot (see excel_safe)."""
+    return _XML_ILLEGAL.search(text) is None

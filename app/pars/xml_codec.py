@@ -624,19 +624,26 @@ class _Reader:
                 self.completion.cme = CmePart(credits=amount)
                 continue
             if credit_type is not None:
-                self.board(board_code).credit_types[credit_type] = amount
+                self._credit_type(board_code, credit_type, amount)
                 current = board_code
             elif self.is_board(name) or (current or self.last_board) is None:
                 self.board(name).points = amount
                 current = name
             else:
                 current = current or self.last_board
-                self.board(current).credit_types[name] = amount
+                self._credit_type(current, name, amount)
             self.last_board = current
             for focus in _children(received, "CreditFocus"):
                 description = _path_text(focus, "Description")
                 if description is not None:
-                    self.board(current).credit_types[description] = _amount(_path_text(focus, "NumberOfCredits"))
+                    self._credit_type(current, description, _amount(_path_text(focus, "NumberOfCredits")))
+
+    def _credit_type(self, board_code: str, name: str, amount: Decimal | str | None) -> None:
+        board = self.board(board_code)
+        if name in board.credit_types:
+            board.repeated_types.append(name)  # the same type twice in one record: validation says 678
+        else:
+            board.credit_types[name] = amount
 
     def _split(self, name: str) -> tuple[str, str | None]:
         """("ABIM", "Medical Knowledge") for a credit-type certificate name such as "ABIM: Medical Knowledge"."""
@@ -723,7 +730,8 @@ def parse_reports(element: etree._Element) -> list[Completion]:
             action=completion.action, activity_id=completion.activity_id, credit_id=completion.credit_id,
             learner=replace(learner),
             completion_date=completion.completion_date, cme=completion.cme,
-            boards=[BoardPart(b.board, b.board_id, b.points, dict(b.credit_types)) for b in completion.boards],
+            boards=[BoardPart(b.board, b.board_id, b.points, dict(b.credit_types), list(b.repeated_types))
+                    for b in completion.boards],
             rems=_participant_rems(participant),
         )
         if member is None:  # identity only from the participant's local identifier

@@ -15,6 +15,7 @@ kept longer than `connection_deadline` seconds, so half-open requests cannot pin
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from lxml import etree
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
@@ -49,6 +51,9 @@ from app.sandbox.state import ActivityNotFound, SandboxState, UploadRefused
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 60 * 1024 * 1024  # a 5,000-record batch is far below this
+# Like a WCF service's reader quota (maxStringContentLength, 8,192 by default), a text or attribute
+# longer than this makes PARS refuse the whole request with 999: nothing in it is stored.
+MAX_TEXT_CHARS = 8192
 # The PARS website's batch upload, for the upload-file route (docs/sandbox.md).
 UPLOAD_PATH = "/_sandbox/batch-upload"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -339,6 +344,14 @@ class SandboxServer:
             return self._fault(endpoint, 400, f"document is for {parsed.operation}, posted to {endpoint}'s path")
         if parsed.credentials != self.credentials:
             return self._fault(endpoint, 401, "Invalid ProviderId, User or Password")
+        longest = _longest_text(parsed.body)
+        if longest > MAX_TEXT_CHARS:
+            return self._fault(
+                endpoint, 400,
+                f"General learner record processing error: the request holds a value of {longest} characters "
+                f"(at most {MAX_TEXT_CHARS} are read); nothing in it was processed",
+                code=999,
+            )
         try:
             return self._handle(parsed)
         except protocol.ProtocolFormatError as exc:
@@ -384,3 +397,8 @@ class SandboxServer:
                 )
             return self._xml(protocol.activity_id_response(activity_id))
         raise AssertionError(f"unrouted operation {operation}")  # every OPERATIONS entry is handled above
+
+
+def _longest_text(body: etree._Element) -> int:
+    """The length of the longest text or attribute value in a request body."""
+    return max(map(len, itertools.chain(body.itertext(), body.xpath("//@*"))), default=0)

@@ -86,6 +86,8 @@ def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[A
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from app.pars.excel import TextCells
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=sheet_title[:31])
     # layout must be set before the first row is streamed
@@ -105,13 +107,16 @@ def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[A
         header.append(cell)
     sheet.append(header)
 
+    text = TextCells(sheet)  # names, IDs and messages stay text: never a formula
     count = 0
     try:
         for record in records:
             row: list[Any] = []
             for column in COLUMNS:
                 value = column.value(record)
-                if column.number_format and value is not None:
+                if isinstance(value, str):
+                    row.append(text.plain_or_cell(value))
+                elif column.number_format and value is not None:
                     cell = WriteOnlyCell(sheet, value=_excel_value(value))
                     cell.number_format = column.number_format
                     row.append(cell)

@@ -365,11 +365,18 @@ def check_results(session: Session, batch: BatchFile, errors: dict[int, tuple[st
         .order_by(ParsFileLine.id.desc())
     ).all()
     by_credit: dict[str, ParsFileLine] = {}
-    by_content: dict[tuple[object, ...], list[ParsFileLine]] = {}
     for line in lines:
         by_credit.setdefault(line.credit_id, line)
-        completion = _line_completion(line)
-        by_content.setdefault((fingerprint(completion), line.action), []).append(line)
+    # Content keys of the lines are computed only when a row has no Credit ID to go by (PARS dropped
+    # ParsDesk's extension column): the history of uploaded lines can be long.
+    by_content: dict[tuple[object, ...], list[ParsFileLine]] | None = None
+    keys: dict[int, tuple[object, ...]] = {}
+
+    def line_key(line: ParsFileLine) -> tuple[object, ...]:
+        if line.id not in keys:
+            keys[line.id] = (fingerprint(_line_completion(line)), line.action)
+        return keys[line.id]
+
     matches: list[RowMatch] = []
     used: set[int] = set()
     for record in batch.records:
@@ -379,8 +386,12 @@ def check_results(session: Session, batch: BatchFile, errors: dict[int, tuple[st
         code_text, message = errors.get(record.row, ("", ""))
         line = by_credit.get((completion.credit_id or "").strip())
         if line is None:
+            if by_content is None:
+                by_content = {}
+                for candidate in lines:
+                    by_content.setdefault(line_key(candidate), []).append(candidate)
             line = next((c for c in by_content.get(key, ()) if c.id not in used), None)
-        unchanged = line is not None and key == (fingerprint(_line_completion(line)), line.action)
+        unchanged = line is not None and key == line_key(line)
         if line is not None:
             used.add(line.id)
         matches.append(RowMatch(record.row, line.id if line else None, unchanged, _code(code_text), _clean(message)))

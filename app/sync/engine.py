@@ -21,17 +21,23 @@ being killed) at any point leaves a store the next run continues from.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import queue
+import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 from sqlalchemy import bindparam, delete, func, select, true, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
 from app.models.store import Store
@@ -43,6 +49,7 @@ from app.pars.client import (
     ParsUnavailable,
     RecordResult,
 )
+from app.pars import xml_codec
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
 from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
@@ -63,6 +70,10 @@ MAYBE_REGISTERED = "PARS may have registered this activity already"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
+# Batches at PARS at once in the app and `parsdesk sync`: a few hide the round trip (at 200 ms most of
+# a one-at-a-time pass is spent waiting) without loading PARS with many parallel requests.
+DEFAULT_IN_FLIGHT = 4
+
 ProgressCallback = Callable[[int, int], None]
 ChangeCallback = Callable[[int, str], None]
 StopCheck = Callable[[], bool]
@@ -78,6 +89,15 @@ class ParsApi(Protocol):
     def save_activity(self, activity: Activity) -> str: ...
 
 
+_COUNTED_STATUSES = {
+    Status.SUBMITTED.value: "submitted",
+    Status.ACCEPTED.value: "accepted",
+    Status.REJECTED.value: "rejected",
+    Status.DELETE_SUBMITTED.value: "delete_submitted",
+    Status.DELETED.value: "deleted",
+}
+
+
 @dataclass
 class SyncReport:
     """What one pass did. Counts are records; `fatal` is set when the run had to stop (credentials)."""
@@ -91,7 +111,8 @@ class SyncReport:
     recovered: int = 0  # in-flight records whose outcome a lookup settled without resending
     resent_after_lookup: int = 0  # in-flight records PARS had not received, made sendable again
     waiting_deletes: int = 0  # deletes held back because PARS still processes the record
-    errors: int = 0  # records that could not be sent or settled in this pass
+    parked: int = 0  # records set aside with their reason: unwritable as PARS XML, or refused as a whole
+    errors: int = 0  # records that could not be sent or settled in this pass (parked ones included)
     activities_registered: int = 0
     activities_updated: int = 0
     left_in_outbox: int = 0
@@ -106,13 +127,7 @@ class SyncReport:
         return asdict(self)
 
     def count_status(self, status: str) -> None:
-        attribute = {
-            Status.SUBMITTED: "submitted",
-            Status.ACCEPTED: "accepted",
-            Status.REJECTED: "rejected",
-            Status.DELETE_SUBMITTED: "delete_submitted",
-            Status.DELETED: "deleted",
-        }.get(status)  # type: ignore[call-overload]
+        attribute = _COUNTED_STATUSES.get(status)
         if attribute:
             setattr(self, attribute, getattr(self, attribute) + 1)
 
@@ -200,15 +215,27 @@ class SyncEngine:
         client: ParsApi,
         *,
         batch_size: int = 500,
+        in_flight: int = 1,
+        client_factory: Callable[[], ParsApi] | None = None,
         actor: str = "sync",
         clock: Callable[[], datetime] = utcnow,
         owns_resources: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if in_flight < 1:
+            raise ValueError("in_flight must be at least 1")
         self.store = store
         self.client = client
         self.batch_size = batch_size
+        # batches at PARS at once; above 1 they are sent from threads, each with a client of its own
+        # from `client_factory` (or sharing `client`, which must then be thread-safe)
+        self.in_flight = in_flight
+        self.client_factory = client_factory
+        self._idle_clients: queue.SimpleQueue[ParsApi] = queue.SimpleQueue()
+        self._idle_clients.put(client)
+        self._made_clients: list[ParsApi] = []
+        self._clients_lock = threading.Lock()
         self.actor = actor
         self.clock = clock
         # when True, close() also closes the store and the client (a worker thread built both)
@@ -279,7 +306,34 @@ class SyncEngine:
                 session.merge(Meta(key=LAST_SYNC_KEY, value=finished.isoformat(timespec="seconds")))
         return report
 
+    def _borrow_client(self) -> ParsApi:
+        """A client no other sender is using: `client`, or one made by `client_factory` (shared
+        `client` when there is no factory)."""
+        try:
+            return self._idle_clients.get_nowait()
+        except queue.Empty:
+            pass
+        if self.client_factory is None:
+            return self.client
+        made = self.client_factory()
+        with self._clients_lock:
+            self._made_clients.append(made)
+        return made
+
+    def _return_client(self, client: ParsApi) -> None:
+        if client is not self.client or self.client_factory is not None:
+            self._idle_clients.put(client)
+
     def close(self) -> None:
+        with self._clients_lock:
+            made, self._made_clients = self._made_clients, []
+        for client in made:  # the senders' clients are the engine's own, whoever made `client`
+            close_made = getattr(client, "close", None)
+            if callable(close_made):
+                try:
+                    close_made()
+                except Exception:
+                    log.exception("closing a sync client failed")
         if not self.owns_resources:
             return
         close_client = getattr(self.client, "close", None)
@@ -313,6 +367,127 @@ class _Change:
     message: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Outbox rows claimed for one request, with the records to send (built from the store)."""
+
+    action: RecordAction
+    items: list[_Item]
+    records: list[tuple[RecordAction, Completion]]
+    document: bytes | None = None  # the request, when the client writes it apart from sending it
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """What became of one request: PARS's results, or the exception the call raised."""
+
+    results: list[RecordResult] | None = None
+    error: Exception | None = None
+    unsent: bool = False  # the error came before anything was sent
+
+
+class _Senders:
+    """Where batches go out: in the pass's own thread when one batch is in flight at a time, else
+    from a pool of threads, each call with a client of its own (a client is not shared by two
+    requests at once). Only HTTP happens in these threads; the store is left to the pass's thread.
+    Clients are made when first needed and kept for the engine's life (making one loads the
+    certificate store: tens of milliseconds)."""
+
+    def __init__(self, engine: SyncEngine) -> None:
+        self.capacity = engine.in_flight
+        self._engine = engine
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> _Senders:
+        if self.capacity > 1:
+            self._pool = ThreadPoolExecutor(max_workers=self.capacity, thread_name_prefix="parsdesk-sync-send")
+        return self
+
+    def submit(self, batch: _Batch) -> Future[_Sent]:
+        if self._pool is None:
+            future: Future[_Sent] = Future()
+            future.set_result(self._send(self._engine.client, batch))
+            return future
+        return self._pool.submit(self._send_pooled, batch)
+
+    def _send_pooled(self, batch: _Batch) -> _Sent:
+        try:
+            client = self._engine._borrow_client()
+        except Exception as exc:  # making a client failed: nothing was sent
+            return _Sent(error=exc, unsent=True)
+        try:
+            return self._send(client, batch)
+        finally:
+            self._engine._return_client(client)
+
+    @staticmethod
+    def _send(client: ParsApi, batch: _Batch) -> _Sent:
+        try:
+            if batch.document is not None:
+                return _Sent(results=client.send_learner_activity(batch.document, len(batch.records)))  # type: ignore[attr-defined]
+            return _Sent(results=client.save_learner_activity(batch.records))
+        except Exception as exc:  # judged by the pass's thread (_Pass._settle)
+            return _Sent(error=exc)
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        if self._pool is not None:
+            # leaving on an error: calls still out are not waited for (recovery settles their rows)
+            self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+
+
+# Characters XML 1.0 cannot carry at all (lxml refuses to write them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text_fields(completion: Completion) -> Iterator[tuple[str, object]]:
+    """(field name, value) of every text a record's XML carries, named as the coordinator knows them."""
+    learner = completion.learner
+    yield from (
+        ("first name", learner.first_name),
+        ("last name", learner.last_name),
+        ("date of birth", learner.birth_date),
+        ("licensing state", learner.licensing_state),
+        ("license ID", learner.license_id),
+        ("credit ID", completion.credit_id),
+        ("activity ID", completion.activity_id),
+    )
+    for board in completion.boards:
+        yield f"{board.board} board code", board.board
+        yield f"{board.board} diplomate ID", board.board_id
+        for credit_type in board.credit_types:
+            yield f"{board.board} credit type name", credit_type
+    if completion.rems is not None:
+        rems = completion.rems
+        yield from (
+            ("REMS profession", rems.profession),
+            ("REMS state of practice", rems.state_of_practice),
+            ("REMS DEA registration", rems.dea_registration),
+            ("REMS practice area", rems.practice_area),
+            ("REMS time in practice", rems.time_in_practice),
+        )
+
+
+def _unwritable(batch: _Batch) -> list[tuple[_Item, str]]:
+    """The batch's records that cannot be written as PARS XML, each with why (a field and a code
+    point, never the value: it is personal data)."""
+    found: list[tuple[_Item, str]] = []
+    for item, (action, record) in zip(batch.items, batch.records, strict=True):
+        try:
+            xml_codec.render_report(dataclasses.replace(record, action=action), "0000000")
+        except Exception as exc:
+            found.append((item, _unwritable_reason(record, exc)))
+    return found
+
+
+def _unwritable_reason(record: Completion, exc: Exception) -> str:
+    for name, value in _text_fields(record):
+        if isinstance(value, str) and (bad := _NOT_XML.search(value)):
+            code_point = ord(bad.group())
+            kind = "control character" if code_point < 0x20 else "character"
+            return f"its {name} holds {kind} U+{code_point:04X}, which PARS XML cannot carry"
+    return f"it cannot be written as PARS XML ({type(exc).__name__})"
+
+
 class _Pass:
     """The state of one run: report, callbacks, progress, and the records this pass already settled.
 
@@ -340,6 +515,10 @@ class _Pass:
         self.respect_backoff = respect_backoff
         self.done = 0
         self.total = 0
+        # the client writes a request apart from sending it (ParsClient): done in this thread
+        self._writes_requests = callable(getattr(self.client, "learner_activity_request", None)) and callable(
+            getattr(self.client, "send_learner_activity", None)
+        )
         self.touched: set[int] = set()  # completion ids settled in this pass (not polled again)
         self.failed: set[int] = set()  # outbox ids counted in report.errors
         self.answered = False  # PARS answered at least one call of this pass
@@ -453,16 +632,24 @@ class _Pass:
             s.execute(delete(OutboxRow).where(OutboxRow.id.in_(settled_outbox_ids)))
 
     @staticmethod
-    def _items(s: Session, outbox_ids: Sequence[int], *, in_flight: bool | None = None) -> list[_Item]:
+    def _items(
+        s: Session, outbox_ids: Sequence[int], *, in_flight: bool | None = None, claim: bool = False
+    ) -> list[_Item]:
         query = select(
             OutboxRow.id, OutboxRow.completion_id, OutboxRow.credit_id, OutboxRow.action, OutboxRow.attempts
         ).where(OutboxRow.id.in_(outbox_ids))
         if in_flight is not None:
             query = query.where(OutboxRow.in_flight.is_(in_flight))
+        if claim:
+            # PostgreSQL: the rows stay locked until this claim commits, and rows another desk is
+            # claiming right now are left to it (SQLite has one writer at a time and ignores this)
+            query = query.with_for_update(skip_locked=True)
         return [_Item(*row) for row in s.execute(query.order_by(OutboxRow.id))]
 
     @staticmethod
-    def _release(s: Session, outbox_ids: Sequence[int], reason: str, retry_at: datetime | None = None) -> None:
+    def _release(
+        s: Session, outbox_ids: Sequence[int], reason: str | None, retry_at: datetime | None = None
+    ) -> None:
         """Back to sendable: PARS certainly does not hold these (or was never reached)."""
         if outbox_ids:
             s.execute(
@@ -667,75 +854,243 @@ class _Pass:
 
     def send_adds(self) -> None:
         last_id = 0
-        while True:
-            self._check_stop()
+
+        def next_batch() -> list[int] | None:
+            nonlocal last_id
             ids = self._sendable_ids(last_id)
             if not ids:
-                return
+                return None
             last_id = ids[-1]  # rows left queued by a per-record error are not retried in this pass
-            self._send_batch(RecordAction.ADD, ids)
+            return ids
 
-    def _send_batch(self, action: RecordAction, outbox_ids: list[int]) -> None:
-        # Mark in flight and commit BEFORE the call: if we die during it, recovery asks PARS first.
+        self._send_all(RecordAction.ADD, next_batch)
+
+    def _send_all(self, action: RecordAction, next_batch: Callable[[], list[int] | None]) -> None:
+        """Send batches until `next_batch` has none left, up to `engine.in_flight` of them at PARS at
+        once. Only this thread touches the store: it claims each batch (marks it in flight and
+        commits) before handing it to a sender, and stores each answer as it arrives. A failure
+        that makes the rest of the pass pointless (PARS unreachable, credentials refused) or a stop
+        request ends the claiming; the batches already out are still waited for and settled first."""
+        retry: deque[list[int]] = deque()  # halves of batches PARS refused as a whole: sent first
+        outstanding: dict[Future[_Sent], _Batch] = {}
+        halt: BaseException | None = None
+        exhausted = False
+        with _Senders(self.engine) as senders:
+            while True:
+                while halt is None and len(outstanding) < senders.capacity and (retry or not exhausted):
+                    ids = retry.popleft() if retry else next_batch()
+                    if ids is None:
+                        exhausted = True
+                        break
+                    if self.should_stop():  # only when work is left: a pass with none was not stopped
+                        halt = _Stopped()
+                        break
+                    batch = self._claim(action, ids)
+                    if batch is not None:
+                        outstanding[senders.submit(batch)] = batch
+                if not outstanding:
+                    break
+                done, _ = wait(outstanding, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: outstanding[f].items[0].id):
+                    batch = outstanding.pop(future)
+                    try:
+                        self._settle(batch, future.result(), retry)
+                    except (_Abort, ParsAuthError) as exc:
+                        # the first reason wins, but refused credentials outrank everything
+                        if halt is None or isinstance(halt, _Stopped) or isinstance(exc, ParsAuthError):
+                            halt = exc
+        if halt is not None:
+            raise halt
+
+    def _claim(self, action: RecordAction, outbox_ids: list[int]) -> _Batch | None:
+        """Turn queued rows into records and mark them in flight, committed BEFORE the call: if we
+        die during it, recovery asks PARS first. A row whose record cannot be built is parked."""
+        changes: list[_Change] = []
         with self.store.transaction() as s:
-            items = self._items(s, outbox_ids, in_flight=False)
+            items = self._items(s, outbox_ids, in_flight=False, claim=True)
             if not items:
-                return
+                return None
             completions = {
                 row.id: row
                 for row in s.scalars(
                     select(CompletionRow)
                     .where(CompletionRow.id.in_([item.completion_id for item in items]))
                     .options(
-                        selectinload(CompletionRow.learner),
-                        selectinload(CompletionRow.activity),
+                        # what completion_to_domain reads (the learner is the record's own snapshot)
+                        joinedload(CompletionRow.activity),
                         selectinload(CompletionRow.boards),
                         selectinload(CompletionRow.rems),
                     )
                 )
             }
-            # a delete carries the same content as the original add (PARS matches them)
-            records = [(action, completion_to_domain(completions[item.completion_id], action=action)) for item in items]
-            sent_ids = [item.id for item in items]
-            s.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(sent_ids), OutboxRow.in_flight.is_(False))
-                .values(in_flight=True, attempts=OutboxRow.attempts + 1, last_error=None)
-            )
+            kept: list[_Item] = []
+            records: list[tuple[RecordAction, Completion]] = []
+            broken: list[tuple[_Item, str]] = []
+            for item in items:
+                try:
+                    # a delete carries the same content as the original add (PARS matches them)
+                    record = completion_to_domain(completions[item.completion_id], action=action)
+                except Exception as exc:  # a stored value no record can be made of (never printed: PII)
+                    broken.append((item, f"its stored values cannot be read ({type(exc).__name__})"))
+                    continue
+                kept.append(item)
+                records.append((action, record))
+            document = None
+            if kept and self._writes_requests:
+                # Written here, in the pass's thread, before anything is marked in flight: the
+                # senders then only wait on the network (no contention for the interpreter with
+                # the window), and a record that cannot be written is parked, never sent.
+                document, unwritable = self._write_request(action, kept, records)
+                if unwritable:
+                    parked = {item.id for item, _ in unwritable}
+                    records = [record for item, record in zip(kept, records, strict=True) if item.id not in parked]
+                    kept = [item for item in kept if item.id not in parked]
+                    broken.extend(unwritable)
+            if broken:
+                self._park_unwritable(s, action, broken, changes)
+            sent_ids = [item.id for item in kept]
+            if sent_ids:
+                s.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(sent_ids), OutboxRow.in_flight.is_(False))
+                    .values(in_flight=True, attempts=OutboxRow.attempts + 1, last_error=None)
+                )
+        if broken:
+            self._announce(changes)
+            self._progress(len(broken))
+        return _Batch(action, kept, records, document) if kept else None
+
+    def _write_request(
+        self, action: RecordAction, items: list[_Item], records: list[tuple[RecordAction, Completion]]
+    ) -> tuple[bytes | None, list[tuple[_Item, str]]]:
+        """The request document for these records, and the records that could not be written."""
+        write = self.client.learner_activity_request  # type: ignore[attr-defined]
         try:
-            results = self.client.save_learner_activity(records)
+            return write(records), []
+        except Exception:
+            unwritable = _unwritable(_Batch(action, items, records))
+            if not unwritable:
+                raise  # not about one record: a fault of ours, before anything was marked or sent
+            parked = {item.id for item, _ in unwritable}
+            rest = [record for item, record in zip(items, records, strict=True) if item.id not in parked]
+            return (write(rest) if rest else None), unwritable
+
+    def _settle(self, batch: _Batch, sent: _Sent, retry: deque[list[int]]) -> None:
+        """Store what became of one batch. Raises _Abort or ParsAuthError when the pass should end."""
+        sent_ids = [item.id for item in batch.items]
+        exc = sent.error
+        if exc is None:
+            assert sent.results is not None
             self.answered = True
-        except ParsUnavailable as exc:
+            self.report.sent += len(sent.results)
+            self._apply_send_results(batch.action, sent_ids, sent.results)
+            self._progress(len(sent_ids))
+            return
+        if sent.unsent:  # no client to send with (e.g. its settings are wrong): nothing left here
+            with self.store.transaction() as s:
+                self._release(s, sent_ids, f"not sent: {exc}")
+            self._fail(sent_ids)
+            self._problem(f"{plural(len(sent_ids), 'record')} not sent: {exc}")
+            raise _Abort from exc
+        if isinstance(exc, ParsUnavailable):
             with self.store.transaction() as s:
                 if exc.maybe_delivered:
                     self._note(s, sent_ids, f"PARS may have received it ({exc}); it will be asked before any resend")
                 else:
-                    self._release_with_backoff(s, items, f"PARS could not be reached: {exc}")
+                    self._release_with_backoff(s, batch.items, f"PARS could not be reached: {exc}")
             self._fail(sent_ids)
             self._problem(f"{plural(len(sent_ids), 'record')} not sent: PARS could not be reached ({exc})")
             raise _Abort from exc
-        except ParsProtocolError as exc:
+        if isinstance(exc, ParsProtocolError):
             # PARS answered but we cannot read it: whether it stored them is unknown
             with self.store.transaction() as s:
                 self._note(s, sent_ids, f"PARS's answer could not be read ({exc}); it will be asked before any resend")
             self._fail(sent_ids)
             self._problem(f"{plural(len(sent_ids), 'record')}: PARS's answer could not be read ({exc})")
             raise _Abort from exc
-        except ParsRequestError as exc:
-            # PARS refused the request as a whole (a Fault): it stored none of it
+        if isinstance(exc, ParsRequestError):
+            # PARS refused the request as a whole (a Fault): it stored none of it. One record that
+            # PARS will not take must not hold back the others: halve the batch until it is alone.
+            if len(batch.items) == 1:
+                self._park_refused(batch, exc)
+                return
             with self.store.transaction() as s:
-                self._release_with_backoff(s, items, f"PARS refused the batch: {exc}")
-            self._fail(sent_ids)
-            self._problem(f"{plural(len(sent_ids), 'record')} not accepted for processing: {exc}")
-            raise _Abort from exc
-        except ParsAuthError:
+                self._release(s, sent_ids, f"PARS refused a batch holding this record ({exc}); it goes again")
+            middle = len(sent_ids) // 2
+            retry.extendleft([sent_ids[middle:], sent_ids[:middle]])
+            return
+        if isinstance(exc, ParsAuthError):
             # refused before processing: nothing was stored, the records simply stay queued
             with self.store.transaction() as s:
                 self._release(s, sent_ids, "PARS refused the credentials")
-            raise
-        self.report.sent += len(results)
-        self._apply_send_results(action, sent_ids, results)
-        self._progress(len(sent_ids))
+            raise exc
+        # Not an answer from PARS. When some record cannot be written as PARS XML, the request was
+        # never made (the document is written whole before it is sent): park those, send the rest.
+        unwritable = _unwritable(batch)
+        if unwritable:
+            changes: list[_Change] = []
+            parked = {item.id for item, _ in unwritable}
+            with self.store.transaction() as s:
+                self._park_unwritable(s, batch.action, unwritable, changes)
+                rest = [outbox_id for outbox_id in sent_ids if outbox_id not in parked]
+                self._release(s, rest, None)
+            self._announce(changes)
+            self._progress(len(parked))
+            if rest:
+                retry.appendleft(rest)
+            return
+        # anything else happened while the request may have been out: ask PARS before any resend
+        log.error("sync: sending a batch failed", exc_info=exc)
+        with self.store.transaction() as s:
+            self._note(s, sent_ids, f"sending failed ({type(exc).__name__}); PARS will be asked before any resend")
+        self._fail(sent_ids)
+        self._problem(f"{plural(len(sent_ids), 'record')} not sent: {type(exc).__name__}: {exc}")
+        raise _Abort from exc
+
+    # --- parking: one record that cannot go never blocks the others ---------------------------------
+
+    def _park_unwritable(
+        self, s: Session, action: RecordAction, broken: list[tuple[_Item, str]], changes: list[_Change]
+    ) -> None:
+        """Records ParsDesk cannot write for PARS leave the outbox: an add goes back to Draft with
+        the reason (the coordinator corrects and submits it again); a delete leaves the record as
+        PARS holds it, with the reason."""
+        earlier = self._statuses_before_delete(s, [item.completion_id for item, _ in broken])
+        for item, reason in broken:
+            if action == RecordAction.ADD:
+                message = f"Not sent: {reason}. Correct the record and submit it again."
+                self._change(changes, item.completion_id, Status.DRAFT.value, source="sync", message=message)
+            else:
+                previous = earlier.get(item.completion_id, Status.ACCEPTED.value)
+                message = f"Delete not sent: {reason}."
+                self._change(changes, item.completion_id, previous, source="sync", message=message)
+            self._problem(f"record {item.completion_id} set aside: {reason}")
+        self._write(s, changes, [item.id for item, _ in broken])
+        self.report.parked += len(broken)
+        self._fail(item.id for item, _ in broken)
+
+    def _park_refused(self, batch: _Batch, exc: ParsRequestError) -> None:
+        """PARS refused a request holding only this record: that is PARS's verdict on the record."""
+        [item] = batch.items
+        changes: list[_Change] = []
+        with self.store.transaction() as s:
+            if batch.action == RecordAction.ADD:
+                message = f"PARS refused the request holding this record as a whole: {exc.message}"
+                self._change(
+                    changes, item.completion_id, Status.REJECTED.value, source="PARS", code=exc.code, message=message
+                )
+            else:
+                previous = self._statuses_before_delete(s, [item.completion_id]).get(
+                    item.completion_id, Status.ACCEPTED.value
+                )
+                message = f"Delete refused by PARS: it refused the request as a whole: {exc.message}"
+                self._change(changes, item.completion_id, previous, source="PARS", code=exc.code, message=message)
+            self._write(s, changes, [item.id])
+        self.report.parked += 1
+        self._fail([item.id])
+        self._problem(f"record {item.completion_id} set aside: PARS refused it as a whole ({exc})")
+        self._announce(changes)
+        self._progress(1)
 
     def _release_with_backoff(self, s: Session, items: list[_Item], reason: str) -> None:
         now = self.engine.clock()
@@ -934,9 +1289,8 @@ class _Pass:
             self._fail(unknown)
             self._announce(changes)
             self._progress(len(waiting) + len(settled) + len(unknown))
-        for chunk in _chunks(ready, self.engine.batch_size):
-            self._check_stop()
-            self._send_batch(RecordAction.DELETE, list(chunk))
+        chunks = iter(_chunks(ready, self.engine.batch_size))
+        self._send_all(RecordAction.DELETE, lambda: list(next(chunks, [])) or None)
 
 
 def outbox_summary(session: Session) -> dict[str, int]:
@@ -1000,23 +1354,28 @@ def make_engine_factory(
     target: SyncTarget,
     *,
     batch_size: int = 500,
+    in_flight: int = DEFAULT_IN_FLIGHT,
     actor: str = "sync",
     migrate_schema: bool = False,
     client_options: dict[str, Any] | None = None,
 ) -> Callable[[], SyncEngine]:
-    """A callable building an engine with its own store connection and its own httpx client.
+    """A callable building an engine with its own store connection and its own httpx clients.
     Call it in the thread that runs the engine; `engine.close()` releases both."""
     options = dict(client_options or {})
+
+    def make_client() -> ParsClient:
+        return ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
 
     def build() -> SyncEngine:
         store = Store.open(db_path, migrate_schema=migrate_schema)
         try:
-            client = ParsClient.for_environment(
-                target.environment, target.credentials, base_url=target.base_url, **options
-            )
+            client = make_client()
         except Exception:
             store.close()
             raise
-        return SyncEngine(store, client, batch_size=batch_size, actor=actor, owns_resources=True)
+        return SyncEngine(
+            store, client, batch_size=batch_size, in_flight=in_flight, client_factory=make_client, actor=actor,
+            owns_resources=True,
+        )
 
     return build

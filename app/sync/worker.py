@@ -42,6 +42,9 @@ def _status_line(report: SyncReport) -> str | None:
         return "Sync skipped: another sync (e.g. `parsdesk sync`) is working on this store right now"
     if report.errors:
         first = report.problems[0] if report.problems else "see the records' details"
+        if report.parked == report.errors:
+            return (f"Sync finished; {plural(report.parked, 'record')} set aside, not sent ({first}). "
+                    "Hover a record's status or open its History for the reason.")
         return f"Sync incomplete: {plural(report.errors, 'record')} not sent or settled ({first})"
     return None
 

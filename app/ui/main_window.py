@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
     def _make_engine(self) -> Any:
         """Runs in the sync thread: the engine gets its own store connection and its own client."""
         from app.models import Store
-        from app.sync.engine import SyncEngine
+        from app.sync.engine import DEFAULT_IN_FLIGHT, SyncEngine
 
         store = Store.open(self.ctx.store.path, migrate_schema=False)
         try:
@@ -269,7 +269,9 @@ class MainWindow(QMainWindow):
         except Exception:
             store.close()
             raise
-        return SyncEngine(store, client, actor=self.ctx.actor, owns_resources=True)
+        # a few batches at PARS at once, each sent with a client of its own
+        return SyncEngine(store, client, in_flight=DEFAULT_IN_FLIGHT, client_factory=self.ctx.client_factory,
+                          actor=self.ctx.actor, owns_resources=True)
 
     @property
     def sync_running(self) -> bool:
