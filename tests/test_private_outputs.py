@@ -130,3 +130,29 @@ def test_the_search_service_refuses_what_it_cannot_run_instead_of_crashing(store
                 count_records(session, filters)
             with pytest.raises(FilterError):
                 search_records(session, filters)
+
+
+def test_xml_export_and_upload_files_are_owner_only(tmp_path, open_umask, capsys):
+    from decimal import Decimal
+
+    from tests.sync_support import RecordSpec, queue_records
+    from tests.sync_support import add_activity as add_sync_activity
+
+    path = tmp_path / "office.sqlite3"
+    store = Store.open(path)
+    activity = add_sync_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    queue_records(store, activity, 2, spec=RecordSpec())
+    store.close()
+
+    xml = tmp_path / "learners.xml"
+    xml.write_text("older, readable by all")
+    xml.chmod(0o644)
+    assert main(["export", str(xml), "--db", str(path)]) == 0
+    assert _mode(xml) == 0o600 and xml.read_bytes().startswith(b"<?xml")
+
+    out = tmp_path / "upload"
+    out.mkdir()
+    assert main(["export-upload", str(out), "--db", str(path)]) == 0
+    files = list(out.iterdir())
+    assert files and all(_mode(p) == 0o600 for p in files)
+    capsys.readouterr()
