@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upload-results": ("upload_results", "take in PARS's rejection workbook for an upload file"),
     "status": ("status", "list records near or past a PARS deadline (exit 1 when something is overdue)"),
     "screenshots": ("screenshots", "render every screen of the app to PNG files, offscreen"),
+    "store": ("store", "copy a store into the office database; back up or restore a SQLite store"),
 }
 
 

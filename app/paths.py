@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -28,12 +29,35 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
-def default_db_path() -> Path:
-    """The store's path: PARSDESK_DB if set, else parsdesk.sqlite3 in the platform data folder."""
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def is_database_url(location: object) -> bool:
+    """True for `scheme://...` text (the office database), False for a store file's path."""
+    return isinstance(location, str) and bool(_URL_SCHEME.match(location.strip()))
+
+
+def store_location(value: str | Path) -> Path | str:
+    """A --db / PARSDESK_DB value: a database URL stays text (Path() would fold its `//`), anything
+    else is a store file's path."""
+    if is_database_url(value):
+        return str(value).strip()
+    return Path(value).expanduser()
+
+
+def default_db_path() -> Path | str:
+    """The store: PARSDESK_DB if set (a file path or the office database's URL), else parsdesk.sqlite3
+    in the platform data folder."""
     override = os.environ.get("PARSDESK_DB")
     if override:
-        return Path(override).expanduser()
+        return store_location(override)
     return data_dir() / "parsdesk.sqlite3"
+
+
+def store_exists(location: Path | str) -> bool:
+    """A store file is there (a mistyped path must not become a new, empty store); a database URL
+    counts as there: opening it says whether it is reachable."""
+    return is_database_url(location) or Path(location).is_file()
 
 
 def ensure_private_file(path: Path) -> None:

@@ -36,8 +36,10 @@ def _best_ms(action, runs: int = 3) -> float:  # noqa: ANN001 - a callable
     return best
 
 
-def measure_search(records: int) -> dict[str, float]:
-    """Milliseconds for opening Learner Search and for each filter, on a store of `records`."""
+def measure_search(records: int, open_store=None, after_load=None) -> dict[str, float]:  # noqa: ANN001
+    """Milliseconds for opening Learner Search and for each filter, on a store of `records`.
+    `open_store()` gives the store to fill (default: a SQLite file in a temp folder);
+    `after_load(store)` runs after the bulk load (bench_office.py gathers PostgreSQL's statistics)."""
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
@@ -51,10 +53,12 @@ def measure_search(records: int) -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="parsdesk-bench-search-") as scratch:
         os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
-        store = Store.open(Path(scratch) / "bench.sqlite3")
+        store = open_store() if open_store is not None else Store.open(Path(scratch) / "bench.sqlite3")
         activities = [add_activity(store, accme_id=f"10000000{i}", title=f"Grand Rounds {i}") for i in range(5)]
         started = time.perf_counter()
         bulk_load(store, activities, records)
+        if after_load is not None:
+            after_load(store)
         results["load_s"] = time.perf_counter() - started
         ctx = AppContext(store, settings=AppSettings(sync_interval_s=0))
         tabs: list[LearnerSearchTab] = []

@@ -27,8 +27,10 @@ from app.models import Store  # noqa: E402
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    opened = Store.open(tmp_path / "parsdesk.sqlite3")
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    """A migrated SQLite store in tmp_path (PARSDESK_TEST_STORE=postgresql: a fresh office database,
+    to try the whole suite on PostgreSQL)."""
+    opened = open_store_on(os.environ.get("PARSDESK_TEST_STORE", "sqlite"), tmp_path, request)
     yield opened
     opened.close()
 
@@ -56,3 +58,52 @@ def _discard_entry_forms_left_open():
         box = getattr(widget, "discard_box", None)
         if box is not None and getattr(widget, "discard_button", None) is not None:
             widget.discard_button.click()
+
+
+# --- PostgreSQL (tests/pg_support.py) -------------------------------------------------------------
+
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server for the whole run (skips without binaries, except in CI)."""
+    from pg_support import REQUIRE_ENV, PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 but {exc}")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the test server: postgresql+psycopg://parsdesk_admin@127.0.0.1:PORT/test_N."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url, keep_latest=4)
+
+
+def open_store_on(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    if engine == "sqlite":
+        return Store.open(tmp_path / "parsdesk.sqlite3")
+    return Store.open(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(params=ENGINES)
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """"sqlite" or "postgresql": tests that take it (directly or through any_store) run on both."""
+    return request.param
+
+
+@pytest.fixture
+def any_store(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    """A migrated store on each engine in turn. A test module runs wholly on both engines by
+    overriding `store` with it: see tests/test_records_service.py."""
+    opened = open_store_on(store_engine, tmp_path, request)
+    yield opened
+    opened.close()

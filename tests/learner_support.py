@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 
 from app.models import ActivityBoardRow, ActivityRow, CompletionRow, LearnerRow, Store
 from app.models.schema import CompletionBoardRow, StatusEvent
+from app.models.store import reset_id_sequences
 from app.pars.domain import BoardPart, CmePart, Completion, Learner, Status
 from app.services import records
 
@@ -147,6 +148,7 @@ def bulk_load(store: Store, activity_ids: list[int], count: int, *, seed: int = 
         s.execute(insert(CompletionRow.__table__), completions)
         s.execute(insert(CompletionBoardRow.__table__), boards)
         s.execute(insert(StatusEvent.__table__), events)
+        reset_id_sequences(s.connection())  # ids were given: PostgreSQL's sequences must move past them
 
 
 def recent_activity(store: Store, **kwargs) -> int:

@@ -28,6 +28,18 @@ from tests.batch_support import (
     write_xml,
 )
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
 BAD_DATE = "02-20-2026"  # after the activity's end date (01-31-2026)
 TOO_MANY_CREDITS = "9"  # the activity offers 8
 
@@ -270,7 +282,7 @@ def test_cli_import_resends_still_rejected_rows_only_with_the_flag(activity_stor
     _import(activity_store, path)
     _reject(activity_store, _credit_id(activity_store, 3))
     capsys.readouterr()
-    args = ["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()]
+    args = ["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
     assert "1 rejected before (not resent)" in out
@@ -409,7 +421,7 @@ def test_fixed_rejection_workbook_rows_come_back_queued(activity_store, tmp_path
 
 def test_cli_import_queues_a_clean_file_and_exits_0(activity_store, tmp_path, capsys):
     path = write_xlsx(tmp_path / "clean.xlsx", [row(1), row(2)])
-    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    code = cli_main(["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()])
     assert code == 0
     assert "2 records, 2 queued" in capsys.readouterr().out
     assert list(statuses(activity_store).values()) == ["Queued", "Queued"]
@@ -418,7 +430,7 @@ def test_cli_import_queues_a_clean_file_and_exits_0(activity_store, tmp_path, ca
 
 def test_cli_import_with_failing_rows_writes_rejections_and_exits_1(activity_store, tmp_path, capsys):
     path = _mixed_file(tmp_path)
-    code = cli_main(["import", str(path), "--db", str(activity_store.path), "--as-of", AS_OF.isoformat()])
+    code = cli_main(["import", str(path), "--db", activity_store.location, "--as-of", AS_OF.isoformat()])
     out = capsys.readouterr().out
     assert code == 1
     assert "row 4, Completion Date: 671" in out
@@ -447,7 +459,7 @@ def test_cli_import_of_an_unreadable_file_exits_2_with_one_line_and_no_change(
     path = tmp_path / name
     path.write_bytes(content)
     before = counts(activity_store)
-    code = cli_main(["import", str(path), "--db", str(activity_store.path)])
+    code = cli_main(["import", str(path), "--db", activity_store.location])
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -540,5 +552,19 @@ def test_a_check_reads_only_the_records_of_the_files_learners(activity_store, tm
         credit_id for credit_id, in activity_store.session().execute(
             select(CompletionRow.credit_id).where(CompletionRow.first_name == "Learner7"))
     }
-    assert cli_main(["check", str(mine), "--db", str(activity_store.path), "--as-of", "2026-02-15"]) == 1
+    assert cli_main(["check", str(mine), "--db", activity_store.location, "--as-of", "2026-02-15"]) == 1
     assert "711" in capsys.readouterr().out
+
+
+def test_a_value_longer_than_the_store_keeps_is_a_row_error_on_both_engines(activity_store, tmp_path):
+    """PostgreSQL enforces column sizes that SQLite ignores: an over-long name must be the row's error,
+    not a failed import (it was a DataError on the office database)."""
+    path = write_xlsx(tmp_path / "long.xlsx", [row(1, First_Name="A" * 250), row(2)])
+    with activity_store.session() as s:
+        analysis = analyse(s, load_batch(path), AS_OF)
+    with activity_store.transaction() as s:
+        summary = commit(s, analysis, path.name, attested_by="tester", actor="tester")
+    assert (summary.queued, summary.errors) == (1, 1)
+    with activity_store.session() as s:
+        line = s.scalars(select(UploadLine).where(UploadLine.row_number == 3)).one()
+    assert "First Name is 250 characters long" in line.error_message

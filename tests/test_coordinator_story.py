@@ -35,6 +35,13 @@ def sandbox():
         yield server
 
 
+@pytest.fixture
+def store(any_store, tmp_path, monkeypatch):
+    """The whole story on SQLite and on the office's PostgreSQL database (tests/pg_support.py)."""
+    monkeypatch.chdir(tmp_path)  # files a pass leaves beside a store without a path stay in tmp_path
+    return any_store
+
+
 def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
 

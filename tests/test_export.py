@@ -37,7 +37,7 @@ def test_export_has_header_frozen_panes_real_dates_and_rejection_columns(store, 
     sheet = load_workbook(out).active
     assert [c.value for c in sheet[1]] == _headers()
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:R3"
+    assert sheet.auto_filter.ref == "A1:S3"
     col = {h: i for i, h in enumerate(_headers())}
     hopper = next(row for row in sheet.iter_rows(min_row=2) if row[col["Last Name"]].value == "Hopper")
     date_cell = hopper[col["Completion Date"]]
@@ -48,6 +48,8 @@ def test_export_has_header_frozen_panes_real_dates_and_rejection_columns(store, 
     assert hopper[col["Status Code"]].value == 665
     assert hopper[col["Status Message"]].value == "Diplomate name does not match Board record"
     assert hopper[col["Certifying Board IDs"]].value == "ABIM 654321"
+    # who made the latest change: the board for Hopper's rejection; the coordinator for a queued record
+    assert hopper[col["Last Changed By"]].value == "board"
     assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width  # titles get room
     # DOB is personal data the worklist does not need
     assert not any("Birth" in h for h in _headers())
@@ -60,7 +62,7 @@ def test_export_command_writes_filtered_records(store, tmp_path, capsys):
     out = tmp_path / "rejected.xlsx"
     store.close()
 
-    code = main(["export", str(out), "--db", str(store.path), "--activity", "123456789", "--status", "rejected"])
+    code = main(["export", str(out), "--db", store.location, "--activity", "123456789", "--status", "rejected"])
 
     assert code == 0
     assert "Wrote 1 learner record to" in capsys.readouterr().out
@@ -72,10 +74,10 @@ def test_export_command_writes_filtered_records(store, tmp_path, capsys):
 def test_export_command_reports_unknown_activity_and_bad_status(store, tmp_path, capsys):
     add_activity(store)
     store.close()
-    assert main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--activity", "555555555"]) == 1
+    assert main(["export", str(tmp_path / "x.xlsx"), "--db", store.location, "--activity", "555555555"]) == 1
     assert "no learner records for activity '555555555'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
-        main(["export", str(tmp_path / "x.xlsx"), "--db", str(store.path), "--status", "Pending"])
+        main(["export", str(tmp_path / "x.xlsx"), "--db", store.location, "--status", "Pending"])
     assert exited.value.code == 2
     assert "unknown status 'Pending'" in capsys.readouterr().err
     assert not (tmp_path / "x.xlsx").exists()

@@ -201,7 +201,7 @@ def test_hostile_file_gets_one_line_exit_2_and_no_store_change(
     store.close()
     before = store_fingerprint(store.path)
 
-    code = main(["check", str(path), "--db", str(store.path)])
+    code = main(["check", str(path), "--db", store.location])
 
     captured = capsys.readouterr()
     assert code == 2

@@ -21,7 +21,7 @@ SESSION_OWNER = UI / "context.py"
 # so the sessions are opened in app/services and app/sync.
 WORKER_EXCEPTIONS: dict[str, str] = {}
 
-SESSION_METHODS = {"session", "transaction"}
+SESSION_METHODS = {"session", "transaction", "reading"}
 
 QT_FREE = [
     ROOT / "app" / "models",

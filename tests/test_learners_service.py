@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
-from app.models import CompletionRow, OutboxRow
+from app.models import CompletionRow, OutboxRow, Store
 from app.pars.domain import BoardPart, Learner, Status
 from app.services import learners
 from app.services.learners import SearchFilters, SortKey
 
 from learner_support import add_activity, bulk_load, completion, store_record
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
 
 AS_OF = date(2026, 1, 20)
 
@@ -142,7 +150,10 @@ def test_local_learner_match_by_license_or_name_and_birth_date(store):
     assert too_little == []
 
 
-def test_search_on_100000_records_counts_and_filters_every_record(store):
+def test_search_on_100000_records_counts_and_filters_every_record(tmp_path):
+    # SQLite only: loading 100,000 records into PostgreSQL takes a minute here; bench/bench_office.py
+    # measures the office database with the same data
+    store = Store.open(tmp_path / "search.sqlite3")
     activities = [add_activity(store, accme_id=f"10000000{i}", title=f"Activity {i}") for i in range(5)]
     bulk_load(store, activities, 100_000)
     with store.session() as s:
@@ -152,6 +163,7 @@ def test_search_on_100000_records_counts_and_filters_every_record(store):
         filters = SearchFilters(name="hopper", status="Rejected", board="ABIM")
         matching = learners.count_records(s, filters)
         filtered = learners.search_records(s, filters, limit=200)
+    store.close()
     assert total == 100_000 and len(first_page) == 200
     assert 0 < matching and len(filtered) == min(200, matching)
     assert all(v.status == "Rejected" and v.last_name.startswith("Hopper") for v in filtered)

@@ -3,11 +3,18 @@
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from app.models import ActivityRow, ActivityBoardRow, CompletionRow, OutboxRow, StatusEvent
 from app.pars.domain import BoardPart, CmePart, Completion, Learner, Status
 from app.services import records
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
 
 
 def _activity(session) -> ActivityRow:

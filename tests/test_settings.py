@@ -201,6 +201,81 @@ def test_without_a_keyring_the_dialog_says_so_and_keeps_the_password_unsaved(qtb
     assert not AppSettings.load().configured
 
 
+def test_office_database_test_connection_says_what_it_found_and_saving_keeps_the_password_in_the_keyring(
+    qtbot, store, tmp_path, postgres_server, postgres_url
+):
+    from app.commands.gui import resolve_db_path
+    from app.models import Store
+    from app.models.office_db import load_password, parse_office_url
+
+    postgres_server.create_role("desk_two", "office-pass", postgres_url)
+    desk_url = postgres_url.replace("postgresql+psycopg://parsdesk_admin@", "postgresql://desk_two@")
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    assert not dialog.test_connection_button.isEnabled()  # nothing to test without a URL
+    qtbot.keyClicks(dialog.office_url_edit, desk_url)
+
+    qtbot.keyClicks(dialog.office_password_edit, "wrong")
+    QTest.mouseClick(dialog.test_connection_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.office_result.text().startswith("✘"), timeout=15_000)
+    assert "password authentication failed" in dialog.office_result.text()
+
+    dialog.office_password_edit.clear()
+    qtbot.keyClicks(dialog.office_password_edit, "office-pass")
+    QTest.mouseClick(dialog.test_connection_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.office_result.text().startswith("✔"), timeout=15_000)
+    assert "empty: ParsDesk sets it up on first use" in dialog.office_result.text()
+    assert load_password(parse_office_url(desk_url)) is None  # testing saves nothing
+
+    qtbot.keyClicks(dialog.coordinator_edit, "Ada at desk 2")
+    dialog.accept()
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted
+    assert "the office database" in dialog.restart_needed
+    loaded = AppSettings.load()
+    assert loaded.office_database == desk_url and loaded.coordinator == "Ada at desk 2"
+    assert "office-pass" not in (tmp_path / "settings" / "ParsDesk.ini").read_text()
+    assert load_password(parse_office_url(desk_url)) == "office-pass"
+    assert dialog.ctx.actor == "Ada at desk 2"
+
+    # the next start opens the office database, with the password from the keyring
+    location = resolve_db_path(None, loaded)
+    assert location == desk_url
+    office_store = Store.open(location)
+    try:
+        assert office_store.is_office
+    finally:
+        office_store.close()
+
+
+def test_an_office_database_url_with_a_password_is_refused_and_nothing_saved(qtbot, store, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: warnings.append(text))
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.office_url_edit, "postgresql://desk:hunter2@db.office.example/parsdesk")
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted
+    assert warnings and "holds a password" in warnings[0]
+    assert AppSettings.load().office_database == ""
+
+
+def test_a_coordinator_name_with_hidden_characters_is_refused(qtbot, store, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: warnings.append(text))
+    dialog = SettingsDialog(make_context(store))
+    qtbot.addWidget(dialog)
+    dialog.coordinator_edit.setText("Ada\u202eevil")
+    dialog.accept()
+    assert dialog.result() != SettingsDialog.DialogCode.Accepted and "bidi" in warnings[0]
+
+
+def test_the_coordinator_name_defaults_to_the_os_user(monkeypatch):
+    monkeypatch.setenv("USER", "frontdesk")
+    monkeypatch.setenv("LOGNAME", "frontdesk")
+    assert AppSettings().coordinator_name() == "frontdesk"
+    assert AppSettings(coordinator=" Grace ").coordinator_name() == "Grace"
+
+
 def test_how_the_office_reaches_pars_is_chosen_per_environment(qtbot, store):
     ctx = make_context(store)
     dialog = SettingsDialog(ctx)

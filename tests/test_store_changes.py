@@ -57,10 +57,12 @@ def test_the_feed_reports_another_processs_write_and_not_this_ones(store):
         assert feed.poll(s) is False  # reported once
 
 
-def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot, store, tmp_path):
+def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot, any_store, tmp_path):
+    """On SQLite through the revision counter, on the office database through LISTEN/NOTIFY."""
+    store = any_store
     add_activity(store)
     first = write_xlsx(tmp_path / "monday.xlsx", [row(1), row(2)])
-    subprocess.run([sys.executable, "-m", "app", "import", str(first), "--db", str(store.path),
+    subprocess.run([sys.executable, "-m", "app", "import", str(first), "--db", store.location,
                     "--as-of", AS_OF.isoformat()], cwd=ROOT, check=True, timeout=60, capture_output=True)
     window = make_window(qtbot, make_context(store))
     window.tabs.setCurrentIndex(TAB_SUMMARY)
@@ -74,7 +76,7 @@ def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot
     )
 
     later = write_xlsx(tmp_path / "tuesday.xlsx", [row(3), row(4), row(5)])
-    done = subprocess.run([sys.executable, "-m", "app", "import", str(later), "--db", str(store.path),
+    done = subprocess.run([sys.executable, "-m", "app", "import", str(later), "--db", store.location,
                            "--as-of", AS_OF.isoformat()], cwd=ROOT, timeout=60, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -115,3 +117,30 @@ def test_a_cron_sync_in_another_process_updates_statuses_counts_and_last_sync(qt
     qtbot.waitUntil(lambda: window.queued_label.text() == "Nothing queued", timeout=5_000)
     assert window.last_sync_label.text().startswith("Last sync: ")
     assert window.activities_tab.model_counts() == {Status.ACCEPTED.value: 3}
+
+
+def test_a_tab_that_was_hidden_during_the_change_catches_up_keeping_its_selection(qtbot, store, tmp_path):
+    from app.ui.main_window import TAB_ACTIVITIES
+
+    add_activity(store)
+    first = write_xlsx(tmp_path / "monday.xlsx", [row(1), row(2)])
+    subprocess.run([sys.executable, "-m", "app", "import", str(first), "--db", str(store.path),
+                    "--as-of", AS_OF.isoformat()], cwd=ROOT, check=True, timeout=60, capture_output=True)
+    window = make_window(qtbot, make_context(store))
+    window.tabs.setCurrentIndex(TAB_SUMMARY)
+    summary = window.summary_tab
+    qtbot.waitUntil(lambda: summary.model.total == 2)
+    chosen = summary.model.record(1).completion_id
+    summary.table.selectRow(1)
+    window.tabs.setCurrentIndex(TAB_ACTIVITIES)
+
+    later = write_xlsx(tmp_path / "tuesday.xlsx", [row(3)])
+    subprocess.run([sys.executable, "-m", "app", "import", str(later), "--db", str(store.path),
+                    "--as-of", AS_OF.isoformat()], cwd=ROOT, check=True, timeout=60, capture_output=True)
+    qtbot.waitUntil(lambda: window.activities_tab.model_counts() == {"Queued": 3}, timeout=5_000)
+    assert summary.model.total == 2  # hidden: it only noted the change
+
+    window.tabs.setCurrentIndex(TAB_SUMMARY)
+    qtbot.waitUntil(lambda: summary.model.total == 3)
+    selected = [summary.model.record(i.row()).completion_id for i in summary.table.selectionModel().selectedRows()]
+    assert selected == [chosen]

@@ -211,7 +211,7 @@ def test_progress_and_changes_are_reported_as_plain_values(store, sandbox):
 def test_sync_command_once_sends_and_exits_0(store, sandbox, capsys):
     activity = add_activity(store, accme_id="123456789")
     queue_records(store, activity, 3)
-    code = sync_command_main(["--once", "--db", str(store.path), "--url", sandbox.url])
+    code = sync_command_main(["--once", "--db", store.location, "--url", sandbox.url])
     assert code == 0
     assert "sent 3" in capsys.readouterr().out
     assert set(statuses(store).values()) == {Status.ACCEPTED.value}
@@ -222,7 +222,7 @@ def test_sync_command_exits_1_when_pars_cannot_be_reached(store, capsys):
     queue_records(store, activity, 2)
     with running_sandbox() as stopped:
         url = stopped.url  # nothing listens here once the block ends
-    code = sync_command_main(["--once", "--db", str(store.path), "--url", url])
+    code = sync_command_main(["--once", "--db", store.location, "--url", url])
     assert code == 1
     assert "could not be reached" in capsys.readouterr().err
     assert set(statuses(store).values()) == {Status.QUEUED.value}
@@ -232,7 +232,7 @@ def test_sync_command_exits_3_when_pars_refuses_the_credentials(store, capsys):
     activity = add_activity(store, accme_id="123456789")
     queue_records(store, activity, 1)
     with running_sandbox(credentials=Credentials("7654321", "someone-else", "other")) as strict:
-        code = sync_command_main(["--once", "--db", str(store.path), "--url", strict.url])
+        code = sync_command_main(["--once", "--db", store.location, "--url", strict.url])
     assert code == 3  # the environment (PARS's account), docs/cli.md
     assert "credentials" in capsys.readouterr().err
     assert len(outbox_rows(store)) == 1
@@ -260,7 +260,7 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
     first = queue_records(store, activity, 3, label="early")
     env = {**os.environ, "PARSDESK_DATA_DIR": str(tmp_path / "data"), "PARSDESK_SANDBOX_URL": sandbox.url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "sync", "--db", str(store.path), "--interval", "0.2", "-q"],
+        [sys.executable, "-m", "app.cli", "sync", "--db", store.location, "--interval", "0.2", "-q"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:

@@ -44,7 +44,7 @@ def test_controller_syncs_with_the_real_sandbox_through_its_own_connection_and_c
     [board_record] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM))
     cme_records = queue_records(store, activity, 3, label="cme")
     with running_sandbox() as sandbox:
-        controller = SyncController(make_engine_factory(store.path, resolve_target("local", sandbox.url)))
+        controller = SyncController(make_engine_factory(store.location, resolve_target("local", sandbox.url)))
         changes: list[tuple[int, str]] = []
         controller.records_changed.connect(lambda batch: changes.extend((cid, status) for cid, status in batch))
 

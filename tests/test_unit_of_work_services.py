@@ -16,6 +16,12 @@ from app.services.learners import SearchFilters, SortKey
 
 from learner_support import add_activity, completion, store_record
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
 AS_OF = date(2026, 1, 20)
 
 

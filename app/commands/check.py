@@ -101,9 +101,9 @@ def _context(args: argparse.Namespace, batch: BatchFile) -> tuple[dict[str, Acti
         return (*_from_activities_file(args.activities), None)
     if args.db:
         return (*_from_store(args.db, batch), None)
-    from app.paths import default_db_path
+    from app.paths import default_db_path, store_exists
 
-    if default_db_path().is_file():
+    if store_exists(default_db_path()):
         return (*_from_store(None, batch), None)
     from app.pars.domain import History
 

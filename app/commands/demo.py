@@ -13,11 +13,13 @@ import sys
 from app.wording import plural
 from pathlib import Path
 
+from app.paths import store_location
+
 MAX_DEMO_LEARNERS = 20_000
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="the store to create (default: PARSDESK_DB, else the data folder)")
+    parser.add_argument("--db", type=store_location, help="the store to create (default: PARSDESK_DB, else the data folder)")
     parser.add_argument("--learners", type=int, default=60, help="about how many learner records (default 60)")
     parser.add_argument("--offline", action="store_true", help="don't sync with the sandbox: leave records queued")
     parser.set_defaults(func=run)
@@ -47,5 +49,5 @@ def run(args: argparse.Namespace) -> int:
             sandbox.stop()
         store.close()
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
-    print(f"Demo store {store.path}: {plural(summary.activities, 'activity')}, {plural(summary.records, 'learner record')} ({statuses}).")
+    print(f"Demo store {store.location}: {plural(summary.activities, 'activity')}, {plural(summary.records, 'learner record')} ({statuses}).")
     return 0

@@ -20,13 +20,14 @@ from pathlib import Path
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CommandError, open_store
 from app.pars.domain import Status
 from app.pars.files import OutputError
+from app.paths import store_location
 from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT.xlsx|OUT.xml", type=Path,
                         help="the workbook to write, or a PARS learner XML file (.xml); owner-only")
-    parser.add_argument("--db", help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", type=store_location, help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--activity", help="only this activity: its 9-digit ACCME ID, or words of its title")
     parser.add_argument(
         "--status",

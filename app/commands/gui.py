@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.paths import store_location
+
 ENVIRONMENT_CHOICES = ("local", "accme-sandbox", "accme-production")
 DEMO_LEARNERS = 60  # enough to fill every tab, quick to build on a first start
 DEMO_META_KEY = "demo"  # set in a store the demo was built into
@@ -31,17 +33,22 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="the store file (default: PARSDESK_DB, else the data folder)")
+    parser.add_argument(
+        "--db", type=store_location, help="the store file or the office database's postgresql:// URL "
+        "(default: PARSDESK_DB, else Settings)"
+    )
     parser.add_argument("--env", choices=ENVIRONMENT_CHOICES, help="PARS environment (default: from Settings)")
 
 
-def resolve_db_path(cli_db: Path | None, settings: Any) -> Path:
-    from app.paths import default_db_path
+def resolve_db_path(cli_db: Path | str | None, settings: Any) -> Path | str:
+    from app.paths import default_db_path, store_location
 
     if cli_db is not None:
-        return cli_db.expanduser()
+        return store_location(cli_db)
     if os.environ.get("PARSDESK_DB"):
         return default_db_path()
+    if settings.office_database.strip():
+        return settings.office_database.strip()
     return settings.db_path() or default_db_path()
 
 
@@ -70,12 +77,25 @@ def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
         activities = export_activities(session)
     # the sandbox keeps what it was sent next to the store, so records sent in an earlier session
     # can still be polled and deleted after a restart
-    state_path = store.path.with_name(store.path.stem + "-sandbox.sqlite3")
+    state_path = sandbox_state_path(store)
     sandbox = SandboxServer(
         host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities, state_path=state_path
     )
     sandbox.start()
     return sandbox
+
+
+def sandbox_state_path(store: Any) -> Path:
+    """Beside a store file; for the office database, in this desk's data folder (one per database)."""
+    if store.path is not None:
+        return store.path.with_name(store.path.stem + "-sandbox.sqlite3")
+    import hashlib
+
+    from app.paths import data_dir
+
+    folder = Path(os.environ.get("PARSDESK_DATA_DIR") or data_dir())
+    digest = hashlib.sha256(store.location.encode()).hexdigest()[:12]
+    return folder / f"office-{digest}-sandbox.sqlite3"
 
 
 DEMO_NOTICE = (
@@ -121,7 +141,7 @@ def open_session(
             sandbox.stop()
         store.close()
         raise
-    ctx = AppContext(store, environment=environment, actor=settings.user or "coordinator", settings=settings,
+    ctx = AppContext(store, environment=environment, actor=settings.coordinator_name(), settings=settings,
                      sandbox=sandbox, demo=demo)
     return Session(store=store, sandbox=sandbox, ctx=ctx, notice=notice)
 
@@ -180,6 +200,23 @@ def claim_store(db_path: Path) -> Any:
     return False
 
 
+def _quiet_when_the_database_is_away() -> None:
+    """An action that finds the office database unreachable (a view refreshing, a button pressed)
+    ends there: the status bar already says so and the window reconnects by itself, so the error is
+    logged in one line instead of a traceback."""
+    from app.models import StoreUnavailableError
+
+    previous = sys.excepthook
+
+    def hook(kind, value, traceback) -> None:  # noqa: ANN001 - sys.excepthook's signature
+        if isinstance(value, StoreUnavailableError):
+            log.warning("office database unreachable: %s", value)
+            return
+        previous(kind, value, traceback)
+
+    sys.excepthook = hook
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for chatty in ("httpx", "alembic"):  # a line per request / per migration step is noise here
@@ -208,6 +245,7 @@ def run(args: argparse.Namespace) -> int:
         QMessageBox.critical(None, "ParsDesk", f"ParsDesk cannot open its store.\n\n{exc}")
         return 3  # the environment: see docs/cli.md
     window = MainWindow(session.ctx)
+    _quiet_when_the_database_is_away()
     guard.activation_requested.connect(window.bring_to_front)
     window.show()
     if session.notice:

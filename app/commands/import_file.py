@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, open_store
+from app.paths import store_location
 from app.wording import plural
 
 EXIT_ROWS_FAILED = EXIT_FINDINGS
@@ -40,7 +41,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "be used or the rejections workbook not written."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
-    parser.add_argument("--db", type=Path, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", type=store_location, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument(
         "--as-of",
         metavar="DATE",

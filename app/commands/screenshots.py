@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.paths import store_location
+
 WINDOW_SIZE = (1280, 800)
 TAB_FILES = ("activities.png", "learner-summary.png", "batch-upload.png", "learner-search.png")
 DIALOG_FILE = "learner-dialog.png"
@@ -31,7 +33,7 @@ ALL_FILES = (*TAB_FILES, DIALOG_FILE, TOOLTIP_FILE, ATTENTION_FILE, OVERVIEW_FIL
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder for the PNG files")
-    parser.add_argument("--db", type=Path, help="the store to show (default: a fresh demo store)")
+    parser.add_argument("--db", type=store_location, help="the store to show (default: a fresh demo store)")
     parser.set_defaults(func=run)
 
 

@@ -14,7 +14,7 @@ from app.models.schema import (
     UploadLine,
     UploadRow,
 )
-from app.models.store import Store, StoreError
+from app.models.store import ConcurrentChangeError, Store, StoreError, StoreUnavailableError
 
 __all__ = [
     "ActivityBoardRow",
@@ -23,12 +23,14 @@ __all__ = [
     "CompletionBoardRow",
     "CompletionRemsRow",
     "CompletionRow",
+    "ConcurrentChangeError",
     "LearnerRow",
     "Meta",
     "OutboxRow",
     "StatusEvent",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "UploadLine",
     "UploadRow",
 ]

@@ -97,6 +97,10 @@ class ActivityRow(Base):
     registration_error: Mapped[str | None] = mapped_column(Text)
     # a registered activity edited here since PARS last saw it: the next sync sends SaveActivity
     pars_outdated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # bumped by every ORM update; an update of an older version fails (several coordinators)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     boards: Mapped[list[ActivityBoardRow]] = relationship(
         back_populates="activity", cascade="all, delete-orphan", order_by="ActivityBoardRow.board"
@@ -190,6 +194,10 @@ class CompletionRow(_IdentityKeys, Base):
     upload_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # bumped by every ORM update; an update of an older version fails (several coordinators)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     activity: Mapped[ActivityRow] = relationship(back_populates="completions")
     learner: Mapped[LearnerRow] = relationship(back_populates="completions")
@@ -206,6 +214,8 @@ class CompletionRow(_IdentityKeys, Base):
 
 class CompletionBoardRow(Base):
     __tablename__ = "completion_board"
+    # "does this record have board X": one probe (Learner Search's board filter)
+    __table_args__ = (Index("ix_completion_board_record_board", "completion_id", "board"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     completion_id: Mapped[int] = mapped_column(ForeignKey("completion.id", ondelete="CASCADE"), index=True)

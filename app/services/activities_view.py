@@ -93,17 +93,29 @@ def load_activity(session: Session, row_id: int) -> Activity:
     return activity_to_domain(row)
 
 
-def save_activity_by_id(session: Session, activity: Activity, row_id: int | None = None) -> int:
-    """Create (row_id None) or update the stored activity; returns its row id."""
-    from app.services.activities import save_activity
+def activity_version(session: Session, row_id: int) -> int | None:
+    """The activity's edit version (see save_activity_by_id's expected_version)."""
+    return session.scalar(select(ActivityRow.version).where(ActivityRow.id == row_id))
 
-    from app.services.activities import activity_to_domain
+
+def save_activity_by_id(
+    session: Session, activity: Activity, row_id: int | None = None, *, expected_version: int | None = None
+) -> int:
+    """Create (row_id None) or update the stored activity; returns its row id. With `expected_version`
+    (the version the edit form loaded), an activity someone changed since raises ConcurrentChangeError."""
+    from app.models.store import ConcurrentChangeError
+    from app.services.activities import activity_to_domain, save_activity
 
     row = None
     if row_id is not None:
         row = session.get(ActivityRow, row_id)
         if row is None:
             raise LookupError(f"activity {row_id} is not in the store")
+        if expected_version is not None and row.version != expected_version:
+            raise ConcurrentChangeError(
+                "This activity was changed by another coordinator while you were editing it, so your changes "
+                "were not saved. The form now shows the newer values: check them and save again."
+            )
     changed_in_pars = row is not None and row.accme_id is not None and activity_to_domain(row) != activity
     saved = save_activity(session, activity, row)
     if changed_in_pars:

@@ -120,7 +120,7 @@ def build_demo(
     rng = random.Random(seed)
     with store.transaction() as session:
         if session.scalar(select(func.count()).select_from(ActivityRow)):
-            raise ValueError(f"{store.path} already holds activities; the demo is built in an empty store")
+            raise ValueError(f"{store.location} already holds activities; the demo is built in an empty store")
         records.set_provider_id(session, DEMO_PROVIDER_ID)
         session.add_all(demo_activity_rows(today))
 

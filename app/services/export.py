@@ -65,6 +65,7 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("Status Message", 60, lambda r: r.status_message),
     ExportColumn("Status From", 10, lambda r: r.status_source),
     ExportColumn("Last Updated", 17, lambda r: r.updated_at, DATETIME_FORMAT),
+    ExportColumn("Last Changed By", 18, lambda r: r.changed_by),
     ExportColumn("Credit ID", 48, lambda r: r.credit_id),
 )
 
@@ -108,20 +109,29 @@ def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[A
     sheet.append(header)
 
     text = TextCells(sheet)  # names, IDs and messages stay text: never a formula
+    # One styled cell per formatted column, reused row after row: a write-only sheet writes each
+    # appended row out at once, and styling a new cell per value costs more than the value itself.
+    formatted: dict[int, WriteOnlyCell] = {}
+    for number, column in enumerate(COLUMNS):
+        if column.number_format:
+            formatted[number] = WriteOnlyCell(sheet)
+            formatted[number].number_format = column.number_format
     count = 0
     try:
         for record in records:
             row: list[Any] = []
-            for column in COLUMNS:
+            for number, column in enumerate(COLUMNS):
                 value = column.value(record)
                 if isinstance(value, str):
                     row.append(text.plain_or_cell(value))
-                elif column.number_format and value is not None:
-                    cell = WriteOnlyCell(sheet, value=_excel_value(value))
-                    cell.number_format = column.number_format
-                    row.append(cell)
+                    continue
+                value = _excel_value(value)
+                styled = formatted.get(number) if value is not None else None
+                if styled is not None:
+                    styled.value = value
+                    row.append(styled)
                 else:
-                    row.append(_excel_value(value))
+                    row.append(value)
             sheet.append(row)
             count += 1
     except BaseException:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, or_, sele
 from sqlalchemy.orm import Session, selectinload
 
 from app.models.search_keys import id_key, name_key, name_words, prefix_bounds
+from app.models.store import ConcurrentChangeError
 from app.models.schema import (
     ActivityRow,
     CompletionBoardRow,
@@ -80,6 +81,7 @@ class LearnerRecordView:
     updated_at: datetime
     replaces_id: int | None = None
     replaced_by_id: int | None = None  # a corrected resubmission of this record, if any
+    changed_by: str | None = None  # who made the latest step of its history (coordinator, sync, import)
 
     @property
     def learner_name(self) -> str:
@@ -293,7 +295,7 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
     activity = filters.activity.strip()
     if activity:
         # a number may be the start of an ACCME ID or part of a title ("2026 Update"): either matches
-        activity_match = ActivityRow.title.like(_like_contains(activity), escape=_LIKE_ESCAPE)
+        activity_match = ActivityRow.title.ilike(_like_contains(activity), escape=_LIKE_ESCAPE)
         if activity.isdigit():
             activity_match = or_(activity_match, ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE))
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
@@ -363,6 +365,7 @@ def _views(session: Session, rows: Sequence) -> list[LearnerRecordView]:
     ids = [row.id for row in rows]
     boards: dict[int, list[BoardPoints]] = {}
     replaced_by: dict[int, int] = {}
+    changed_by: dict[int, str] = {}
     if ids:
         for chunk_start in range(0, len(ids), 900):  # stay below SQLite's bound-parameter limit
             chunk = ids[chunk_start : chunk_start + 900]
@@ -390,6 +393,14 @@ def _views(session: Session, rows: Sequence) -> list[LearnerRecordView]:
                 select(CompletionRow.id, CompletionRow.replaces_id).where(CompletionRow.replaces_id.in_(chunk))
             ):
                 replaced_by[older_id] = newer_id
+            latest = (
+                select(func.max(StatusEvent.id)).where(StatusEvent.completion_id.in_(chunk))
+                .group_by(StatusEvent.completion_id)
+            )
+            for completion_id, actor, source in session.execute(
+                select(StatusEvent.completion_id, StatusEvent.actor, StatusEvent.source).where(StatusEvent.id.in_(latest))
+            ):
+                changed_by[completion_id] = actor or source
     return [
         LearnerRecordView(
             completion_id=row.id,
@@ -413,6 +424,7 @@ def _views(session: Session, rows: Sequence) -> list[LearnerRecordView]:
             updated_at=row.updated_at,
             replaces_id=row.replaces_id,
             replaced_by_id=replaced_by.get(row.id),
+            changed_by=changed_by.get(row.id),
         )
         for row in rows
     ]
@@ -636,12 +648,15 @@ def save_new_record(
 
 
 def update_draft(
-    session: Session, draft_id: int, completion: Completion, actor: str | None, as_of: date
+    session: Session, draft_id: int, completion: Completion, actor: str | None, as_of: date,
+    *, expected_version: int | None = None,
 ) -> SaveResult:
-    """Change a Draft (never sent, so it may be edited in place); queue it once permission is given."""
+    """Change a Draft (never sent, so it may be edited in place); queue it once permission is given.
+    With `expected_version`, a record changed since the form read it raises ConcurrentChangeError."""
     row = session.get(CompletionRow, draft_id)
     if row is None:
         raise ValueError(f"no learner record with id {draft_id}")
+    changed_elsewhere(session, row, expected_version)
     if row.status != Status.DRAFT.value:
         raise ValueError(f"only Draft records can be edited; this one is {row.status}")
     completion.action = RecordAction.ADD
@@ -697,10 +712,15 @@ def resubmission_refusal(session: Session, rejected_id: int) -> str | None:
 
 
 def resubmit(
-    session: Session, rejected_id: int, corrected: Completion, actor: str | None, as_of: date
+    session: Session, rejected_id: int, corrected: Completion, actor: str | None, as_of: date,
+    *, expected_version: int | None = None,
 ) -> SaveResult:
     """Queue a corrected copy of a Rejected record under a NEW creditID (PARS never reuses one),
-    linked to the rejected attempt, whose history notes the resubmission."""
+    linked to the rejected attempt, whose history notes the resubmission. Two coordinators
+    resubmitting the same record at once: the second gets ConcurrentChangeError (version check)."""
+    current = session.get(CompletionRow, rejected_id)
+    if current is not None:
+        changed_elsewhere(session, current, expected_version)
     refusal = resubmission_refusal(session, rejected_id)
     if refusal is not None:
         raise ValueError(refusal)
@@ -866,6 +886,7 @@ class EntryFormData:
     options: list[ActivityOption]
     record: LearnerRecordView | None = None
     completion: Completion | None = None
+    version: int | None = None  # the record's version when the form was opened (see changed_elsewhere)
 
 
 def entry_form_data(session: Session, record_id: int | None = None) -> EntryFormData:
@@ -877,7 +898,23 @@ def entry_form_data(session: Session, record_id: int | None = None) -> EntryForm
     completion = completion_for_edit(session, record_id)
     if record is None or completion is None:
         raise LookupError(f"learner record {record_id} no longer exists")
-    return EntryFormData(options, record, completion)
+    version = session.scalar(select(CompletionRow.version).where(CompletionRow.id == record_id))
+    return EntryFormData(options, record, completion, version)
+
+
+def changed_elsewhere(session: Session, row: CompletionRow, expected_version: int | None) -> None:
+    """Refuse to save over a record changed since the form read it (another coordinator, a sync)."""
+    if expected_version is None or row.version == expected_version:
+        return
+    last = session.scalars(
+        select(StatusEvent).where(StatusEvent.completion_id == row.id).order_by(StatusEvent.id.desc()).limit(1)
+    ).first()
+    who = f" by {last.actor}" if last is not None and last.actor else ""
+    when = f" at {last.at:%H:%M}" if last is not None else ""
+    raise ConcurrentChangeError(
+        f"This record was changed{who}{when} while you were editing it, so your changes were not saved. "
+        "The form now shows the newer values: check them and save again."
+    )
 
 
 def save_entry(
@@ -889,12 +926,15 @@ def save_entry(
     *,
     edit_id: int | None = None,
     resubmit_id: int | None = None,
+    expected_version: int | None = None,
 ) -> SaveResult:
-    """Save what the entry dialog holds: a corrected resubmission, an edited Draft or a new record."""
+    """Save what the entry dialog holds: a corrected resubmission, an edited Draft or a new record.
+    `expected_version` is the record's version when the form opened it (ConcurrentChangeError if
+    someone changed it since)."""
     if resubmit_id is not None:
-        return resubmit(session, resubmit_id, completion, actor, as_of)
+        return resubmit(session, resubmit_id, completion, actor, as_of, expected_version=expected_version)
     if edit_id is not None:
-        return update_draft(session, edit_id, completion, actor, as_of)
+        return update_draft(session, edit_id, completion, actor, as_of, expected_version=expected_version)
     return save_new_record(session, completion, activity_row_id, actor, as_of)
 
 

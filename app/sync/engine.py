@@ -26,6 +26,7 @@ import logging
 import os
 import queue
 import re
+import socket
 import sys
 import threading
 from collections import deque
@@ -36,7 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
-from sqlalchemy import bindparam, delete, func, select, true, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, true, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
@@ -148,10 +149,12 @@ _WAITING_MESSAGE = "Waiting: PARS still processes this record (Submitted); the d
 
 
 class PassLock:
-    """One sync pass per store at a time, across threads and processes (desktop app + cron).
+    """One sync pass per SQLite store at a time, across threads and processes (desktop app + cron).
 
     An OS file lock on `<store>.sync-lock`: the operating system releases it when its holder
-    exits, however it exits (even SIGKILL), so a crash never leaves the store locked.
+    exits, however it exits (even SIGKILL), so a crash never leaves the store locked. A SQLite
+    store lives on one computer (its locking is not to be trusted on network drives), so a lock of
+    that computer's is enough.
     """
 
     def __init__(self, store_path: Path) -> None:
@@ -176,6 +179,9 @@ class PassLock:
         self._handle = handle
         return True
 
+    def still_held(self) -> bool:
+        return self._handle is not None
+
     def release(self) -> None:
         handle, self._handle = self._handle, None
         if handle is None:
@@ -192,6 +198,98 @@ class PassLock:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
+
+
+# The key of the office database's sync lock (pg_try_advisory_lock takes a bigint): "PDSYNC01".
+OFFICE_SYNC_LOCK_KEY = int.from_bytes(b"PDSYNC01", "big")
+
+
+class OfficePassLock:
+    """One sync pass per office database at a time, across every desk: a PostgreSQL session-level
+    advisory lock, held by a connection of its own for the whole pass. The server releases it when
+    that connection ends, however it ends: a desk that crashes, is killed or loses its network never
+    leaves the office locked (the server notices a dead connection when the socket closes, or at
+    the latest through TCP keepalives)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def acquire(self) -> bool:
+        connection = self._engine.connect()
+        try:
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": OFFICE_SYNC_LOCK_KEY}
+            ).scalar()
+            if taken:
+                # who holds it, for an administrator looking at pg_stat_activity (and the tests)
+                connection.execute(
+                    text("SELECT set_config('application_name', :name, false)"),
+                    {"name": f"ParsDesk sync pass: {socket.gethostname()} pid {os.getpid()}"[:63]},
+                )
+            connection.commit()  # the lock belongs to the session, not to this transaction
+        except BaseException:
+            _discard(connection)
+            raise
+        if not taken:
+            connection.close()
+            return False
+        self._connection = connection
+        return True
+
+    def still_held(self) -> bool:
+        """False when the lock's connection was lost: another desk may have started a pass."""
+        connection = self._connection
+        if connection is None:
+            return False
+        try:
+            held = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND classid = :high AND objid = :low AND objsubid = 1"
+                ),
+                {"high": OFFICE_SYNC_LOCK_KEY >> 32, "low": OFFICE_SYNC_LOCK_KEY & 0xFFFFFFFF},
+            ).scalar()
+            connection.commit()
+        except Exception:
+            log.warning("sync: the office database's sync lock was lost with its connection")
+            self._connection = None
+            _discard(connection)
+            return False
+        return bool(held)
+
+    def release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": OFFICE_SYNC_LOCK_KEY})
+            connection.commit()
+        except Exception:
+            log.warning("sync: releasing the office sync lock failed; closing its connection releases it")
+        # never back to the pool: a connection that might still hold the lock is closed for good
+        _discard(connection)
+
+
+def _discard(connection: Connection) -> None:
+    """Close a connection for good (not back to the pool), whatever state it is in."""
+    try:
+        connection.invalidate()
+    except Exception:
+        log.debug("invalidating the lock's connection failed", exc_info=True)
+    try:
+        connection.close()
+    except Exception:
+        log.debug("closing the lock's connection failed", exc_info=True)
+
+
+def pass_lock(store: Store) -> PassLock | OfficePassLock:
+    """The lock that keeps a store's sync passes one at a time: the office database's own lock, or
+    a file lock beside a SQLite store."""
+    if store.engine.dialect.name == "postgresql":
+        return OfficePassLock(store.engine)
+    assert store.path is not None
+    return PassLock(store.path)
 
 
 def queued_count(session: Session) -> int:
@@ -254,7 +352,7 @@ class SyncEngine:
         """One pass. `respect_backoff` skips records whose retry time has not come (interval loops);
         a user's "Sync now" leaves it False and retries everything at once."""
         report = SyncReport(started_at=self.clock().isoformat(timespec="seconds"))
-        lock = PassLock(self.store.path)
+        lock = pass_lock(self.store)
         if not lock.acquire():
             # Another pass (the desktop app, a cron job) owns this store's outbox right now; running
             # beside it would take its in-flight batch for a crashed one and ask, then resend, it.
@@ -265,20 +363,21 @@ class SyncEngine:
                 report.left_in_outbox = queued_count(session)
             return report
         try:
-            return self._run_locked(report, on_progress, on_change, should_stop, poll, respect_backoff)
+            return self._run_locked(report, lock, on_progress, on_change, should_stop, poll, respect_backoff)
         finally:
             lock.release()
 
     def _run_locked(
         self,
         report: SyncReport,
+        lock: PassLock | OfficePassLock,
         on_progress: ProgressCallback | None,
         on_change: ChangeCallback | None,
         should_stop: StopCheck | None,
         poll: bool,
         respect_backoff: bool,
     ) -> SyncReport:
-        pass_ = _Pass(self, report, on_progress, on_change, should_stop or (lambda: False), respect_backoff)
+        pass_ = _Pass(self, report, lock, on_progress, on_change, should_stop or (lambda: False), respect_backoff)
         completed = False
         try:
             pass_.plan(poll)
@@ -500,12 +599,14 @@ class _Pass:
         self,
         engine: SyncEngine,
         report: SyncReport,
+        lock: PassLock | OfficePassLock,
         on_progress: ProgressCallback | None,
         on_change: ChangeCallback | None,
         should_stop: StopCheck,
         respect_backoff: bool,
     ) -> None:
         self.engine = engine
+        self.lock = lock
         self.store = engine.store
         self.client = engine.client
         self.report = report
@@ -562,6 +663,13 @@ class _Pass:
     def _check_stop(self) -> None:
         if self.should_stop():
             raise _Stopped
+
+    def _check_lock(self) -> None:
+        """Before work is claimed or looked up: this pass still holds the store's sync lock (the
+        office database's lock goes with its connection; without it another desk may be syncing)."""
+        if not self.lock.still_held():
+            self._problem("this pass lost the sync lock (its database connection dropped); the next pass carries on")
+            raise _Abort
 
     def _fail(self, outbox_ids: Iterable[int]) -> None:
         """Count outbox rows this pass could not send or settle (each once)."""
@@ -791,6 +899,7 @@ class _Pass:
             ).all()
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
+            self._check_lock()
             outbox_ids = [outbox_id for outbox_id, _ in chunk]
             answers = self._lookup([credit for _, credit in chunk], "sent before", outbox_ids)
             changes: list[_Change] = []
@@ -885,7 +994,11 @@ class _Pass:
                     if self.should_stop():  # only when work is left: a pass with none was not stopped
                         halt = _Stopped()
                         break
-                    batch = self._claim(action, ids)
+                    try:
+                        batch = self._claim(action, ids)
+                    except _Abort as exc:  # the lock was lost: what is out is still waited for
+                        halt = exc
+                        break
                     if batch is not None:
                         outstanding[senders.submit(batch)] = batch
                 if not outstanding:
@@ -905,6 +1018,7 @@ class _Pass:
     def _claim(self, action: RecordAction, outbox_ids: list[int]) -> _Batch | None:
         """Turn queued rows into records and mark them in flight, committed BEFORE the call: if we
         die during it, recovery asks PARS first. A row whose record cannot be built is parked."""
+        self._check_lock()
         changes: list[_Change] = []
         with self.store.transaction() as s:
             items = self._items(s, outbox_ids, in_flight=False, claim=True)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.store import error_text
+from app.models.store import ConcurrentChangeError, error_text
 from app.pars import catalog
 from app.pars.domain import Activity, BoardRegistration, Issue
 from app.pars.validation import (
@@ -46,7 +46,13 @@ from app.pars.validation import (
     A_TITLE,
     validate_activity,
 )
-from app.services.activities_view import ActivityChangeImpact, activity_change_impact, load_activity, save_activity_by_id
+from app.services.activities_view import (
+    ActivityChangeImpact,
+    activity_change_impact,
+    activity_version,
+    load_activity,
+    save_activity_by_id,
+)
 from app.ui.context import AppContext
 from app.wording import plural
 
@@ -238,8 +244,10 @@ class ActivityDialog(QDialog):
         layout.addWidget(self.problems_list)
         layout.addWidget(self.buttons)
 
+        self._version: int | None = None  # the stored version this form shows (several coordinators)
         if activity_row_id is not None:
             self.set_activity(ctx.read(load_activity, activity_row_id))
+            self._version = ctx.read(activity_version, activity_row_id)
         else:
             today = QDate.currentDate()
             self.start_edit.setDate(today)
@@ -326,6 +334,9 @@ class ActivityDialog(QDialog):
         self.cme_spin.setValue(float(activity.cme_credits or 0))
         self.rems_check.setChecked(activity.rems)
         self.state_check.setChecked(activity.state_collaboration)
+        while self._rows:  # a reload (another coordinator's version) replaces the boards shown
+            self.boards_table.removeRow(len(self._rows) - 1)
+            self._rows.pop()
         for registration in activity.boards:
             self.add_board(registration)
 
@@ -370,7 +381,16 @@ class ActivityDialog(QDialog):
         if self.activity_row_id is not None and not self._reported_records_still_fit():
             return
         try:
-            self.saved_row_id = self.ctx.write(save_activity_by_id, self.activity(), self.activity_row_id)
+            self.saved_row_id = self.ctx.write(
+                save_activity_by_id, self.activity(), self.activity_row_id, expected_version=self._version
+            )
+        except ConcurrentChangeError as exc:  # another coordinator saved it meanwhile: show theirs
+            assert self.activity_row_id is not None
+            self.set_activity(self.ctx.read(load_activity, self.activity_row_id))
+            self._version = self.ctx.read(activity_version, self.activity_row_id)
+            self.ctx.activities_changed.emit()
+            QMessageBox.warning(self, self.windowTitle(), str(exc))
+            return
         except Exception as exc:  # noqa: BLE001 - e.g. a locked store: tell the user, keep the dialog open
             QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {error_text(exc)}")
             return

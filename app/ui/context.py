@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
-from app.models import Store
+from app.models import Store, StoreUnavailableError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -51,6 +51,8 @@ class AppContext(QObject):
     store_changed = Signal()
     # learner records the user just deleted (completion ids): the window offers to undo it
     records_deleted = Signal(list)
+    # the office database went away (False, why) or answers again (True, ""): the status bar shows it
+    database_reachable = Signal(bool, str)
 
     def __init__(
         self,
@@ -76,24 +78,63 @@ class AppContext(QObject):
         self.demo = demo  # the store holds demo data (shown as a banner)
         self.sync: Any | None = None  # SyncController, set by the main window
         self._client_factory = client_factory
+        self.database_problem: str | None = None  # why the office database cannot be reached now
 
     def read(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a read-only service `use_case(session, *args, **kwargs)`; it must return plain values."""
-        with self.store.session() as session:
-            return use_case(session, *args, **kwargs)
+        """Run a read-only service `use_case(session, *args, **kwargs)`; it must return plain values.
+        Raises StoreUnavailableError while the office database cannot be reached."""
+        try:
+            with self.store.reading() as session:
+                result = use_case(session, *args, **kwargs)
+        except StoreUnavailableError as exc:
+            self._database_lost(str(exc))
+            raise
+        self._database_back()
+        return result
 
     def write(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a service `use_case(session, *args, **kwargs)` in one transaction (rolled back if it raises)."""
-        with self.store.transaction() as session:
-            return use_case(session, *args, **kwargs)
+        """Run a service `use_case(session, *args, **kwargs)` in one transaction (rolled back if it raises).
+        Raises StoreUnavailableError (nothing saved) while the office database cannot be reached."""
+        try:
+            with self.store.transaction() as session:
+                result = use_case(session, *args, **kwargs)
+        except StoreUnavailableError as exc:
+            self._database_lost(str(exc))
+            raise
+        self._database_back()
+        return result
+
+    def check_database(self) -> bool:
+        """Try the office database now (the window's reconnection timer); True when it answers."""
+        if self.store.ping():
+            self._database_back()
+            return True
+        return False
+
+    def _database_lost(self, why: str) -> None:
+        first = self.database_problem is None
+        self.database_problem = why
+        if first:
+            self.database_reachable.emit(False, why)
+
+    def _database_back(self) -> None:
+        if self.database_problem is not None:
+            self.database_problem = None
+            self.database_reachable.emit(True, "")
 
     def notify_records_changed(self, completion_ids: list[int] | None = None) -> None:
         self.records_changed.emit(list(completion_ids or []))
 
     def open_change_feed(self) -> ChangeFeed:
         """Where this store's changes by other processes are learnt (app/models/changes.py). Poll
-        it with `ctx.read(feed.poll)`; another engine may return its own ChangeFeed here."""
+        it with `ctx.read(feed.poll)`. The office database (PostgreSQL) uses LISTEN/NOTIFY instead
+        of the revision counter (app/models/pg_notify.py)."""
         from app.models.changes import revision_feed
+
+        if self.store.office is not None:
+            from app.models.pg_notify import notify_feed
+
+            return notify_feed(self.store.office)
 
         return self.read(revision_feed)
 

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.store import ConcurrentChangeError, StoreUnavailableError
 from app.pars import catalog
 from app.pars.catalog import LOCAL_CHECK
 from app.pars.domain import (
@@ -504,6 +505,8 @@ class LearnerDialog(QDialog):
 
         form_data = ctx.read(learners.entry_form_data, edit_id or resubmit_id)
         self._options = form_data.options
+        self._version = form_data.version  # what another coordinator's change is detected against
+        self.conflict_message = ""  # set when a save found the record changed elsewhere
         loaded: Completion | None = form_data.completion
         if form_data.record is not None:
             self._rejected = form_data.record
@@ -1281,6 +1284,29 @@ class LearnerDialog(QDialog):
 
     # --- saving -------------------------------------------------------------------------------
 
+    def reload_after_conflict(self, message: str) -> None:
+        """Someone else saved this record while it was open here: show their values and say so.
+        What was typed here is replaced (the message says so); saving again applies to their version."""
+        record_id = self.edit_id or self.resubmit_id
+        try:
+            form_data = self.ctx.read(learners.entry_form_data, record_id)
+        except LookupError:
+            message = "This record was deleted by another coordinator while you were editing it; nothing was saved."
+            form_data = None
+        if form_data is not None and form_data.completion is not None:
+            for editor in list(self.board_editors):
+                self.remove_board(editor)
+            self._rejected = form_data.record
+            self._version = form_data.version
+            self._load(form_data.completion)
+            self._apply_mode()
+            self.validate_now()
+        self.conflict_message = message
+        self.note.setText(message)
+        self.note.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.note.setVisible(True)
+        self.ctx.notify_records_changed([record_id] if record_id is not None else [])
+
     def submit(self, add_another: bool = False) -> SaveResult | None:
         self._show_all = True
         option = self.current_option()
@@ -1291,8 +1317,19 @@ class LearnerDialog(QDialog):
         try:
             result = self.ctx.write(
                 learners.save_entry, completion, option.row_id, self.ctx.actor, self.as_of,
-                edit_id=self.edit_id, resubmit_id=self.resubmit_id,
+                edit_id=self.edit_id, resubmit_id=self.resubmit_id, expected_version=self._version,
             )
+        except ConcurrentChangeError as exc:  # another coordinator saved this record meanwhile
+            self.reload_after_conflict(str(exc))
+            return None
+        except StoreUnavailableError:  # the office database is away: keep everything typed here
+            self.note.setText(
+                "The office database cannot be reached, so nothing was saved. What you entered stays here: "
+                "save again once the status bar says the database answers again."
+            )
+            self.note.setStyleSheet(f"color: {ERROR_COLOR};")
+            self.note.setVisible(True)
+            return None
         except ValueError as exc:  # e.g. resubmitted meanwhile from another window
             self.summary.setText(str(exc))
             self.summary.setStyleSheet(f"color: {ERROR_COLOR};")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models import StoreUnavailableError
 from app.services import attention, records, undo
 from app.sync.worker import SyncController
 from app.ui.activities_tab import ActivitiesTab
@@ -52,6 +53,7 @@ _FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
 _ATTENTION_REFRESH_MS = 1_500  # the attention strip re-reads its list at most this often
 STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
+RECONNECT_MS = 3_000  # while the office database is unreachable, how often it is tried again
 
 
 class MainWindow(QMainWindow):
@@ -132,6 +134,10 @@ class MainWindow(QMainWindow):
 
         self._setup_sync()
         self._setup_change_feed()
+        self._reconnect_timer = QTimer(self)
+        self._reconnect_timer.setInterval(RECONNECT_MS)
+        self._reconnect_timer.timeout.connect(self.ctx.check_database)
+        ctx.database_reachable.connect(self._database_reachable)
         ctx.open_activity_requested.connect(self.show_activity)
         ctx.sync_requested.connect(self.sync_now)
         ctx.records_changed.connect(self._records_changed)
@@ -228,6 +234,11 @@ class MainWindow(QMainWindow):
         self.sync_progress.setVisible(False)
         self.last_sync_label = QLabel(self)
         self.last_sync_label.setObjectName("lastSyncLabel")
+        # shown only while the office database cannot be reached (docs/office.md)
+        self.database_label = QLabel(self)
+        self.database_label.setObjectName("databaseLabel")
+        self.database_label.setStyleSheet("color: #a40000; font-weight: bold;")
+        self.database_label.setVisible(False)
         self.undo_button = QPushButton("Undo delete", self)
         self.undo_button.setObjectName("undoDeleteButton")
         self.undo_button.setToolTip("Take the delete back (Ctrl+Z); possible until the next sync sends it")
@@ -243,6 +254,7 @@ class MainWindow(QMainWindow):
         self.attention_label = QLabel(self)  # the most urgent attention count (the strip has the rest)
         self.attention_label.setObjectName("attentionLabel")
         status.addWidget(self.attention_label)
+        status.addWidget(self.database_label)
         status.addWidget(self.undo_note)
         status.addWidget(self.undo_button)
         status.addPermanentWidget(self.sync_state_label)
@@ -263,7 +275,7 @@ class MainWindow(QMainWindow):
         from app.models import Store
         from app.sync.engine import DEFAULT_IN_FLIGHT, SyncEngine
 
-        store = Store.open(self.ctx.store.path, migrate_schema=False)
+        store = Store.open(self.ctx.store.location, migrate_schema=False)
         try:
             client = self.ctx.client_factory()
         except Exception:
@@ -439,13 +451,33 @@ class MainWindow(QMainWindow):
             self.ctx.store_changed.emit()
         return changed
 
+    def _database_reachable(self, reachable: bool, why: str) -> None:
+        """The office database went away or came back: say so in the status bar, retry until back."""
+        if reachable:
+            self._reconnect_timer.stop()
+            self.database_label.setVisible(False)
+            self.statusBar().showMessage("The office database answers again; the views are up to date.", 10_000)
+            self.ctx.store_changed.emit()  # others may have changed things meanwhile
+            return
+        self.database_label.setText("Office database unreachable: reconnecting…")
+        self.database_label.setToolTip(
+            f"{why}\nNothing is lost: saved records are in the database, and an unsaved form stays open. "
+            "ParsDesk reconnects by itself."
+        )
+        self.database_label.setVisible(True)
+        if not self._closing:
+            self._reconnect_timer.start()
+
     def _store_changed(self) -> None:
         # the tabs refresh themselves (connected earlier, so the counts read here are fresh)
         self.refresh_status()
 
     # --- status ----------------------------------------------------------------------------------
     def refresh_status(self) -> None:
-        status = self.ctx.read(records.sync_status)
+        try:
+            status = self.ctx.read(records.sync_status)
+        except StoreUnavailableError:
+            return  # the status bar says the database is unreachable; refreshed once it is back
         queued, last = status.queued, status.last_sync_at
         counts = self.activities_tab.model_counts()
         self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
@@ -670,7 +702,7 @@ class MainWindow(QMainWindow):
             self,
             "About ParsDesk",
             f"<b>ParsDesk {__version__}</b><p>Reports CME and MOC learner completions to ACCME PARS."
-            f"<p>Store: {self.ctx.store.path}<br>PARS environment: {environment_label(self.ctx.environment)}",
+            f"<p>Store: {self.ctx.store.location}<br>PARS environment: {environment_label(self.ctx.environment)}",
         )
 
     # --- remembered state ------------------------------------------------------------------------
@@ -713,8 +745,12 @@ class MainWindow(QMainWindow):
         for tab in (self.summary_tab, self.search_tab):
             tab.shutdown_export()  # a download still being written is abandoned; its target stays untouched
         # closing: no view needs the last changes any more, and nothing may touch the store after this
-        for timer in (self._attention_timer, self._flush_timer, self._status_timer, self._change_timer, self.activities_tab._counts_timer):
+        for timer in (self._attention_timer, self._flush_timer, self._status_timer, self._change_timer,
+                      self.activities_tab._counts_timer, self._reconnect_timer):
             timer.stop()
+        close_feed = getattr(self._change_feed, "close", None)  # the office database's LISTEN connection
+        if close_feed is not None:
+            close_feed()
         self.save_state()
         _release_full_collections()
         event.accept()

@@ -8,7 +8,7 @@ for their rows; a reset happens only for a new activity, a new filter or a new s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
@@ -170,13 +170,15 @@ class ChangeBacklog:
     def __bool__(self) -> bool:
         return self._reload or bool(self._ids)
 
-    def apply(self, model: LearnerRecordModel) -> None:
+    def apply(self, model: LearnerRecordModel, reload_rows: Callable[[], None] | None = None) -> None:
+        """Bring `model` up to date; a full re-read goes through `reload_rows` when given (a tab that
+        keeps its selection across it), else `model.reload()`."""
         ids, reload = self._ids, self._reload
         self._ids, self._reload = set(), False
         if model.filters is None:
             return
         if reload:
-            model.reload()
+            (reload_rows or model.reload)()
         elif ids:
             model.update_rows(ids)
 

@@ -245,7 +245,7 @@ class RecordTableTab(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if self._backlog:
-            self._backlog.apply(self.model)
+            self._backlog.apply(self.model, self.reload_keeping_selection)
             self._backlog_applied()
 
     def target_ids(self) -> list[int]:

@@ -54,6 +54,10 @@ class AppSettings:
     board_delay_s: float = 5.0  # how long the local sandbox's boards take to accept or reject
     data_folder: str = ""  # where the store lives; empty = the platform data folder
     sync_interval_s: int = 60  # background sync while idle; 0 = only on demand
+    # the office's shared PostgreSQL database (postgresql://role@host/db, never a password); empty:
+    # this computer's own SQLite store in the data folder
+    office_database: str = ""
+    coordinator: str = ""  # the name this desk's changes carry in the history; empty = the OS user
     # how this office reaches PARS, per environment: "env=upload-files;…" (absent: web services)
     routes: str = ""
     configured: bool = False
@@ -99,11 +103,31 @@ class AppSettings:
             qs.setValue(f"settings/{f.name}", getattr(self, f.name))
         qs.sync()
 
+    def coordinator_name(self) -> str:
+        """Who this desk's changes are recorded as: the name set in Settings, else the OS user."""
+        return self.coordinator.strip() or os_user_name()
+
     def db_path(self) -> Path | None:
         """The store file inside the chosen data folder, or None for the default location."""
         if not self.data_folder.strip():
             return None
         return Path(self.data_folder).expanduser() / "parsdesk.sqlite3"
+
+
+def hidden_characters(text: str) -> bool:
+    """True when text holds control, format (bidi, zero-width) or unassigned characters."""
+    import unicodedata
+
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
+
+
+def os_user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (no USER/LOGNAME and no passwd entry)
+        return "coordinator"
 
 
 def _coerce(raw: object, default: object) -> object:

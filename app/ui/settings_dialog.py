@@ -1,15 +1,22 @@
-"""The Settings dialog: PARS environment and credentials, local sandbox, data folder, sync interval.
+"""The Settings dialog: PARS environment and credentials, local sandbox, the office database, data
+folder, coordinator name, sync interval.
 
 Passwords go to the OS keyring through `app.pars.credentials.save_credentials` (or to its documented
 file fallback when PARSDESK_KEYRING=file); the dialog says which one is in use. Everything else is
-saved in `AppSettings` (QSettings). The data folder and the sandbox's board delay are read at start-up,
-so the dialog lists them in `restart_needed` when they changed.
+saved in `AppSettings` (QSettings). The data folder, the office database and the sandbox's board delay
+are read at start-up, so the dialog lists them in `restart_needed` when they changed.
+
+"Office database" takes the PostgreSQL URL every coordinator's ParsDesk shares (docs/office.md); its
+password goes to the keyring through `app.models.office_db.save_password`, never into the settings.
+"Test connection" connects in a background thread and says what ParsDesk would do with the database.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -28,12 +35,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.office_db import OfficeDatabaseError, load_password, parse_office_url, save_password
+from app.models.store import probe_office_database
 from app.pars.credentials import CredentialStoreError, Credentials, keyring_available, load_credentials, save_credentials
 from app.pars.environments import EnvironmentConfigError, environment as load_environment
 from app.paths import data_dir
 from app.services import records
 from app.ui.context import AppContext
-from app.ui.settings import ENVIRONMENT_LABELS, ROUTE_UPLOAD_FILES, ROUTE_WEB_SERVICES, environment_label
+from app.ui.settings import (
+    ENVIRONMENT_LABELS,
+    ROUTE_UPLOAD_FILES,
+    ROUTE_WEB_SERVICES,
+    environment_label,
+    hidden_characters,
+    os_user_name,
+)
 
 NOTE_STYLE = "color: #555555;"
 WARNING_STYLE = "color: #8a5300;"
@@ -58,6 +74,26 @@ def password_storage_note() -> tuple[str, bool]:
     return f"Passwords are kept in the system keyring ({type(keyring.get_keyring()).__name__}).", False
 
 
+class _ConnectionTest(QObject):
+    """Runs probe_office_database off the GUI thread (a connect may take up to its 10 s timeout)."""
+
+    finished = Signal(bool, str)
+
+    def start(self, url: str, password: str | None) -> None:
+        def run() -> None:
+            try:
+                result = probe_office_database(url, password)
+                ok, message = result.ok, result.message
+            except Exception as exc:  # noqa: BLE001 - reported to the user, not raised in a bare thread
+                ok, message = False, f"The test failed: {type(exc).__name__}"
+            try:
+                self.finished.emit(ok, message)  # queued to the GUI thread
+            except RuntimeError:
+                pass  # the dialog was closed meanwhile: nobody is waiting for the answer
+
+        threading.Thread(target=run, name="office-db-test", daemon=True).start()
+
+
 class SettingsDialog(QDialog):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +101,7 @@ class SettingsDialog(QDialog):
         self.restart_needed: list[str] = []
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
-        self.resize(620, 520)
+        self.resize(680, 820)  # room for every group's notes without clipping
         settings = ctx.settings
 
         self.environment_combo = QComboBox(self)
@@ -122,11 +158,15 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(browse)
         folder_note = QLabel(
             f"The store is parsdesk.sqlite3 in this folder. Takes effect when ParsDesk is started again.\n"
-            f"In use now: {ctx.store.path}",
+            f"In use now: {ctx.store.location}",
             self,
         )
         folder_note.setWordWrap(True)
         folder_note.setStyleSheet(NOTE_STYLE)
+        self.coordinator_edit = QLineEdit(self)
+        self.coordinator_edit.setMaxLength(200)
+        self.coordinator_edit.setPlaceholderText(os_user_name())
+        self.coordinator_edit.setToolTip("Every change made at this desk carries this name in the records' history")
         self.sync_interval_spin = QSpinBox(self)
         self.sync_interval_spin.setRange(0, 24 * 3600)
         self.sync_interval_spin.setSingleStep(30)
@@ -136,6 +176,7 @@ class SettingsDialog(QDialog):
         app_form = QFormLayout(app_box)
         app_form.addRow("Data folder:", folder_row)
         app_form.addRow("", folder_note)
+        app_form.addRow("Coordinator name:", self.coordinator_edit)
         app_form.addRow("Background sync every:", self.sync_interval_spin)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
@@ -145,6 +186,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(pars_box)
         layout.addWidget(sandbox_box)
+        layout.addWidget(self._office_box(ctx))
         layout.addWidget(app_box)
         layout.addStretch(1)
         layout.addWidget(buttons)
@@ -156,6 +198,9 @@ class SettingsDialog(QDialog):
         self.environment_combo.setCurrentIndex(max(0, self.environment_combo.findData(ctx.environment)))
         self.board_delay_spin.setValue(settings.board_delay_s)
         self.data_folder_edit.setText(settings.data_folder)
+        self.coordinator_edit.setText(settings.coordinator)
+        self.office_url_edit.setText(settings.office_database)
+        self._office_url_changed()
         self.sync_interval_spin.setValue(settings.sync_interval_s)
         self._load_account(ctx.environment)
         self.environment_combo.currentIndexChanged.connect(lambda _i: self._environment_changed())
@@ -204,6 +249,85 @@ class SettingsDialog(QDialog):
         self.environment_note.setText(text)
         self.environment_note.setStyleSheet(style)
 
+    def _office_box(self, ctx: AppContext) -> QGroupBox:
+        box = QGroupBox("Office database", self)
+        form = QFormLayout(box)
+        self.office_url_edit = QLineEdit(self)
+        self.office_url_edit.setObjectName("officeDatabaseUrl")
+        self.office_url_edit.setMaxLength(2000)
+        self.office_url_edit.setPlaceholderText("postgresql://role@host/database — empty: this computer's own store")
+        self.office_password_edit = QLineEdit(self)
+        self.office_password_edit.setObjectName("officeDatabasePassword")
+        self.office_password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.test_connection_button = QPushButton("Test connection", self)
+        self.test_connection_button.clicked.connect(self.test_connection)
+        self.office_result = QLabel(self)
+        self.office_result.setObjectName("officeDatabaseResult")
+        self.office_result.setWordWrap(True)
+        in_use = f"In use now: {ctx.store.location}" if ctx.store.is_office else "In use now: this computer's own store"
+        note = QLabel(
+            "Shared by every coordinator's ParsDesk (docs/office.md). TLS is required off this computer; "
+            f"the password is kept in the keyring. Takes effect at the next start. {in_use}.",
+            self,
+        )
+        note.setWordWrap(True)
+        note.setStyleSheet(NOTE_STYLE)
+        password_row = QHBoxLayout()
+        password_row.addWidget(self.office_password_edit, 1)
+        password_row.addWidget(self.test_connection_button)
+        form.addRow("Database URL:", self.office_url_edit)
+        form.addRow("Password:", password_row)
+        form.addRow("", self.office_result)
+        form.addRow("", note)
+        self._connection_test = _ConnectionTest(self)
+        self._connection_test.finished.connect(self._connection_tested)
+        self.office_url_edit.textChanged.connect(lambda _text: self._office_url_changed())
+        return box
+
+    def _office_url_changed(self) -> None:
+        url = self.office_url_edit.text().strip()
+        saved = False
+        if url:
+            try:
+                saved = load_password(parse_office_url(url)) is not None
+            except (OfficeDatabaseError, CredentialStoreError):
+                saved = False
+        self.office_password_edit.setPlaceholderText("saved — leave empty to keep it" if saved else "")
+        self.office_password_edit.setEnabled(bool(url))
+        self.test_connection_button.setEnabled(bool(url))
+        self.office_result.clear()
+
+    def test_connection(self) -> None:
+        """Connect with the URL and password as typed (nothing is saved) and say what was found."""
+        self.test_connection_button.setEnabled(False)
+        self.office_result.setStyleSheet(NOTE_STYLE)
+        self.office_result.setText("Connecting…")
+        self._connection_test.start(self.office_url_edit.text().strip(), self.office_password_edit.text() or None)
+
+    def _connection_tested(self, ok: bool, message: str) -> None:
+        self.test_connection_button.setEnabled(bool(self.office_url_edit.text().strip()))
+        self.office_result.setStyleSheet(NOTE_STYLE if ok else WARNING_STYLE)
+        self.office_result.setText(("✔ " if ok else "✘ ") + message)
+
+    def _save_office_database(self) -> str | None:
+        """Check the URL and keep its password; the URL to save, or None (dialog stays open)."""
+        url = self.office_url_edit.text().strip()
+        if not url:
+            return ""
+        try:
+            office = parse_office_url(url)
+        except OfficeDatabaseError as exc:
+            QMessageBox.warning(self, "Settings", f"The office database URL cannot be used.\n\n{exc}")
+            return None
+        password = self.office_password_edit.text()
+        if password:
+            try:
+                save_password(office, password)
+            except CredentialStoreError as exc:
+                QMessageBox.warning(self, "Settings", f"The office database password was not saved.\n\n{exc}")
+                return None
+        return office.display
+
     def _browse_data_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Data folder", self.data_folder_edit.text() or str(data_dir()))
         if folder:
@@ -220,8 +344,17 @@ class SettingsDialog(QDialog):
             return
         if not self._save_password(environment, provider_id, user, password):
             return
+        coordinator = self.coordinator_edit.text().strip()
+        if hidden_characters(coordinator):
+            QMessageBox.warning(self, "Settings", "The coordinator name holds control, bidi or zero-width characters; type it plainly.")
+            return
+        office_database = self._save_office_database()
+        if office_database is None:
+            return
 
         old = self.ctx.settings
+        if office_database != old.office_database:
+            self.restart_needed.append("the office database")
         if self.data_folder_edit.text().strip() != old.data_folder:
             self.restart_needed.append("the data folder (where the store is kept)")
         if environment == "local" and self.board_delay_spin.value() != old.board_delay_s:
@@ -241,6 +374,8 @@ class SettingsDialog(QDialog):
         old.board_delay_s = self.board_delay_spin.value()
         old.data_folder = self.data_folder_edit.text().strip()
         old.sync_interval_s = self.sync_interval_spin.value()
+        old.office_database = office_database
+        old.coordinator = coordinator
         for name, route in self._routes.items():
             old.set_route(name, route)
         old.configured = True
@@ -249,8 +384,7 @@ class SettingsDialog(QDialog):
             self.ctx.write(records.set_provider_id, provider_id)
         if not demo_stays_local and (environment != "local" or self.ctx.sandbox is not None):
             self.ctx.environment = environment  # the next sync and fetch use it
-        if user:
-            self.ctx.actor = user
+        self.ctx.actor = old.coordinator_name()
         super().accept()
 
     def _save_password(self, environment: str, provider_id: str, user: str, password: str) -> bool:
