@@ -243,3 +243,37 @@ def test_the_activity_dialog_shows_a_database_error_without_sqlalchemys_tail(qtb
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text, *a, **k: shown.append(text))
     dialog.accept()
     assert shown == ["The activity was not saved: database is locked"]
+
+
+def test_reopening_a_store_keeps_the_locks_of_its_open_connections(tmp_path):
+    """Opening a store checks the file without ever opening it outside SQLite: closing any descriptor
+    of a file drops every POSIX lock the process holds on it, SQLite's included. A desk whose app
+    reopens the store each sync pass would then look unused to another desk, which deletes the -wal
+    file on closing, and the first desk's later commits would vanish for everyone else."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    from app.models.schema import Meta
+
+    path = tmp_path / "office.sqlite3"
+    held = Store.open(path)
+    try:
+        with held.session() as session:
+            assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        Store.open(path, migrate_schema=False).close()  # what each sync pass of the app does
+        # another process opens and closes the store: it must see that it is not the last user
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM meta').fetchall(); c.close()"
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
+        with held.transaction() as session:
+            session.merge(Meta(key="written_after_reopen", value="seen"))
+        read = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "print(c.execute(\"SELECT value FROM meta WHERE key = 'written_after_reopen'\").fetchall()); c.close()"
+        )
+        seen = subprocess.run([sys.executable, "-c", read, str(path)], capture_output=True, text=True, check=True,
+                              timeout=60)
+    finally:
+        held.close()
+    assert seen.stdout.strip() == "[('seen',)]"

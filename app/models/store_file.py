@@ -1,8 +1,8 @@
 """What ParsDesk may do with a store *file* before SQLite opens it.
 
 The rules (docs/store.md):
-- an existing path must be a ParsDesk store: a regular file with SQLite's header whose tables include
-  ParsDesk's `alembic_version` and `meta`. A folder, a text file or another program's database is
+- an existing path must be a ParsDesk store: a regular file, an SQLite database (looked at through
+  SQLite only) whose tables include ParsDesk's `alembic_version` and `meta`. A folder, a text file or another program's database is
   refused, and left exactly as it was (no chmod, no write, no side files);
 - a read-only store stays read-only: it is refused for writing, never made writable;
 - a missing store file is created only when asked (`create=True`) and only inside a folder that
@@ -20,7 +20,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 # Tables every ParsDesk store has had since revision 0001.
 PARSDESK_TABLES = frozenset({"alembic_version", "meta"})
 
@@ -35,21 +34,26 @@ class StoreFile:
     created: bool  # True when this call made a new, empty store file
 
 
-def _is_parsdesk_database(path: Path) -> bool:
-    # read-only: looking must not change someone else's database (not immutable: a running
-    # ParsDesk keeps its newest pages, even the first tables of a new store, in the -wal file)
+def _sqlite_tables(path: Path) -> set[str] | None:
+    """The file's table names, read through SQLite itself; None when it is not an SQLite database.
+
+    Read-only: looking must not change someone else's database (not immutable: a running ParsDesk
+    keeps its newest pages, even the first tables of a new store, in the -wal file). Never open the
+    file any other way (not even to read its header): closing any descriptor of a file drops every
+    POSIX lock this process holds on it, including those of SQLite connections to the same store
+    already open here, and another process may then take itself for the store's last user and
+    delete the -wal file from under them (their later commits are lost to everyone else)."""
     uri = f"{path.as_uri()}?mode=ro"
     try:
         connection = sqlite3.connect(uri, uri=True)
     except sqlite3.Error:
-        return False
+        return None
     try:
-        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error:
-        return False
+        return None
     finally:
         connection.close()
-    return PARSDESK_TABLES <= names
 
 
 def writable(path: Path) -> bool:
@@ -68,16 +72,15 @@ def check_existing(path: Path, *, for_writing: bool) -> None:
                              f"{path / 'parsdesk.sqlite3'})")
     if not path.is_file():
         raise StoreFileError(f"{path} is not a regular file, so it is not a ParsDesk store")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise StoreFileError(f"cannot read the store {path}: {exc.strerror or exc}") from None
-    in_wal = not header and Path(f"{path}-wal").is_file()  # a new store whose pages are all in its -wal
-    if header != SQLITE_HEADER and not in_wal:
-        what = "an empty file" if not header else "not a database"
-        raise StoreFileError(f"{path} is not a ParsDesk store ({what}); ParsDesk leaves it as it is")
-    if not _is_parsdesk_database(path):
+    if not os.access(path, os.R_OK):
+        raise StoreFileError(f"cannot read the store {path}: permission denied")
+    # an empty file is refused, unless it is a new store whose pages are all in its -wal so far
+    if path.stat().st_size == 0 and not Path(f"{path}-wal").is_file():
+        raise StoreFileError(f"{path} is not a ParsDesk store (an empty file); ParsDesk leaves it as it is")
+    tables = _sqlite_tables(path)
+    if tables is None:
+        raise StoreFileError(f"{path} is not a ParsDesk store (not a database); ParsDesk leaves it as it is")
+    if not PARSDESK_TABLES <= tables:
         raise StoreFileError(
             f"{path} is an SQLite database of another program, not a ParsDesk store; ParsDesk leaves it as it is"
         )
