@@ -307,3 +307,32 @@ def test_store_restore_puts_back_only_a_parsdesk_store_and_keeps_its_mode(tmp_pa
     assert main(["store", "restore", str(backup), "--db", str(tmp_path / "no" / "x.sqlite3")]) == 3
     assert not (tmp_path / "no").exists()
     capsys.readouterr()
+
+
+def test_upload_route_status_and_xml_export_use_the_shared_exit_codes(tmp_path, ready_store, capsys):
+    missing = tmp_path / "missing.sqlite3"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    workbook = write_xlsx(tmp_path / "rejections.xlsx", [row(1)])
+    folder = tmp_path / "results.xlsx"
+    folder.mkdir()
+    cases = [
+        (["export-upload", str(tmp_path), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["export-upload", str(tmp_path), "--db", str(notes)], 3, "not a ParsDesk store"),
+        (["export-upload", str(tmp_path / "nowhere"), "--db", str(ready_store)], 2, "is not a folder"),
+        (["export-upload", str(notes), "--db", str(ready_store)], 2, "is not a folder"),
+        (["upload-results", str(workbook), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["upload-results", str(tmp_path / "gone.xlsx"), "--db", str(ready_store)], 2, "gone.xlsx"),
+        (["upload-results", str(folder), "--db", str(ready_store)], 2, "results.xlsx"),
+        (["upload-results", ".", "--db", str(ready_store)], 2, ". is not an .xlsx workbook"),
+        (["status", "--db", str(missing)], 3, "no ParsDesk store"),
+        (["status", "--db", str(tmp_path)], 3, "is a directory"),
+        (["export", str(tmp_path / "no" / "out.xml"), "--db", str(ready_store)], 3, "does not exist"),
+        (["export", str(tmp_path / "out.xml"), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["export", str(tmp_path / "out.csv"), "--db", str(ready_store)], 2, "must end in .xlsx or .xml"),
+    ]
+    for argv, code, words in cases:
+        assert main(argv) == code, argv
+        line = _one_line(capsys.readouterr().err)
+        assert line.startswith(f"parsdesk {argv[0]}: ") and words in line, (argv, line)
+    assert not missing.exists() and not (tmp_path / "no").exists() and notes.read_text() == "my notes"
