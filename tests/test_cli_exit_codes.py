@@ -109,6 +109,15 @@ def test_export_refuses_an_unknown_board_instead_of_writing_an_empty_workbook(tm
     assert main(["export", str(out), "--db", str(ready_store), "--board", "abim"]) == 0  # any case will do
 
 
+def test_export_does_not_echo_a_huge_unknown_status_or_board(tmp_path, ready_store, capsys):
+    for flag in ("--status", "--board"):
+        with pytest.raises(SystemExit) as exited:
+            main(["export", str(tmp_path / "x.xlsx"), "--db", str(ready_store), flag, "a " * 1200])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.splitlines()[-1]) < 400, flag
+
+
 def test_export_refuses_from_after_to(tmp_path, ready_store, capsys):
     out = tmp_path / "range.xlsx"
     assert main(["export", str(out), "--db", str(ready_store), "--from", "2026-03-01", "--to", "2026-01-01"]) == 2
