@@ -375,10 +375,11 @@ def save_learner_activity_request(
     ActivityReport carries its own record action (XtensibleInfo/LearnerRecordAction)."""
     root, body = _request(SAVE_LEARNER_ACTIVITY, credentials)
     completions = [dataclasses.replace(completion, action=action) for action, completion in records]
-    document = xml_codec.render_document(
-        completions, credentials.provider_id, created or datetime.now(timezone.utc), titles=titles
+    body.append(
+        xml_codec.build_document(
+            completions, credentials.provider_id, created or datetime.now(timezone.utc), titles=titles
+        )
     )
-    body.append(etree.fromstring(document, xml_codec._safe_parser()))
     return _serialize(root)
 
 

@@ -394,6 +394,16 @@ def render_document(
     titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
 ) -> bytes:
     """A whole `ACCMELearnerReports` document (UTF-8, with XML declaration). `titles`: activity ID -> title."""
+    root = build_document(completions, provider_id, created, titles=titles, fmt=fmt)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def build_document(
+    completions: Iterable[Completion], provider_id: str, created: datetime, *,
+    titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
+) -> etree._Element:
+    """The `ACCMELearnerReports` element render_document writes, as a tree (a request embeds it as is:
+    writing it out and reading it back in would cost more than building it)."""
     fmt = fmt or xml_format()
     completions = list(completions)
     titles = titles or {}
@@ -410,7 +420,7 @@ def render_document(
     for completion in completions:
         title = titles.get(completion.activity_id or "")
         _render(reports, completion, provider_id, version, title, fmt)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return root
 
 
 def document_version(completions: Iterable[Completion]) -> str:
@@ -451,15 +461,17 @@ def _namespace(element: etree._Element) -> str:
 
 
 def _children(element: etree._Element | None, name: str) -> Iterator[etree._Element]:
+    """Child elements named `name` in any namespace or none (lxml filters them: a reader of a
+    5,000-record file asks this tens of times per record)."""
     if element is None:
-        return
-    for child in element:
-        if _local(child) == name:
-            yield child
+        return iter(())
+    return element.iterchildren("{*}" + name)
 
 
 def _child(element: etree._Element | None, name: str) -> etree._Element | None:
-    return next(_children(element, name), None)
+    if element is None:
+        return None
+    return next(element.iterchildren("{*}" + name), None)
 
 
 def _text(element: etree._Element | None) -> str | None:
@@ -713,7 +725,7 @@ def parse_reports(element: etree._Element) -> list[Completion]:
         reader.certificate(certificate)
     reader.finish()
 
-    credit_id = next((text for item in element.iter() if _local(item) == "CreditID" and (text := _text(item))), None)
+    credit_id = next((text for item in element.iter("{*}CreditID") if (text := _text(item))), None)
     completion.credit_id = credit_id
     completion.action = _action(_path_text(element, "XtensibleInfo", "LearnerRecordAction"))
 
