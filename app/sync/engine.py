@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, true, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
 from app.models.store import Store
@@ -55,7 +55,7 @@ from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Creden
 from app.pars.domain import Activity, Completion, RecordAction, Status
 from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
 from app.services.activities import activity_to_domain
-from app.services.records import completion_to_domain
+from app.services.records import completions_to_domain
 from app.wording import plural
 
 log = logging.getLogger(__name__)
@@ -1024,28 +1024,16 @@ class _Pass:
             items = self._items(s, outbox_ids, in_flight=False, claim=True)
             if not items:
                 return None
-            completions = {
-                row.id: row
-                for row in s.scalars(
-                    select(CompletionRow)
-                    .where(CompletionRow.id.in_([item.completion_id for item in items]))
-                    .options(
-                        # what completion_to_domain reads (the learner is the record's own snapshot)
-                        joinedload(CompletionRow.activity),
-                        selectinload(CompletionRow.boards),
-                        selectinload(CompletionRow.rems),
-                    )
-                )
-            }
+            # a delete carries the same content as the original add (PARS matches them)
+            built = completions_to_domain(s, [item.completion_id for item in items], action=action)
             kept: list[_Item] = []
             records: list[tuple[RecordAction, Completion]] = []
             broken: list[tuple[_Item, str]] = []
             for item in items:
-                try:
-                    # a delete carries the same content as the original add (PARS matches them)
-                    record = completion_to_domain(completions[item.completion_id], action=action)
-                except Exception as exc:  # a stored value no record can be made of (never printed: PII)
-                    broken.append((item, f"its stored values cannot be read ({type(exc).__name__})"))
+                record = built.get(item.completion_id)
+                if not isinstance(record, Completion):  # a stored value no record can be made of (PII: not shown)
+                    cause = type(record).__name__ if record is not None else "the record is gone"
+                    broken.append((item, f"its stored values cannot be read ({cause})"))
                     continue
                 kept.append(item)
                 records.append((action, record))
