@@ -53,7 +53,14 @@ from app.pars.client import (
 from app.pars import xml_codec
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
-from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
+from app.pars.environments import (
+    DEFAULT_IN_FLIGHT,  # noqa: F401 - re-exported for the window and the bench
+    LOCAL_SANDBOX_URL,
+    MAX_IN_FLIGHT,
+    Environment,
+    EnvironmentConfigError,
+    environment,
+)
 from app.services.activities import activity_to_domain
 from app.services.records import completions_to_domain
 from app.wording import plural
@@ -71,9 +78,10 @@ MAYBE_REGISTERED = "PARS may have registered this activity already"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
-# Batches at PARS at once in the app and `parsdesk sync`: a few hide the round trip (at 200 ms most of
-# a one-at-a-time pass is spent waiting) without loading PARS with many parallel requests.
-DEFAULT_IN_FLIGHT = 4
+# Batches at PARS at once in the app and `parsdesk sync` (an environment may set its own, up to
+# MAX_IN_FLIGHT): a few hide the round trip (at 200 ms most of a one-at-a-time pass is spent
+# waiting) without loading PARS with many parallel requests. (DEFAULT_IN_FLIGHT and MAX_IN_FLIGHT
+# live with the environments and are imported from here by the window and the bench.)
 
 ProgressCallback = Callable[[int, int], None]
 ChangeCallback = Callable[[int, str], None]
@@ -321,8 +329,8 @@ class SyncEngine:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if in_flight < 1:
-            raise ValueError("in_flight must be at least 1")
+        if not 1 <= in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"in_flight must be from 1 to {MAX_IN_FLIGHT}")
         self.store = store
         self.client = client
         self.batch_size = batch_size
@@ -1456,14 +1464,17 @@ def make_engine_factory(
     target: SyncTarget,
     *,
     batch_size: int = 500,
-    in_flight: int = DEFAULT_IN_FLIGHT,
+    in_flight: int | None = None,
     actor: str = "sync",
     migrate_schema: bool = False,
     client_options: dict[str, Any] | None = None,
 ) -> Callable[[], SyncEngine]:
     """A callable building an engine with its own store connection and its own httpx clients.
-    Call it in the thread that runs the engine; `engine.close()` releases both."""
+    Call it in the thread that runs the engine; `engine.close()` releases both. `in_flight`
+    defaults to the environment's (environments.toml)."""
     options = dict(client_options or {})
+    if in_flight is None:
+        in_flight = target.environment.in_flight
 
     def make_client() -> ParsClient:
         return ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
