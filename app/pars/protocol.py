@@ -375,12 +375,20 @@ def save_learner_activity_request(
     ActivityReport carries its own record action (XtensibleInfo/LearnerRecordAction)."""
     root, body = _request(SAVE_LEARNER_ACTIVITY, credentials)
     completions = [dataclasses.replace(completion, action=action) for action, completion in records]
-    body.append(
-        xml_codec.build_document(
-            completions, credentials.provider_id, created or datetime.now(timezone.utc), titles=titles
-        )
+    created = created or datetime.now(timezone.utc)
+    text = xml_codec.document_text(completions, credentials.provider_id, created, titles=titles)
+    if text is None:  # a format only the element tree writes
+        body.append(xml_codec.build_document(completions, credentials.provider_id, created, titles=titles))
+        return _serialize(root)
+    # The envelope as lxml writes it (credentials escaped), with the document written as text where
+    # its empty <Body/> was: the same bytes as appending build_document's tree, in a fraction of the time.
+    envelope = _serialize(root)
+    empty_body = f"<{etree.QName(body).localname}/></{etree.QName(root).localname}>".encode()
+    if not envelope.endswith(empty_body):
+        raise AssertionError("the request envelope does not end with its empty body")
+    return b"".join(
+        (envelope[: -len(empty_body)], b"<Body>", text.encode("utf-8"), b"</Body></Request>")
     )
-    return _serialize(root)
 
 
 def report_elements_from_request(body: etree._Element) -> list[etree._Element]:
