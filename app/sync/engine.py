@@ -538,8 +538,13 @@ class _Senders:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         if self._pool is not None:
-            # leaving on an error: calls still out are not waited for (recovery settles their rows)
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+            # Calls already out are waited for even when the pass leaves on an error (a store error
+            # while claiming or storing): the pass releases the store's sync lock next, and a pass
+            # that then asked PARS about their rows while they were still on their way would hear
+            # NotFound and send them a second time. Their answers are not stored: the rows stay in
+            # flight and the next pass asks about them once PARS has them. A call not started yet is
+            # cancelled (its rows were never sent; the lookup finds them unknown and they go again).
+            self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
 # Characters XML 1.0 cannot carry at all (lxml refuses to write them).
