@@ -54,6 +54,8 @@ SHOWN_PROBLEMS = 200
 HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
 H_REJECTIONS = len(HISTORY_COLUMNS) - 1
 PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+XML_REJECTIONS_FILTER = "PARS learner XML (*.xml)"
+XLSX_REJECTIONS_FILTER = "Excel workbook (*.xlsx)"
 PARS_FILE_COLUMNS = ("Prepared", "File", "Format", "Records", "Rejected", "Submitted", "Waiting", "")
 F_MARK = len(PARS_FILE_COLUMNS) - 1
 
@@ -915,8 +917,10 @@ class BatchUploadTab(QWidget):
             failed = view.errors + view.rejected
             button = QPushButton("Rejections…")
             button.setEnabled(failed > 0)
+            kind = "PARS learner XML file" if view.file_format == "xml" else "workbook"
             button.setToolTip(
-                f"Save the {failed:,} failed rows as a workbook to fix and upload again" if failed else "No rejected rows"
+                f"Save the {failed:,} failed records as a {kind} to fix and upload again" if failed
+                else "No rejected rows"
             )
             button.clicked.connect(lambda _checked=False, upload_id=view.upload_id: self.download_rejections(upload_id))
             table.setCellWidget(r, H_REJECTIONS, button)
@@ -933,23 +937,37 @@ class BatchUploadTab(QWidget):
             self.download_rejections(self._last_upload_id)
 
     def download_rejections(self, upload_id: int) -> Path | None:
-        """Write an upload's rejection workbook where the user chooses; returns the path written."""
-        from app.services.batch_import import write_upload_rejections
+        """Write an upload's rejections where the user chooses; returns the path written. An XML upload's
+        are PARS learner XML by default (the workbook is offered too); an Excel upload's, a workbook."""
+        from app.services.batch_import import rejections_suffix, write_upload_rejections
 
         view = next((v for v in self._history if v.upload_id == upload_id), None)
         stem = Path(view.file_name).stem if view else f"upload-{upload_id}"
-        path = self.save_path("Save the rejected rows", f"{stem}-rejections.xlsx", "Excel (*.xlsx)")
+        suffix = self.ctx.read(rejections_suffix, upload_id)
+        if suffix == ".xml":
+            path = self.save_path("Save the rejected records", f"{stem}-rejections.xml",
+                                  f"{XML_REJECTIONS_FILTER};;{XLSX_REJECTIONS_FILTER}")
+        else:
+            path = self.save_path("Save the rejected rows", f"{stem}-rejections.xlsx", XLSX_REJECTIONS_FILTER)
         if path is None:
             return None
+        if path.suffix.lower() not in (".xml", ".xlsx"):
+            path = path.with_name(path.name + suffix)
         try:
             count = self.ctx.read(write_upload_rejections, upload_id, path)
         except OSError as exc:
             self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
-        self._set_message(
-            f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
-            "the Error Code and Error Message columns are ignored."
-        )
+        if path.suffix.lower() == ".xml":
+            self._set_message(
+                f"{plural(count, 'rejected record')} saved to {path} as PARS learner XML. Correct them in your "
+                "LMS or an editor (each says why it was rejected) and drop the file here again."
+            )
+        else:
+            self._set_message(
+                f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
+                "the Error Code and Error Message columns are ignored."
+            )
         return path
 
     # -- the upload-file route (PARS website) --
