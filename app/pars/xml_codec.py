@@ -526,7 +526,7 @@ def _report_text(
         out.append("<Member/>")
 
     rems = completion.rems
-    if rems is not None:
+    if rems is not None and rems.profession is not None:  # as _render: a Participant needs a profession
         out.append("<Participants><Participant>")
         domain, value = identifiers[0] if identifiers else ("creditid", completion.credit_id or "")
         _leaf(out, "LocalIdentifier", value, ("domain", _domain(domain, V2, fmt)))
