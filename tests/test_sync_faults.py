@@ -18,10 +18,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.models import ActivityRow, CompletionRow, Meta, StatusEvent
+from app.pars.client import ParsClient, ParsUnavailable
 from app.pars.domain import Status
 from app.services import records
 from app.sync.engine import PassLock, SyncEngine, backoff_delay, outbox_summary, queued_count
 from tests.sync_support import (
+    SANDBOX_DEMO_CREDENTIALS,
     ScriptedPars,
     add_activity,
     outbox_rows,
@@ -476,3 +478,45 @@ def test_a_pass_that_fails_mid_way_waits_for_its_batches_at_pars_before_letting_
     after = SyncEngine(store, pars, batch_size=3).run(poll=False)
     assert after.recovered == 3 and after.sent == 3
     assert set(pars.received.values()) == {1} and len(pars.received) == 6
+
+
+class _GivesUpWhileQueuedAtPars(ParsClient):
+    """Writes each batch, then gives up at its timeout while the request still waits at PARS."""
+
+    def __init__(self, *args: object, **options: object) -> None:
+        super().__init__(*args, **options)  # type: ignore[arg-type]
+        self.abandoned: list[tuple[bytes, int]] = []
+
+    def send_learner_activity(self, document: bytes, count: int):  # noqa: ANN201
+        self.abandoned.append((document, count))
+        raise ParsUnavailable("no answer within the timeout", maybe_delivered=True)
+
+
+def test_a_batch_that_reaches_pars_after_the_next_pass_starts_is_not_sent_twice(store):
+    # A desk killed just after writing its batch, or a call abandoned at its timeout: the request
+    # can still reach PARS's queue a moment after the next pass starts. Asking at once would get
+    # NotFound and send the records a second time.
+    activity = add_activity(store, accme_id="123456789")
+    ids = queue_records(store, activity, 5)
+    with running_sandbox() as sandbox:
+        gave_up = _GivesUpWhileQueuedAtPars(sandbox.url, SANDBOX_DEMO_CREDENTIALS, max_retries=1, timeout=5.0)
+        with gave_up:
+            first = SyncEngine(store, gave_up).run(poll=False)
+        assert first.sent == 0 and all(row.in_flight for row in outbox_rows(store))
+        [(document, count)] = gave_up.abandoned
+
+        def arrives_late() -> None:
+            with sandbox_client(sandbox.url) as late:
+                late.send_learner_activity(document, count)
+
+        arrival = threading.Timer(0.3, arrives_late)
+        with sandbox_client(sandbox.url) as client:
+            arrival.start()
+            try:
+                second = SyncEngine(store, client).run(poll=False)
+            finally:
+                arrival.join()
+        seen = sandbox_records(sandbox)
+    assert second.recovered == 5 and second.sent == 0
+    assert sorted(entry["received"] for entry in seen.values()) == [1] * 5
+    assert set(statuses(store)) == set(ids) and outbox_rows(store) == []

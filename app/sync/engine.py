@@ -29,6 +29,7 @@ import re
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -77,6 +78,10 @@ MAYBE_REGISTERED = "PARS may have registered this activity already"
 # interval loop, and a record is never given up on.
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+
+# Seconds a pass waits before asking PARS about records an earlier pass left in flight (see
+# _Pass._let_pars_finish). Only passes that follow a crash, a kill or a timeout pay it.
+RECOVERY_SETTLE_SECONDS = 2.0
 
 # Batches at PARS at once in the app and `parsdesk sync` (an environment may set its own, up to
 # MAX_IN_FLIGHT): a few hide the round trip (at 200 ms most of a one-at-a-time pass is spent
@@ -326,6 +331,7 @@ class SyncEngine:
         actor: str = "sync",
         clock: Callable[[], datetime] = utcnow,
         owns_resources: bool = False,
+        recovery_settle_seconds: float = RECOVERY_SETTLE_SECONDS,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -344,6 +350,7 @@ class SyncEngine:
         self._clients_lock = threading.Lock()
         self.actor = actor
         self.clock = clock
+        self.recovery_settle_seconds = recovery_settle_seconds
         # when True, close() also closes the store and the client (a worker thread built both)
         self.owns_resources = owns_resources
 
@@ -910,6 +917,8 @@ class _Pass:
             rows = s.execute(
                 select(OutboxRow.id, OutboxRow.credit_id).where(OutboxRow.in_flight.is_(True)).order_by(OutboxRow.id)
             ).all()
+        if rows:
+            self._let_pars_finish()
         for chunk in _chunks(rows, self.engine.batch_size):
             self._check_stop()
             self._check_lock()
@@ -936,6 +945,16 @@ class _Pass:
             self.report.resent_after_lookup += len(resend)
             self._announce(changes)
             self._progress(len(chunk))
+
+    def _let_pars_finish(self) -> None:
+        """Before asking about rows a killed or timed-out pass left in flight, give PARS time to finish
+        a request that was still on its way or waiting there: a desk killed just after writing its
+        batch, or a call abandoned at its timeout, may reach PARS's queue after this pass's lookup
+        would, and the lookup would then say NotFound to a batch PARS is about to store."""
+        ends_at = time.monotonic() + self.engine.recovery_settle_seconds
+        while (left := ends_at - time.monotonic()) > 0:
+            self._check_stop()
+            time.sleep(min(left, 0.1))
 
     def _recover_one(self, item: _Item, result: RecordResult, changes: list[_Change]) -> bool:
         """Apply what PARS holds for an in-flight row; True when that settles it, False to resend."""
