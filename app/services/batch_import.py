@@ -25,7 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import Store
@@ -268,20 +268,30 @@ def _candidate_ids(
     """Ids of the stored records of these activities that may concern the file's learners: the same
     folded name, a board ID of the file, or a creditID the file names. Index lookups only, so the
     cost follows the file, not the store; the caller then compares exactly."""
-    in_activities = CompletionRow.activity_id.in_(activity_row_ids)
-    names = sorted({(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions})
+    # "+ 0" keeps a store without planner statistics (SQLite) off the activity index, which would
+    # walk every record of the activity: the name, board-ID and creditID indexes find a learner's
+    # few records directly
+    in_activities_unindexed = (CompletionRow.activity_id + 0).in_(activity_row_ids)
+    names = {(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions}
     board_keys = sorted({id_key(b.board_id) for c in completions for b in c.boards if b.board_id} - {""})
     found: set[int] = set()
-    for chunk in _chunks(names):
-        found.update(session.scalars(select(CompletionRow.id).where(
-            tuple_(CompletionRow.last_key, CompletionRow.first_key).in_(chunk), in_activities)))
+    # by last name through the (last_key, first_key) index, then the exact pair here: SQLite cannot
+    # use an index for a row-value IN list and scans instead
+    for chunk in _chunks(sorted({last for last, _ in names})):
+        for completion_id, last, first in session.execute(
+            select(CompletionRow.id, CompletionRow.last_key, CompletionRow.first_key)
+            .where(CompletionRow.last_key.in_(chunk), in_activities_unindexed)
+        ):
+            if (last, first) in names:
+                found.add(completion_id)
     for chunk in _chunks(board_keys):
         found.update(session.scalars(
             select(CompletionBoardRow.completion_id)
             .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
-            .where(CompletionBoardRow.board_id_key.in_(chunk), in_activities)))
+            .where(CompletionBoardRow.board_id_key.in_(chunk), in_activities_unindexed)))
     for chunk in _chunks(sorted(credit_ids)):
-        found.update(session.scalars(select(CompletionRow.id).where(CompletionRow.credit_id.in_(chunk), in_activities)))
+        found.update(session.scalars(
+            select(CompletionRow.id).where(CompletionRow.credit_id.in_(chunk), in_activities_unindexed)))
     return found
 
 
