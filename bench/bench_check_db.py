@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from store_builder import SIZES, build  # noqa: E402
+from store_builder import SIZES, build, load_note  # noqa: E402
 
 GOAL_RATIO = 2.0
 GOAL_PEAK_MIB = 300
@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    print(f"before: {load_note()}")
     print(f"{'records':>10}  {'--db s':>7}  {'--activities s':>14}  {'ratio':>6}  {'--db peak MiB':>13}"
           f"   goal ≤ {GOAL_RATIO}×, < {GOAL_PEAK_MIB} MiB")
     with tempfile.TemporaryDirectory(prefix="parsdesk-bench-checkdb-") as scratch:
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = ratio <= GOAL_RATIO and max(peaks) < GOAL_PEAK_MIB
             print(f"{size:>10,}  {db_s:>7.2f}  {floor_s:>14.2f}  {ratio:>5.2f}×  {max(peaks):>13.0f}   "
                   f"{'ok' if ok else 'over'}")
+    print(f"after: {load_note()}")
     return 0
 
 

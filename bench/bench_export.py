@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store_builder import SIZES, build  # noqa: E402
+from store_builder import SIZES, build, load_note  # noqa: E402
 
 GOAL_RATIO = 1.5
 
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES))
     parser.add_argument("--runs", type=int, default=0, help="runs per size (default 3, or 1 above 100,000)")
     args = parser.parse_args(argv)
+    print(f"before: {load_note()}")
     print(f"{'records':>10}  {'export s':>9}  {'floor s':>8}  {'ratio':>6}  goal ≤ {GOAL_RATIO}×")
     worst = 0.0
     for size in args.sizes:
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(worst, result["ratio"])
         print(f"{int(result['records']):>10,}  {result['export_s']:>9.2f}  {result['floor_s']:>8.2f}  "
               f"{result['ratio']:>5.2f}×  {'ok' if result['ratio'] <= GOAL_RATIO else 'over'}")
+    print(f"after: {load_note()}")
     return 0
 
 

@@ -575,7 +575,7 @@ def test_the_store_lookups_of_a_check_go_through_the_learners_indexes_not_the_ac
     this activity" by walking every record of the activity (a fifth of a million-record store) or by
     scanning a row-value IN list. Each lookup of `check --db` and import must instead start from the
     file's learners: a name, board ID or creditID index."""
-    from sqlalchemy import event
+    from plan_support import plans_of
 
     if store.engine.dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans from its own statistics")
@@ -586,23 +586,13 @@ def test_the_store_lookups_of_a_check_go_through_the_learners_indexes_not_the_ac
     mine = tmp_path / "mine.xlsx"
     write_xlsx(mine, [row(n, Credit_ID=f"ccid:1234567:new{n}") for n in range(5, 9)])
     batch = load_batch(mine)
-    statements: list[tuple[str, object]] = []
 
-    def remember(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if statement.lstrip().upper().startswith("SELECT") and "completion" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", remember)
-    try:
+    def check() -> None:
         with store.session() as s:
             batch_import.history_for_batch(s, batch)
-    finally:
-        event.remove(store.engine, "before_cursor_execute", remember)
-    assert statements
-    with store.engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        plans = [" | ".join(str(step[-1]) for step in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-                 for sql, params in statements]
+
+    plans = plans_of(store, check)
+    assert plans
     for plan in plans:
         assert "SCAN completion" not in plan, plan
         assert "ix_completion_activity" not in plan, plan
