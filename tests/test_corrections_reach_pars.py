@@ -271,3 +271,46 @@ def test_a_664_and_a_state_rejection_corrected_by_xml_are_accepted(qtbot, store,
     _sync_until_the_boards_answer(qtbot, window, sandbox)
     _assert_corrections_accepted(store, sandbox)
     assert _by_learner(store, "Brooks")[-1].credit_id == "ccid:1234567:lms-taylor-2"
+
+
+# --- (d) the XML upload's own rejection file, corrected in an editor --------------------------------
+
+
+def test_a_664_and_a_state_rejection_corrected_in_the_xml_rejection_file_are_accepted(
+    qtbot, store, sandbox, window, tmp_path
+):
+    from lxml import etree
+
+    from app.pars.batch import load_batch
+
+    upload = window.upload_tab
+    avery = _completion(AVERY_WRONG_DOB, board_id="100001", credit_id="ccid:1234567:lms-avery-1")
+    taylor = _completion(TAYLOR_WRONG_STATE, board_id=None, credit_id="ccid:1234567:lms-taylor-1")
+    drop_and_wait_summary(qtbot, upload, write_xml(tmp_path / "lms-export.xml", [avery, taylor]))
+    upload_id = attest_and_queue(qtbot, upload)
+    _sync_until_the_boards_answer(qtbot, window, sandbox)
+
+    rejections = tmp_path / "lms-export-rejections.xml"
+    upload.refresh_history()
+    upload.save_path = lambda _caption, suggested, _filter: tmp_path / suggested
+    assert upload.download_rejections(upload_id) == rejections
+    # the records as they were sent, under their creditIDs, with PARS's and the board's answers
+    read_back = [record.completion for record in load_batch(rejections).records]
+    assert [c.credit_id for c in read_back] == ["ccid:1234567:lms-avery-1", "ccid:1234567:lms-taylor-1"]
+    root = etree.parse(str(rejections)).getroot()
+    assert [e.text for e in root.iter("{*}RejectionCode")] == ["664", "661"]
+
+    # corrected in an editor: Avery's birth date, Taylor's licensing state
+    for element in root.iter("{*}BirthDate"):
+        element.text = element.text.replace("-03-15", "-03-14")
+    for element in root.iter("{*}UniqueID"):
+        element.set("domain", element.get("domain").replace("MD", "NC") if element.text == "2011-00412"
+                    else element.get("domain"))
+    corrected = tmp_path / "lms-export-corrected.xml"
+    corrected.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    drop_and_wait_summary(qtbot, upload, corrected)
+    assert (upload.analysis.adds, upload.analysis.with_errors) == (2, 0), upload.analysis.problems()
+    attest_and_queue(qtbot, upload)
+
+    _sync_until_the_boards_answer(qtbot, window, sandbox)
+    _assert_corrections_accepted(store, sandbox)

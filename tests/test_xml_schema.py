@@ -193,3 +193,72 @@ def test_an_xml_upload_file_and_the_xml_export_are_valid(store, tmp_path: Path) 
     folder.mkdir()
     [prepared] = prepare_upload(store_runner(store), folder, file_format="xml").files
     assert schema_errors(prepared.path.read_bytes()) == ("v1", [])
+
+
+# --- the rejection file of an XML upload -------------------------------------------------------------
+
+
+def _rejected(completion: Completion, code: int = 671) -> xml_codec.RejectedRecord:
+    return xml_codec.RejectedRecord(completion, code, "Completion Date: not within the activity -- see 671\x07",
+                                    None, None, "record 1 of lms.xml")
+
+
+def rejected_kinds() -> dict[str, tuple[Completion, str]]:
+    """Records a rejection file may hold: every kind written above, and records that failed because what
+    was read cannot be a valid record (values the schema's types cannot hold, missing parts, hostile text)."""
+    unreadable = dataclasses.replace(
+        cme_and_two_boards(), completion_date="13-45-2026", cme=CmePart("ten"),
+        learner=dataclasses.replace(learner(), birth_date="31/31", first_name="Ana\u202e\u200b"),
+    )
+    unreadable.boards[0].points = "lots"
+    unreadable.boards[0].credit_types["Medical Knowledge"] = "x"
+    unreadable.boards[0].repeated_types.append("Medical Knowledge")
+    rems_unknown = dataclasses.replace(rems_combined(), rems=RemsPart(
+        profession="Wizard", state_of_practice="NY", dea_registration="Maybe", practice_area="Astrology",
+        performs_surgery=True, time_in_practice="forever"))
+    rems_odd_values = dataclasses.replace(rems_alone(), rems=dataclasses.replace(
+        rems_alone().rems, dea_registration="Sometimes", time_in_practice="ages"))
+    nothing = Completion(action="Modify", learner=Learner(last_name="Doe"))
+    kinds = {name: (make(), version) for name, (make, version) in KINDS.items()}
+    kinds.update({
+        "values the schema cannot hold": (unreadable, "v1"),
+        "rems with an unknown profession": (rems_unknown, "v2"),
+        "rems with odd values": (rems_odd_values, "v2"),
+        "almost nothing read": (nothing, "v1"),
+    })
+    return kinds
+
+
+@pytest.mark.parametrize("kind", sorted(rejected_kinds()))
+def test_each_kind_of_rejected_record_makes_a_valid_rejection_file_that_reads_back(kind: str) -> None:
+    completion, expected_version = rejected_kinds()[kind]
+    document = xml_codec.render_rejections([_rejected(completion)], CREATED, provider_id=PROVIDER)
+    assert schema_errors(document) == (expected_version, [])
+    [record] = xml_codec.parse_document(document)
+    assert record.completion.credit_id == completion.credit_id
+    assert record.completion.learner.last_name == completion.learner.last_name
+    text = document.decode("utf-8")
+    assert "\x07" not in text and "\u202e" not in text and "\u200b" not in text
+    assert "<hx:RejectionCode>671</hx:RejectionCode>" in text
+
+
+def test_a_rejection_file_mixing_every_kind_is_valid() -> None:
+    records = [_rejected(completion) for completion, _ in rejected_kinds().values()]
+    assert schema_errors(xml_codec.render_rejections(records, CREATED, provider_id=PROVIDER)) == ("v2", [])
+    without_rems = [r for r in records if r.completion.rems is None]
+    assert schema_errors(xml_codec.render_rejections(without_rems, CREATED)) == ("v1", [])
+
+
+def test_the_rejection_files_of_import_and_check_are_valid(store, tmp_path: Path) -> None:
+    from app.cli import main as cli_main
+    from tests.batch_support import AS_OF
+    from tests.batch_support import add_activity as add_batch_activity
+    from tests.test_xml_rejections import lms_export
+
+    add_batch_activity(store)
+    source = lms_export(tmp_path)
+    assert cli_main(["import", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 1
+    assert schema_errors((tmp_path / "lms-rejections.xml").read_bytes()) == ("v1", [])
+    assert cli_main(["check", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat(),
+                     "--rejections", str(tmp_path / "check.xml")]) == 1
+    assert schema_errors((tmp_path / "check.xml").read_bytes()) == ("v1", [])

@@ -1,7 +1,7 @@
 """Check a PARS learner batch file (.xlsx or .xml) the way PARS would, without sending anything.
 
     parsdesk check learners.xlsx --activities activities.json [--as-of 2026-03-31]
-    parsdesk check learners.xml --db ~/parsdesk.sqlite3 --format json --rejections rejected.xlsx
+    parsdesk check learners.xml --db ~/parsdesk.sqlite3 --format json --rejections rejected.xml
 
 Exit status: 0 every record is valid, 1 some are not, 2 the file (or the activities/store) could not be
 read — then one line on stderr says why. Nothing is ever written to the store.
@@ -56,7 +56,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("text", "json"), default="text", help="report format (default text)"
     )
     parser.add_argument(
-        "--rejections", metavar="OUT.xlsx", help="write the invalid rows with Error Code and Error Message here"
+        "--rejections", metavar="OUT.xlsx|OUT.xml",
+        help="write the invalid records here: .xlsx, the rows with Error Code and Error Message; .xml (for an "
+             "XML file), PARS learner XML of the invalid records as read, each with its error code and description",
     )
     parser.set_defaults(func=run)
 
@@ -162,6 +164,29 @@ def rejection_rows(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> lis
     return rows
 
 
+def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> int:
+    """The invalid records as a PARS learner XML file (as read when the batch is XML; from the cells of a
+    workbook otherwise); returns how many. Nothing is written when every record is valid."""
+    from datetime import datetime, timezone
+
+    from app.pars.xml_codec import RejectedRecord, record_as_read, render_rejections
+    from app.paths import ensure_private_file
+
+    records = []
+    for record, (_, code, message) in zip(
+        (r for r, issues in zip(batch.records, verdicts) if issues), rejection_rows(batch, verdicts), strict=True
+    ):
+        completion, provider, title = (record_as_read(record.source) if record.source
+                                       else (record.completion, None, None))
+        unit = "record" if batch.format == "xml" else "row"
+        records.append(RejectedRecord(completion, code, message, provider, title, f"{unit} {record.row}"))
+    if records:
+        document = render_rejections(records, datetime.now(timezone.utc))
+        ensure_private_file(path)
+        path.write_bytes(document)
+    return len(records)
+
+
 def check_batch(
     batch: BatchFile, activities: Mapping[str, Activity], history: History, as_of: date
 ) -> list[list[Issue]]:
@@ -205,10 +230,14 @@ def run(args: argparse.Namespace) -> int:
         print(_report_text(batch, verdicts, path.name))
 
     if args.rejections:
-        from app.pars.excel import write_rejections
-
         try:
-            write_rejections(args.rejections, batch.headers, rejection_rows(batch, verdicts))
+            if Path(args.rejections).suffix.lower() == ".xml":
+                if not _write_xml_rejections(Path(args.rejections), batch, verdicts):
+                    print(f"parsdesk check: no invalid record, {args.rejections} not written", file=sys.stderr)
+            else:
+                from app.pars.excel import write_rejections
+
+                write_rejections(args.rejections, batch.headers, rejection_rows(batch, verdicts))
         except OSError as exc:
             print(f"parsdesk check: cannot write {args.rejections}: {exc.strerror or exc}", file=sys.stderr)
             return 2

@@ -5,8 +5,10 @@
 
 Running this command is the uploader's attestation that the learners in the file gave permission to
 report their completions to PARS; it is recorded on the upload with the operating-system user name.
-Rows that fail PARS's rules are not queued: they are written to <name>-rejections.xlsx next to the file,
-with an Error Code and Error Message column; fix them there and import that file again.
+Rows that fail PARS's rules are not queued: they are written next to the file, fixed there and imported
+again. For a workbook that is <name>-rejections.xlsx, with an Error Code and Error Message column; for an
+XML file <name>-rejections.xml, PARS learner XML holding the rejected records as read, each with its error
+code and description (docs/xml-format.md).
 Rows that repeat, unchanged, a record PARS or a board rejected are listed ("rejected 664 on
 11-20-2026: will be sent unchanged ...") and left alone; --resend-rejected queues them again under
 new credit IDs (for codes that clear with time, such as 661 before the board knows the learner).
@@ -36,7 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Running this command attests that the learners in FILE gave permission to report their "
         "completions to PARS (recorded on the upload with your user name). Exit status: 0 all queued, "
-        "1 some rows failed (see FILE-rejections.xlsx), 2 the file or store could not be read."
+        "1 some rows failed (see FILE-rejections.xlsx, or FILE-rejections.xml for an XML file), 2 the file or "
+        "store could not be read."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
     parser.add_argument("--db", type=store_location, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
@@ -63,7 +66,9 @@ def _iso_date(text: str) -> date:
 
 
 def rejections_path(file: Path) -> Path:
-    return file.with_name(f"{file.stem}-rejections.xlsx")
+    """Where the failed rows go: beside FILE, in its own format (an XML upload's rejections are XML)."""
+    suffix = ".xml" if file.suffix.lower() == ".xml" else ".xlsx"
+    return file.with_name(f"{file.stem}-rejections{suffix}")
 
 
 def _user_name() -> str:
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems[:SHOWN_PROBLEMS]:
             print(f"  row {problem.row}, {problem.column}: {problem.code} {problem.message}")
         if len(problems) > SHOWN_PROBLEMS:
-            print(f"  ... and {len(problems) - SHOWN_PROBLEMS:,} more in the rejections workbook")
+            print(f"  ... and {len(problems) - SHOWN_PROBLEMS:,} more in the rejections file")
         if summary.errors:
             out = rejections_path(file)
             try:

@@ -77,6 +77,18 @@ def _settle(app: Any, rounds: int = 5) -> None:
         app.processEvents()
 
 
+def _wait_for_background_reads(app: Any, ctx: Any, timeout_s: float = 60.0) -> None:
+    """The attention strip and the learner counts arrive from background reads: in the pictures too."""
+    import time
+
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    while ctx.reads_pending and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    _settle(app)
+
+
 def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     from app.services.activities_view import activity_overview
     from app.ui.main_window import TAB_SUMMARY, MainWindow
@@ -87,6 +99,7 @@ def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     window.show()
     window.resize(*WINDOW_SIZE)
     _settle(app)
+    _wait_for_background_reads(app, ctx)
 
     with ctx.store.session() as session:
         overview = activity_overview(session)

@@ -321,6 +321,8 @@ class UploadLine(Base):
     completion_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"), index=True)
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
+    # XML uploads: a record that failed ParsDesk's checks, as read (its ActivityReport), for the rejection file
+    source_xml: Mapped[str | None] = mapped_column(Text)
 
     upload: Mapped[UploadRow] = relationship(back_populates="lines")
 

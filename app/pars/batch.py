@@ -32,6 +32,7 @@ class BatchRecord:
     row: int  # sheet row number (xlsx) or 1-based ActivityReport index (xml)
     values: list[str]  # the record's cells as text, in `BatchFile.headers` order
     completion: Completion
+    source: str | None = None  # XML: the ActivityReport as read (for a rejection file in the same format)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from copy import deepcopy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
@@ -33,7 +34,7 @@ from lxml import etree
 from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
 from app.pars.domain import BoardPart, CmePart, Completion, Learner, RecordAction, RemsPart
-from app.pars.values import format_amount, normalize_birth_date, parse_amount, parse_pars_date
+from app.pars.values import excel_safe, format_amount, normalize_birth_date, parse_amount, parse_pars_date, shown
 
 NS_REPORT_V1 = "http://ns.medbiq.org/activityreport/v1/"
 NS_REPORT_V2 = "http://ns.medbiq.org/activityreport/v2/"
@@ -191,6 +192,7 @@ class ParsedRecord:
     completion: Completion
     provider_id: str | None  # the ProviderOrganization the report names (7-digit PARS provider ID)
     line: int | None = None  # line of the ActivityReport element
+    source: str | None = None  # the ActivityReport as read (only this record's Participant), for rejection files
 
 
 # ---------------------------------------------------------------------------------------------- render
@@ -315,7 +317,9 @@ def _render(
         _sub(info, version.member, "BirthDate", _birth_text(learner.birth_date, fmt))
 
     rems = completion.rems
-    if rems is not None:
+    # Profession is required in a Participant: a REMS record without one (only ever in a rejection file,
+    # every record sent has passed validation) keeps its RegulatoryInformation, which reads back as REMS.
+    if rems is not None and rems.profession is not None:
         participant = _sub(_sub(report, ns, "Participants"), ns, "Participant")
         domain, value = identifiers[0] if identifiers else ("creditid", completion.credit_id or "")
         _sub(participant, ns, "LocalIdentifier", value).set("domain", _domain(domain, V2, fmt))
@@ -838,8 +842,9 @@ def report_elements(root: etree._Element, name: str = "The document") -> list[et
     return _report_elements(root, name)
 
 
-def parse_document(data: bytes, *, name: str = "The document") -> list[ParsedRecord]:
-    """Every learner record of a PARS learner XML document, in document order."""
+def parse_document(data: bytes, *, name: str = "The document", keep_source: bool = False) -> list[ParsedRecord]:
+    """Every learner record of a PARS learner XML document, in document order (`keep_source`: with each
+    record's ActivityReport as read, for a rejection file)."""
     root = parse_xml_bytes(data, name=name)
     records: list[ParsedRecord] = []
     for report in _report_elements(root, name):
@@ -850,13 +855,26 @@ def parse_document(data: bytes, *, name: str = "The document") -> list[ParsedRec
             completions = parse_reports(report)
         except BatchFileError as exc:
             raise BatchFileError(f"{name}, {exc}") from None
-        for completion in completions:
-            records.append(
-                ParsedRecord(index=len(records) + 1, completion=completion, provider_id=provider, line=report.sourceline)
-            )
+        for number, completion in enumerate(completions):
+            records.append(ParsedRecord(
+                index=len(records) + 1, completion=completion, provider_id=provider, line=report.sourceline,
+                source=_source_text(report, number, len(completions)) if keep_source else None,
+            ))
             if len(records) > MAX_RECORDS:
                 raise BatchFileError(too_many_records_message(len(records)))
     return records
+
+
+def _source_text(report: etree._Element, participant: int, participants: int) -> str:
+    """The report as read, as standalone XML text (its namespace declarations included); a report listing
+    several REMS participants keeps only the one this learner record was read from."""
+    if participants > 1:
+        report = deepcopy(report)
+        found = list(_children(_child(report, "Participants"), "Participant"))
+        for index, element in enumerate(found):
+            if index != participant:
+                element.getparent().remove(element)
+    return etree.tostring(report, encoding="unicode", with_tail=False)
 
 
 def document_created(data: bytes) -> datetime | None:
@@ -889,11 +907,12 @@ def read_xml_batch(path: Path) -> BatchFile:
         data = path.read_bytes()
     except OSError as exc:
         raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
-    parsed = parse_document(data, name=path.name)
+    parsed = parse_document(data, name=path.name, keep_source=True)
     if not parsed:
         raise BatchFileError(f"{path.name} contains no ActivityReport learner records.")
     records = [
-        BatchRecord(row=item.index, values=completion_to_values(item.completion), completion=item.completion)
+        BatchRecord(row=item.index, values=completion_to_values(item.completion), completion=item.completion,
+                    source=item.source)
         for item in parsed
     ]
     return BatchFile(format="xml", headers=list(HEADERS), records=records)
@@ -938,3 +957,170 @@ def write_xml_sample(path: Path | str, provider_id: str = "1234567") -> None:
     created = datetime.now(timezone.utc)
     titles = {"123456789": "Sample activity"}
     Path(path).write_bytes(render_document(sample_completions(provider_id), provider_id, created, titles=titles))
+
+
+# ------------------------------------------------------------------------------------- rejection files
+# The rejection file of an XML upload is a PARS learner document holding the rejected records, so that the
+# coordinator can correct them in the LMS or an editor and drop the file back. The reason rides in each
+# report's XtensibleInfo (the schema takes any element of another namespace there) and in a comment
+# before the report, which editors show; readers ignore both (docs/xml-format.md, "Rejection files").
+
+REJECTION_CODE = "RejectionCode"
+REJECTION_DESCRIPTION = "RejectionDescription"
+VALUE_AS_READ = "ValueAsRead"
+# ActivityName/ModuleName and the organisations are NonNullString: a record read without them still needs text.
+NOT_GIVEN = "not given"
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    """One record of a rejection file: the record as read (or as stored, with its creditID) and why."""
+
+    completion: Completion
+    code: int
+    description: str
+    provider_id: str | None = None  # the ProviderOrganization as read
+    title: str | None = None  # the ActivityName as read (or the activity's title)
+    origin: str | None = None  # where it was read: "record 3 (line 42)"
+
+
+def record_as_read(source: str) -> tuple[Completion, str | None, str | None]:
+    """A stored `ActivityReport` (see ParsedRecord.source): its record, ProviderOrganization and ActivityName."""
+    report = parse_xml_bytes(source.encode("utf-8"), name="The stored record")
+    completion = parse_reports(report)[0]
+    provider = _path_text(report, "Activity", "ProviderOrganization") or _path_text(report, "ReportingOrganization")
+    return completion, provider, _path_text(report, "Activity", "ActivityName")
+
+
+def _visible(text: str) -> str:
+    """Text safe to write: control, direction and zero-width characters as visible <U+XXXX> codes."""
+    return excel_safe(shown(text, limit=len(text)))
+
+
+def _comment_text(text: str) -> str:
+    # "--" may not occur in an XML comment, nor may it end with "-".
+    text = _visible(text)
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return f" {text.rstrip('-')} "
+
+
+def _schema_safe(completion: Completion, fmt: XmlFormat) -> tuple[Completion, list[tuple[str, str]]]:
+    """The record with every value the schema's types cannot hold left out, and those values as read.
+
+    A completion date, birth date or amount that does not parse (kept as text for validation to name),
+    and a REMS value outside the standard's enumerations, cannot be written where it belongs without making
+    the file invalid; it travels in XtensibleInfo instead. Texts are made safe (see _visible)."""
+    from app.pars.domain import (
+        F_BOARD_POINTS, F_CME_CREDITS, F_COMPLETION_DATE, F_CREDIT_TYPE_AMOUNT, F_DOB, F_REMS_PROFESSION,
+    )
+
+    as_read: list[tuple[str, str]] = []
+
+    def text(value: str | None) -> str | None:
+        return None if value is None else _visible(value)
+
+    def amount(value: Decimal | str | None, label: str) -> Decimal | None:
+        if value is None or isinstance(value, Decimal):
+            return value
+        as_read.append((label, _visible(str(value))))
+        return None
+
+    completed = completion.completion_date
+    if completed is not None and not isinstance(completed, date):
+        as_read.append((F_COMPLETION_DATE, _visible(str(completed))))
+        completed = None
+    learner = completion.learner
+    birth = learner.birth_date
+    if birth is not None and normalize_birth_date(birth) is None:
+        as_read.append((F_DOB, _visible(birth)))
+        birth = None
+    boards = []
+    for board in completion.boards:
+        types = {text(name) or "": amount(value, f"{F_CREDIT_TYPE_AMOUNT} ({name})")
+                 for name, value in board.credit_types.items()}
+        boards.append(BoardPart(_visible(board.board), text(board.board_id), amount(board.points, f"{F_BOARD_POINTS} "
+                                f"({board.board})"), types, [_visible(t) for t in board.repeated_types]))
+    rems = completion.rems
+    if rems is not None:
+        from app.pars.excel import F_REMS_DEA, F_REMS_PRACTICE_AREA, F_REMS_STATE, F_REMS_SURGERY, F_REMS_TIME
+
+        def listed(value: str | None, canonical: str | None, label: str) -> str | None:
+            if value is not None and canonical is None:
+                as_read.append((label, _visible(value)))
+            return canonical
+
+        profession = listed(rems.profession, catalog.rems_profession(rems.profession), F_REMS_PROFESSION)
+        time = catalog.time_in_practice(rems.time_in_practice)
+        area = rems.practice_area
+        # the writer maps an area it does not know to "Other": here the value as read is kept instead
+        known_area = area is not None and (_practice_area(area, fmt) != fmt.practice_area_other
+                                           or " ".join(area.split()).casefold() == fmt.practice_area_other.casefold())
+        rems = RemsPart(
+            profession=profession,
+            state_of_practice=text(rems.state_of_practice),
+            dea_registration=listed(rems.dea_registration, catalog.dea_registration(rems.dea_registration), F_REMS_DEA),
+            practice_area=listed(area, area if known_area else None, F_REMS_PRACTICE_AREA),
+            performs_surgery=rems.performs_surgery,
+            time_in_practice=listed(rems.time_in_practice, time, F_REMS_TIME),
+        )
+        if profession is None:  # no Participant can be written: keep what else was read beside it
+            surgery = None if rems.performs_surgery is None else ("Yes" if rems.performs_surgery else "No")
+            for label, value in ((F_REMS_STATE, rems.state_of_practice), (F_REMS_DEA, rems.dea_registration),
+                                 (F_REMS_PRACTICE_AREA, rems.practice_area), (F_REMS_SURGERY, surgery),
+                                 (F_REMS_TIME, rems.time_in_practice)):
+                if value is not None:
+                    as_read.append((label, value))
+    safe = Completion(
+        action=completion.action if isinstance(completion.action, RecordAction) else text(completion.action),
+        activity_id=text(completion.activity_id),
+        credit_id=text(completion.credit_id),
+        learner=Learner(text(learner.first_name), text(learner.last_name), birth, text(learner.licensing_state),
+                        text(learner.license_id)),
+        completion_date=completed,
+        cme=None if completion.cme is None else CmePart(amount(completion.cme.credits, F_CME_CREDITS)),
+        boards=boards,
+        rems=rems,
+    )
+    return safe, as_read
+
+
+def render_rejections(records: Iterable[RejectedRecord], created: datetime, *, provider_id: str | None = None,
+                      fmt: XmlFormat | None = None) -> bytes:
+    """The rejection file of an XML upload: an `ACCMELearnerReports` document with each rejected record as
+    it was read, schema-valid (v1, or v2 when one carries REMS), the error code and description in its
+    `XtensibleInfo` and in a comment before it. `provider_id` fills a record read without an organisation."""
+    fmt = fmt or xml_format()
+    prepared = [(record, *_schema_safe(record.completion, fmt)) for record in records]
+    if not prepared:
+        raise ValueError("A rejection file needs at least one record (the schema requires one ActivityReport).")
+    version = _version_of([completion for _, completion, _ in prepared], fmt)
+    root = etree.Element(_q(fmt.wrapper_namespace, WRAPPER))
+    reports = etree.SubElement(root, _q(version.report, "ActivityReports"), nsmap=_nsmap(version, fmt))
+    if created.tzinfo is not None:
+        created = created.astimezone(timezone.utc).replace(tzinfo=None)
+    _sub(reports, version.report, "DateTimeCreated", created.replace(microsecond=0).isoformat() + "Z")
+    if version is V2:
+        dates = [c.completion_date for _, c, _ in prepared if isinstance(c.completion_date, date)]
+        _sub(reports, version.report, "ReportingStartDate", min(dates, default=created.date()).isoformat())
+        _sub(reports, version.report, "ReportingEndDate", max(dates, default=created.date()).isoformat())
+    for record, completion, as_read in prepared:
+        description = _visible(record.description)
+        where = f"{record.origin}: " if record.origin else ""
+        reports.append(etree.Comment(_comment_text(f"{where}rejected {record.code}: {description}")))
+        provider = _visible(record.provider_id or provider_id or NOT_GIVEN)
+        title = _visible(record.title or completion.activity_id or NOT_GIVEN)
+        report = _render(reports, completion, provider, version, title, fmt)
+        module = report.find(f"{_q(version.report, 'Activity')}/{_q(version.report, 'Module')}")
+        for board in completion.boards:  # a credit type named twice (678) is shown as read
+            for repeated in board.repeated_types:
+                name = fmt.credit_type_certification.format(board=board.board, credit_type=repeated)
+                _certificate(module, version, name, None, completion.credit_id)
+        extension = report.find(_q(version.report, "XtensibleInfo"))
+        if extension is None:
+            extension = _sub(report, version.report, "XtensibleInfo")
+        _sub(extension, fmt.extension_namespace, REJECTION_CODE, str(record.code))
+        _sub(extension, fmt.extension_namespace, REJECTION_DESCRIPTION, description)
+        for label, value in as_read:
+            _sub(extension, fmt.extension_namespace, VALUE_AS_READ, value).set("field", label)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

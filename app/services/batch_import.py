@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -64,6 +65,9 @@ from app.pars.values import format_pars_date, parse_pars_date
 from app.services.history import counts_in_history, known_to_pars, load_domain_activities
 from app.services.records import NewRecord, delete_refusal, provider_id, request_deletes, store_completions
 
+if TYPE_CHECKING:
+    from app.pars.xml_codec import RejectedRecord
+
 ProgressCallback = Callable[[int, int], None]
 StopCheck = Callable[[], bool]
 
@@ -102,6 +106,7 @@ class RowVerdict:
     target_id: int | None = None
     note: str | None = None  # the explanation shown for an already-reported or still-rejected row
     rejection_code: int | None = None  # Rejected before: the code PARS or the board gave
+    source: str | None = None  # XML: the record's ActivityReport as read (kept for the rejection file)
 
     @property
     def first_issue(self) -> Issue | None:
@@ -494,7 +499,7 @@ def analyse(
     delete_targets_taken: set[int] = set()
     for index, record in enumerate(batch.records):
         completion = record.completion
-        verdict = RowVerdict(record.row, list(record.values), completion, RowKind.ADD)
+        verdict = RowVerdict(record.row, list(record.values), completion, RowKind.ADD, source=record.source)
         verdicts.append(verdict)
         action = completion.action
         if action == RecordAction.DELETE:
@@ -750,7 +755,7 @@ def commit(
     for verdict in analysis.verdicts:
         line: dict[str, object] = {
             "upload_id": upload.id, "row_number": verdict.row, "values": verdict.values,
-            "completion_id": None, "error_code": None, "error_message": None,
+            "completion_id": None, "error_code": None, "error_message": None, "source_xml": None,
         }
         lines.append(line)
         issues = verdict.issues
@@ -785,6 +790,7 @@ def commit(
             continue
         line["error_code"] = issues[0].code
         line["error_message"] = _issues_text(issues)
+        line["source_xml"] = verdict.source
         errors += 1
     refusals = request_deletes(session, delete_targets, source="import", actor=actor)
     for (line, verdict), target in zip(delete_lines, delete_targets, strict=True):
@@ -796,6 +802,7 @@ def commit(
         else:  # its status changed since the analysis (a sync ran in between)
             line["error_code"] = LOCAL_CHECK
             line["error_message"] = f"{F_ACTION}: Record {target.credit_id} cannot be deleted now: {refusal}"
+            line["source_xml"] = verdict.source
             errors += 1
     # One bulk insert per table for the adds: thousands of rows in well under a second.
     stored_ids = store_completions(
@@ -968,10 +975,76 @@ def rejection_rows(session: Session, upload_id: int) -> tuple[list[str], list[Re
     return headers, rows
 
 
+def rejected_records(session: Session, upload_id: int) -> list[RejectedRecord]:
+    """An XML upload's failed records for its rejection file, in file order: each record that failed
+    ParsDesk's checks as it was read, and each record PARS or a board rejected since as it was sent
+    (with its creditID, so that the corrected record dropped back is taken as its correction)."""
+    from app.pars.excel import canonical_header, row_to_completion
+    from app.pars.xml_codec import RejectedRecord, record_as_read
+    from app.services.records import completion_to_domain
+
+    upload = session.get(UploadRow, upload_id)
+    if upload is None:
+        raise LookupError(f"There is no upload {upload_id}.")
+    headers = [canonical_header(h) or h for h in upload.headers or []]
+    query = (
+        select(
+            UploadLine.row_number, UploadLine.values, UploadLine.error_code, UploadLine.error_message,
+            UploadLine.source_xml, CompletionRow.id, CompletionRow.upload_id, CompletionRow.status,
+            CompletionRow.status_code, CompletionRow.status_message, CompletionRow.credit_id,
+        )
+        .outerjoin(CompletionRow, UploadLine.completion_id == CompletionRow.id)
+        .where(UploadLine.upload_id == upload_id)
+        .order_by(UploadLine.row_number, UploadLine.id)
+    )
+    found: list[RejectedRecord] = []
+    for line in session.execute(query).all():
+        origin = f"record {line.row_number} of {upload.file_name}"
+        if line.status is None:
+            if line.error_code is None:
+                continue  # skipped as already reported, or held back as rejected before
+            if line.source_xml:
+                completion, provider, title = record_as_read(line.source_xml)
+            else:  # an upload from before the records were kept as read: its cells
+                values = [("" if v is None else str(v)) for v in line.values or []]
+                completion, provider, title = row_to_completion(dict(zip(headers, values))), None, None
+            found.append(RejectedRecord(completion, line.error_code, line.error_message or "", provider, title, origin))
+            continue
+        own_add = line.upload_id == upload_id
+        if _line_outcome(own_add, Status(line.status)) != "rejected":
+            continue
+        row = session.get(CompletionRow, line.id)
+        completion = completion_to_domain(row, action=RecordAction.ADD if own_add else RecordAction.DELETE)
+        message = line.status_message or f"Record {line.credit_id} was rejected ({line.status})."
+        found.append(RejectedRecord(completion, line.status_code or 999, message, None, row.activity.title, origin))
+    return found
+
+
 def write_upload_rejections(session: Session, upload_id: int, path: Path | str) -> int:
-    """Write the upload's rejection workbook; returns how many rows it holds."""
+    """Write the upload's rejections where `path` says; returns how many records or rows it holds.
+
+    `.xml`: a PARS learner XML file of the rejected records (for an XML upload, docs/xml-format.md);
+    anything else: the rejection workbook. An XML file with nothing rejected is not written (the schema
+    needs at least one record). Either file is readable by its owner only."""
+    target = Path(path)
+    if target.suffix.lower() == ".xml":
+        from app.pars.xml_codec import render_rejections
+        from app.paths import ensure_private_file
+
+        records = rejected_records(session, upload_id)
+        if records:
+            document = render_rejections(records, utcnow(), provider_id=provider_id(session))
+            ensure_private_file(target)
+            target.write_bytes(document)
+        return len(records)
     from app.pars.excel import write_rejections
 
     headers, rows = rejection_rows(session, upload_id)
-    write_rejections(Path(path), headers, rows)
+    write_rejections(target, headers, rows)
     return len(rows)
+
+
+def rejections_suffix(session: Session, upload_id: int) -> str:
+    """The rejection file's natural type for an upload: `.xml` for an XML upload, else `.xlsx`."""
+    upload = session.get(UploadRow, upload_id)
+    return ".xml" if upload is not None and upload.file_format == "xml" else ".xlsx"

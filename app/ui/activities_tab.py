@@ -267,6 +267,7 @@ class _FetchActivity(QRunnable):
 
 class ActivitiesTab(QWidget):
     fetch_finished = Signal(bool, str)  # ok, message (for the status bar and tests)
+    counts_refreshed = Signal()  # fresh learner counts are in the table (refresh_counts)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -358,8 +359,13 @@ class ActivitiesTab(QWidget):
         self._update_buttons()
 
     def refresh_counts(self) -> None:
-        counts = self.ctx.read(learner_counts)
+        """Re-read the learner counts in the background (one GROUP BY over every record: long on a
+        large store); the rows whose numbers moved update when it arrives, then `counts_refreshed`."""
+        self.ctx.read_later("activity-counts", learner_counts, on_result=self._counts_read)
+
+    def _counts_read(self, counts: dict[int, dict[str, int]]) -> None:
         self.model.set_counts(counts)
+        self.counts_refreshed.emit()
 
     def set_attention_markers(self, markers: dict[int, tuple[int, int]]) -> None:
         self.model.set_markers(markers)

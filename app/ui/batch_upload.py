@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
@@ -54,6 +55,8 @@ SHOWN_PROBLEMS = 200
 HISTORY_COLUMNS = ("Uploaded", "File", "Format", "Records", "Queued", "Errors", "Accepted", "Rejected", "Pending", "")
 H_REJECTIONS = len(HISTORY_COLUMNS) - 1
 PROBLEM_COLUMNS = ("Row", "Column", "Code", "Message")
+XML_REJECTIONS_FILTER = "PARS learner XML (*.xml)"
+XLSX_REJECTIONS_FILTER = "Excel workbook (*.xlsx)"
 PARS_FILE_COLUMNS = ("Prepared", "File", "Format", "Records", "Rejected", "Submitted", "Waiting", "")
 F_MARK = len(PARS_FILE_COLUMNS) - 1
 
@@ -76,6 +79,25 @@ def _refusal(path: Path) -> str:
     return f"{path.name}: unsupported file type ({shown}); drop a PARS learner file (.xlsx or .xml)."
 
 
+class DeadlineNote(NamedTuple):
+    text: str  # empty when no valid row is near or past a PARS deadline
+    overdue: bool
+
+
+def deadline_note(analysis: BatchAnalysis, activities: dict) -> DeadlineNote:
+    """The summary's line on the valid rows' PARS deadlines (runs in the analysis worker)."""
+    from app.pars.deadlines import record_warnings
+    from app.services.batch_import import RowKind
+    from app.ui.deadline_warnings import batch_note
+
+    per_record = (
+        record_warnings(v.completion, activities.get(v.completion.activity_id or ""), analysis.as_of,
+                        deleting=v.kind is RowKind.DELETE)
+        for v in analysis.verdicts if v.kind in (RowKind.ADD, RowKind.DELETE)
+    )
+    return DeadlineNote(*batch_note(per_record))
+
+
 # --- workers (no widgets here) ------------------------------------------------------------------------
 
 
@@ -83,18 +105,20 @@ class AnalysisWorker(QObject):
     """Reads and analyses one file in a worker thread, which owns its own Session (analyse_file opens it)."""
 
     progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
-    analysed = Signal(object)  # BatchAnalysis
+    analysed = Signal(object, object)  # BatchAnalysis, DeadlineNote of its valid rows
     results_taken = Signal(object, object)  # ResultsCheck, ResultsApplied | None: PARS's results for an upload file
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, store: Store, path: Path, as_of: date, actor: str | None = None) -> None:
+    def __init__(self, store: Store, path: Path, as_of: date, actor: str | None = None,
+                 activities: dict | None = None) -> None:
         super().__init__()
         self._store = store
         self._path = path
         self._as_of = as_of
         self._actor = actor
+        self._activities = activities or {}  # registered activities by ACCME ID, for the deadline note
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -115,7 +139,8 @@ class AnalysisWorker(QObject):
             analysis = analyse_file(
                 self._store, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
             )
-            self.analysed.emit(analysis)
+            # judged here too: thousands of records' deadlines would freeze the window for a moment
+            self.analysed.emit(analysis, deadline_note(analysis, self._activities))
         except BatchFileError as exc:
             self.failed.emit(str(exc))
         except ImportCancelled:
@@ -599,7 +624,10 @@ class BatchUploadTab(QWidget):
         self.last_rejections_button.hide()
         self._set_message("")
         self._results_note = ""
-        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor)
+        from app.services.history import load_domain_activities
+
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor,
+                                activities=self.ctx.read(load_domain_activities))
         worker.results_taken.connect(self._on_results)
         worker.progress.connect(self._on_progress)
         worker.analysed.connect(self._on_analysed)
@@ -675,8 +703,8 @@ class BatchUploadTab(QWidget):
 
     # -- summary --
 
-    @Slot(object)
-    def _on_analysed(self, analysis: BatchAnalysis) -> None:
+    @Slot(object, object)
+    def _on_analysed(self, analysis: BatchAnalysis, note: DeadlineNote) -> None:
         self.analysis = analysis
         name = self._file.name if self._file else ""
         values = {
@@ -693,7 +721,7 @@ class BatchUploadTab(QWidget):
             self.summary_labels[key].setText(text)
         self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
         self._fill_problems(analysis)
-        self._show_deadlines(analysis)
+        self._show_deadlines(note)
         self.resend_checkbox.blockSignals(True)
         self.resend_checkbox.setChecked(False)
         self.resend_checkbox.blockSignals(False)
@@ -723,23 +751,13 @@ class BatchUploadTab(QWidget):
         self._update_queue_button()
         self.analysis_ready.emit()
 
-    def _show_deadlines(self, analysis: BatchAnalysis) -> None:
+    def _show_deadlines(self, note: DeadlineNote) -> None:
         """Before anything is queued: how many of the valid rows are already past (or near) a deadline."""
-        from app.pars.deadlines import record_warnings
-        from app.services.batch_import import RowKind
-        from app.services.history import load_domain_activities
-        from app.ui.deadline_warnings import batch_note, style_for
+        from app.ui.deadline_warnings import style_for
 
-        activities = self.ctx.read(load_domain_activities)
-        per_record = [
-            record_warnings(v.completion, activities.get(v.completion.activity_id or ""), analysis.as_of,
-                            deleting=v.kind is RowKind.DELETE)
-            for v in analysis.verdicts if v.kind in (RowKind.ADD, RowKind.DELETE)
-        ]
-        text, overdue = batch_note(per_record)
-        self.deadline_label.setText(text)
-        self.deadline_label.setStyleSheet(style_for(overdue))
-        self.deadline_label.setVisible(bool(text))
+        self.deadline_label.setText(note.text)
+        self.deadline_label.setStyleSheet(style_for(note.overdue))
+        self.deadline_label.setVisible(bool(note.text))
 
     def _queueable(self) -> int:
         """Rows the Queue button would queue: the valid ones, plus the rejected-before ones when asked."""
@@ -915,8 +933,10 @@ class BatchUploadTab(QWidget):
             failed = view.errors + view.rejected
             button = QPushButton("Rejections…")
             button.setEnabled(failed > 0)
+            kind = "PARS learner XML file" if view.file_format == "xml" else "workbook"
             button.setToolTip(
-                f"Save the {failed:,} failed rows as a workbook to fix and upload again" if failed else "No rejected rows"
+                f"Save the {failed:,} failed records as a {kind} to fix and upload again" if failed
+                else "No rejected rows"
             )
             button.clicked.connect(lambda _checked=False, upload_id=view.upload_id: self.download_rejections(upload_id))
             table.setCellWidget(r, H_REJECTIONS, button)
@@ -933,23 +953,37 @@ class BatchUploadTab(QWidget):
             self.download_rejections(self._last_upload_id)
 
     def download_rejections(self, upload_id: int) -> Path | None:
-        """Write an upload's rejection workbook where the user chooses; returns the path written."""
-        from app.services.batch_import import write_upload_rejections
+        """Write an upload's rejections where the user chooses; returns the path written. An XML upload's
+        are PARS learner XML by default (the workbook is offered too); an Excel upload's, a workbook."""
+        from app.services.batch_import import rejections_suffix, write_upload_rejections
 
         view = next((v for v in self._history if v.upload_id == upload_id), None)
         stem = Path(view.file_name).stem if view else f"upload-{upload_id}"
-        path = self.save_path("Save the rejected rows", f"{stem}-rejections.xlsx", "Excel (*.xlsx)")
+        suffix = self.ctx.read(rejections_suffix, upload_id)
+        if suffix == ".xml":
+            path = self.save_path("Save the rejected records", f"{stem}-rejections.xml",
+                                  f"{XML_REJECTIONS_FILTER};;{XLSX_REJECTIONS_FILTER}")
+        else:
+            path = self.save_path("Save the rejected rows", f"{stem}-rejections.xlsx", XLSX_REJECTIONS_FILTER)
         if path is None:
             return None
+        if path.suffix.lower() not in (".xml", ".xlsx"):
+            path = path.with_name(path.name + suffix)
         try:
             count = self.ctx.read(write_upload_rejections, upload_id, path)
         except OSError as exc:
             self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
-        self._set_message(
-            f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
-            "the Error Code and Error Message columns are ignored."
-        )
+        if path.suffix.lower() == ".xml":
+            self._set_message(
+                f"{plural(count, 'rejected record')} saved to {path} as PARS learner XML. Correct them in your "
+                "LMS or an editor (each says why it was rejected) and drop the file here again."
+            )
+        else:
+            self._set_message(
+                f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
+                "the Error Code and Error Message columns are ignored."
+            )
         return path
 
     # -- the upload-file route (PARS website) --
