@@ -160,7 +160,7 @@ class CompletionRow(_IdentityKeys, Base):
         Index("ix_completion_date", "completion_date"),
         Index("ix_completion_learner_name", "last_name", "first_name"),
         # Learner Search filters by name key (and status) and sorts by name: with the names in the
-        # index a filter is answered from the index alone (migration 0008)
+        # index a filter is answered from the index alone (migration 0009)
         Index("ix_completion_name_keys", "last_key", "first_key", "last_name", "first_name"),
         Index("ix_completion_first_key", "first_key", "last_name", "first_name"),
         Index("ix_completion_status_last_key", "status", "last_key", "last_name", "first_name"),

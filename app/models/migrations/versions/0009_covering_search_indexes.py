@@ -8,14 +8,14 @@ the page's ids come from the index alone; the page's 200 rows are read afterward
 `ix_completion_status` is dropped: the two status-first indexes answer every lookup by status.
 Index changes only (no table rebuild), the same on SQLite and PostgreSQL.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 12:45:00
 """
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
