@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 from app.pars.values import excel_safe
 
@@ -208,7 +209,7 @@ def _table_styles(formats: list[str]) -> str:
 
 
 def write_table_sheet(
-    path: Path | str,
+    path: Path | str | BinaryIO,
     title: str,
     columns: Sequence[tuple[str, float, str | None]],
     rows: Iterable[Sequence[object]],

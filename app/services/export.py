@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.pars.files import private_output
 from app.models import Store
 
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
@@ -70,7 +71,11 @@ COLUMNS: tuple[ExportColumn, ...] = (
 
 
 def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sheet_title: str = "Learners") -> int:
-    """Write the records to an .xlsx file at `path`; returns how many rows were written."""
+    """Write the records to an .xlsx file at `path`; returns how many rows were written.
+
+    Owner-only and all-or-nothing, since it names learners (app/pars/files.py); the folder is checked
+    before the first record is read. The sheet XML is streamed row by row (app/pars/xlsx_writer.py):
+    every text is a Text cell, never a formula; dates are date cells and amounts numbers."""
     from app.pars.xlsx_writer import write_table_sheet
 
     values = [column.value for column in COLUMNS]
@@ -79,18 +84,9 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
         for record in records:
             yield [_excel_value(value(record)) for value in values]
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # write next to the target and move into place, so a failed export never leaves half a file
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        # every text is a Text cell (never a formula), dates are date cells, amounts numbers
-        count = write_table_sheet(partial, sheet_title, [(c.header, c.width, c.number_format) for c in COLUMNS],
+    with private_output(path) as handle:
+        count = write_table_sheet(handle, sheet_title, [(c.header, c.width, c.number_format) for c in COLUMNS],
                                   rows())
-        partial.replace(target)
-    finally:
-        if partial.exists():
-            partial.unlink()
     return count
 
 
@@ -171,7 +167,6 @@ def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilte
 
     from app.models.schema import ActivityRow, CompletionRow
     from app.pars.xml_codec import render_document
-    from app.paths import ensure_private_file
     from app.services.records import completion_to_domain, provider_id
 
     ids = [record.completion_id for record in iter_records(session, filters, sort=SortKey.DATE, descending=False)]
@@ -188,7 +183,6 @@ def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilte
     titles = dict(session.execute(select(ActivityRow.accme_id, ActivityRow.title)
                                   .where(ActivityRow.accme_id.is_not(None))).all())
     document = render_document(completions, provider_id(session), datetime.now(timezone.utc), titles=titles)
-    target = Path(path)
-    ensure_private_file(target)
-    target.write_bytes(document)
+    with private_output(path) as handle:  # owner-only, all-or-nothing (app/pars/files.py)
+        handle.write(document)
     return len(completions)
