@@ -138,3 +138,22 @@ def test_a_new_match_outside_the_loaded_pages_is_counted_in_the_background(qtbot
     model.set_filters(learners.SearchFilters(activity_row_id=activity, status="Accepted"))
     qtbot.waitUntil(lambda: not ctx.reads_pending, timeout=5_000)
     assert model.total == 0
+
+
+def test_the_window_shortens_the_interpreter_switch_interval(qtbot, store):
+    """Worker threads running Python make the GUI thread wait for the interpreter lock before each of
+    its calls: the window asks for a short hand-over interval (and never lengthens a shorter one)."""
+    import sys
+
+    from app.ui.main_window import GUI_SWITCH_INTERVAL_S
+
+    previous = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        make_window(qtbot, make_context(store))
+        assert sys.getswitchinterval() == GUI_SWITCH_INTERVAL_S
+        sys.setswitchinterval(0.0002)
+        make_window(qtbot, make_context(store))
+        assert sys.getswitchinterval() < GUI_SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(previous)
