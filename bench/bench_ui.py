@@ -198,9 +198,11 @@ class Heartbeat:
         baseline: dict[int, float] = {}
         while not self._stop.wait(0.01):
             last = self._last
-            late = (time.perf_counter() - last) * 1000 if last else 0.0
+            now = time.perf_counter()
+            late = (now - last) * 1000 if last else 0.0
+            self.cpu_readings.append((now, _thread_cpu_ms()))
             if late <= self._watch_ms:
-                baseline = _thread_cpu_ms()
+                baseline = self.cpu_readings[-1][1]
                 continue
             if late > self._watch_ms:
                 names = {t.ident: t.name for t in threading.enumerate()}
@@ -221,6 +223,20 @@ class Heartbeat:
                 stacks["cpu ms since the last tick"] = [cpu or "none: the process was not running"]
                 self.samples.append((last, late, stacks))
 
+    def _cpu_over(self, start: float, end: float) -> str:
+        """CPU used by each thread between the watchdog's readings around [start, end]."""
+        import threading
+
+        before = [reading for at, reading in self.cpu_readings if at <= start]
+        after = [reading for at, reading in self.cpu_readings if at >= end]
+        if not before or not after:
+            return "unknown"
+        native = {t.native_id: t.name for t in threading.enumerate()}
+        native[threading.main_thread().native_id] = "GUI"
+        used = {tid: ms - before[-1].get(tid, 0.0) for tid, ms in after[0].items()}
+        return ", ".join(f"{native.get(tid, tid)} {ms:.0f}" for tid, ms in sorted(used.items(), key=lambda x: -x[1])
+                         if ms >= 10) or "none (the process did not run)"
+
     def culprits(self, worst: int = 3) -> list[str]:
         """For the `worst` longest gaps: what every thread was doing while the GUI thread did not tick."""
         starts = []
@@ -233,7 +249,8 @@ class Heartbeat:
             if gap < self._watch_ms:
                 break
             near = [sample for sample in self.samples if abs(sample[0] - _stamp) < 0.002]
-            out.append(f"  gap {gap:.0f} ms, {len(near)} samples")
+            out.append(f"  gap {gap:.0f} ms, {len(near)} samples; CPU ms per thread over the gap: "
+                       + self._cpu_over(_stamp, _stamp + gap / 1000))
             seen: set[str] = set()
             for _last, late, stacks in near:
                 for name, lines in stacks.items():
@@ -247,6 +264,7 @@ class Heartbeat:
         import threading
 
         self.gaps, self._last, self.samples = [], 0.0, []
+        self.cpu_readings: list[tuple[float, dict[int, float]]] = []
         self._first = 0.0
         self._timer.start()
         if self._watch:
@@ -311,7 +329,7 @@ def _copy_store(size: int, folder: Path) -> Path:
 
 
 def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, tab: str,  # noqa: ANN001
-                   watch: bool) -> dict[str, Any]:
+                   watch: bool, switch_interval: float = 0.0) -> dict[str, Any]:
     """On a copy of the `size` store, in the real window: drop the 5,000-row workbook on Batch Upload,
     queue it (stall a), then sync those records to the sandbox (stall b) with `tab` on screen."""
     from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl
@@ -334,6 +352,8 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             url, _advance = stack.enter_context(sandbox_process(folder, ACTIVITY))
         ctx = make_context(store, client_factory=lambda: sandbox_client(url, timeout=60))
         window = MainWindow(ctx)
+        if switch_interval:  # instead of the window's own (for a comparison)
+            sys.setswitchinterval(switch_interval / 1000)
         window.resize(1280, 800)
         window.show()
         window.tabs.setCurrentIndex(TAB_UPLOAD)
@@ -411,9 +431,7 @@ def main_sizes(args: argparse.Namespace) -> int:
     from store_builder import build
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    if args.switch_interval:
-        sys.setswitchinterval(args.switch_interval / 1000)
-    print(f"interpreter switch interval {sys.getswitchinterval() * 1000:.1f} ms")
+    print(f"interpreter switch interval: {args.switch_interval or 'as the window sets it'} ms")
     print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"heartbeat every {HEARTBEAT_MS} ms on the GUI thread; stall = the longest gap between two ticks "
           f"(an idle loop shows ~{HEARTBEAT_MS} ms); sandbox in {args.sandbox}; {args.tab} tab on screen while syncing; "
@@ -428,7 +446,7 @@ def main_sizes(args: argparse.Namespace) -> int:
             runs = []
             for _ in range(args.runs):
                 runs.append(run_store_case(app, size, folder, workbook, where=args.sandbox, tab=args.tab,
-                                           watch=args.watch))
+                                           watch=args.watch, switch_interval=args.switch_interval))
                 load = os.getloadavg()[0]
                 last = runs[-1]
                 print(f"  {size:>9,}: idle floor {last['floor']['longest_ms']:5.1f} ms (p99 {last['floor']['p99_ms']:4.1f}); "
