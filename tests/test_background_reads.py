@@ -157,3 +157,23 @@ def test_the_window_shortens_the_interpreter_switch_interval(qtbot, store):
         assert sys.getswitchinterval() < GUI_SWITCH_INTERVAL_S
     finally:
         sys.setswitchinterval(previous)
+
+
+def test_another_process_change_re_reads_the_activities_at_once_and_their_counts_in_the_background(qtbot, store):
+    """A cron import elsewhere: a new activity appears at once; the learner counts (a pass over every
+    record) follow from a background read, and an activity keeps its old counts until then."""
+    from app.ui.activities_tab import ActivitiesTab
+
+    first = add_activity(store, accme_id="123456789")
+    queue_records(store, first, 2)
+    ctx = make_context(store)
+    tab = ActivitiesTab(ctx)
+    qtbot.addWidget(tab)
+    assert tab.model_counts() == {Status.QUEUED.value: 2}  # the first read has its counts
+    second = add_activity(store, accme_id="987654321", title="Pathology Summit")
+    queue_records(store, second, 3, label="p")
+    ctx.store_changed.emit()
+    assert tab.model.rowCount() == 2 and tab.model_counts() == {Status.QUEUED.value: 2}  # old counts kept
+    with qtbot.waitSignal(tab.counts_refreshed, timeout=5_000):
+        pass
+    assert tab.model_counts() == {Status.QUEUED.value: 5}
