@@ -38,26 +38,34 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands.common import EXIT_USAGE, CommandError
+
+    out_dir: Path = args.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"{out_dir} is a file; give a folder for the PNG files", EXIT_USAGE)
+    if not out_dir.exists() and not out_dir.parent.is_dir():
+        raise CommandError(f"the folder {out_dir.parent} does not exist; ParsDesk makes only {out_dir.name}",
+                           EXIT_USAGE)
     # must be decided before the QApplication exists: no display is needed or used
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     with tempfile.TemporaryDirectory(prefix="parsdesk-shots-") as scratch:
         os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
         db_path = args.db if args.db is not None else Path(scratch) / "demo.sqlite3"
-        written = take_screenshots(args.out_dir, db_path)
+        written = take_screenshots(args.out_dir, db_path, announce=args.db is not None)
     for path in written:
         print(path)
     return 0
 
 
-def take_screenshots(out_dir: Path, db_path: Path) -> list[Path]:
+def take_screenshots(out_dir: Path, db_path: Path, *, announce: bool = False) -> list[Path]:
     from app.commands.gui import make_application, open_session
     from app.ui.settings import AppSettings
 
     app = make_application([sys.argv[0], "-platform", "offscreen"])
     _use_a_readable_font(app)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)  # the folder the user named; never its parents
     settings = AppSettings(board_delay_s=0.0)
-    session = open_session(db_path, "local", settings)
+    session = open_session(db_path, "local", settings, command="screenshots" if announce else None)
     try:
         return _render_all(app, session.ctx, out_dir)
     finally:
