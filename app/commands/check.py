@@ -164,8 +164,8 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
     workbook otherwise); returns how many. Nothing is written when every record is valid."""
     from datetime import datetime, timezone
 
+    from app.pars.files import private_output
     from app.pars.xml_codec import RejectedRecord, record_as_read, render_rejections
-    from app.paths import ensure_private_file
 
     records = []
     for record, (_, code, message) in zip(
@@ -177,8 +177,8 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
         records.append(RejectedRecord(completion, code, message, provider, title, f"{unit} {record.row}"))
     if records:
         document = render_rejections(records, datetime.now(timezone.utc))
-        ensure_private_file(path)
-        path.write_bytes(document)
+        with private_output(path) as handle:  # owner-only, all or nothing: it holds dates of birth
+            handle.write(document)
     return len(records)
 
 
