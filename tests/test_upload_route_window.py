@@ -1,7 +1,7 @@
 """The upload-file route in the real main window, with the real sandbox over HTTP standing in for the
 PARS website: prepare the upload file, PARS answers with its rejection workbook, drop it on Batch Upload,
 the rejected record shows its code; double-click, fix, resubmit; prepare again; PARS rejects nothing;
-mark the rest passed: the corrected record is Accepted."""
+mark the rest passed: the corrected record is Accepted. Once with Excel upload files, once with XML."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ def _status(tab, completion_id: int) -> str:  # noqa: ANN001
     return model.index(model.row_of(completion_id), model.column_of("status")).data()
 
 
+@pytest.mark.parametrize("file_format", ["xlsx", "xml"])
 def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store, website, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch, file_format: str) -> None:
     activity = add_activity(store, accme_id="123456789", title=ACTIVITY.title, start=START, end=END)
     good, too_many = queue_records(
         store, activity, 2, spec=lambda n: RecordSpec(completion_date=COMPLETED, cme_credits=Decimal(8 + n))
@@ -61,6 +62,7 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
     folder = tmp_path / "for PARS"
     folder.mkdir()
     monkeypatch.setattr(upload, "choose_folder", lambda: folder)
+    upload.upload_format_combo.setCurrentIndex(upload.upload_format_combo.findData(file_format))
     window.show_activity(activity)
 
     # no web services: F5 sends nothing and says why
@@ -72,7 +74,7 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
         window.prepare_upload_action.trigger()  # in a worker thread
     assert window.tabs.currentWidget() is upload
     [first] = list(folder.iterdir())
-    assert first.suffix == ".xlsx" and first.name in upload.message_label.text()
+    assert first.suffix == f".{file_format}" and first.name in upload.message_label.text()
     window.tabs.setCurrentWidget(summary)  # an off-screen tab catches up when shown
     qtbot.waitUntil(lambda: _status(summary, good) == "Uploaded by file", timeout=3_000)
     assert _status(summary, too_many) == "Uploaded by file"
