@@ -52,7 +52,83 @@ def main(argv: list[str] | None = None) -> int:
             # listed in --help without importing it (keeps headless commands free of Qt and fast)
             subparsers.add_parser(name, help=summary, add_help=False)
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    _survive_closed_stdout()
+    return _run(wanted, args)
+
+
+def _run(command: str, args: argparse.Namespace) -> int:
+    """Run the command; a user's mistake or a failing environment ends in one line, never a traceback."""
+    from app.commands.common import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, CommandError, fail
+
+    try:
+        return int(args.func(args) or 0)
+    except CommandError as exc:
+        return fail(command, exc, exc.exit_code)
+    except KeyboardInterrupt:
+        return fail(command, "interrupted", EXIT_INTERRUPTED)
+    except Exception as exc:
+        message = _environment_failure(exc)
+        if message is None:
+            raise  # a bug: its traceback is what a report needs
+        return fail(command, message, EXIT_ENVIRONMENT)
+
+
+def _environment_failure(exc: Exception) -> str | None:
+    """One line for failures of the surroundings (the store, the disk), None for anything else."""
+    from app.models.store import StoreError, database_error_text
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.OperationalError):
+        return f"the store could not be used: {database_error_text(exc)}"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
+
+
+class _PipeSafeStream:
+    """stdout that stops writing, instead of raising, once its reader has gone (`parsdesk import x | head`):
+    the command still finishes its work (the rejection workbook, the exit code)."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
+        self._stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._give_up()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._give_up()
+
+    def _give_up(self) -> None:
+        import os
+
+        self.broken = True
+        try:  # the interpreter's own flush at exit must not find the dead pipe either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - everything else as the real stream
+        return getattr(self._stream, name)
+
+
+def _survive_closed_stdout() -> None:
+    if not isinstance(sys.stdout, _PipeSafeStream) and sys.stdout is sys.__stdout__ and sys.stdout is not None:
+        sys.stdout = _PipeSafeStream(sys.stdout)
 
 
 if __name__ == "__main__":

@@ -61,10 +61,25 @@ def store_exists(location: Path | str) -> bool:
 
 
 def ensure_private_file(path: Path) -> None:
-    """Create `path` (and its folder) if needed, readable and writable by its owner only.
+    """Create `path` readable and writable by its owner only, when it does not exist yet.
 
-    Stores hold learners' identities; SQLite gives its -wal/-shm side files the same mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    An existing file is left exactly as it is: ParsDesk never changes the mode of a file it did not
+    create. The folder must exist (a mistyped path does not grow folders). Stores and sandbox states
+    hold learners' identities; SQLite gives its -wal/-shm side files the same mode."""
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory, not a file", str(path))
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+
+
+def ensure_data_dir() -> Path:
+    """ParsDesk's own data folder (the default store's home), created owner-only on first use."""
+    folder = data_dir()
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, stat.S_IRWXU)
+    return folder

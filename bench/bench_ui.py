@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import ExitStack, contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 STALL_TARGET_MS = 100.0
+STORE_STALL_TARGET_MS = 50.0
 TICK_MS = 10
+HEARTBEAT_MS = 5
+FLOOR_S = 3.0  # the idle heartbeat measured before each run
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -78,7 +82,7 @@ def measure_sync_pass(app, window, timeout_s: float = 300.0) -> dict[str, float]
 
 
 @contextmanager
-def sandbox_process(scratch: Path) -> Iterator[tuple[str, Callable[[float], None]]]:
+def sandbox_process(scratch: Path, activity: Any = None) -> Iterator[tuple[str, Callable[[float], None]]]:
     """The sandbox as its own process (`parsdesk sandbox`), as a remote PARS would be: its work then
     does not compete with the window for Python's interpreter lock. Yields (url, advance)."""
     import httpx
@@ -87,7 +91,7 @@ def sandbox_process(scratch: Path) -> Iterator[tuple[str, Callable[[float], None
     from tests.sync_support import SANDBOX_ACTIVITY
 
     activities = scratch / "activities.json"
-    write_activities(activities, [SANDBOX_ACTIVITY])
+    write_activities(activities, [activity or SANDBOX_ACTIVITY])
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "sandbox", "--port", "0", "--board-delay", "3600",
          "--activities", str(activities)],
@@ -151,18 +155,333 @@ def run_case(records: int, tab: str, where: str = "thread") -> tuple[dict, dict]
     return send, poll
 
 
+# --- the window at every store size: a 5,000-row Batch Upload, then the sync of those records ------------
+
+
+class Heartbeat:
+    """A QTimer on the GUI thread ticking every HEARTBEAT_MS; every gap between two ticks is kept. The
+    longest gap is the longest the window could not have answered a click or repainted. With `watch`,
+    a watchdog thread also takes every thread's Python stack whenever a tick is more than
+    `watch_ms` late (where the GUI thread was, and what the workers did meanwhile)."""
+
+    def __init__(self, *, watch: bool = False, watch_ms: float = 30.0) -> None:
+        import threading
+
+        from PySide6.QtCore import Qt, QTimer
+
+        self.gaps: list[float] = []
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(HEARTBEAT_MS)
+        self._timer.timeout.connect(self._tick)
+        self._watch = watch
+        self._watch_ms = watch_ms
+        self._gui_thread = threading.get_ident()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.samples: list[tuple[float, float, dict[str, list[str]]]] = []  # (tick, ms late, {thread: stacks})
+        self._first = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last:
+            self.gaps.append((now - self._last) * 1000)
+        else:
+            self._first = now
+        self._last = now
+
+    def _watchdog(self) -> None:
+        import threading
+        import traceback
+
+        baseline: dict[int, float] = {}
+        while not self._stop.wait(0.01):
+            last = self._last
+            late = (time.perf_counter() - last) * 1000 if last else 0.0
+            if late <= self._watch_ms:
+                baseline = _thread_cpu_ms()
+                continue
+            if late > self._watch_ms:
+                names = {t.ident: t.name for t in threading.enumerate()}
+                native = {t.native_id: t.name for t in threading.enumerate()}
+                native[threading.main_thread().native_id] = "GUI"
+                used = {tid: ms - baseline.get(tid, 0.0) for tid, ms in _thread_cpu_ms().items()}
+                cpu = ", ".join(f"{native.get(tid, tid)} {ms:.0f}" for tid, ms in sorted(used.items(), key=lambda x: -x[1])
+                                if ms >= 10)
+                stacks = {}
+                for ident, frame in sys._current_frames().items():
+                    if ident == threading.get_ident():
+                        continue
+                    name = "GUI" if ident == self._gui_thread else names.get(ident, str(ident))
+                    if name.startswith("Thread-") or name == "pars-sandbox":
+                        name = "sandbox"
+                    lines = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in traceback.extract_stack(frame)]
+                    stacks.setdefault(name, []).append(" <- ".join(reversed(lines[-5:])))
+                stacks["cpu ms since the last tick"] = [cpu or "none: the process was not running"]
+                self.samples.append((last, late, stacks))
+
+    def culprits(self, worst: int = 3) -> list[str]:
+        """For the `worst` longest gaps: what every thread was doing while the GUI thread did not tick."""
+        starts = []
+        stamp = self._first
+        for gap in self.gaps:
+            starts.append((gap, stamp))
+            stamp += gap / 1000
+        out = []
+        for gap, _stamp in sorted(starts, key=lambda item: -item[0])[:worst]:
+            if gap < self._watch_ms:
+                break
+            near = [sample for sample in self.samples if abs(sample[0] - _stamp) < 0.002]
+            out.append(f"  gap {gap:.0f} ms, {len(near)} samples")
+            seen: set[str] = set()
+            for _last, late, stacks in near:
+                for name, lines in stacks.items():
+                    for line in lines:
+                        if (name, line) not in seen and "_bootstrap" not in line and "selectors.py" not in line:
+                            seen.add((name, line))
+                            out.append(f"     +{late:4.0f} [{name}] {line}")
+        return out
+
+    def start(self) -> None:
+        import threading
+
+        self.gaps, self._last, self.samples = [], 0.0, []
+        self._first = 0.0
+        self._timer.start()
+        if self._watch:
+            self._stop.clear()
+            self._watcher = threading.Thread(target=self._watchdog, name="stall-watchdog", daemon=True)
+            self._watcher.start()
+
+    def stop(self) -> dict[str, float]:
+        self._timer.stop()
+        if self._watcher is not None:
+            self._stop.set()
+            self._watcher.join()
+            self._watcher = None
+        return {"longest_ms": max(self.gaps, default=0.0), "p99_ms": _percentile(self.gaps, 0.99),
+                "ticks": float(len(self.gaps))}
+
+
+def _thread_cpu_ms() -> dict[int, float]:
+    """CPU time (user + system, ms) of each of this process's threads, by native thread id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    return times
+
+
+def _spin(app, condition: Callable[[], bool], timeout_s: float, what: str) -> None:  # noqa: ANN001
+    """Run the event loop until `condition()` holds (the heartbeat keeps ticking meanwhile)."""
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"gave up waiting for {what} after {timeout_s:.0f} s")
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+
+
+def _settle(app, seconds: float) -> None:  # noqa: ANN001
+    """Keep the event loop running a little: what a finished step schedules (view refreshes, counts)
+    belongs to that step's stalls."""
+    ends = time.perf_counter() + seconds
+    _spin(app, lambda: time.perf_counter() >= ends, seconds + 60, "the settle time")
+
+
+def _copy_store(size: int, folder: Path) -> Path:
+    """A private copy of the cached store of `size` records (with its WAL, which may hold recent pages)."""
+    import shutil
+
+    from store_builder import build
+
+    source = build(size)
+    copy = folder / f"ui-{size}.sqlite3"
+    shutil.copyfile(source, copy)
+    wal = source.with_name(source.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+    return copy
+
+
+def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, tab: str,  # noqa: ANN001
+                   watch: bool) -> dict[str, Any]:
+    """On a copy of the `size` store, in the real window: drop the 5,000-row workbook on Batch Upload,
+    queue it (stall a), then sync those records to the sandbox (stall b) with `tab` on screen."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from app.models import Store
+    from app.ui.main_window import TAB_ACTIVITIES, TAB_SUMMARY, TAB_UPLOAD, MainWindow
+    from batch_support import ACTIVITY, AS_OF
+    from sync_support import running_sandbox, sandbox_client
+    from ui_support import make_context
+
+    copy = _copy_store(size, folder)
+    store = Store.open(copy)
+    result: dict[str, Any] = {}
+    with ExitStack() as stack:
+        if where == "thread":
+            sandbox = stack.enter_context(running_sandbox(activities=[ACTIVITY], board_delay=3600.0))
+            url = sandbox.url
+        else:
+            url, _advance = stack.enter_context(sandbox_process(folder, ACTIVITY))
+        ctx = make_context(store, client_factory=lambda: sandbox_client(url, timeout=60))
+        window = MainWindow(ctx)
+        window.resize(1280, 800)
+        window.show()
+        window.tabs.setCurrentIndex(TAB_UPLOAD)
+        upload = window.upload_tab
+        upload.as_of = AS_OF
+        _settle(app, 0.5)
+        # the store's own Submitted records (a sixth of it) are not the subject: this pass sends only
+        controller = ctx.sync
+        start_pass = controller.start
+        controller.start = lambda **kwargs: start_pass(**{**kwargs, "poll": False})
+
+        beat = Heartbeat(watch=watch)
+        # the floor: the same heartbeat with the window idle, in this run (the machine's own hiccups)
+        beat.start()
+        _settle(app, FLOOR_S)
+        result["floor"] = beat.stop()
+        committed: list[float] = []
+        upload.upload_committed.connect(lambda _id: committed.append(time.perf_counter()))
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(workbook))])
+        beat.start()
+        started = time.perf_counter()
+        upload.drop_zone.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        _spin(app, lambda: upload.analysis is not None and not upload.is_busy, 600, "the upload summary")
+        upload.attest_checkbox.setChecked(True)
+        upload.queue_button.click()
+        _spin(app, lambda: bool(committed) and not upload.is_busy, 600, "the upload to be queued")
+        result["queued_s"] = committed[0] - started
+        _settle(app, 2.0)
+        result["upload"] = beat.stop()
+        result["upload_culprits"] = beat.culprits() if watch else []
+
+        window.show_activity(window.summary_tab.current_activity_id() or _upload_activity_row(ctx))
+        window.tabs.setCurrentIndex({"summary": TAB_SUMMARY, "activities": TAB_ACTIVITIES, "upload": TAB_UPLOAD}[tab])
+        _settle(app, 1.0)
+        reports: list[dict] = []
+        window.sync_finished.connect(reports.append)
+        beat.start()
+        started = time.perf_counter()
+        if not window.sync_now():
+            raise RuntimeError("the sync did not start")
+        _spin(app, lambda: bool(reports), 600, "the sync to finish")
+        result["sync_s"] = time.perf_counter() - started
+        _settle(app, 2.0)
+        result["sync"] = beat.stop()
+        result["sync_culprits"] = beat.culprits() if watch else []
+        result["report"] = reports[0]
+        window.close()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    store.close()
+    for leftover in folder.glob(copy.name + "*"):
+        leftover.unlink()
+    return result
+
+
+def _upload_activity_row(ctx) -> int:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from app.models.schema import ActivityRow
+    from batch_support import ACTIVITY_ID
+
+    return ctx.read(lambda s: s.scalar(select(ActivityRow.id).where(ActivityRow.accme_id == ACTIVITY_ID)))
+
+
+def main_sizes(args: argparse.Namespace) -> int:
+    import statistics
+
+    from PySide6.QtWidgets import QApplication
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    sys.path.insert(0, str(ROOT / "tests"))
+    from bench_check_db import make_workbook
+    from store_builder import build
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval / 1000)
+    print(f"interpreter switch interval {sys.getswitchinterval() * 1000:.1f} ms")
+    print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print(f"heartbeat every {HEARTBEAT_MS} ms on the GUI thread; stall = the longest gap between two ticks "
+          f"(an idle loop shows ~{HEARTBEAT_MS} ms); sandbox in {args.sandbox}; {args.tab} tab on screen while syncing; "
+          f"median of {args.runs} runs. Target: < {STORE_STALL_TARGET_MS:.0f} ms")
+    worst = 0.0
+    with tempfile.TemporaryDirectory(prefix="parsdesk-bench-ui-") as scratch:
+        folder = Path(scratch)
+        os.environ["PARSDESK_SETTINGS_DIR"] = str(folder / "settings")
+        for size in args.sizes:
+            workbook = folder / f"upload-{size}.xlsx"
+            make_workbook(workbook, build(size), args.records)
+            runs = []
+            for _ in range(args.runs):
+                runs.append(run_store_case(app, size, folder, workbook, where=args.sandbox, tab=args.tab,
+                                           watch=args.watch))
+                load = os.getloadavg()[0]
+                last = runs[-1]
+                print(f"  {size:>9,}: idle floor {last['floor']['longest_ms']:5.1f} ms (p99 {last['floor']['p99_ms']:4.1f}); "
+                      f"upload stall {last['upload']['longest_ms']:6.1f} ms (p99 {last['upload']['p99_ms']:5.1f}), "
+                      f"drop->queued {last['queued_s']:.2f} s; sync stall {last['sync']['longest_ms']:6.1f} ms "
+                      f"(p99 {last['sync']['p99_ms']:5.1f}), sync {last['sync_s']:.2f} s, "
+                      f"submitted {last['report'].get('submitted')} accepted {last['report'].get('accepted')} "
+                      f"errors {last['report'].get('errors')}; load {load:.2f}", flush=True)
+                if args.watch:
+                    print("   upload stalls:\n" + "\n".join(last["upload_culprits"]))
+                    print("   sync stalls:\n" + "\n".join(last["sync_culprits"]))
+            up = statistics.median(r["upload"]["longest_ms"] for r in runs)
+            up99 = statistics.median(r["upload"]["p99_ms"] for r in runs)
+            sy = statistics.median(r["sync"]["longest_ms"] for r in runs)
+            sy99 = statistics.median(r["sync"]["p99_ms"] for r in runs)
+            floor = statistics.median(r["floor"]["longest_ms"] for r in runs)
+            worst = max(worst, up, sy)
+            print(f"{size:>10,} records: Batch Upload longest stall {up:.1f} ms (p99 {up99:.1f}); "
+                  f"sync longest stall {sy:.1f} ms (p99 {sy99:.1f}); "
+                  f"runs: upload {[round(r['upload']['longest_ms']) for r in runs]}, "
+                  f"sync {[round(r['sync']['longest_ms']) for r in runs]}; idle floor {floor:.1f} ms "
+                  f"(ratios {up / floor:.1f}x / {sy / floor:.1f}x); load {os.getloadavg()[0]:.2f}", flush=True)
+    verdict = "OK" if worst < STORE_STALL_TARGET_MS else "OVER TARGET"
+    print(f"longest median stall: {worst:.1f} ms (target < {STORE_STALL_TARGET_MS:.0f} ms): {verdict}")
+    return 0 if worst < STORE_STALL_TARGET_MS else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000)
-    parser.add_argument("--tab", choices=("summary", "activities", "both"), default="both",
-                        help="which tab is on screen while syncing (default: both, one after the other)")
-    parser.add_argument("--sandbox", choices=("thread", "process", "both"), default="both",
-                        help="the PARS sandbox in this process (as the local environment runs it), in its "
-                             "own process (as a remote PARS), or both (default)")
-    parser.add_argument("--search-records", type=int, default=100_000,
-                        help="store size for the Learner Search measure (0 skips it)")
+    parser.add_argument("--sizes", type=lambda text: [int(s.replace("k", "000").replace("M", "000000"))
+                                                      for s in text.split(",")],
+                        default=[10_000, 100_000, 500_000, 1_000_000],
+                        help="store sizes for the upload + sync measure (default 10k,100k,500k,1M)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per store size (the median is printed)")
+    parser.add_argument("--watch", action="store_true",
+                        help="print every thread's stack at the longest stalls (what held the GUI thread)")
+    parser.add_argument("--switch-interval", type=float, default=0.0,
+                        help="Python's thread switch interval in ms for this run (default: as the app sets it)")
+    parser.add_argument("--small", action="store_true",
+                        help="the older measure instead: sync N records queued in a fresh store, both passes")
+    parser.add_argument("--tab", choices=("summary", "activities", "upload", "both"), default="summary",
+                        help="which tab is on screen while syncing (default: summary; both: --small only)")
+    parser.add_argument("--sandbox", choices=("thread", "process", "both"), default="thread",
+                        help="the PARS sandbox in this process (as the local environment runs it, default), in "
+                             "its own process (as a remote PARS), or both (--small only)")
+    parser.add_argument("--search-records", type=int, default=0,
+                        help="with --small: store size for the Learner Search measure (0 skips it)")
     args = parser.parse_args(argv)
-
+    if not args.small:
+        if args.sandbox == "both" or args.tab == "both":
+            parser.error("--sandbox both and --tab both go with --small")
+        return main_sizes(args)
     print(f"records: {args.records}")
     worst = 0.0
     cases = [(tab, where) for where in (("thread", "process") if args.sandbox == "both" else (args.sandbox,))

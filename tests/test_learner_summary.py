@@ -205,6 +205,7 @@ def test_download_learners_writes_a_clean_workbook(qtbot, store, tmp_path, monke
     _rejected_hopper(store, activity)
     tab = _tab(qtbot, store)
     target = tmp_path / "out" / "learners"
+    target.parent.mkdir()  # the save dialog only offers folders that exist
     suggested: list[str] = []
     monkeypatch.setattr(tab, "choose_save_path", lambda s: suggested.append(s) or str(target))
 

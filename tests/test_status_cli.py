@@ -49,8 +49,8 @@ def test_an_empty_store_needs_nothing(store, capsys):
 
 
 def test_bad_usage_exits_2_with_a_clear_message(tmp_path, capsys, monkeypatch):
-    assert main(["status", "--db", str(tmp_path / "missing.sqlite3")]) == 2
-    assert "no store at" in capsys.readouterr().err
+    assert main(["status", "--db", str(tmp_path / "missing.sqlite3")]) == 3  # the store: an environment problem (docs/cli.md)
+    assert "no ParsDesk store at" in capsys.readouterr().err
     try:
         main(["status", "--as-of", "12/20/2026"])
     except SystemExit as exc:

@@ -82,8 +82,8 @@ def test_a_cron_import_shows_up_in_the_open_window_and_keeps_the_selection(qtbot
 
     qtbot.waitUntil(lambda: summary.model.total == 5, timeout=5_000)
     qtbot.waitUntil(lambda: window.queued_label.text() == "5 queued", timeout=5_000)
-    assert summary.count_label.text().startswith("5 records")
-    assert window.activities_tab.model_counts() == {"Queued": 5}
+    qtbot.waitUntil(lambda: summary.count_label.text().startswith("5 records"), timeout=5_000)
+    qtbot.waitUntil(lambda: window.activities_tab.model_counts() == {"Queued": 5}, timeout=5_000)
     selected = [summary.model.record(i.row()).completion_id for i in summary.table.selectionModel().selectedRows()]
     assert selected == [chosen]
     assert summary.model.record(summary.table.currentIndex().row()).completion_id == chosen

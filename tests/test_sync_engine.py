@@ -228,12 +228,12 @@ def test_sync_command_exits_1_when_pars_cannot_be_reached(store, capsys):
     assert set(statuses(store).values()) == {Status.QUEUED.value}
 
 
-def test_sync_command_exits_2_when_pars_refuses_the_credentials(store, capsys):
+def test_sync_command_exits_3_when_pars_refuses_the_credentials(store, capsys):
     activity = add_activity(store, accme_id="123456789")
     queue_records(store, activity, 1)
     with running_sandbox(credentials=Credentials("7654321", "someone-else", "other")) as strict:
         code = sync_command_main(["--once", "--db", store.location, "--url", strict.url])
-    assert code == 2
+    assert code == 3  # the environment (PARS's account), docs/cli.md
     assert "credentials" in capsys.readouterr().err
     assert len(outbox_rows(store)) == 1
 
@@ -286,7 +286,7 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
 
 def test_sync_command_refuses_a_store_that_does_not_exist(tmp_path, sandbox, capsys):
     missing = tmp_path / "typo.sqlite3"
-    assert sync_command_main(["--once", "--db", str(missing), "--url", sandbox.url]) == 2
+    assert sync_command_main(["--once", "--db", str(missing), "--url", sandbox.url]) == 3
     assert "no ParsDesk store" in capsys.readouterr().err
     assert not missing.exists()
 

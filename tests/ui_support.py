@@ -31,6 +31,8 @@ def make_window(qtbot: Any, ctx: AppContext) -> Any:
     qtbot.waitExposed(window)
     window.activateWindow()  # shortcuts (F5, Ctrl+F) go to the active window
     qtbot.waitUntil(window.isActiveWindow, timeout=2_000)
+    # the attention list and the learner counts arrive from background reads
+    qtbot.waitUntil(lambda: not ctx.reads_pending, timeout=10_000)
     return window
 
 

@@ -3,7 +3,9 @@
     parsdesk activities import activities.json [--db PATH]   # all or nothing; updates by activity ID
     parsdesk activities export activities.json [--db PATH]
 
-Exit status: 0 done, 2 the file or the store could not be used (one line on stderr, nothing written).
+Exit status: 0 done, 2 the JSON file is unreadable or invalid, 3 the store could not be used or the
+file not written (one line on stderr, nothing changed; docs/cli.md). `import` creates a missing store
+file (in a folder that exists) and says so; `export` needs an existing store.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from app.commands.common import EXIT_ENVIRONMENT, EXIT_USAGE, open_store
 from app.wording import plural
 
 
@@ -27,18 +30,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     exporting.set_defaults(func=run_export)
 
 
-def _store_path(args: argparse.Namespace) -> Path | str:
-    from app.paths import default_db_path, store_location
-
-    if args.db:
-        return store_location(args.db)
-
-    return default_db_path()
-
-
-def _fail(message: str) -> int:
+def _fail(message: str, exit_code: int = EXIT_USAGE) -> int:
     print(f"parsdesk activities: {message}", file=sys.stderr)
-    return 2
+    return exit_code
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -48,13 +42,9 @@ def run_import(args: argparse.Namespace) -> int:
         activities = read_activities(args.file)
     except ActivitiesFileError as exc:
         return _fail(str(exc))
-    from app.models.store import Store, StoreError
     from app.services.activities import ActivityImportError, import_activities
 
-    try:
-        store = Store.open(_store_path(args))
-    except StoreError as exc:
-        return _fail(str(exc).splitlines()[0])
+    store = open_store("activities", args.db, create=True)
     try:
         with store.transaction() as session:
             result = import_activities(session, activities)
@@ -70,19 +60,10 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from app.paths import store_exists
-
-    path = _store_path(args)
-    if not store_exists(path):
-        return _fail(f"no ParsDesk store at {path}")
-    from app.models.store import Store, StoreError
     from app.pars.activities_json import write_activities
     from app.services.activities import export_activities, unregistered_activity_titles
 
-    try:
-        store = Store.open(path)
-    except StoreError as exc:
-        return _fail(str(exc).splitlines()[0])
+    store = open_store("activities", args.db, create=False)
     try:
         with store.session() as session:
             activities = export_activities(session)
@@ -92,7 +73,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         write_activities(args.file, activities)
     except OSError as exc:
-        return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
+        return _fail(f"cannot write {args.file}: {exc.strerror or exc}", EXIT_ENVIRONMENT)
     print(f"Exported {plural(len(activities), 'activity')} to {Path(args.file).name}.")
     if skipped:
         # the JSON format identifies an activity by its ACCME ID, which these do not have yet

@@ -3,8 +3,9 @@
     parsdesk check learners.xlsx --activities activities.json [--as-of 2026-03-31]
     parsdesk check learners.xml --db ~/parsdesk.sqlite3 --format json --rejections rejected.xml
 
-Exit status: 0 every record is valid, 1 some are not, 2 the file (or the activities/store) could not be
-read — then one line on stderr says why. Nothing is ever written to the store.
+Exit status: 0 every record is valid, 1 some are not, 2 the file or the activities file could not be
+read, 3 the store could not be used or --rejections could not be written — then one line on stderr
+says why (docs/cli.md). Nothing is ever written to the store, and a read-only store is fine.
 
 Kept light on purpose: no Qt, and SQLAlchemy only with --db, so checking 5,000 rows takes well under a
 second (bench/bench_check.py measures it).
@@ -74,29 +75,24 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
     return {a.activity_id: a for a in activities if a.activity_id}, History()
 
 
-def _from_store(path: Path | str, batch: BatchFile) -> tuple[dict[str, Activity], History]:
-    from app.paths import store_exists
-
-    if not store_exists(path):
-        raise CheckError(f"no ParsDesk store at {path}")
+def _from_store(path: Path | str | None, batch: BatchFile) -> tuple[dict[str, Activity], History]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.models.store import Store, StoreError
+    from app.commands.common import EXIT_ENVIRONMENT, CommandError, open_store
+    from app.models.store import database_error_text
     from app.services.batch_import import history_for_batch
     from app.services.history import load_domain_activities
 
-    try:
-        # No migration: checking never writes to the store.
-        store = Store.open(path, migrate_schema=False)
-    except StoreError as exc:
-        raise CheckError(str(exc).splitlines()[0]) from None
+    # No migration, no writing: checking never changes the store, and a read-only one will do.
+    store = open_store("check", path, create=False, migrate=False, for_writing=False)
     try:
         with store.session() as session:
             # only what the file's learners and activities need, as import reads it
             return load_domain_activities(session), history_for_batch(session, batch)
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        raise CheckError(f"{path} is not a usable ParsDesk store ({reason})") from None
+        raise CommandError(
+            f"{path} is not a usable ParsDesk store ({database_error_text(exc)})", EXIT_ENVIRONMENT
+        ) from None
     finally:
         store.close()
 
@@ -105,13 +101,12 @@ def _context(args: argparse.Namespace, batch: BatchFile) -> tuple[dict[str, Acti
     """Activities, history, and a note when neither --activities nor --db was given."""
     if args.activities:
         return (*_from_activities_file(args.activities), None)
-    from app.paths import default_db_path, store_exists, store_location
-
     if args.db:
-        return (*_from_store(store_location(args.db), batch), None)
-    default = default_db_path()
-    if store_exists(default):
-        return (*_from_store(default, batch), None)
+        return (*_from_store(args.db, batch), None)
+    from app.paths import default_db_path, store_exists
+
+    if store_exists(default_db_path()):
+        return (*_from_store(None, batch), None)
     from app.pars.domain import History
 
     return {}, History(), "no --activities or --db given and no ParsDesk store found: activities are unknown"
@@ -240,5 +235,5 @@ def run(args: argparse.Namespace) -> int:
                 write_rejections(args.rejections, batch.headers, rejection_rows(batch, verdicts))
         except OSError as exc:
             print(f"parsdesk check: cannot write {args.rejections}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
+            return 3
     return 1 if any(verdicts) else 0

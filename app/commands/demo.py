@@ -15,6 +15,8 @@ from pathlib import Path
 
 from app.paths import store_location
 
+MAX_DEMO_LEARNERS = 20_000
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=store_location, help="the store to create (default: PARSDESK_DB, else the data folder)")
@@ -24,20 +26,14 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands.common import open_store
     from app.commands.gui import start_local_sandbox
-    from app.models import Store, StoreError
-    from app.paths import default_db_path
     from app.services.demo import build_demo
 
-    if args.learners < 1:
-        print("parsdesk demo: --learners must be at least 1", file=sys.stderr)
+    if not 1 <= args.learners <= MAX_DEMO_LEARNERS:
+        print(f"parsdesk demo: --learners must be between 1 and {MAX_DEMO_LEARNERS:,}", file=sys.stderr)
         return 2
-    path = args.db or default_db_path()
-    try:
-        store = Store.open(path)
-    except StoreError as exc:
-        print(f"parsdesk demo: {exc}", file=sys.stderr)
-        return 2
+    store = open_store("demo", args.db, create=True)
     sandbox = None
     try:
         if not args.offline:

@@ -5,23 +5,28 @@ learner XML file when OUT ends in .xml (the same document as an XML batch file).
     parsdesk export learners.xml --activity 123456789    # PARS learner XML, same filters
     parsdesk export rejected.xlsx --status Rejected      # just the rejected ones
     parsdesk export course.xlsx --activity 123456789     # one activity (ACCME ID or title words)
+
+The workbook or XML file is owner-only (0600): it names learners. Exit status: 0 written, 1 no records for the
+activity, 2 a bad option (unknown board or status, --from after --to, a filter too long), 3 the store
+could not be used or the workbook not written (docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 from pathlib import Path
 
+from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CommandError, open_store
 from app.pars.domain import Status
+from app.pars.files import OutputError
 from app.paths import store_location
 from app.wording import plural
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT.xlsx|OUT.xml", type=Path,
-                        help="the workbook to write, or a PARS learner XML file (.xml)")
+                        help="the workbook to write, or a PARS learner XML file (.xml); owner-only")
     parser.add_argument("--db", type=store_location, help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--activity", help="only this activity: its 9-digit ACCME ID, or words of its title")
     parser.add_argument(
@@ -29,9 +34,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=_status,
         help="only records with this status: " + ", ".join(s.value for s in Status),
     )
-    parser.add_argument("--board", help="only records reporting points to this board (e.g. ABIM)")
-    parser.add_argument("--from", dest="date_from", type=date.fromisoformat, help="completed on/after YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", type=date.fromisoformat, help="completed on/before YYYY-MM-DD")
+    parser.add_argument("--board", type=_board, help="only records reporting points to this board (e.g. ABIM)")
+    parser.add_argument("--from", dest="date_from", type=_iso_date, help="completed on/after YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", type=_iso_date, help="completed on/before YYYY-MM-DD")
     parser.set_defaults(func=run)
 
 
@@ -44,25 +49,31 @@ def _status(text: str) -> str:
     )
 
 
+def _board(text: str) -> str:
+    from app.pars import catalog
+
+    code = catalog.board_code(text)
+    if code is None:
+        raise argparse.ArgumentTypeError(
+            f"unknown board {text[:20]!r}; use one of: " + ", ".join(catalog.board_codes())
+        )
+    return code
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a date; write YYYY-MM-DD") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
-    from app.paths import default_db_path, store_exists
     from app.services.export import export_filtered, export_filtered_xml
-    from app.services.learners import SearchFilters, count_records
+    from app.services.learners import SearchFilters, count_records, filter_problem
 
     out: Path = args.out
     if out.suffix.lower() not in (".xlsx", ".xml"):
-        print(f"parsdesk export: {out} must end in .xlsx or .xml", file=sys.stderr)
-        return 2
-    db_path = args.db or default_db_path()
-    if not store_exists(db_path):
-        print(f"parsdesk export: no store at {db_path}", file=sys.stderr)
-        return 2
-    try:
-        store = Store.open(db_path)
-    except StoreError as exc:
-        print(f"parsdesk export: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(f"{out} must end in .xlsx or .xml", EXIT_USAGE)
     filters = SearchFilters(
         activity=args.activity or "",
         status=args.status or "",
@@ -70,19 +81,22 @@ def run(args: argparse.Namespace) -> int:
         date_from=args.date_from,
         date_to=args.date_to,
     )
+    problem = filter_problem(filters)
+    if problem:
+        raise CommandError(problem, EXIT_USAGE)
+    store = open_store("export", args.db, create=False)
     try:
         with store.session() as session:
             if args.activity and count_records(session, SearchFilters(activity=args.activity)) == 0:
-                print(f"parsdesk export: no learner records for activity {args.activity!r}", file=sys.stderr)
-                return 1
+                raise CommandError(f"no learner records for activity {args.activity[:60]!r}", EXIT_FINDINGS)
             if out.suffix.lower() == ".xml":
                 written = export_filtered_xml(session, out, filters)
             else:
                 written = export_filtered(session, out, filters)
     except OSError as exc:
-        print(f"parsdesk export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc) if isinstance(exc, OutputError) else f"cannot write {out}: {exc.strerror or exc}",
+                           EXIT_ENVIRONMENT) from None
     finally:
         store.close()
     print(f"Wrote {plural(written, 'learner record')} to {out}")
-    return 0
+    return EXIT_OK

@@ -105,15 +105,23 @@ DEMO_NOTICE = (
 )
 
 
-def open_session(db_path: Path, environment: str, settings: Any, *, demo_learners: int = DEMO_LEARNERS) -> Session:
+def open_session(
+    db_path: Path, environment: str, settings: Any, *, demo_learners: int = DEMO_LEARNERS, command: str | None = "gui"
+) -> Session:
     """Open the store (building the demo on an empty one when local) and start what the env needs.
 
     A demo store always stays on the local sandbox: its made-up learners must never reach ACCME."""
+    from app.commands.common import announce_new_store
     from app.models import Store
+    from app.paths import data_dir, ensure_data_dir
     from app.services.activities_view import has_activities
     from app.ui.context import AppContext
 
+    if isinstance(db_path, Path) and db_path.expanduser().parent == data_dir():
+        ensure_data_dir()  # ParsDesk's own folder; a folder the user named is never made
     store = Store.open(db_path)
+    if command and getattr(store, "created", False):
+        announce_new_store(command, store.path)
     sandbox = None
     notice = None
     demo = store.get_meta(DEMO_META_KEY) == "1"
@@ -233,8 +241,9 @@ def run(args: argparse.Namespace) -> int:
         session = open_session(db_path, environment, settings)
     except StoreError as exc:
         guard.release()
+        print(f"parsdesk: {exc}", file=sys.stderr)
         QMessageBox.critical(None, "ParsDesk", f"ParsDesk cannot open its store.\n\n{exc}")
-        return 1
+        return 3  # the environment: see docs/cli.md
     window = MainWindow(session.ctx)
     _quiet_when_the_database_is_away()
     guard.activation_requested.connect(window.bring_to_front)

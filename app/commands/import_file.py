@@ -14,7 +14,8 @@ Rows that repeat, unchanged, a record PARS or a board rejected are listed ("reje
 new credit IDs (for codes that clear with time, such as 661 before the board knows the learner).
 
 Exit status: 0 every record was queued (or had been reported already), 1 some rows failed,
-2 the file or the store could not be read (nothing was changed).
+2 the file could not be read, 3 the store could not be used or the rejections workbook could not be
+written (docs/cli.md). A missing store file is created, in a folder that exists, and announced.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, open_store
 from app.paths import store_location
 from app.wording import plural
 
-EXIT_OK = 0
-EXIT_ROWS_FAILED = 1
-EXIT_UNREADABLE = 2
+EXIT_ROWS_FAILED = EXIT_FINDINGS
+EXIT_UNREADABLE = EXIT_USAGE
 SHOWN_PROBLEMS = 20
 
 
@@ -38,8 +39,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Running this command attests that the learners in FILE gave permission to report their "
         "completions to PARS (recorded on the upload with your user name). Exit status: 0 all queued, "
-        "1 some rows failed (see FILE-rejections.xlsx, or FILE-rejections.xml for an XML file), 2 the file or "
-        "store could not be read."
+        "1 some rows failed (see FILE-rejections.xlsx, or FILE-rejections.xml for an XML file), 2 the file could "
+        "not be read, 3 the store could not be used or the rejections file not written."
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="the learner batch: .xlsx (PARS template) or .xml")
     parser.add_argument("--db", type=store_location, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
@@ -81,9 +82,7 @@ def _user_name() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
     from app.pars.batch import BatchFileError, load_batch
-    from app.paths import default_db_path
     from app.services.batch_import import analyse, commit, write_upload_rejections
 
     file: Path = args.file
@@ -93,11 +92,7 @@ def run(args: argparse.Namespace) -> int:
     except BatchFileError as exc:
         print(f"parsdesk import: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    try:
-        store = Store.open(args.db or default_db_path())
-    except StoreError as exc:
-        print(f"parsdesk import: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
+    store = open_store("import", args.db, create=True)
     user = _user_name()
     try:
         if file.suffix.lower() == ".xlsx":
@@ -139,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
                 with store.session() as session:
                     write_upload_rejections(session, summary.upload_id, out)
             except OSError as exc:
-                print(f"parsdesk import: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+                print(f"parsdesk import: cannot write {out}: {exc.strerror or exc}; the valid rows were queued",
+                      file=sys.stderr)
+                return EXIT_ENVIRONMENT
             else:
                 print(f"Rejected rows written to {out}; fix them there and import that file again.")
             return EXIT_ROWS_FAILED

@@ -1,22 +1,53 @@
-"""Run the PARS sandbox: a local PARS that validates records and plays the boards (docs/sandbox.md)."""
+"""Run the PARS sandbox: a local PARS that validates records and plays the boards (docs/sandbox.md).
+
+Exit status: 0 stopped with Ctrl+C, 2 a bad option or --activities file, 3 it cannot listen (the port
+is taken) or --state cannot be used (docs/cli.md).
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from app.pars.environments import LOCAL_SANDBOX_PORT
 from app.wording import plural
 
+MAX_BOARD_DELAY_S = 7 * 24 * 3600.0  # a week: boards are slow, not that slow
+MAX_LATENCY_MS = 60_000.0
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range: use 1..65535, or 0 for a free one")
+    return value
+
+
+def _bounded(name: str, low: float, high: float):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{name} must be between {low:g} and {high:g}")
+        return value
+
+    return parse
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
     parser.add_argument(
-        "--port", type=int, default=LOCAL_SANDBOX_PORT,
+        "--port", type=_port, default=LOCAL_SANDBOX_PORT,
         help=f"port (0 picks a free one; default {LOCAL_SANDBOX_PORT}, where `parsdesk sync` looks)",
     )
     parser.add_argument(
-        "--board-delay", type=float, default=5.0, metavar="S",
+        "--board-delay", type=_bounded("the board delay", 0, MAX_BOARD_DELAY_S), default=5.0, metavar="S",
         help="seconds before a board answers a Submitted record (default 5)",
     )
     parser.add_argument(
@@ -25,10 +56,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--activities", metavar="FILE.json", help="preload activities (docs/activities-json.md)")
     parser.add_argument(
-        "--fail-rate", type=float, default=0.0, metavar="F",
+        "--fail-rate", type=_bounded("the fail rate", 0, 1), default=0.0, metavar="F",
         help="answer this fraction of requests with HTTP 503 (0..1, seeded; default 0)",
     )
-    parser.add_argument("--latency", type=float, default=0.0, metavar="MS", help="delay every answer by MS ms")
+    parser.add_argument(
+        "--latency", type=_bounded("the latency", 0, MAX_LATENCY_MS), default=0.0, metavar="MS",
+        help="delay every answer by MS ms",
+    )
     parser.add_argument("--state", metavar="PATH", help="keep the sandbox's records in this SQLite file")
     parser.add_argument(
         "--print-registry", action="store_true",
@@ -64,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
             latency_ms=args.latency,
             state_path=args.state,
         )
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # the port is taken, the interface does not exist, ...
+        print(f"parsdesk sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 3
+    except ValueError as exc:  # --state is not a sandbox state file, ...
         print(f"parsdesk sandbox: cannot start: {exc}", file=sys.stderr)
-        return 2
+        return 3
     creds = SANDBOX_DEMO_CREDENTIALS
     print(f"PARS sandbox on {server.url}  (provider {creds.provider_id}, user {creds.user!r}, "
           f"password {creds.password!r}); {plural(len(activities), 'activity')} preloaded; Ctrl+C stops it.")

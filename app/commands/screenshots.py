@@ -38,26 +38,34 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.commands.common import EXIT_USAGE, CommandError
+
+    out_dir: Path = args.out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"{out_dir} is a file; give a folder for the PNG files", EXIT_USAGE)
+    if not out_dir.exists() and not out_dir.parent.is_dir():
+        raise CommandError(f"the folder {out_dir.parent} does not exist; ParsDesk makes only {out_dir.name}",
+                           EXIT_USAGE)
     # must be decided before the QApplication exists: no display is needed or used
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     with tempfile.TemporaryDirectory(prefix="parsdesk-shots-") as scratch:
         os.environ["PARSDESK_SETTINGS_DIR"] = str(Path(scratch) / "settings")
         db_path = args.db if args.db is not None else Path(scratch) / "demo.sqlite3"
-        written = take_screenshots(args.out_dir, db_path)
+        written = take_screenshots(args.out_dir, db_path, announce=args.db is not None)
     for path in written:
         print(path)
     return 0
 
 
-def take_screenshots(out_dir: Path, db_path: Path) -> list[Path]:
+def take_screenshots(out_dir: Path, db_path: Path, *, announce: bool = False) -> list[Path]:
     from app.commands.gui import make_application, open_session
     from app.ui.settings import AppSettings
 
     app = make_application([sys.argv[0], "-platform", "offscreen"])
     _use_a_readable_font(app)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)  # the folder the user named; never its parents
     settings = AppSettings(board_delay_s=0.0)
-    session = open_session(db_path, "local", settings)
+    session = open_session(db_path, "local", settings, command="screenshots" if announce else None)
     try:
         return _render_all(app, session.ctx, out_dir)
     finally:
@@ -77,6 +85,18 @@ def _settle(app: Any, rounds: int = 5) -> None:
         app.processEvents()
 
 
+def _wait_for_background_reads(app: Any, ctx: Any, timeout_s: float = 60.0) -> None:
+    """The attention strip and the learner counts arrive from background reads: in the pictures too."""
+    import time
+
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    while ctx.reads_pending and time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+    _settle(app)
+
+
 def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     from app.services.activities_view import activity_overview
     from app.ui.main_window import TAB_SUMMARY, MainWindow
@@ -87,6 +107,7 @@ def _render_all(app: Any, ctx: Any, out_dir: Path) -> list[Path]:
     window.show()
     window.resize(*WINDOW_SIZE)
     _settle(app)
+    _wait_for_background_reads(app, ctx)
 
     with ctx.store.session() as session:
         overview = activity_overview(session)

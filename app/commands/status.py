@@ -4,7 +4,8 @@
     parsdesk status --db office.sqlite3 --as-of 2026-12-20 --format json
 
 Exit status: 0 when nothing is overdue, 1 when something is (records past a deadline), 2 for bad
-usage (an unknown option, an unreadable store, a malformed deadlines.toml). The JSON is a list of
+usage (an unknown option, a malformed deadlines.toml), 3 when the store cannot be used (it must exist;
+docs/cli.md). The JSON is a list of
 items, each with the rule's name, its title, the deadline (YYYY-MM-DD, or null for follow-ups
 such as rejected records waiting for a correction), how many records it concerns, how many are
 overdue, what to do, and the creditIDs (plus the ACCME activity IDs for activity-level items).
@@ -17,7 +18,6 @@ import argparse
 import json
 import sys
 from datetime import date
-from pathlib import Path
 
 EXIT_CLEAR, EXIT_OVERDUE, EXIT_USAGE = 0, 1, 2
 
@@ -30,7 +30,7 @@ def _iso_date(text: str) -> date:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                         help="judge deadlines as if today were this day (default: today, or PARSDESK_TODAY)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
@@ -38,26 +38,17 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
+    from app.commands.common import open_store
     from app.pars import clock
     from app.pars.catalog import CatalogError
-    from app.paths import default_db_path
     from app.services.attention import attention_list
 
-    db_path = Path(args.db or default_db_path())
-    if not db_path.is_file():
-        print(f"parsdesk status: no store at {db_path}", file=sys.stderr)
-        return EXIT_USAGE
     try:
         as_of = args.as_of or clock.today()
     except clock.ClockError as exc:
         print(f"parsdesk status: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        store = Store.open(db_path)
-    except StoreError as exc:
-        print(f"parsdesk status: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    store = open_store("status", args.db, create=False)
     try:
         with store.session() as session:
             items = attention_list(session, as_of, with_ids=args.format == "json")

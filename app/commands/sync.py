@@ -10,7 +10,10 @@ Credentials are the ones stored for the environment (Settings, or the demo ones 
 
 With --once: exit 0 when every record due was sent or settled, 1 when some could not be (network,
 PARS refusing a batch, an activity PARS would not register) and stay queued for the next pass,
-2 on a configuration or credentials problem. Without --once it runs until Ctrl+C (or SIGTERM),
+2 on a configuration problem (a bad --url, an unknown environment, no credentials), 3 when the store
+cannot be used or PARS refused the credentials (docs/cli.md). A URL must be https, except for the
+sandbox on this machine (127.0.0.1, ::1, localhost): nothing, least of all a password, goes out
+over plain http. Without --once it runs until Ctrl+C (or SIGTERM),
 waiting --interval seconds between passes and honouring each record's retry time.
 See docs/sync.md (cron usage, exactly-once delivery).
 """
@@ -22,17 +25,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.sync.engine import SyncEngine, SyncReport
 
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
-EXIT_CONFIG = 2
-EXIT_INTERRUPTED = 130
+from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, open_store
+
+EXIT_INCOMPLETE = EXIT_FINDINGS
+EXIT_CONFIG = EXIT_USAGE
 
 
 def _positive_float(text: str) -> float:
@@ -98,24 +100,23 @@ def summary(report: SyncReport) -> str:
 def run(args: argparse.Namespace) -> int:
     import logging
 
-    from app.models.store import Store, StoreError
-    from app.paths import default_db_path, store_exists, store_location
+    from app.pars.client import ParsConfigError, check_base_url
     from app.sync.engine import SyncConfigError, make_engine_factory, resolve_target
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # the engine's warnings are the report's problems, which are printed below once
     logging.getLogger("app.sync").setLevel(logging.ERROR)
-    db_path = store_location(args.db) if args.db else default_db_path()
-    if not store_exists(db_path):
-        # a mistyped path would otherwise become a new, empty store with nothing to sync
-        print(f"parsdesk sync: no ParsDesk store at {db_path} (check --db or PARSDESK_DB)", file=sys.stderr)
-        return EXIT_CONFIG
     try:
         target = resolve_target(args.env, args.url)
-        Store.open(db_path).close()  # migrate once here, so each pass opens it quickly
-    except (SyncConfigError, StoreError) as exc:
+        check_base_url(target.base_url)
+    except (SyncConfigError, ParsConfigError) as exc:
         print(f"parsdesk sync: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    # an existing store only: a mistyped path would otherwise become a new, empty store with nothing to
+    # sync. Migrated once here, so each pass opens it quickly.
+    store = open_store("sync", args.db, create=False)
+    db_path = getattr(store, "location", None) or store.path  # what Store.open takes again
+    store.close()
     make_engine = make_engine_factory(db_path, target, batch_size=args.batch_size, actor="parsdesk sync")
 
     stop = threading.Event()
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 def _loop(args: argparse.Namespace, make_engine: Callable[[], SyncEngine], stop: threading.Event) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from app.models.store import StoreError
+    from app.models.store import StoreError, database_error_text
 
     while True:
         try:
@@ -147,9 +148,9 @@ def _loop(args: argparse.Namespace, make_engine: Callable[[], SyncEngine], stop:
                 report = engine.run(should_stop=stop.is_set, poll=not args.no_poll, respect_backoff=not args.once)
         except (StoreError, OperationalError) as exc:
             # the store is locked too long, the disk is full, ...: an environment problem, not a bug
-            print(f"parsdesk sync: the store could not be used: {exc}", file=sys.stderr)
+            print(f"parsdesk sync: the store could not be used: {database_error_text(exc)}", file=sys.stderr)
             if args.once:
-                return EXIT_CONFIG
+                return EXIT_ENVIRONMENT
             if stop.wait(args.interval):
                 return EXIT_OK
             continue
@@ -159,7 +160,7 @@ def _loop(args: argparse.Namespace, make_engine: Callable[[], SyncEngine], stop:
             print(f"  {problem}", file=sys.stderr)
         if report.fatal:
             print(f"parsdesk sync: {report.fatal}", file=sys.stderr)
-            return EXIT_CONFIG
+            return EXIT_ENVIRONMENT
         if args.once or stop.is_set():
             if report.stopped:
                 return EXIT_INTERRUPTED

@@ -12,7 +12,7 @@ reject become Submitted (deletes Delete Submitted).
 
 Exit status: 0 taken in, 1 the workbook is a corrected batch (queue it with parsdesk import) or an
 ordinary batch (nothing changed),
-2 the workbook or the store could not be read.
+2 the workbook could not be read, 3 the store could not be used (it must exist; docs/cli.md).
 """
 
 from __future__ import annotations
@@ -24,30 +24,21 @@ from pathlib import Path
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", type=Path, help="PARS's rejection workbook (.xlsx)")
-    parser.add_argument("--db", type=Path, metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
+    parser.add_argument("--db", metavar="PATH", help="the store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--mark-rest-submitted", action="store_true",
                         help="also mark the file's records that PARS did not reject Submitted")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
+    from app.commands.common import open_store
     from app.pars.batch import BatchFileError
-    from app.paths import default_db_path
     from app.services.pars_upload import file_ids_named, mark_rest_submitted, take_in_results
 
-    db_path = args.db or default_db_path()
-    if not Path(db_path).exists():
-        print(f"parsdesk upload-results: no store at {db_path}", file=sys.stderr)
-        return 2
     if args.file.suffix.lower() != ".xlsx":
         print(f"parsdesk upload-results: {args.file.name} is not an .xlsx workbook", file=sys.stderr)
         return 2
-    try:
-        store = Store.open(db_path)
-    except StoreError as exc:
-        print(f"parsdesk upload-results: {exc}", file=sys.stderr)
-        return 2
+    store = open_store("upload-results", args.db, create=False)
     try:
         with store.transaction() as session:
             check, applied = take_in_results(session, args.file)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.models.changes import track_revisions
 from app.models.office_db import OfficeDatabase, OfficeDatabaseError, connect_args, is_database_url, parse_office_url
 from app.models.schema import Meta
-from app.paths import ensure_private_file
+from app.models import store_file
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_xact_lock key: desks starting at once on an empty office database migrate one at a time
@@ -34,6 +34,30 @@ MIGRATION_LOCK_KEY = 0x50415253  # "PARS"
 
 class StoreError(Exception):
     """The store cannot be used (locked, unreadable, not a ParsDesk database): an environment problem."""
+
+
+def database_error_text(exc: BaseException) -> str:
+    """A database error as one sentence: the driver's own message, without SQLAlchemy's SQL echo,
+    parameters and "Background on this error at: ..." link."""
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def error_text(exc: BaseException) -> str:
+    """Any exception as text for a person: a database error as its one sentence (database_error_text),
+    anything else as it is. For messages in the app and the commands."""
+    if type(exc).__module__.startswith("sqlalchemy"):
+        return database_error_text(exc)
+    return str(exc)
+
+
+def _remove_new_store(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            path.with_name(path.name + suffix).unlink()
+        except FileNotFoundError:
+            pass
 
 
 class StoreUnavailableError(StoreError):
@@ -131,6 +155,7 @@ class Store:
         self.office = office  # the PostgreSQL database; None for a SQLite file
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.created = False  # Store.open made a new store file
 
     @property
     def is_office(self) -> bool:
@@ -143,33 +168,49 @@ class Store:
         return self.office.display if self.office is not None else str(self.path)
 
     @classmethod
-    def open(cls, path: Path | str, *, migrate_schema: bool = True, password: str | None = None) -> Store:
+    def open(
+        cls, path: Path | str, *, migrate_schema: bool = True, password: str | None = None, create: bool = True,
+        for_writing: bool = True,
+    ) -> Store:
+        """Open a ParsDesk store: the office database for a URL, else a store file. A missing file is
+        created (owner-only) when `create` is true and its folder exists; anything else at the path that
+        is not a ParsDesk store is refused untouched (app/models/store_file.py), and so is a read-only
+        store unless `for_writing` is false. `store.created` tells the caller to announce a new store."""
         if is_database_url(path):
             assert isinstance(path, str)
             if path.strip().lower().startswith("sqlite:///"):
                 path = path.strip()[len("sqlite:///"):]
             else:
                 return cls.open_office(path, migrate_schema=migrate_schema, password=password)
-        path = Path(path).expanduser().resolve()
         try:
-            ensure_private_file(path)
+            prepared = store_file.prepare(path, create=create, for_writing=for_writing)
+        except store_file.StoreFileError as exc:
+            raise StoreError(str(exc)) from None
+        path = prepared.path
+        try:
             engine = make_engine(path)
             if migrate_schema:
                 migrate(engine)
-        except OSError as exc:
-            raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from exc
-        except NewerSchemaError as exc:
-            raise StoreError(f"{path}: {exc}") from exc
-        except Exception as exc:  # sqlalchemy/alembic errors about a foreign or damaged file
+        except Exception as exc:
+            if prepared.created:  # leave nothing half-made behind
+                _remove_new_store(path)
+            if isinstance(exc, OSError):
+                raise StoreError(f"cannot open the store {path}: {exc.strerror or exc}") from exc
+            if isinstance(exc, NewerSchemaError):
+                raise StoreError(f"{path}: {exc}") from exc
+            # sqlalchemy/alembic errors about a damaged or locked file
             if exc.__class__.__module__.startswith(("sqlalchemy", "alembic", "sqlite3")):
-                raise StoreError(f"{path} is not a usable ParsDesk store: {exc}") from exc
+                raise StoreError(f"{path} is not a usable ParsDesk store: {database_error_text(exc)}") from exc
             raise
-        # WAL side files carry data too; keep them owner-only as well.
-        for suffix in ("-wal", "-shm"):
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
-        return cls(path, engine)
+        # WAL side files carry data too; SQLite gives them the store's mode, and a new store is 0600.
+        if prepared.created:
+            for suffix in ("-wal", "-shm"):
+                side = path.with_name(path.name + suffix)
+                if side.exists():
+                    os.chmod(side, stat.S_IRUSR | stat.S_IWUSR)
+        store = cls(path, engine)
+        store.created = prepared.created
+        return store
 
     @classmethod
     def open_office(cls, url: str, *, migrate_schema: bool = True, password: str | None = None) -> Store:

@@ -15,17 +15,30 @@ treats a creditID it already has with the same content as the same record. Creat
 is not idempotent (each SaveActivity without an ID registers a new one), so it is resent only when
 the request certainly did not arrive.
 
+Limits (docs/pars-protocol.md, "Transport"):
+- https is required for every URL except the sandbox on this machine (127.0.0.0/8, ::1, localhost):
+  a client for `http://` anywhere else is refused before anything, least of all a password, is sent.
+- an answer is streamed and refused once it passes `max_response_bytes` (its Content-Length is
+  checked before a byte of the body is read), so a huge or endless answer is never held in memory.
+- each call (all its attempts and waits together) has a wall-clock deadline, `deadline` seconds: a
+  server that trickles a byte every few seconds never holds a sync, and its lock, for longer.
+
 Logging names only operations, counts, HTTP statuses and timings: never learner data or passwords.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
+import os
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timezone
+from urllib.parse import urlsplit
 
 import httpx
 from lxml import etree
@@ -51,6 +64,7 @@ __all__ = [
     "MatchResult",
     "ParsAuthError",
     "ParsClient",
+    "ParsConfigError",
     "ParsError",
     "ParsProtocolError",
     "ParsRequestError",
@@ -62,10 +76,97 @@ log = logging.getLogger(__name__)
 
 # A server asking us to wait longer than this is treated as unavailable for now, not waited for.
 MAX_RETRY_AFTER_SECONDS = 30.0
+# The largest answer read: a 5,000-record status answer is about 2 MB.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+# Wall-clock limit of one call, every attempt and wait included.
+CALL_DEADLINE_SECONDS = 120.0
 
 
 class ParsError(Exception):
     """Base of every failure the client reports."""
+
+
+class ParsConfigError(ParsError, ValueError):
+    """The client cannot be used as configured (a URL that is not https, or not a URL at all)."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """The PARS base URL if ParsDesk may send to it, else ParsConfigError saying why.
+
+    https everywhere; plain http only to this machine (the sandbox on loopback)."""
+    text = (url or "").strip()
+    if not text:
+        raise ParsConfigError("the PARS base URL is empty (is the local sandbox running?)")
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        raise ParsConfigError(f"{shown!r} is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise ParsConfigError(f"{shown!r} is not a PARS URL: write https://host[:port]")
+    if parts.username or parts.password:
+        raise ParsConfigError("the PARS URL must not carry a user name or password (they are sent in each request)")
+    if scheme == "http" and not _is_loopback(host):
+        raise ParsConfigError(
+            f"refusing to send credentials over plain http to {host}: PARS needs https (http is only for "
+            "the sandbox on this machine: 127.0.0.1, ::1 or localhost)"
+        )
+    return text
+
+
+class _Watchdog:
+    """Ends an attempt at the call's deadline: shuts the connection's socket down, which wakes a read
+    that is waiting for the next trickled byte (httpx's timeouts are per read, not per call)."""
+
+    def __init__(self) -> None:
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.fired = False
+
+    def trace(self, event: str, info: dict) -> None:
+        # a fresh connection: keep a duplicate of its socket (still valid once TLS wraps the original)
+        if event == "connection.connect_tcp.complete":
+            raw = getattr(info.get("return_value"), "get_extra_info", lambda _name: None)("socket")
+            if isinstance(raw, socket.socket):
+                try:
+                    duplicate = socket.socket(fileno=os.dup(raw.fileno()))
+                except OSError:
+                    return
+                with self._lock:
+                    if self.fired:
+                        self._shut(duplicate)
+                    self._sockets.append(duplicate)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    def close(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
 
 
 class ParsAuthError(ParsError):
@@ -127,29 +228,34 @@ class ParsClient:
         *,
         paths: Mapping[str, str] | None = None,
         timeout: float = 10.0,
+        deadline: float = CALL_DEADLINE_SECONDS,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_retries: int = 4,
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not base_url:
-            raise ValueError("PARS base URL is empty (is the local sandbox running?)")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
         self.credentials = credentials
         self.paths = dict(default_paths() if paths is None else paths)
         missing = [op for op in OPERATIONS if op not in self.paths]
         if missing:
             raise ValueError(f"no path for PARS operation(s) {', '.join(missing)}")
         self.max_retries = max_retries
+        self.deadline = deadline
+        self.max_response_bytes = max_response_bytes
         self.backoff = backoff
         self._sleep = sleep
         self._rng = rng or random.Random()
         # verify=True always: certificate checks are never switched off, not even for the sandbox.
+        # No kept-alive connections: each attempt opens its own, so the deadline's watchdog knows the
+        # socket to shut (a request every few seconds at most; the handshake costs little).
         self._http = httpx.Client(
             timeout=timeout,
             verify=True,
             transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=0),
             headers={"Content-Type": protocol.CONTENT_TYPE, "Accept": "application/xml"},
             follow_redirects=False,
         )
@@ -252,10 +358,11 @@ class ParsClient:
         url = self.base_url + self.paths[operation]
         maybe_delivered = False
         attempt = 0
+        ends_at = time.monotonic() + self.deadline
         while True:
             started = time.monotonic()
             try:
-                response_body = self._attempt(operation, url, document)
+                response_body = self._attempt(operation, url, document, ends_at)
             except _Retryable as failure:
                 maybe_delivered = maybe_delivered or failure.delivered
                 elapsed_ms = (time.monotonic() - started) * 1000
@@ -268,12 +375,14 @@ class ParsClient:
                         maybe_delivered=maybe_delivered,
                     ) from None
                 resend_unsafe = failure.delivered and not idempotent
-                if attempt >= self.max_retries or resend_unsafe:
+                delay = self._delay(attempt, failure.wait)
+                out_of_time = time.monotonic() + delay >= ends_at
+                if attempt >= self.max_retries or resend_unsafe or out_of_time:
                     raise ParsUnavailable(
                         f"PARS {operation} failed after {plural(attempt + 1, 'attempt')}: {failure.reason}",
                         maybe_delivered=maybe_delivered,
                     ) from None
-                self._sleep(self._delay(attempt, failure.wait))
+                self._sleep(delay)
                 attempt += 1
                 continue
             log.info(
@@ -285,6 +394,25 @@ class ParsClient:
             )
             return response_body
 
+    def _read_capped(self, operation: str, response: httpx.Response, ends_at: float) -> bytes:
+        """The body, refused past max_response_bytes (announced or counted) or past the deadline."""
+        limit = self.max_response_bytes
+        announced = response.headers.get("Content-Length", "")
+        if announced.strip().isdigit() and int(announced) > limit:
+            raise ParsProtocolError(
+                f"{operation}: PARS announced a {int(announced):,}-byte answer; ParsDesk reads at most {limit:,}"
+            )
+        chunks: list[bytes] = []
+        received = 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > limit:
+                raise ParsProtocolError(f"{operation}: PARS's answer passed {limit:,} bytes; ParsDesk stopped reading")
+            if time.monotonic() > ends_at:
+                raise _Retryable(f"no answer within the {self.deadline:.0f} s deadline", delivered=True)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         exponential = self.backoff * (2**attempt)
         jittered = exponential * (0.5 + self._rng.random())  # 50%..150%: spreads clients apart
@@ -292,17 +420,32 @@ class ParsClient:
             return retry_after  # the server said when; it is capped before we get here
         return jittered
 
-    def _attempt(self, operation: str, url: str, document: bytes) -> etree._Element:
+    def _attempt(self, operation: str, url: str, document: bytes, ends_at: float) -> etree._Element:
+        remaining = ends_at - time.monotonic()
+        if remaining <= 0:
+            raise _Retryable(f"no answer within the {self.deadline:.0f} s deadline", delivered=True)
+        watchdog = _Watchdog()
+        timer = threading.Timer(remaining, watchdog.fire)
+        timer.daemon = True
+        timer.start()
         try:
-            response = self._http.post(url, content=document)
+            with self._http.stream(
+                "POST", url, content=document, extensions={"trace": watchdog.trace}
+            ) as response:
+                status = response.status_code
+                content = self._read_capped(operation, response, ends_at)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _Retryable(type(exc).__name__, delivered=False) from exc
         except httpx.PoolTimeout as exc:
             raise _Retryable("PoolTimeout", delivered=False) from exc
-        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        except httpx.HTTPError as exc:
             # The request was (at least partly) sent: PARS may have processed it.
+            if watchdog.fired:
+                raise _Retryable(f"no answer within the {self.deadline:.0f} s deadline", delivered=True) from exc
             raise _Retryable(type(exc).__name__, delivered=True) from exc
-        status = response.status_code
+        finally:
+            timer.cancel()
+            watchdog.close()
         if status in (401, 403):
             raise ParsAuthError(
                 f"PARS refused the credentials for {operation} (HTTP {status}); check provider ID, user and password"
@@ -318,7 +461,7 @@ class ParsClient:
                 wait=_retry_after_seconds(response.headers.get("Retry-After"), time.time),
             )
         try:
-            parsed = protocol.parse_response(response.content, operation)
+            parsed = protocol.parse_response(content, operation)
         except protocol.ProtocolFormatError as exc:
             raise ParsProtocolError(f"{operation}: HTTP {status} with an unreadable answer: {exc}") from exc
         if isinstance(parsed, protocol.Fault):

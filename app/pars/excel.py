@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
+from app.pars.files import private_output
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -718,7 +719,8 @@ def write_rejections(
     columns = [(header, _WIDTHS.get(header, max(14, len(header) + 2))) for header in all_headers]
     lines = ([*values[:width], *[""] * (width - len(values)), code, message] for values, code, message in rows)
     # The template's sheet name and layout, so the fixed file can be dropped back in.
-    write_text_sheet(path, DATA_SHEET, columns, lines, guidance=REJECTION_GUIDANCE)
+    with private_output(path) as handle:  # owner-only: the rows hold dates of birth
+        write_text_sheet(handle, DATA_SHEET, columns, lines, guidance=REJECTION_GUIDANCE)
 
 
 # --------------------------------------------------------------------------- the upload-file route
@@ -760,7 +762,8 @@ def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -
         values = [excel_safe(value) for value in completion_to_values(completion)]
         sheet.append([text(value) for value in values])
         written.append(values)
-    workbook.save(path)
+    with private_output(path) as handle:  # owner-only: the rows hold dates of birth
+        workbook.save(handle)
     return written
 
 

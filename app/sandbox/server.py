@@ -6,7 +6,11 @@
 Routes: the six operations at the local environment's paths (resources/pars/environments.toml),
 POST with a protocol document; and for tests and demos `GET /_sandbox/records` (JSON, one entry
 per creditID ever received) and `POST /_sandbox/advance` (form or JSON `seconds`: move the
-sandbox's clock forward so board answers arrive without waiting).
+sandbox's clock forward so board answers arrive without waiting; 0 to 10 years, finite).
+
+Connections are bounded: at most `max_connections` are served at once (one more is answered 503 and
+closed), a connection that sends nothing for `connection_timeout` seconds is closed, and none is
+kept longer than `connection_deadline` seconds, so half-open requests cannot pin threads.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +29,7 @@ from pathlib import Path
 from lxml import etree
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from app.pars import protocol
@@ -52,13 +58,91 @@ MAX_TEXT_CHARS = 8192
 UPLOAD_PATH = "/_sandbox/batch-upload"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVITY_NOT_FOUND_CODE = 690
+MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # ten years: beyond any board delay or deadline
+MAX_CONNECTIONS = 64
+CONNECTION_TIMEOUT_S = 15.0  # silence from the client before its connection is closed
+CONNECTION_DEADLINE_S = 300.0  # the longest any one connection is served
+_BUSY_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 28\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\nSandbox PARS is at capacity\n"
+)
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's access log goes to stderr for every request; the sandbox logs its own summary line."""
+    """Werkzeug's access log goes to stderr for every request; the sandbox logs its own summary line.
+    Each connection reads with the server's timeout (the server's reaper enforces its deadline)."""
+
+    def setup(self) -> None:
+        self.timeout = self.server.connection_timeout  # type: ignore[attr-defined]
+        super().setup()
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # the timeout or the deadline ended a silent client: nothing to answer
+            self.close_connection = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+class _BoundedServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server with a bound on the threads (one per connection, at most `limit`)
+    and a reaper thread that shuts every connection down at its deadline."""
+
+    def __init__(self, host: str, port: int, app: Callable, *, limit: int, timeout: float, deadline: float) -> None:
+        self.connection_timeout = timeout
+        self.connection_deadline = deadline
+        self._slots = threading.BoundedSemaphore(limit)
+        self._open: dict[socket.socket, float] = {}  # connection -> when it must end
+        self._open_lock = threading.Lock()
+        self._closing = threading.Event()
+        super().__init__(host, port, app, handler=_QuietRequestHandler)
+        self._reaper = threading.Thread(target=self._reap, name="pars-sandbox-reaper", daemon=True)
+        self._reaper.start()
+
+    def _reap(self) -> None:
+        while not self._closing.wait(min(1.0, self.connection_deadline / 4)):
+            now = time.monotonic()
+            with self._open_lock:
+                expired = [connection for connection, ends in self._open.items() if ends <= now]
+            for connection in expired:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def process_request(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's types
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY_ANSWER)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        with self._open_lock:
+            self._open[request] = time.monotonic() + self.connection_deadline
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._done(request)
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # noqa: ANN001
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._done(request)
+
+    def _done(self, request: socket.socket) -> None:
+        with self._open_lock:
+            self._open.pop(request, None)
+        self._slots.release()
+
+    def server_close(self) -> None:
+        self._closing.set()
+        super().server_close()
 
 
 class SandboxServer:
@@ -77,6 +161,9 @@ class SandboxServer:
         state_path: Path | str | None = None,
         credentials: Credentials = SANDBOX_DEMO_CREDENTIALS,
         clock: Callable[[], float] = time.time,
+        max_connections: int = MAX_CONNECTIONS,
+        connection_timeout: float = CONNECTION_TIMEOUT_S,
+        connection_deadline: float = CONNECTION_DEADLINE_S,
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError(f"fail rate must be between 0 and 1, not {fail_rate}")
@@ -105,8 +192,8 @@ class SandboxServer:
                 Rule("/_sandbox/advance", endpoint="advance", methods=["POST"]),
             ]
         )
-        self._server: BaseWSGIServer = make_server(
-            host, port, self._wsgi, threaded=True, request_handler=_QuietRequestHandler
+        self._server: BaseWSGIServer = _BoundedServer(
+            host, port, self._wsgi, limit=max_connections, timeout=connection_timeout, deadline=connection_deadline
         )
         self._thread: threading.Thread | None = None
 
@@ -153,6 +240,8 @@ class SandboxServer:
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's clock forward (board answers due by then become visible)."""
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            raise ValueError(f"cannot advance the sandbox's clock by {seconds!r} seconds")
         self.state.advance(seconds)
 
     def records(self) -> list[dict[str, object]]:
@@ -205,10 +294,13 @@ class SandboxServer:
         value = raw.get("seconds") if isinstance(raw, dict) else request.form.get("seconds")
         try:
             seconds = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return Response("seconds must be a number", status=400, mimetype="text/plain")
-        if seconds < 0:
-            return Response("seconds must not be negative", status=400, mimetype="text/plain")
+        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            return Response(
+                f"seconds must be a finite number from 0 to {MAX_ADVANCE_SECONDS:.0f} (ten years)",
+                status=400, mimetype="text/plain",
+            )
         self.advance(seconds)
         return Response(json.dumps({"advanced": seconds}), mimetype="application/json")
 

@@ -64,6 +64,27 @@ from app.sandbox.registry import Registry, RegistryPerson
 from app.wording import plural
 
 REFUSED_WHILE_SUBMITTED_CODE = 998
+_STATE_TABLES = frozenset({"activities", "records"})
+
+
+def _check_state_file(path: Path) -> None:
+    """An existing --state file must be a sandbox state: anything else is refused and left as it is."""
+    if path.is_dir():
+        raise ValueError(f"the sandbox state {path} is a directory; give a file (for example {path / 'sandbox.sqlite3'})")
+    if not path.exists() or path.stat().st_size == 0:
+        if not path.parent.is_dir():
+            raise ValueError(f"the sandbox state's folder {path.parent} does not exist")
+        return
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        tables = set()
+    if not _STATE_TABLES <= tables:
+        raise ValueError(f"{path} is not a sandbox state file; the sandbox leaves it as it is")
 # Records that no longer use up a learner's points for an activity.
 _NOT_COUNTING = frozenset({STATUS_REJECTED, STATUS_DELETED, STATUS_DELETE_SUBMITTED})
 
@@ -147,9 +168,13 @@ class SandboxState:
         self._lock = threading.RLock()
         self._ids = random.Random(id_seed)
         if path is not None:
+            _check_state_file(Path(path))
             ensure_private_file(Path(path))  # the sandbox keeps learners' identities too
-        self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False)
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(":memory:" if path is None else str(path), check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ValueError(f"the sandbox state {path} cannot be used: {exc}") from None
         # Parsed stored records, kept in memory so validating a batch does not re-parse all of them.
         self._completions: dict[str, Completion] = {}
         for credit_id, report in self._db.execute("SELECT credit_id, report FROM records WHERE stored = 1"):

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.pars.files import private_output
 from app.models import Store
 
 from app.services.learners import LearnerRecordView, SearchFilters, SortKey, iter_records
@@ -70,7 +71,17 @@ COLUMNS: tuple[ExportColumn, ...] = (
 
 
 def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sheet_title: str = "Learners") -> int:
-    """Write the records to an .xlsx file at `path`; returns how many rows were written."""
+    """Write the records to an .xlsx file at `path`; returns how many rows were written.
+
+    Owner-only and all-or-nothing, since it names learners (app/pars/files.py); the folder is checked
+    before the first record is read."""
+    with private_output(path) as handle:
+        workbook, count = _workbook(records, sheet_title)
+        workbook.save(handle)
+    return count
+
+
+def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[Any, int]:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
@@ -129,17 +140,7 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
     if count:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # write next to the target and move into place, so a failed export never leaves half a file
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        workbook.save(partial)
-        partial.replace(target)
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return count
+    return workbook, count
 
 
 def _excel_value(value: Any) -> Any:
@@ -221,7 +222,6 @@ def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilte
 
     from app.models.schema import ActivityRow, CompletionRow
     from app.pars.xml_codec import render_document
-    from app.paths import ensure_private_file
     from app.services.records import completion_to_domain, provider_id
 
     ids = [record.completion_id for record in iter_records(session, filters, sort=SortKey.DATE, descending=False)]
@@ -238,7 +238,6 @@ def export_filtered_xml(session: Session, path: Path | str, filters: SearchFilte
     titles = dict(session.execute(select(ActivityRow.accme_id, ActivityRow.title)
                                   .where(ActivityRow.accme_id.is_not(None))).all())
     document = render_document(completions, provider_id(session), datetime.now(timezone.utc), titles=titles)
-    target = Path(path)
-    ensure_private_file(target)
-    target.write_bytes(document)
+    with private_output(path) as handle:  # owner-only, all-or-nothing (app/pars/files.py)
+        handle.write(document)
     return len(completions)

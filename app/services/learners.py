@@ -138,6 +138,36 @@ class SearchFilters:
     attention: str = ""  # only the records of this attention-list rule (deadlines.toml), as of today
 
 
+# Bounds of a search: a name is a few words, an ID or a title fragment a few dozen characters. Beyond
+# them a filter is refused with a message before any SQL is built (1,200 words would otherwise make
+# an expression tree SQLite refuses, and 50,000 bytes a query nobody meant).
+MAX_FILTER_CHARS = 200
+MAX_NAME_WORDS = 12
+
+
+class FilterError(ValueError):
+    """A search filter that cannot be run as given; str() is one sentence for the user."""
+
+
+def filter_problem(filters: SearchFilters) -> str | None:
+    """Why these filters cannot be run (too long, an unknown board, dates the wrong way round), or None."""
+    from app.pars import catalog
+
+    for label, text in (("name", filters.name), ("ID", filters.learner_id), ("activity", filters.activity)):
+        if len(text) > MAX_FILTER_CHARS:
+            return f"The {label} filter is too long ({len(text):,} characters; at most {MAX_FILTER_CHARS})."
+    words = len(name_words(filters.name))
+    if words > MAX_NAME_WORDS:
+        return f"The name filter has {words:,} words; search with at most {MAX_NAME_WORDS}."
+    board = filters.board.strip()
+    if board and catalog.board_code(board) is None:
+        return f"Unknown board {board[:20]!r}; use one of: {', '.join(catalog.board_codes())}."
+    if filters.date_from is not None and filters.date_to is not None and filters.date_from > filters.date_to:
+        return (f"The completion date range is reversed: {filters.date_from:%m/%d/%Y} (from) is after "
+                f"{filters.date_to:%m/%d/%Y} (to).")
+    return None
+
+
 class SortKey:
     """Columns the lists can be sorted by (SQL-side)."""
 
@@ -221,7 +251,11 @@ def _like_contains(text: str) -> str:
 
 
 def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
-    """WHERE terms for the filters; each narrows through an indexed column or a small subquery."""
+    """WHERE terms for the filters; each narrows through an indexed column or a small subquery.
+    Raises FilterError for filters that cannot be run (see filter_problem)."""
+    problem = filter_problem(filters)
+    if problem:
+        raise FilterError(problem)
     terms: list[ColumnElement[bool]] = []
     if filters.ids is not None:
         terms.append(CompletionRow.id.in_(filters.ids))
@@ -265,7 +299,7 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
         if activity.isdigit():
             activity_match = or_(activity_match, ActivityRow.accme_id.like(_like_prefix(activity), escape=_LIKE_ESCAPE))
         terms.append(CompletionRow.activity_id.in_(select(ActivityRow.id).where(activity_match)))
-    board = filters.board.strip().upper()
+    board = _filter_board(filters.board)
     if board:
         # EXISTS per candidate row (index on completion_id) beats building the set of every record
         # of a common board when other filters have already narrowed the candidates
@@ -275,6 +309,12 @@ def _conditions(filters: SearchFilters) -> list[ColumnElement[bool]]:
             .exists()
         )
     return terms
+
+
+def _filter_board(text: str) -> str:
+    from app.pars import catalog
+
+    return catalog.board_code(text.strip()) or "" if text.strip() else ""
 
 
 def _ordering(sort: str, descending: bool) -> list[ColumnElement]:

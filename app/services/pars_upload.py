@@ -240,6 +240,7 @@ def claim_next_file(
 def _write_file(path: Path, file_format: str, completions: list[Completion], session: Session,
                 now: datetime) -> list[list[str]]:
     from app.pars.excel import completion_to_values, write_upload_workbook
+    from app.pars.files import private_output
     from app.pars.xml_codec import render_document
 
     if file_format == "xlsx":
@@ -247,7 +248,8 @@ def _write_file(path: Path, file_format: str, completions: list[Completion], ses
     titles = dict(session.execute(select(ActivityRow.accme_id, ActivityRow.title)
                                   .where(ActivityRow.accme_id.is_not(None))).all())
     document = render_document(completions, provider_id(session), now, titles=titles)
-    path.write_bytes(document)
+    with private_output(path) as handle:  # owner-only: the file holds learners' identities
+        handle.write(document)
     return [completion_to_values(completion) for completion in completions]
 
 

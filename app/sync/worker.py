@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.models.store import StoreError
+from app.models.store import StoreError, error_text
 from app.sync.engine import SyncEngine, SyncReport
 from app.wording import plural
 
@@ -102,11 +102,11 @@ class SyncWorker(QObject):
             if line:
                 self.failed.emit(line)
         except StoreError as exc:  # the environment (disk full, locked file), not a bug
-            report.fatal = f"Sync stopped: the local store could not be used ({exc})"
+            report.fatal = f"Sync stopped: the local store could not be used ({error_text(exc)})"
             self.failed.emit(report.fatal)
         except Exception as exc:
             log.exception("sync pass failed")
-            report.fatal = f"Sync stopped by an unexpected error: {type(exc).__name__}: {exc}"
+            report.fatal = f"Sync stopped by an unexpected error: {type(exc).__name__}: {error_text(exc)}"
             self.failed.emit(report.fatal)
         finally:
             try:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.store import error_text
 from app.pars.values import format_pars_date
 from app.services.activities_view import ActivityOverview, activity_overview, activity_row_id, learner_counts
 from app.ui.activity_status_bar import StatusBarDelegate
@@ -260,13 +261,14 @@ class _FetchActivity(QRunnable):
                 if callable(close):
                     close()
         except Exception as exc:  # noqa: BLE001 - any failure becomes one sentence for the user
-            self.signals.failed.emit(self, f"Could not fetch activity {self._activity_id} from PARS: {exc}")
+            self.signals.failed.emit(self, f"Could not fetch activity {self._activity_id} from PARS: {error_text(exc)}")
             return
         self.signals.fetched.emit(self, activity)
 
 
 class ActivitiesTab(QWidget):
     fetch_finished = Signal(bool, str)  # ok, message (for the status bar and tests)
+    counts_refreshed = Signal()  # fresh learner counts are in the table (refresh_counts)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -358,8 +360,13 @@ class ActivitiesTab(QWidget):
         self._update_buttons()
 
     def refresh_counts(self) -> None:
-        counts = self.ctx.read(learner_counts)
+        """Re-read the learner counts in the background (one GROUP BY over every record: long on a
+        large store); the rows whose numbers moved update when it arrives, then `counts_refreshed`."""
+        self.ctx.read_later("activity-counts", learner_counts, on_result=self._counts_read)
+
+    def _counts_read(self, counts: dict[int, dict[str, int]]) -> None:
         self.model.set_counts(counts)
+        self.counts_refreshed.emit()
 
     def set_attention_markers(self, markers: dict[int, tuple[int, int]]) -> None:
         self.model.set_markers(markers)
@@ -448,7 +455,7 @@ class ActivitiesTab(QWidget):
         try:
             count = self.import_json_file(Path(path))
         except Exception as exc:  # noqa: BLE001 - a bad file is the user's to fix; say what is wrong
-            QMessageBox.warning(self, "Import activities", f"Could not import {Path(path).name}:\n{exc}")
+            QMessageBox.warning(self, "Import activities", f"Could not import {Path(path).name}:\n{error_text(exc)}")
             return 0
         QMessageBox.information(self, "Import activities", f"Imported {plural(count, 'activity')} from {Path(path).name}.")
         return count
@@ -495,7 +502,7 @@ class ActivitiesTab(QWidget):
         try:
             self.ctx.write(import_activities, [activity])
         except Exception as exc:  # noqa: BLE001
-            self._fetch_failed(task, f"Could not store activity {activity.activity_id}: {exc}")
+            self._fetch_failed(task, f"Could not store activity {activity.activity_id}: {error_text(exc)}")
             return
         self.ctx.activities_changed.emit()
         row_id = self.ctx.read(activity_row_id, activity.activity_id)

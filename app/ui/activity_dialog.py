@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.store import ConcurrentChangeError
+from app.models.store import ConcurrentChangeError, error_text
 from app.pars import catalog
 from app.pars.domain import Activity, BoardRegistration, Issue
 from app.pars.validation import (
@@ -392,7 +392,7 @@ class ActivityDialog(QDialog):
             QMessageBox.warning(self, self.windowTitle(), str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - e.g. a locked store: tell the user, keep the dialog open
-            QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {exc}")
+            QMessageBox.warning(self, self.windowTitle(), f"The activity was not saved: {error_text(exc)}")
             return
         self.ctx.activities_changed.emit()
         super().accept()

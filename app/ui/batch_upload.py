@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QFont
@@ -78,6 +79,25 @@ def _refusal(path: Path) -> str:
     return f"{path.name}: unsupported file type ({shown}); drop a PARS learner file (.xlsx or .xml)."
 
 
+class DeadlineNote(NamedTuple):
+    text: str  # empty when no valid row is near or past a PARS deadline
+    overdue: bool
+
+
+def deadline_note(analysis: BatchAnalysis, activities: dict) -> DeadlineNote:
+    """The summary's line on the valid rows' PARS deadlines (runs in the analysis worker)."""
+    from app.pars.deadlines import record_warnings
+    from app.services.batch_import import RowKind
+    from app.ui.deadline_warnings import batch_note
+
+    per_record = (
+        record_warnings(v.completion, activities.get(v.completion.activity_id or ""), analysis.as_of,
+                        deleting=v.kind is RowKind.DELETE)
+        for v in analysis.verdicts if v.kind in (RowKind.ADD, RowKind.DELETE)
+    )
+    return DeadlineNote(*batch_note(per_record))
+
+
 # --- workers (no widgets here) ------------------------------------------------------------------------
 
 
@@ -85,18 +105,20 @@ class AnalysisWorker(QObject):
     """Reads and analyses one file in a worker thread, which owns its own Session (analyse_file opens it)."""
 
     progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
-    analysed = Signal(object)  # BatchAnalysis
+    analysed = Signal(object, object)  # BatchAnalysis, DeadlineNote of its valid rows
     results_taken = Signal(object, object)  # ResultsCheck, ResultsApplied | None: PARS's results for an upload file
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
     finished = Signal()
 
-    def __init__(self, store: Store, path: Path, as_of: date, actor: str | None = None) -> None:
+    def __init__(self, store: Store, path: Path, as_of: date, actor: str | None = None,
+                 activities: dict | None = None) -> None:
         super().__init__()
         self._store = store
         self._path = path
         self._as_of = as_of
         self._actor = actor
+        self._activities = activities or {}  # registered activities by ACCME ID, for the deadline note
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -117,7 +139,8 @@ class AnalysisWorker(QObject):
             analysis = analyse_file(
                 self._store, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
             )
-            self.analysed.emit(analysis)
+            # judged here too: thousands of records' deadlines would freeze the window for a moment
+            self.analysed.emit(analysis, deadline_note(analysis, self._activities))
         except BatchFileError as exc:
             self.failed.emit(str(exc))
         except ImportCancelled:
@@ -602,7 +625,10 @@ class BatchUploadTab(QWidget):
         self.last_rejections_button.hide()
         self._set_message("")
         self._results_note = ""
-        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor)
+        from app.services.history import load_domain_activities
+
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor,
+                                activities=self.ctx.read(load_domain_activities))
         worker.results_taken.connect(self._on_results)
         worker.progress.connect(self._on_progress)
         worker.analysed.connect(self._on_analysed)
@@ -678,8 +704,8 @@ class BatchUploadTab(QWidget):
 
     # -- summary --
 
-    @Slot(object)
-    def _on_analysed(self, analysis: BatchAnalysis) -> None:
+    @Slot(object, object)
+    def _on_analysed(self, analysis: BatchAnalysis, note: DeadlineNote) -> None:
         self.analysis = analysis
         name = self._file.name if self._file else ""
         values = {
@@ -696,7 +722,7 @@ class BatchUploadTab(QWidget):
             self.summary_labels[key].setText(text)
         self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
         self._fill_problems(analysis)
-        self._show_deadlines(analysis)
+        self._show_deadlines(note)
         self.resend_checkbox.blockSignals(True)
         self.resend_checkbox.setChecked(False)
         self.resend_checkbox.blockSignals(False)
@@ -726,23 +752,13 @@ class BatchUploadTab(QWidget):
         self._update_queue_button()
         self.analysis_ready.emit()
 
-    def _show_deadlines(self, analysis: BatchAnalysis) -> None:
+    def _show_deadlines(self, note: DeadlineNote) -> None:
         """Before anything is queued: how many of the valid rows are already past (or near) a deadline."""
-        from app.pars.deadlines import record_warnings
-        from app.services.batch_import import RowKind
-        from app.services.history import load_domain_activities
-        from app.ui.deadline_warnings import batch_note, style_for
+        from app.ui.deadline_warnings import style_for
 
-        activities = self.ctx.read(load_domain_activities)
-        per_record = [
-            record_warnings(v.completion, activities.get(v.completion.activity_id or ""), analysis.as_of,
-                            deleting=v.kind is RowKind.DELETE)
-            for v in analysis.verdicts if v.kind in (RowKind.ADD, RowKind.DELETE)
-        ]
-        text, overdue = batch_note(per_record)
-        self.deadline_label.setText(text)
-        self.deadline_label.setStyleSheet(style_for(overdue))
-        self.deadline_label.setVisible(bool(text))
+        self.deadline_label.setText(note.text)
+        self.deadline_label.setStyleSheet(style_for(note.overdue))
+        self.deadline_label.setVisible(bool(note.text))
 
     def _queueable(self) -> int:
         """Rows the Queue button would queue: the valid ones, plus the rejected-before ones when asked."""

@@ -7,6 +7,12 @@ own their own Session through the store (see tests/test_layering.py).
 When records change (a user action, an import, a sync), whoever changed them calls
 `ctx.notify_records_changed(ids)`, and every view updates just those rows.
 
+Reads whose cost grows with the store (counts over every record, the attention list) go through
+`ctx.read_later(key, fn, ..., on_result=...)` instead: the read runs in a background thread with its
+own Session and `on_result` gets the plain result on the GUI thread. Requests with the same key are
+coalesced: while one runs, further ones collapse into a single re-run after it, so a burst of record
+changes during a sync costs one or two reads, never a queue of them.
+
 The context also knows how to reach PARS: `ctx.client_factory()` builds a fresh web-service client
 for the chosen environment (the in-process sandbox for "local"), and `ctx.sync` is the background
 sync controller once the main window made one.
@@ -14,10 +20,11 @@ sync controller once the main window made one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from app.models import Store, StoreUnavailableError
 
@@ -27,8 +34,31 @@ if TYPE_CHECKING:
     from app.models.changes import ChangeFeed
     from app.ui.settings import AppSettings
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
+BACKGROUND_READERS = 2  # threads for read_later: a long read (the attention list) never holds up the counts
+
+
+class _BackgroundRead(QRunnable):
+    """One read in a pool thread; the outcome goes back to the GUI thread through `deliver`."""
+
+    def __init__(self, store: Store, key: str, use_case: Callable[..., Any], args: tuple, kwargs: dict,
+                 deliver: Any) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._store, self._key, self._use_case, self._args, self._kwargs = store, key, use_case, args, kwargs
+        self._deliver = deliver  # a bound Signal of an object living on the GUI thread: queued across threads
+
+    def run(self) -> None:
+        try:
+            with self._store.reading() as session:
+                result = self._use_case(session, *self._args, **self._kwargs)
+        except Exception as exc:  # noqa: BLE001 - handed to the GUI thread, which says or logs it
+            self._deliver.emit(self._key, None, exc)
+            return
+        self._deliver.emit(self._key, result, None)
 
 
 class NotConnectedError(RuntimeError):
@@ -53,6 +83,8 @@ class AppContext(QObject):
     records_deleted = Signal(list)
     # the office database went away (False, why) or answers again (True, ""): the status bar shows it
     database_reachable = Signal(bool, str)
+    # a read_later finished (key, result, exception); emitted from the pool thread, handled on the GUI thread
+    _background_done = Signal(str, object, object)
 
     def __init__(
         self,
@@ -79,6 +111,12 @@ class AppContext(QObject):
         self.sync: Any | None = None  # SyncController, set by the main window
         self._client_factory = client_factory
         self.database_problem: str | None = None  # why the office database cannot be reached now
+        self._readers = QThreadPool(self)
+        self._readers.setMaxThreadCount(BACKGROUND_READERS)
+        self._reading: dict[str, Callable[[Any], None]] = {}  # key -> on_result of the read running now
+        self._read_again: dict[str, tuple[Callable[..., Any], tuple, dict, Callable[[Any], None]]] = {}
+        self._reads_closed = False
+        self._background_done.connect(self._background_finished)
 
     def read(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read-only service `use_case(session, *args, **kwargs)`; it must return plain values.
@@ -91,6 +129,55 @@ class AppContext(QObject):
             raise
         self._database_back()
         return result
+
+    def read_later(self, key: str, use_case: Callable[Concatenate[Session, P], R], *args: P.args,
+                   on_result: Callable[[R], None], **kwargs: P.kwargs) -> None:
+        """Run the read-only service `use_case(session, *args, **kwargs)` in a background thread and call
+        `on_result(result)` on the GUI thread. While a read with this `key` runs, a new request only
+        replaces the pending re-run (the newest arguments and callback win), so it runs once more after
+        the running one. A store that cannot be reached is said as for `read`; other errors are logged."""
+        if self._reads_closed:
+            return
+        if key in self._reading:
+            self._read_again[key] = (use_case, args, kwargs, on_result)
+            return
+        self._reading[key] = on_result
+        self._readers.start(_BackgroundRead(self.store, key, use_case, args, kwargs, self._background_done))
+
+    @property
+    def reads_pending(self) -> bool:
+        """A read_later is running or due to run again (tests wait on it; closing waits for it)."""
+        return bool(self._reading)
+
+    def close_background_reads(self, msecs: int = 30_000) -> bool:
+        """No more read_later callbacks; wait up to `msecs` for a read in progress (the store is about to
+        close). True when none is left running."""
+        self._reads_closed = True
+        self._read_again.clear()
+        self._readers.clear()
+        return self._readers.waitForDone(msecs)
+
+    @Slot(str, object, object)
+    def _background_finished(self, key: str, result: object, error: object) -> None:
+        on_result = self._reading.pop(key, None)
+        if self._reads_closed or on_result is None:
+            return
+        again = self._read_again.pop(key, None)
+        if error is None:
+            self._database_back()
+            try:
+                if _receiver_alive(on_result):
+                    on_result(result)
+            finally:
+                if again is not None:
+                    self.read_later(key, again[0], *again[1], on_result=again[3], **again[2])
+            return
+        if isinstance(error, StoreUnavailableError):
+            self._database_lost(str(error))
+        else:
+            log.error("background read %s failed: %s: %s", key, type(error).__name__, error)
+        if again is not None:
+            self.read_later(key, again[0], *again[1], on_result=again[3], **again[2])
 
     def write(self, use_case: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a service `use_case(session, *args, **kwargs)` in one transaction (rolled back if it raises).
@@ -146,6 +233,14 @@ class AppContext(QObject):
 
     def base_url(self) -> str:
         return pars_base_url(self.environment, self.sandbox)
+
+
+def _receiver_alive(on_result: Callable[..., Any]) -> bool:
+    """False when the callback is a method of a widget deleted while its read ran (a closed tab)."""
+    from shiboken6 import isValid
+
+    owner = getattr(on_result, "__self__", None)
+    return not isinstance(owner, QObject) or isValid(owner)
 
 
 def pars_base_url(environment: str, sandbox: Any | None) -> str:

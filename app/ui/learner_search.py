@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.pars import catalog
 from app.pars.domain import Status
-from app.services.learners import LearnerRecordView, SearchFilters, SortKey
+from app.services.learners import MAX_FILTER_CHARS, LearnerRecordView, SearchFilters, SortKey, filter_problem
 from app.ui.context import AppContext
 from app.ui.record_model import COL_DATE, SEARCH_COLUMNS
 from app.ui.record_table import RecordTableTab
@@ -68,6 +68,14 @@ class LearnerSearchTab(RecordTableTab):
             self.status_combo.addItem(status.value, status.value)
         self.date_from = self._date_edit("dateFrom")
         self.date_to = self._date_edit("dateTo")
+        for edit in (self.name_edit, self.id_edit, self.activity_edit):
+            edit.setMaxLength(MAX_FILTER_CHARS)  # a pasted essay is cut at the door
+        # why the filters cannot be run (too many words, dates the wrong way round); hidden otherwise
+        self.filter_problem = QLabel(self)
+        self.filter_problem.setObjectName("filterProblem")
+        self.filter_problem.setStyleSheet("color: #b00020;")
+        self.filter_problem.setWordWrap(True)
+        self.filter_problem.hide()
         self.clear_button = QPushButton("Clear filters", self)
         self.clear_button.setObjectName("clearFilters")
         self.clear_button.clicked.connect(self.clear_filters)
@@ -124,6 +132,7 @@ class LearnerSearchTab(RecordTableTab):
 
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
+        layout.addWidget(self.filter_problem)
         layout.addWidget(self.attention_label)
         layout.addLayout(actions)
         layout.addWidget(self.table, 1)
@@ -210,7 +219,12 @@ class LearnerSearchTab(RecordTableTab):
     def search(self) -> int:
         """Run the filters now (typing waits a moment first); returns the number of matches."""
         self._timer.stop()
-        self.model.set_filters(self.filters())
+        filters = self.filters()
+        problem = filter_problem(filters)
+        self.filter_problem.setText(problem or "")
+        self.filter_problem.setVisible(problem is not None)
+        # filters that cannot be run match nothing until they are fixed; the label says why
+        self.model.set_filters(None if problem else filters)
         self._update_buttons()
         self.searched.emit(self.model.total)
         return self.model.total

@@ -110,6 +110,7 @@ class LearnerSummaryTab(RecordTableTab):
         self._count_timer.setSingleShot(True)
         self._count_timer.setInterval(_COUNT_REFRESH_MS)
         self._count_timer.timeout.connect(self._refresh_count)
+        self._counted_filters: SearchFilters | None = None  # what the count being read is for
         ctx.activities_changed.connect(self.reload_activities)
         self.reload_activities()
 
@@ -215,13 +216,27 @@ class LearnerSummaryTab(RecordTableTab):
         super()._update_buttons()
 
     def _refresh_count(self) -> None:
-        self._show_count(self.model.total)
+        """The counts under the table after record changes (a sync reports them in bursts): one
+        GROUP BY over the activity's records, read in the background."""
+        filters = self.model.filters
+        if filters is None:
+            self.count_label.setText("")
+            return
+        self._counted_filters = filters
+        self.ctx.read_later(f"summary-counts-{id(self)}", learners.status_counts, filters,
+                            on_result=self._counts_read)
+
+    def _counts_read(self, counts: list[tuple[str, int]]) -> None:
+        if self._counted_filters == self.model.filters:  # not another activity chosen meanwhile
+            self._set_count_text(self.model.total, counts)
 
     def _show_count(self, total: int) -> None:
         if self.model.filters is None:
             self.count_label.setText("")
             return
-        counts = self.ctx.read(learners.status_counts, self.model.filters)
+        self._set_count_text(total, self.ctx.read(learners.status_counts, self.model.filters))
+
+    def _set_count_text(self, total: int, counts: list[tuple[str, int]]) -> None:
         detail = ", ".join(f"{n} {status}" for status, n in counts)
         self.count_label.setText(plural(total, "record") + (f": {detail}" if detail else ""))
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.models import StoreUnavailableError
+from app.pars import clock
 from app.services import attention, records, undo
 from app.sync.worker import SyncController
 from app.ui.activities_tab import ActivitiesTab
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         ctx.records_deleted.connect(self._offer_undo)
         self._undoable: list[int] = []  # the records of the last delete, while it can be taken back
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.activities_tab.counts_refreshed.connect(self._count_open_records)
 
         self._restore_state()
         self.refresh_status()
@@ -479,8 +481,7 @@ class MainWindow(QMainWindow):
         except StoreUnavailableError:
             return  # the status bar says the database is unreachable; refreshed once it is back
         queued, last = status.queued, status.last_sync_at
-        counts = self.activities_tab.model_counts()
-        self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
+        self._count_open_records()
         route = " · upload files" if self.uses_upload_files else ""
         self.environment_label.setText(f"PARS: {environment_label(self.ctx.environment)}{route}")
         self.prepare_upload_action.setText(
@@ -492,6 +493,10 @@ class MainWindow(QMainWindow):
         if not self._attention_timer.isActive():
             self._attention_timer.start()
 
+    def _count_open_records(self) -> None:
+        counts = self.activities_tab.model_counts()
+        self._open_records = counts.get("Submitted", 0) + counts.get("Delete Submitted", 0)
+
     def _attention_due(self) -> None:
         if self._closing:
             return
@@ -502,8 +507,14 @@ class MainWindow(QMainWindow):
 
     def refresh_attention(self) -> None:
         """The attention strip, the Activities table's markers and the status bar's urgent count,
-        from one read of the attention list (deadlines as of the clock's today)."""
-        summary = self.ctx.read(attention.attention_summary)
+        from one read of the attention list (deadlines as of the clock's today). The list counts
+        over every record (seconds at a million records), so it is read in the background and shown
+        when it arrives."""
+        self.ctx.read_later("attention", attention.attention_summary, clock.today(), on_result=self._show_attention)
+
+    def _show_attention(self, summary: attention.AttentionSummary) -> None:
+        if self._closing:
+            return
         self.attention = summary
         self.attention_strip.set_summary(summary)
         self.activities_tab.set_attention_markers(summary.by_activity)
@@ -752,6 +763,9 @@ class MainWindow(QMainWindow):
         if close_feed is not None:
             close_feed()
         self.save_state()
+        # a background read still running would use the store after its owner closed it
+        if not self.ctx.close_background_reads(_STOP_WAIT_MS):
+            log.warning("a background read did not end within %d ms; closing anyway", _STOP_WAIT_MS)
         _release_full_collections()
         event.accept()
 

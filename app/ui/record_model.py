@@ -218,9 +218,15 @@ class LearnerRecordModel(QAbstractTableModel):
         *,
         page_size: int = 200,
         parent: Any = None,
+        read_later: Any = None,
     ) -> None:
         super().__init__(parent)
         self._read = read
+        # `AppContext.read_later`, when given: the match count after record changes (a count over
+        # every match, long on a large store) is then taken in the background
+        self._read_later = read_later
+        self._generation = 0  # bumped by every reload: a recount asked before it is stale
+        self._recount_generation = -1
         self._columns = columns
         self._page_size = page_size
         self._filters: SearchFilters | None = None  # None: shows nothing (no activity chosen)
@@ -251,6 +257,7 @@ class LearnerRecordModel(QAbstractTableModel):
 
     def reload(self) -> None:
         """Re-run the query from the first page (new filter, new sort, or 'many records changed')."""
+        self._generation += 1
         self.beginResetModel()
         self._rows = []
         self._row_of = {}
@@ -327,10 +334,16 @@ class LearnerRecordModel(QAbstractTableModel):
             return
         all_loaded = len(self._rows) >= self._total
         lookup = loaded + outside if all_loaded else loaded
+        recount = bool(outside) and not all_loaded
+        recount_later = recount and self._read_later is not None
         refreshed = self._read(
             learners.refresh_records, self._filters, lookup,
-            shown=self._row_of, recount=bool(outside) and not all_loaded,
+            shown=self._row_of, recount=recount and not recount_later,
         )
+        if recount_later:
+            self._recount_generation = self._generation
+            self._read_later(f"recount-{id(self)}", learners.count_records, self._filters,
+                             on_result=self._recounted)
         fresh, recounted = refreshed.views, refreshed.total
         gone = sorted((self._row_of[i] for i in loaded if i not in fresh), reverse=True)
         for row in gone:
@@ -366,6 +379,16 @@ class LearnerRecordModel(QAbstractTableModel):
             self._total = max(recounted, len(self._rows))
         if gone or new or total_moved:
             self.total_changed.emit(self._total)
+            self.checked_changed.emit()
+
+    def _recounted(self, total: int) -> None:
+        """The background recount of update_rows arrived: `total` follows it unless a reload came since."""
+        if self._recount_generation != self._generation or self._filters is None:
+            return
+        total = max(total, len(self._rows))
+        if total != self._total:
+            self._total = total
+            self.total_changed.emit(total)
             self.checked_changed.emit()
 
     # --- rows ---------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ class RecordTableTab(QWidget):
         """The record model and its table, sorted on `sort_column` to start with, wired to this tab:
         double-click opens, right-click shows the menu, Del deletes, selection and ticks update the
         buttons, a new total updates the count label."""
-        self.model = LearnerRecordModel(self.ctx.read, columns, parent=self)
+        self.model = LearnerRecordModel(self.ctx.read, columns, parent=self, read_later=self.ctx.read_later)
         self.model.set_sort(sort_key, descending=descending)
         self.table = QTableView(self)
         self.table.setObjectName(object_name)
