@@ -164,8 +164,8 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
     workbook otherwise); returns how many. Nothing is written when every record is valid."""
     from datetime import datetime, timezone
 
+    from app.pars.files import private_output
     from app.pars.xml_codec import RejectedRecord, rejected_as_read, render_rejections
-    from app.paths import ensure_private_file
 
     records = []
     unit = "record" if batch.format == "xml" else "row"
@@ -177,8 +177,8 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
                        else RejectedRecord(record.completion, code, message, origin=origin))
     if records:
         document = render_rejections(records, datetime.now(timezone.utc))
-        ensure_private_file(path)
-        path.write_bytes(document)
+        with private_output(path) as handle:  # owner-only, all-or-nothing
+            handle.write(document)
     return len(records)
 
 

@@ -1018,14 +1018,14 @@ def write_upload_rejections(session: Session, upload_id: int, path: Path | str) 
     needs at least one record). Either file is readable by its owner only."""
     target = Path(path)
     if target.suffix.lower() == ".xml":
+        from app.pars.files import private_output
         from app.pars.xml_codec import render_rejections
-        from app.paths import ensure_private_file
 
         records = rejected_records(session, upload_id)
         if records:
             document = render_rejections(records, utcnow(), provider_id=provider_id(session))
-            ensure_private_file(target)
-            target.write_bytes(document)
+            with private_output(target) as handle:  # owner-only, all-or-nothing
+                handle.write(document)
         return len(records)
     from app.pars.excel import write_rejections
 
