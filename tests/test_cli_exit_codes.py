@@ -109,6 +109,15 @@ def test_export_refuses_an_unknown_board_instead_of_writing_an_empty_workbook(tm
     assert main(["export", str(out), "--db", str(ready_store), "--board", "abim"]) == 0  # any case will do
 
 
+def test_export_does_not_echo_a_huge_unknown_status_or_board(tmp_path, ready_store, capsys):
+    for flag in ("--status", "--board"):
+        with pytest.raises(SystemExit) as exited:
+            main(["export", str(tmp_path / "x.xlsx"), "--db", str(ready_store), flag, "a " * 1200])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len(err.splitlines()[-1]) < 400, flag
+
+
 def test_export_refuses_from_after_to(tmp_path, ready_store, capsys):
     out = tmp_path / "range.xlsx"
     assert main(["export", str(out), "--db", str(ready_store), "--from", "2026-03-01", "--to", "2026-01-01"]) == 2
@@ -239,3 +248,100 @@ def test_demo_exit_codes(tmp_path, capsys):
     assert not (tmp_path / "d.sqlite3").exists()
     assert main(["demo", "--offline", "--db", str(tmp_path)]) == 3
     assert "is a directory" in _one_line(capsys.readouterr().err)
+
+
+# --- parsdesk store ---------------------------------------------------------------------------------
+
+def test_store_commands_use_the_shared_exit_codes(tmp_path, ready_store, capsys):
+    missing = tmp_path / "missing.sqlite3"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    notes.chmod(0o644)
+    for argv in (["store", "info", "--db", str(missing)],
+                 ["store", "info", "--db", str(tmp_path)],
+                 ["store", "info", "--db", str(notes)],
+                 ["store", "backup", str(tmp_path / "b.sqlite3"), "--db", str(missing)],
+                 ["store", "copy", "--to", "postgresql://nobody@127.0.0.1:1/office", "--db", str(missing)]):
+        assert main(argv) == 3, argv  # the environment: no store there
+        _one_line(capsys.readouterr().err)
+    assert not missing.exists() and notes.read_text() == "my notes" and (notes.stat().st_mode & 0o777) == 0o644
+    # the office database cannot be reached: the environment too, one line
+    assert main(["store", "info", "--db", "postgresql://nobody@127.0.0.1:1/office"]) == 3
+    _one_line(capsys.readouterr().err)
+    # a backup into a folder that does not exist: nothing is created
+    assert main(["store", "backup", str(tmp_path / "no" / "b.sqlite3"), "--db", str(ready_store)]) == 3
+    assert "No such file" in _one_line(capsys.readouterr().err) and not (tmp_path / "no").exists()
+    # wrong arguments stay 2
+    assert main(["store", "copy", "--to", "notaurl", "--db", str(ready_store)]) == 2
+    assert main(["store", "backup", str(notes), "--db", str(ready_store)]) == 2
+    assert main(["store", "restore", str(tmp_path / "nope.sqlite3"), "--db", str(ready_store)]) == 2
+    assert main(["store", "password", "notaurl"]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert line.startswith("parsdesk store: "), line
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_store_backup_and_info_take_a_read_only_store_as_it_is(tmp_path, ready_store, capsys):
+    ready_store.chmod(0o400)
+    try:
+        assert main(["store", "info", "--db", str(ready_store)]) == 0
+        assert main(["store", "backup", str(tmp_path / "b.sqlite3"), "--db", str(ready_store)]) == 0
+        assert (ready_store.stat().st_mode & 0o777) == 0o400
+    finally:
+        ready_store.chmod(0o600)
+    assert ((tmp_path / "b.sqlite3").stat().st_mode & 0o777) == 0o600
+    capsys.readouterr()
+
+
+def test_store_restore_puts_back_only_a_parsdesk_store_and_keeps_its_mode(tmp_path, ready_store, capsys):
+    backup = tmp_path / "monday.sqlite3"
+    assert main(["store", "backup", str(backup), "--db", str(ready_store)]) == 0
+    # --replace onto something that is not a ParsDesk store: refused, left exactly as it was
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    assert main(["store", "restore", str(backup), "--db", str(notes), "--replace"]) == 3
+    assert "not a ParsDesk store" in _one_line(capsys.readouterr().err) and notes.read_text() == "my notes"
+    # a read-only store is not made writable to restore it
+    ready_store.chmod(0o400)
+    try:
+        assert main(["store", "restore", str(backup), "--db", str(ready_store), "--replace"]) == 3
+        assert "read-only" in _one_line(capsys.readouterr().err)
+        assert (ready_store.stat().st_mode & 0o777) == 0o400
+    finally:
+        ready_store.chmod(0o640)
+    # a store shared with a group keeps that mode when it is put back
+    assert main(["store", "restore", str(backup), "--db", str(ready_store), "--replace"]) == 0
+    assert (ready_store.stat().st_mode & 0o777) == 0o640
+    # a new store from a backup only in a folder that exists
+    assert main(["store", "restore", str(backup), "--db", str(tmp_path / "no" / "x.sqlite3")]) == 3
+    assert not (tmp_path / "no").exists()
+    capsys.readouterr()
+
+
+def test_upload_route_status_and_xml_export_use_the_shared_exit_codes(tmp_path, ready_store, capsys):
+    missing = tmp_path / "missing.sqlite3"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    workbook = write_xlsx(tmp_path / "rejections.xlsx", [row(1)])
+    folder = tmp_path / "results.xlsx"
+    folder.mkdir()
+    cases = [
+        (["export-upload", str(tmp_path), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["export-upload", str(tmp_path), "--db", str(notes)], 3, "not a ParsDesk store"),
+        (["export-upload", str(tmp_path / "nowhere"), "--db", str(ready_store)], 2, "is not a folder"),
+        (["export-upload", str(notes), "--db", str(ready_store)], 2, "is not a folder"),
+        (["upload-results", str(workbook), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["upload-results", str(tmp_path / "gone.xlsx"), "--db", str(ready_store)], 2, "gone.xlsx"),
+        (["upload-results", str(folder), "--db", str(ready_store)], 2, "results.xlsx"),
+        (["upload-results", ".", "--db", str(ready_store)], 2, ". is not an .xlsx workbook"),
+        (["status", "--db", str(missing)], 3, "no ParsDesk store"),
+        (["status", "--db", str(tmp_path)], 3, "is a directory"),
+        (["export", str(tmp_path / "no" / "out.xml"), "--db", str(ready_store)], 3, "does not exist"),
+        (["export", str(tmp_path / "out.xml"), "--db", str(missing)], 3, "no ParsDesk store"),
+        (["export", str(tmp_path / "out.csv"), "--db", str(ready_store)], 2, "must end in .xlsx or .xml"),
+    ]
+    for argv, code, words in cases:
+        assert main(argv) == code, argv
+        line = _one_line(capsys.readouterr().err)
+        assert line.startswith(f"parsdesk {argv[0]}: ") and words in line, (argv, line)
+    assert not missing.exists() and not (tmp_path / "no").exists() and notes.read_text() == "my notes"

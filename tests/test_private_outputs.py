@@ -156,3 +156,24 @@ def test_xml_export_and_upload_files_are_owner_only(tmp_path, open_umask, capsys
     files = list(out.iterdir())
     assert files and all(_mode(p) == 0o600 for p in files)
     capsys.readouterr()
+
+
+def test_xml_rejection_files_of_check_and_import_replace_an_older_file_owner_only(tmp_path, open_umask, capsys):
+    from tests.test_xml_rejections import lms_export
+
+    path = tmp_path / "office.sqlite3"
+    store = Store.open(path)
+    add_activity(store)
+    store.close()
+    source = lms_export(tmp_path)
+    checked = tmp_path / "checked-rejections.xml"
+    imported = tmp_path / "lms-rejections.xml"
+    for older in (checked, imported):
+        older.write_text("an older rejection file, readable by all")
+        older.chmod(0o644)
+    assert main(["check", str(source), "--db", str(path), "--as-of", "2026-02-15", "--rejections", str(checked)]) == 1
+    assert main(["import", str(source), "--db", str(path), "--as-of", "2026-02-15"]) == 1
+    for written in (checked, imported):
+        assert _mode(written) == 0o600 and written.read_bytes().startswith(b"<?xml"), written
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    capsys.readouterr()

@@ -177,7 +177,7 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
                        else RejectedRecord(record.completion, code, message, origin=origin))
     if records:
         document = render_rejections(records, datetime.now(timezone.utc))
-        with private_output(path) as handle:  # owner-only, all-or-nothing
+        with private_output(path) as handle:  # owner-only, all or nothing: it holds dates of birth
             handle.write(document)
     return len(records)
 

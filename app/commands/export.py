@@ -45,7 +45,7 @@ def _status(text: str) -> str:
         if status.value.casefold() == text.strip().casefold():
             return status.value
     raise argparse.ArgumentTypeError(
-        f"unknown status {text!r}; use one of: " + ", ".join(s.value for s in Status)
+        f"unknown status {text[:30]!r}; use one of: " + ", ".join(s.value for s in Status)
     )
 
 

@@ -8,7 +8,11 @@
 
 The office database is backed up with PostgreSQL's own tools: `pg_dump -Fc` (docs/office.md).
 
-Exit status: 0 done, 2 refused or failed (one line on stderr; nothing was changed).
+Exit status (docs/cli.md): 0 done; 2 a wrong argument (--to that is not the office database's URL, a
+backup name that exists, a backup that is not a ParsDesk store, a store holding records without
+--replace, a backup asked of the office database); 3 the environment (no store at --db, a path that
+is not a ParsDesk store or is read-only, the database unreachable, a folder that does not exist or
+cannot be written, the keyring unavailable). One line on stderr; nothing was changed.
 """
 
 from __future__ import annotations
@@ -47,9 +51,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     info.set_defaults(func=run_info)
 
 
-def _fail(message: str) -> int:
-    print(f"parsdesk store: {message}", file=sys.stderr)
-    return 2
+def _fail(message: str, exit_code: int = 2) -> int:
+    from app.commands.common import fail
+
+    return fail("store", message, exit_code)
 
 
 def _source(args: argparse.Namespace) -> Path | str:
@@ -58,25 +63,27 @@ def _source(args: argparse.Namespace) -> Path | str:
     return args.db if args.db is not None else default_db_path()
 
 
+def _open(args: argparse.Namespace, *, migrate: bool = True, for_writing: bool = True):  # noqa: ANN202 - Store
+    """The existing store at --db (never a new one), or CommandError with exit code 3."""
+    from app.commands.common import open_store
+
+    return open_store("store", _source(args), create=False, migrate=migrate, for_writing=for_writing)
+
+
 def run_copy(args: argparse.Namespace) -> int:
+    from app.commands.common import EXIT_ENVIRONMENT
     from app.models.store import Store, StoreError
     from app.models.transfer import TransferError, copy_store
-    from app.paths import is_database_url, store_exists
+    from app.paths import is_database_url
 
-    source_location = _source(args)
-    if not store_exists(source_location):
-        return _fail(f"no ParsDesk store at {source_location}")
     if not is_database_url(args.to):
         return _fail(f"--to takes the office database's URL (postgresql://role@host/database), not {args.to!r}")
-    try:
-        source = Store.open(source_location)
-    except StoreError as exc:
-        return _fail(str(exc).splitlines()[0])
+    source = _open(args)
     try:
         try:
             target = Store.open(args.to)  # an empty database gets the schema here
         except StoreError as exc:
-            return _fail(str(exc).splitlines()[0])
+            return _fail(str(exc), EXIT_ENVIRONMENT)
         try:
             counts = copy_store(source, target)
         except TransferError as exc:
@@ -93,23 +100,21 @@ def run_copy(args: argparse.Namespace) -> int:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
+    from app.commands.common import EXIT_ENVIRONMENT
     from app.models.transfer import TransferError, backup_sqlite
-    from app.paths import is_database_url, store_exists
+    from app.paths import is_database_url
 
     location = _source(args)
     if is_database_url(location):
         return _fail("the office database is backed up with PostgreSQL's own tools: pg_dump -Fc (see docs/office.md)")
-    if not store_exists(location):
-        return _fail(f"no ParsDesk store at {location}")
+    out = args.out.expanduser()
+    if out.exists() or out.is_symlink():
+        return _fail(f"{out} already exists; choose a new file name")
+    store = _open(args, migrate=False, for_writing=False)  # a backup only reads: a read-only store will do
     try:
-        store = Store.open(location, migrate_schema=False)
-    except StoreError as exc:
-        return _fail(str(exc).splitlines()[0])
-    try:
-        counts = backup_sqlite(store, args.out)
+        counts = backup_sqlite(store, out)
     except TransferError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), EXIT_ENVIRONMENT)  # the folder or the disk (an existing name was refused above)
     finally:
         store.close()
     print(f"Backed up {location} to {args.out} (owner-only; reopened and checked: "
@@ -118,32 +123,37 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_restore(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
-    from app.models.transfer import TransferError, check_sqlite_store, restore_sqlite
+    from app.commands.common import EXIT_ENVIRONMENT
+    from app.models.transfer import TransferError, check_sqlite_store, restore_sqlite, table_counts
     from app.paths import is_database_url
 
     location = _source(args)
     if is_database_url(location):
         return _fail("the office database is restored with PostgreSQL's own tools: pg_restore (see docs/office.md)")
-    target = Path(location)
-    if target.exists() and not args.replace:
+    target = Path(location).expanduser()
+    backup = args.backup.expanduser()
+    if not backup.is_file():
+        return _fail(f"no backup at {backup}")
+    try:
+        check_sqlite_store(backup)
+    except TransferError as exc:
+        return _fail(str(exc))
+    if target.exists() or target.is_symlink():
+        # only a ParsDesk store is put back, even with --replace: a folder, another program's file or a
+        # read-only store is left exactly as it is
+        store = _open(args, migrate=False)
         try:
-            store = Store.open(target, migrate_schema=False)
-        except StoreError as exc:
-            return _fail(str(exc).splitlines()[0])
-        try:
-            from app.models.transfer import table_counts
-
             held = table_counts(store).get("completion", 0)
         finally:
             store.close()
-        if held:
+        if held and not args.replace:
             return _fail(f"{target} holds {held:,} learner records; add --replace to put it back to the backup")
+    elif not target.parent.is_dir():
+        return _fail(f"cannot restore to {target}: the folder {target.parent} does not exist", EXIT_ENVIRONMENT)
     try:
-        check_sqlite_store(args.backup)
-        counts = restore_sqlite(args.backup, target)
+        counts = restore_sqlite(backup, target)
     except TransferError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), EXIT_ENVIRONMENT)
     print(f"Restored {target} from {args.backup}: {counts.get('completion', 0):,} learner records.")
     return 0
 
@@ -167,23 +177,17 @@ def run_password(args: argparse.Namespace) -> int:
             return _fail("no password given; nothing saved")
         save_password(office, secret)
     except CredentialStoreError as exc:
-        return _fail(str(exc))
+        from app.commands.common import EXIT_ENVIRONMENT
+
+        return _fail(str(exc), EXIT_ENVIRONMENT)
     print(f"Saved the password for {office} in the keyring.")
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from app.models.store import Store, StoreError
     from app.models.transfer import table_counts
-    from app.paths import store_exists
 
-    location = _source(args)
-    if not store_exists(location):
-        return _fail(f"no ParsDesk store at {location}")
-    try:
-        store = Store.open(location, migrate_schema=False)
-    except StoreError as exc:
-        return _fail(str(exc).splitlines()[0])
+    store = _open(args, migrate=False, for_writing=False)  # looking only: a read-only store will do
     try:
         from alembic.runtime.migration import MigrationContext
 

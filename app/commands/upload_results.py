@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from app.services.pars_upload import file_ids_named, mark_rest_submitted, take_in_results
 
     if args.file.suffix.lower() != ".xlsx":
-        print(f"parsdesk upload-results: {args.file.name} is not an .xlsx workbook", file=sys.stderr)
+        print(f"parsdesk upload-results: {args.file} is not an .xlsx workbook", file=sys.stderr)
         return 2
     store = open_store("upload-results", args.db, create=False)
     try:

@@ -199,7 +199,7 @@ def restore_sqlite(backup: Path, store_path: Path) -> dict[str, int]:
             source.close()
     except sqlite3.Error as exc:
         raise TransferError(f"the restore failed (is a sync or the app writing to {store_path}?): {exc}") from exc
-    os.chmod(store_path, 0o600)
+    # a new store file was created owner-only above; an existing store keeps the mode its owner gave it
     restored = check_sqlite_store(store_path)
     if restored != counts:
         raise TransferError("the restored store does not match the backup")

@@ -1024,7 +1024,7 @@ def write_upload_rejections(session: Session, upload_id: int, path: Path | str) 
         records = rejected_records(session, upload_id)
         if records:
             document = render_rejections(records, utcnow(), provider_id=provider_id(session))
-            with private_output(target) as handle:  # owner-only, all-or-nothing
+            with private_output(target) as handle:  # owner-only, all or nothing
                 handle.write(document)
         return len(records)
     from app.pars.excel import write_rejections
