@@ -28,7 +28,7 @@ import re
 import threading
 from typing import Protocol
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,12 @@ class _OwnRevisions:
 
 
 _own = _OwnRevisions()
+
+
+def mark_written(connection: Connection) -> None:
+    """Count this transaction as a writing one although its writes bypassed SQLAlchemy's cursor events
+    (a PostgreSQL COPY): its commit then bumps the revision or sends the NOTIFY like any other."""
+    connection.info[_WROTE] = True
 
 
 def track_revisions(engine: Engine) -> None:

@@ -26,10 +26,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Store
+from app.models.bulk import insert_rows, key_pairs_join
 from app.models.search_keys import id_key, name_key
 from app.models.schema import (
     ActivityRow,
@@ -272,21 +273,29 @@ def _candidate_ids(
 ) -> set[int]:
     """Ids of the stored records of these activities that may concern the file's learners: the same
     folded name, a board ID of the file, or a creditID the file names. Index lookups only, so the
-    cost follows the file, not the store; the caller then compares exactly."""
-    in_activities = CompletionRow.activity_id.in_(activity_row_ids)
-    names = sorted({(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions})
+    cost follows the file, not the store; the caller then compares exactly.
+
+    The activity is checked on the rows found, not in the queries: given both conditions, SQLite's
+    planner (which has no statistics here) walks every record of the activity, a fifth of a
+    million-record store, and looks each one up in the file's keys instead of the other way round."""
+    wanted_activities = set(activity_row_ids)
+    names = {(name_key(c.learner.last_name), name_key(c.learner.first_name)) for c in completions}
     board_keys = sorted({id_key(b.board_id) for c in completions for b in c.boards if b.board_id} - {""})
     found: set[int] = set()
-    for chunk in _chunks(names):
-        found.update(session.scalars(select(CompletionRow.id).where(
-            tuple_(CompletionRow.last_key, CompletionRow.first_key).in_(chunk), in_activities)))
+
+    def keep(rows: Iterable[tuple[int, int]]) -> None:
+        found.update(record_id for record_id, activity_id in rows if activity_id in wanted_activities)
+
+    keep(session.execute(key_pairs_join(
+        session, select(CompletionRow.id, CompletionRow.activity_id), CompletionRow.last_key, CompletionRow.first_key,
+        names)))
     for chunk in _chunks(board_keys):
-        found.update(session.scalars(
-            select(CompletionBoardRow.completion_id)
+        keep(session.execute(
+            select(CompletionBoardRow.completion_id, CompletionRow.activity_id)
             .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
-            .where(CompletionBoardRow.board_id_key.in_(chunk), in_activities)))
+            .where(CompletionBoardRow.board_id_key.in_(chunk))))
     for chunk in _chunks(sorted(credit_ids)):
-        found.update(session.scalars(select(CompletionRow.id).where(CompletionRow.credit_id.in_(chunk), in_activities)))
+        keep(session.execute(select(CompletionRow.id, CompletionRow.activity_id).where(CompletionRow.credit_id.in_(chunk))))
     return found
 
 
@@ -803,13 +812,13 @@ def commit(
     changed.extend(stored_ids)
     if resubmitted:
         # as a resubmission from the entry form: the rejected attempt's history names its successor
-        session.execute(insert(StatusEvent), [
+        insert_rows(session, StatusEvent, [
             dict(completion_id=target, at=now, status=Status.REJECTED.value, source="import", actor=actor,
                  code=None, message=f"Resubmitted as {verdict.completion.credit_id} ({file_name}, row {verdict.row})")
             for target, verdict in resubmitted
         ])
         changed.extend(target for target, _ in resubmitted)
-    session.execute(insert(UploadLine), lines)
+    insert_rows(session, UploadLine, lines)
     adds = len(stored_ids)
     upload.adds, upload.deletes, upload.errors = adds, deletes, errors
     upload.queued = adds + deletes

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.models.bulk import insert_rows, key_pairs_join
 from app.models.search_keys import name_key
 from app.models.schema import (
     ActivityRow,
@@ -378,10 +379,9 @@ def store_completions(
     as_of: date | None = None,
 ) -> list[int]:
     """Store and queue many validated Add records with permission, as `store_completion` does one by
-    one (same learners, Queued status event, outbox row), in a few bulk statements. Returns their ids
-    in order. Used by batch upload, where 5,000 rows must be queued in about a second."""
-    from sqlalchemy import insert, tuple_
-
+    one (same learners, Queued status event, outbox row), in one bulk write per table
+    (app/models/bulk.py). Returns their ids in order. Used by batch upload, where 5,000 rows must be
+    queued in about a second on either engine."""
     if not records:
         return []
     for record in records:
@@ -391,40 +391,35 @@ def store_completions(
     permission_date = as_of or date.today()
     provider = provider_id(session)
 
-    # Learners: one query per few hundred names for the candidates, one insert for the new ones.
-    # candidates by the indexed folded name keys; _learner_keys then compares the names themselves
-    names = sorted({
-        (name_key(r.completion.learner.last_name), name_key(r.completion.learner.first_name)) for r in records
-    })
+    # Learners: the directory entries with the file's folded names (an index seek per name), then one
+    # write for the new ones. _learner_keys then compares the names themselves; the oldest entry wins,
+    # as in find_or_create_learner.
+    names = {(name_key(r.completion.learner.last_name), name_key(r.completion.learner.first_name)) for r in records}
     known: dict[tuple[str, ...], LearnerRow] = {}
     name_only: dict[tuple[str, ...], LearnerRow] = {}
-    for start in range(0, len(names), 400):
-        chunk = names[start:start + 400]
-        query = select(LearnerRow).where(
-            tuple_(LearnerRow.last_key, LearnerRow.first_key).in_(chunk)
-        )
-        for row in session.scalars(query):
-            if row.license_id:
-                known.setdefault(_learner_keys(row.first_name, row.last_name, row.license_id, None), row)
-            if row.birth_date:
-                known.setdefault(_learner_keys(row.first_name, row.last_name, None, row.birth_date), row)
-            name_only.setdefault(_learner_keys(row.first_name, row.last_name, None, None), row)
+    directory = key_pairs_join(session, select(LearnerRow), LearnerRow.last_key, LearnerRow.first_key, names)
+    for row in session.scalars(directory.order_by(LearnerRow.id)):
+        if row.license_id:
+            known.setdefault(_learner_keys(row.first_name, row.last_name, row.license_id, None), row)
+        if row.birth_date:
+            known.setdefault(_learner_keys(row.first_name, row.last_name, None, row.birth_date), row)
+        name_only.setdefault(_learner_keys(row.first_name, row.last_name, None, None), row)
+    learner_keys: list[tuple[str, ...]] = []
     learner_ids: list[int | None] = []
     new_learners: dict[tuple[str, ...], dict] = {}
-    updated: dict[int, LearnerRow] = {}
     for record in records:
         learner = record.completion.learner
         first = (learner.first_name or "").strip()
         last = (learner.last_name or "").strip()
         license_id = (learner.license_id or "").strip() or None
         key = _learner_keys(first, last, license_id, learner.birth_date)
+        learner_keys.append(key)
         board_ids = {b.board: b.board_id for b in record.completion.boards if b.board_id}
         row = known.get(key) if key[0] != "name" else name_only.get(key)
         if row is not None:
             _learn(row, learner)  # the directory learns the latest values; the record keeps its own
             if board_ids:
                 row.board_ids = {**(row.board_ids or {}), **board_ids}
-            updated[row.id] = row
             learner_ids.append(row.id)
             continue
         pending = new_learners.get(key)
@@ -439,69 +434,52 @@ def store_completions(
                     pending[column] = value
         pending["board_ids"] = {**pending["board_ids"], **board_ids}
         learner_ids.append(None)
-    session.flush()  # the gap-filling updates above, before the inserts below
-    new_ids: dict[tuple[str, ...], int] = {}
-    if new_learners:
-        keys = list(new_learners)
-        ids = session.scalars(
-            insert(LearnerRow).returning(LearnerRow.id, sort_by_parameter_order=True),
-            [new_learners[k] for k in keys],
-        ).all()
-        new_ids = dict(zip(keys, ids, strict=True))
-    for index, record in enumerate(records):
-        if learner_ids[index] is None:
-            learner = record.completion.learner
-            key = _learner_keys(
-                (learner.first_name or "").strip(), (learner.last_name or "").strip(),
-                (learner.license_id or "").strip() or None, learner.birth_date,
-            )
-            learner_ids[index] = new_ids[key]
+    session.flush()  # the directory entries learnt above (ORM updates), before the bulk writes below
+    new_ids = dict(zip(new_learners, insert_rows(session, LearnerRow, list(new_learners.values()), with_ids=True),
+                       strict=True))
+    learner_ids = [known_id if known_id is not None else new_ids[key]
+                   for known_id, key in zip(learner_ids, learner_keys, strict=True)]
 
     # Completions, then their boards, REMS parts, status events and outbox rows.
     credit_ids = [r.completion.credit_id or new_credit_id(provider) for r in records]
-    completion_ids = session.scalars(
-        insert(CompletionRow).returning(CompletionRow.id, sort_by_parameter_order=True),
-        [
-            dict(
-                credit_id=credit_id,
-                activity_id=r.activity_row_id,
-                learner_id=learner_id,
-                **snapshot_columns(r.completion.learner),
-                completion_date=r.completion.completion_date,
-                report_cme=r.completion.cme is not None,
-                cme_credits=_amount(r.completion.cme.credits) if r.completion.cme else None,
-                status=Status.QUEUED.value,
-                status_source=source,
-                permission_given=True,
-                permission_date=permission_date,
-                replaces_id=r.replaces_id,
-                upload_id=upload_id,
-                upload_row=r.upload_row,
-                created_at=now,
-                updated_at=now,
-            )
-            for r, credit_id, learner_id in zip(records, credit_ids, learner_ids, strict=True)
-        ],
-    ).all()
+    completion_ids = insert_rows(session, CompletionRow, [
+        dict(
+            credit_id=credit_id,
+            activity_id=r.activity_row_id,
+            learner_id=learner_id,
+            **snapshot_columns(r.completion.learner),
+            completion_date=r.completion.completion_date,
+            report_cme=r.completion.cme is not None,
+            cme_credits=_amount(r.completion.cme.credits) if r.completion.cme else None,
+            status=Status.QUEUED.value,
+            status_source=source,
+            permission_given=True,
+            permission_date=permission_date,
+            replaces_id=r.replaces_id,
+            upload_id=upload_id,
+            upload_row=r.upload_row,
+            created_at=now,
+            updated_at=now,
+        )
+        for r, credit_id, learner_id in zip(records, credit_ids, learner_ids, strict=True)
+    ], with_ids=True)
     boards, rems = [], []
     for record, completion_id in zip(records, completion_ids, strict=True):
         boards.extend(dict(completion_id=completion_id, **board_columns(part)) for part in record.completion.boards)
         if record.completion.rems is not None:
             rems.append(dict(completion_id=completion_id, **rems_columns(record.completion.rems)))
-    if boards:
-        session.execute(insert(CompletionBoardRow), boards)
-    if rems:
-        session.execute(insert(CompletionRemsRow), rems)
-    session.execute(insert(StatusEvent), [
+    insert_rows(session, CompletionBoardRow, boards)
+    insert_rows(session, CompletionRemsRow, rems)
+    insert_rows(session, StatusEvent, [
         dict(completion_id=cid, at=now, status=Status.QUEUED.value, source=source, actor=actor, code=None, message=None)
         for cid in completion_ids
     ])
-    session.execute(insert(OutboxRow), [
+    insert_rows(session, OutboxRow, [
         dict(completion_id=cid, action=RecordAction.ADD.value, credit_id=credit_id, in_flight=False, attempts=0,
              created_at=now)
         for cid, credit_id in zip(completion_ids, credit_ids, strict=True)
     ])
-    return list(completion_ids)
+    return completion_ids
 
 
 def request_deletes(
@@ -510,8 +488,6 @@ def request_deletes(
     """`request_delete` for many records at once (a delete file): the same outcome per record, with
     one query for pending adds and bulk inserts for events and outbox rows. Returns the refusal
     reason by completion id for the records that cannot be deleted now; the others are handled."""
-    from sqlalchemy import insert
-
     refusals: dict[int, str] = {}
     if not rows:
         return refusals
@@ -554,8 +530,6 @@ def request_deletes(
         events.append(dict(completion_id=row.id, at=now, status=new_status.value, source=source, actor=actor,
                            code=None, message=message))
     session.flush()
-    if events:
-        session.execute(insert(StatusEvent), events)
-    if outbox:
-        session.execute(insert(OutboxRow), outbox)
+    insert_rows(session, StatusEvent, events)
+    insert_rows(session, OutboxRow, outbox)
     return refusals

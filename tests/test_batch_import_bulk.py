@@ -1,0 +1,269 @@
+"""Batch import writes each table in one bulk step (app/models/bulk.py: COPY on PostgreSQL, the driver's
+executemany on SQLite, ids taken first) and finds the file's learners with one indexed join. These
+tests hold it to the plain path, one SQLAlchemy INSERT per row and `(a, b) IN (...)` lookups: the same
+store, row for row, on both engines; and a process killed in the middle leaves nothing behind."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select, tuple_, update
+
+from app.models import Store
+from app.models.bulk import insert_rows
+from app.models.schema import Base, CompletionRow, LearnerRow
+from app.pars.batch import load_batch
+from app.pars.domain import Status
+from app.services import batch_import, records
+from app.services.batch_import import analyse, commit
+from app.services.records import set_status
+from tests.batch_support import AS_OF, add_activity, counts, row, statuses, write_xlsx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on SQLite and on the office's PostgreSQL (tests/pg_support.py)."""
+    return any_store
+
+
+@pytest.fixture
+def reference_store(store_engine, tmp_path, request):
+    """A second, empty store on the same engine: the plain path writes there."""
+    if store_engine == "sqlite":
+        opened = Store.open(tmp_path / "reference.sqlite3")
+    else:
+        opened = Store.open(request.getfixturevalue("postgres_server").create_database())
+    yield opened
+    opened.close()
+
+
+def _row_by_row(session, target, rows, *, with_ids=False):
+    """The plain path: one Core INSERT per row, SQLAlchemy filling the defaults and the id."""
+    table = target if hasattr(target, "c") else target.__table__
+    ids = [session.execute(insert(table), dict(values)).inserted_primary_key[0] for values in rows]
+    return ids if with_ids else []
+
+
+def _pairs_in(session, query, col_a, col_b, pairs):
+    return query.where(tuple_(col_a, col_b).in_(sorted(set(pairs))))
+
+
+@pytest.fixture
+def plain_path(monkeypatch):
+    """Turns the bulk writes and the joined lookups of the import into the plain ones."""
+
+    def switch() -> None:
+        for module in (records, batch_import):
+            monkeypatch.setattr(module, "insert_rows", _row_by_row)
+            monkeypatch.setattr(module, "key_pairs_join", _pairs_in)
+
+    return switch
+
+
+@pytest.fixture
+def numbered_credit_ids(monkeypatch):
+    """Credit IDs from a counter (they are random), so two stores can be compared row for row."""
+
+    def restart() -> None:
+        counter = itertools.count(1)
+
+        def next_credit_id(provider: str) -> str:
+            return f"{provider}-T{next(counter):06d}"
+
+        monkeypatch.setattr(records, "new_credit_id", next_credit_id)
+        monkeypatch.setattr(batch_import, "new_credit_id", next_credit_id)
+
+    return restart
+
+
+def _import(store: Store, path: Path, *, resend_rejected: bool = False):
+    with store.session() as s:
+        analysis = analyse(s, load_batch(path), AS_OF)
+    with store.transaction() as s:
+        return analysis, commit(s, analysis, path.name, attested_by="dana", actor="dana",
+                                resend_rejected=resend_rejected)
+
+
+def _office_day(store: Store, folder: Path):
+    """A first upload, PARS's answers to it, and a second upload that meets the first at every turn."""
+    add_activity(store)
+    with store.transaction() as s:  # a learner already in the directory, known by name and birth date only
+        s.add(LearnerRow(first_name="Grace", last_name="Hopper", birth_date="12/09", board_ids={"ABIM": "999001"}))
+    january = write_xlsx(folder / "january.xlsx", [
+        row(1), row(2), row(3), row(4),
+        row(5, First_Name="Zoë", Last_Name="Müller-D’Arcy"),
+        row(6, Licensing_ID_or_NPI="", Number_of_CME_Credits="", First_Name="Grace", Last_Name="Hopper",
+            Date_of_Birth="12/09"),  # MOC only: known by name and birth date
+        row(7, Completion_Date="02-20-2026"),  # after the activity: an error
+    ])
+    first = _import(store, january)
+    with store.transaction() as s:
+        for record in s.scalars(select(CompletionRow).order_by(CompletionRow.id)):
+            if record.license_id == "A0000002":
+                set_status(s, record, Status.REJECTED, source="board", code=664, message="not certified")
+            elif record.license_id in ("A0000001", "A0000004", "A0000005"):
+                set_status(s, record, Status.ACCEPTED, source="board")
+        s.execute(update(CompletionRow).values(version=CompletionRow.version + 1))
+    february = write_xlsx(folder / "february.xlsx", [
+        row(1),  # already reported (Accepted in the office)
+        row(2),  # rejected 664 before and unchanged: resent on request
+        row(3, Completion_Date="01-20-2026"),  # the same learner, another day: a new record
+        row(4, Date_of_Birth="04/01", Licensing_State="NY"),  # the directory learns the new values
+        row(4, Record_Action="Delete"),  # the accepted record deleted
+        row(5, First_Name="Zoe", Last_Name="Muller-DArcy", Licensing_ID_or_NPI="A0000005"),  # folded keys meet
+        row(8, Total_Board_Credits="6", Credits_Awarded_for_Credit_Type="6"),
+        row(8, Total_Board_Credits="6", Credits_Awarded_for_Credit_Type="6"),  # twice in the file: 711
+        row(1, Completion_Date="01-21-2026", Total_Board_Credits="6",
+            Credits_Awarded_for_Credit_Type="6"),  # beyond the points the office holds for the learner: 711
+        row(9, Licensing_ID_or_NPI="", Number_of_CME_Credits="", First_Name="Grace", Last_Name="Hopper",
+            Date_of_Birth="12/09", Completion_Date="01-08-2026"),
+        row(10, Licensing_ID_or_NPI="B77"),
+        row(11, Number_of_CME_Credits="9"),  # more than the activity offers: an error
+        row(12), row(12, Completion_Date="01-07-2026"),  # a new learner on two days
+    ])
+    second = _import(store, february, resend_rejected=True)
+    return first, second
+
+
+def _all_counts(store: Store) -> dict[str, int]:
+    with store.session() as s:
+        return {table.name: s.scalar(select(func.count()).select_from(table)) for table in Base.metadata.sorted_tables}
+
+
+def _contents(store: Store) -> dict[str, list[tuple]]:
+    """Every row of every table in id order; times only as 'set' (the two runs differ in clock)."""
+    found: dict[str, list[tuple]] = {}
+    with store.session() as s:
+        for table in Base.metadata.sorted_tables:
+            order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
+            found[table.name] = [
+                tuple("<time>" if isinstance(value, datetime) else value for value in line)
+                for line in s.execute(select(table).order_by(*order))
+            ]
+    return found
+
+
+def test_bulk_import_stores_exactly_what_the_row_by_row_path_stores(
+    store, reference_store, tmp_path, plain_path, numbered_credit_ids
+):
+    numbered_credit_ids()
+    (first, second) = _office_day(store, tmp_path)
+    numbered_credit_ids()
+    plain_path()
+    (plain_first, plain_second) = _office_day(reference_store, tmp_path)
+
+    assert [v.kind for v in second[0].verdicts] == [v.kind for v in plain_second[0].verdicts]
+    assert second[1] == plain_second[1]
+    bulk, plain = _contents(store), _contents(reference_store)
+    for table in plain:
+        assert bulk[table] == plain[table], table
+    # and what that is: each verdict of the second file held
+    assert [v.kind.value for v in second[0].verdicts] == [
+        "Already reported", "Rejected before", "Add", "Add", "Delete", "Add", "Add", "Error", "Error", "Add", "Add",
+        "Error", "Add", "Add",
+    ]
+    assert [v.first_issue.code for v in second[0].verdicts if v.first_issue] == [711, 711, 674]
+    assert (second[1].adds, second[1].resent, second[1].deletes, second[1].queued) == (9, 1, 1, 10)
+    with store.session() as s:
+        learners = s.execute(select(LearnerRow.first_name, LearnerRow.birth_date, LearnerRow.licensing_state,
+                                    LearnerRow.board_ids).order_by(LearnerRow.id)).all()
+        versions = set(s.scalars(select(CompletionRow.version).where(CompletionRow.upload_id == second[1].upload_id)))
+    assert versions == {1}
+    assert [name for name, *_ in learners].count("Grace") == 1  # the directory entry was found, not duplicated
+    assert ("Learner4", "04/01", "NY") in [(n, b, s) for n, b, s, _ in learners]
+
+
+def test_a_second_file_with_the_same_rows_queues_nothing_twice(store, tmp_path):
+    add_activity(store)
+    path = write_xlsx(tmp_path / "learners.xlsx", [row(n) for n in range(1, 40)])
+    _, summary = _import(store, path)
+    before = counts(store)
+    analysis, again = _import(store, path)
+    assert summary.queued == 39
+    assert again.queued == 0 and analysis.already_reported == 39
+    after = counts(store)
+    assert after["completion"] == before["completion"] and after["outbox"] == before["outbox"]
+    assert after["upload"] == before["upload"] + 1
+
+
+def test_ids_a_bulk_write_takes_do_not_collide_with_ordinary_inserts(store):
+    with store.transaction() as s:
+        s.add(LearnerRow(first_name="Ada", last_name="Lovelace", board_ids={}))
+    with store.transaction() as s:
+        ids = insert_rows(s, LearnerRow, [dict(first_name=f"N{n}", last_name="Bulk", board_ids={}) for n in range(5)],
+                          with_ids=True)
+    with store.transaction() as s:
+        later = LearnerRow(first_name="Alan", last_name="Turing", board_ids={})
+        s.add(later)
+        s.flush()
+        later_id = later.id
+    with store.session() as s:
+        stored = s.execute(select(LearnerRow.id, LearnerRow.first_key, LearnerRow.last_key)
+                           .where(LearnerRow.last_name == "Bulk").order_by(LearnerRow.id)).all()
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [(i, f"n{n}", "bulk") for n, i in enumerate(ids)] == [tuple(line) for line in stored]
+    assert later_id > max(ids)
+
+
+def test_a_bulk_write_is_rolled_back_with_its_transaction(store):
+    before = counts(store)
+    with pytest.raises(RuntimeError), store.transaction() as s:
+        insert_rows(s, LearnerRow, [dict(first_name="Gone", last_name="Soon", board_ids={})], with_ids=True)
+        raise RuntimeError("the unit of work failed after the write")
+    assert counts(store) == before
+    with store.session() as s:
+        assert s.scalar(select(LearnerRow.id).where(LearnerRow.first_name == "Gone")) is None
+
+
+# A `parsdesk import` that stops (and waits to be killed) right after the named table was written.
+_STOPPING_IMPORT = """
+import sys
+from app.models import bulk
+from app.services import batch_import, records
+
+stop_after = sys.argv[1]
+
+def stopping(session, target, rows, **options):
+    ids = bulk.insert_rows(session, target, rows, **options)
+    if getattr(target, "__tablename__", None) == stop_after:
+        print("written", flush=True)
+        sys.stdin.read()  # the test kills this process here, before the commit
+    return ids
+
+records.insert_rows = batch_import.insert_rows = stopping
+from app.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("stop_after", ["completion", "upload_line"])
+def test_an_import_killed_before_its_commit_leaves_nothing_half_written(store, tmp_path, stop_after):
+    add_activity(store)
+    path = write_xlsx(tmp_path / "learners.xlsx", [row(n) for n in range(1, 301)])
+    before = _all_counts(store)
+    command = [sys.executable, "-c", _STOPPING_IMPORT, stop_after,
+               "import", str(path), "--db", store.location, "--as-of", AS_OF.isoformat()]
+    child = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert child.stdout.readline().strip() == b"written"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+        child.stdin.close()
+        child.stdout.close()
+
+    assert _all_counts(store) == before  # no upload, line, learner, record, board, event or outbox row
+    _, summary = _import(store, path)  # and the file goes in whole afterwards, once
+    assert summary.queued == 300
+    assert set(statuses(store).values()) == {Status.QUEUED.value} and len(statuses(store)) == 300
+    assert _all_counts(store)["outbox"] == before["outbox"] + 300
