@@ -69,7 +69,7 @@ def correct(path: Path, out: Path) -> Path:
 def test_import_of_xml_writes_an_xml_rejection_file_with_only_the_rejected_records_as_read(store, tmp_path):
     add_activity(store)
     source = lms_export(tmp_path)
-    assert cli_main(["import", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 1
+    assert cli_main(["import", str(source), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 1
 
     rejections = tmp_path / "lms-rejections.xml"
     assert rejections.is_file() and not (tmp_path / "lms-rejections.xlsx").exists()
@@ -96,7 +96,7 @@ def test_import_of_xml_writes_an_xml_rejection_file_with_only_the_rejected_recor
 
     # The coordinator corrects the file and drops it back: a new batch, both records queued as they now read.
     fixed = correct(rejections, tmp_path / "lms-fixed.xml")
-    assert cli_main(["import", str(fixed), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 0
+    assert cli_main(["import", str(fixed), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 0
     assert not (tmp_path / "lms-fixed-rejections.xml").exists()
     queued = {credit: status for credit, status in statuses(store).items()}
     assert queued == {"ccid:lms:valid": "Queued", "ccid:lms:two-boards": "Queued", "ccid:lms:bad-date": "Queued"}
@@ -183,7 +183,7 @@ def test_an_xml_upload_rejected_on_the_pars_website_comes_back_in_its_xml_reject
                       for n, cme in ((1, "4"), (2, "9")))
     unreadable = replace(completion(3, credit_id="ccid:lms:r3"), boards=[], completion_date="13-45-2026")
     source = write_xml(tmp_path / "lms.xml", [fits, too_many, unreadable])
-    db = ["--db", str(store.path), "--as-of", AS_OF.isoformat()]
+    db = ["--db", store.location, "--as-of", AS_OF.isoformat()]
     assert cli_main(["import", str(source), *db]) == 1
     folder = tmp_path / "for PARS"
     folder.mkdir()
@@ -193,7 +193,7 @@ def test_an_xml_upload_rejected_on_the_pars_website_comes_back_in_its_xml_reject
                             content=upload_file.path.read_bytes(), auth=("demo", "demo-sandbox"))
     assert answer.status_code == 200 and answer.headers["X-PARS-Rejected"] == "1"
     (tmp_path / "PARS rejections.xlsx").write_bytes(answer.content)
-    assert cli_main(["upload-results", str(tmp_path / "PARS rejections.xlsx"), "--db", str(store.path)]) == 0
+    assert cli_main(["upload-results", str(tmp_path / "PARS rejections.xlsx"), "--db", store.location]) == 0
     assert statuses(store)["ccid:lms:r2"] == Status.REJECTED.value
 
     with store.session() as s:

@@ -259,9 +259,9 @@ def test_the_rejection_files_of_import_and_check_are_valid(store, tmp_path: Path
 
     add_batch_activity(store)
     source = lms_export(tmp_path)
-    assert cli_main(["import", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 1
+    assert cli_main(["import", str(source), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 1
     assert schema_errors((tmp_path / "lms-rejections.xml").read_bytes()) == ("v1", [])
-    assert cli_main(["check", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat(),
+    assert cli_main(["check", str(source), "--db", store.location, "--as-of", AS_OF.isoformat(),
                      "--rejections", str(tmp_path / "check.xml")]) == 1
     assert schema_errors((tmp_path / "check.xml").read_bytes()) == ("v1", [])
 
