@@ -214,3 +214,28 @@ def test_logs_never_carry_learner_data_or_the_password(caplog):
     for secret in ("Zebulon", "Quartermaine", "07/04", "LIC-777", "s3cret-password"):
         assert secret not in logged
     assert "s3cret-password" not in repr(CREDS)
+
+
+def test_results_are_read_field_by_field_and_odd_ones_are_protocol_errors():
+    ns = protocol.PROTOCOL_NS
+
+    def body(results: str):
+        document = f'<Response xmlns="{ns}" operation="X"><Body><Results>{results}</Results></Body></Response>'
+        return protocol.parse_response(document.encode(), "X")
+
+    read = protocol.results_from_response(body(
+        "<Result><CreditID> c1 </CreditID><Status>Rejected</Status><Code>674</Code><Message>too many</Message>"
+        "<Message>second ignored</Message></Result>"
+        "<!-- a comment --><Result><Status>Submitted</Status><Code> </Code><Extra>x</Extra></Result>"
+    ))
+    assert read == [protocol.RecordResult("c1", "Rejected", 674, "too many"),
+                    protocol.RecordResult("", "Submitted", None, None)]
+    for odd, message in [
+        ("<Result><CreditID>c</CreditID></Result>", "missing <Status> in <Result>"),
+        ("<Result><Status> </Status></Result>", "missing <Status> in <Result>"),
+        ("<Result><Status>Lost</Status></Result>", "unknown record status 'Lost'"),
+        ("<Result><Status>Accepted</Status><Code>6x4</Code></Result>", "record code '6x4' is not a number"),
+        ("<Result><Status>Accepted</Status><Code>" + "9" * 5000 + "</Code></Result>", "is not a number"),
+    ]:
+        with pytest.raises(protocol.ProtocolFormatError, match=message.replace("(", r"\(")):
+            protocol.results_from_response(body(odd))

@@ -417,3 +417,43 @@ def test_sandbox_state_file_is_owner_only(tmp_path):
     with SandboxServer("127.0.0.1", 0, activities=[ACTIVITY], state_path=path):
         pass
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_status_lookup_never_overtakes_a_batch_the_sandbox_received_before_it(monkeypatch):
+    """A desk crashed while its batch was at PARS; another desk asks PARS about that batch's records.
+    The batch reached the sandbox first, so the answer must reflect it: a NotFound here would make
+    the asking desk send the batch a second time."""
+    import threading
+
+    from app.pars import protocol
+    from tests.sync_support import SANDBOX_ACTIVITY, SANDBOX_NOW
+
+    record = Completion(
+        action=RecordAction.ADD, activity_id=SANDBOX_ACTIVITY.activity_id, credit_id="ccid:1234567:crashed-desk",
+        learner=Learner("Ada", "Lovelace", "12/10", "NY", "A12345"), completion_date=date(2026, 1, 6),
+        cme=CmePart(Decimal("8")),
+    )
+    batch_received, lookup_answered = threading.Event(), threading.Event()
+    real_parse = protocol.parse_request
+
+    def slow_to_read_batches(data: bytes):
+        if b"SaveLearnerActivity" in data:
+            batch_received.set()
+            lookup_answered.wait(2)  # the batch is still being read when the lookup arrives
+        return real_parse(data)
+
+    monkeypatch.setattr(protocol, "parse_request", slow_to_read_batches)
+    saved: list = []
+    with SandboxServer(activities=[SANDBOX_ACTIVITY], clock=clock_starting_at(SANDBOX_NOW)) as sandbox:
+        with ParsClient(sandbox.url, SANDBOX_DEMO_CREDENTIALS) as desk, \
+                ParsClient(sandbox.url, SANDBOX_DEMO_CREDENTIALS) as other:
+            sender = threading.Thread(
+                target=lambda: saved.extend(desk.save_learner_activity([(RecordAction.ADD, record)]))
+            )
+            sender.start()
+            assert batch_received.wait(10)
+            [answer] = other.status_by_credit_ids([record.credit_id])
+            lookup_answered.set()
+            sender.join(10)
+    assert [result.status for result in saved] == ["Accepted"]
+    assert answer.status == "Accepted"

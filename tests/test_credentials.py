@@ -179,3 +179,17 @@ def test_unknown_environment_and_missing_paths_are_reported(tmp_path: Path):
     user_file.write_text('[environments.extra]\nbase_url = "https://x.example.org"\n')
     with pytest.raises(EnvironmentConfigError, match="extra"):
         load_environments(user_file)
+
+
+def test_batches_in_flight_are_a_setting_of_the_environment_with_a_cap(tmp_path: Path):
+    from app.pars.environments import DEFAULT_IN_FLIGHT, MAX_IN_FLIGHT
+
+    assert all(env.in_flight == DEFAULT_IN_FLIGHT for env in load_environments().values())
+    user_file = tmp_path / "environments.toml"
+    user_file.write_text("[environments.accme-production]\nin_flight = 1\n")
+    assert environment(ACCME_PRODUCTION, user_file=user_file).in_flight == 1
+    assert environment(ACCME_SANDBOX, user_file=user_file).in_flight == DEFAULT_IN_FLIGHT
+    for bad in (0, MAX_IN_FLIGHT + 1, '"4"', "true", 2.5):
+        user_file.write_text(f"[environments.accme-production]\nin_flight = {bad}\n")
+        with pytest.raises(EnvironmentConfigError, match="accme-production.*in_flight must be a whole number from 1"):
+            load_environments(user_file)

@@ -225,7 +225,9 @@ def test_the_office_feed_reconnects_after_losing_its_connection_and_reports_a_ch
         store.close()
 
 
-def test_the_roles_and_permissions_of_docs_office_md_let_a_desk_work_but_not_change_the_schema(postgres_server):
+def test_the_roles_and_permissions_of_docs_office_md_let_a_desk_work_but_not_change_the_schema(
+    postgres_server, tmp_path
+):
     """The SQL in docs/office.md, run as written (role names made unique): the owner creates the
     schema on first use, a coordinator's role reads and writes rows and cannot create tables."""
     import re
@@ -257,6 +259,22 @@ def test_the_roles_and_permissions_of_docs_office_md_let_a_desk_work_but_not_cha
 
             activity = recent_activity(desk)
             assert store_record(desk, activity, completion()) > 0
+            # a Batch Upload as the desk: COPY and the sequences' nextval are within its rights
+            from batch_support import AS_OF, add_activity, row, write_xlsx
+
+            from app.pars.batch import load_batch
+            from app.services.batch_import import analyse, commit
+
+            from app.models.schema import ActivityRow
+
+            with desk.transaction() as session:  # the upload's activity has the same ACCME ID: move this one
+                session.get(ActivityRow, activity).accme_id = "987654321"
+            add_activity(desk)
+            path = write_xlsx(tmp_path / "desk-upload.xlsx", [row(n) for n in range(1, 21)])
+            with desk.session() as session:
+                analysis = analyse(session, load_batch(path), AS_OF)
+            with desk.transaction() as session:
+                assert commit(session, analysis, path.name, attested_by="ada", actor="ada").queued == 20
             with pytest.raises(Exception, match="permission denied"):
                 with desk.engine.begin() as connection:
                     connection.execute(text("CREATE TABLE sneaky (id integer)"))

@@ -94,3 +94,35 @@ def test_round_trip_to_domain_keeps_the_record(store):
     assert again.learner.last_name == "Lovelace"
     assert again.boards[0].credit_types == {"Medical Knowledge": Decimal("8")}
     assert again.activity_id == "123456789"
+
+
+def test_a_sync_batch_is_built_as_each_record_alone_would_be(store):
+    """The sync engine builds a batch's records with plain queries (completions_to_domain); every
+    record must come out exactly as completion_to_domain makes it from the ORM row: boards with
+    their credit types, REMS, no CME, deletes."""
+    from app.pars.domain import RecordAction, RemsPart
+    from app.services.records import completion_to_domain, completions_to_domain
+    from tests.learner_support import add_activity as add_learner_activity
+    from tests.learner_support import completion as a_completion
+    from tests.learner_support import store_record
+
+    activity = add_learner_activity(store, rems=True)
+    with_rems = a_completion("Grace", "Hopper", boards=[])
+    with_rems.rems = RemsPart(profession="MD", state_of_practice="NY", dea_registration="AB1234567",
+                              practice_area="Internal Medicine", performs_surgery=False, time_in_practice="6-10")
+    two_boards = a_completion("Alan", "Turing", boards=[
+        BoardPart("ABIM", "123456", Decimal("8"), {"Medical Knowledge": Decimal("5"), "Patient Safety": None}),
+        BoardPart("ABP", "654321", Decimal("6"), {}),
+    ])
+    ids = [
+        store_record(store, activity, a_completion()),
+        store_record(store, activity, a_completion("Barbara", "Liskov", cme=None)),
+        store_record(store, activity, with_rems),
+        store_record(store, activity, two_boards),
+    ]
+    for action in (RecordAction.ADD, RecordAction.DELETE):
+        with store.session() as s:
+            one_by_one = {cid: completion_to_domain(s.get(CompletionRow, cid), action=action) for cid in ids}
+            batch = completions_to_domain(s, ids, action=action)
+        assert batch == one_by_one
+    assert batch[ids[2]].rems is not None and len(batch[ids[3]].boards) == 2

@@ -351,3 +351,46 @@ def test_saving_an_activity_unchanged_or_unregistered_sends_nothing(store):
             save_activity_by_id(s, activity_to_domain(s.get(ActivityRow, row_id)), row_id)
     with store.session() as s:
         assert not s.get(ActivityRow, registered).pars_outdated and not s.get(ActivityRow, local).pars_outdated
+
+
+def test_batches_in_flight_come_from_the_environment_or_the_command(store, sandbox, tmp_path, monkeypatch, capsys):
+    from app.sync import engine as engine_module
+
+    user_file = tmp_path / "environments.toml"
+    user_file.write_text("[environments.local]\nin_flight = 2\n")
+    monkeypatch.setenv("PARSDESK_ENVIRONMENTS", str(user_file))
+    target = engine_module.resolve_target("local", sandbox.url)
+    with engine_module.make_engine_factory(store.location, target)() as engine:
+        assert engine.in_flight == 2
+    with engine_module.make_engine_factory(store.location, target, in_flight=5)() as engine:
+        assert engine.in_flight == 5
+
+    built: list[int] = []
+    real_factory = engine_module.make_engine_factory
+
+    def recording_factory(*args, **kwargs):
+        make = real_factory(*args, **kwargs)
+
+        def build():
+            engine = make()
+            built.append(engine.in_flight)
+            return engine
+
+        return build
+
+    monkeypatch.setattr(engine_module, "make_engine_factory", recording_factory)
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 6)
+    assert sync_command_main(["--once", "--db", store.location, "--url", sandbox.url, "--batch-size", "2"]) == 0
+    assert sync_command_main(["--once", "--db", store.location, "--url", sandbox.url, "--in-flight", "3"]) == 0
+    assert built == [2, 3]
+    assert set(statuses(store).values()) == {Status.ACCEPTED.value}
+    capsys.readouterr()
+    for bad in ("0", "9", "many"):
+        with pytest.raises(SystemExit) as exit_:
+            sync_command_main(["--once", "--db", store.location, "--in-flight", bad])
+        assert exit_.value.code == 2
+    assert "--in-flight" in capsys.readouterr().err
+    user_file.write_text("[environments.local]\nin_flight = 99\n")
+    assert sync_command_main(["--once", "--db", store.location, "--url", sandbox.url]) == 2
+    assert "in_flight must be a whole number from 1 to 8" in capsys.readouterr().err

@@ -418,3 +418,61 @@ def test_outbox_summary_counts_adds_deletes_and_unknown_outcomes(store):
     _engine(store, ScriptedPars(script=["lost"]), batch_size=2).run(poll=False)  # 2 left in flight
     with store.session() as s:
         assert outbox_summary(s) == {"adds": 3, "deletes": 1, "in_flight": 2}
+
+
+def test_a_pass_that_fails_mid_way_waits_for_its_batches_at_pars_before_letting_go(store, monkeypatch):
+    """A store error while claiming the next batch ends the pass; a batch already on its way to
+    PARS is waited for before the pass gives up its lock. Otherwise the next pass would ask PARS
+    about those rows while the request was still on its way, hear NotFound and send them again."""
+    import pytest
+
+    from app.sync import engine as engine_module
+
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 6)
+    pars = ScriptedPars()
+    events: list[str] = []
+    second_claim, lock_released = threading.Event(), threading.Event()
+    real_send = pars.save_learner_activity
+
+    def slow_send(records):
+        second_claim.wait(10)  # the first batch is still out when the second claim fails...
+        lock_released.wait(2)  # ...and, when the pass lets go of its lock without it, outlives that
+        try:
+            return real_send(records)
+        finally:
+            events.append("first batch answered")
+
+    real_claim, real_lock = engine_module._Pass._claim, engine_module.pass_lock
+    claims = []
+
+    def failing_claim(self, action, ids):
+        claims.append(ids)
+        if len(claims) == 2:
+            second_claim.set()
+            raise RuntimeError("the store went away")
+        return real_claim(self, action, ids)
+
+    def watched_lock(store_):
+        lock = real_lock(store_)
+        release = lock.release
+
+        def release_and_tell():
+            events.append("lock released")
+            lock_released.set()
+            release()
+
+        lock.release = release_and_tell
+        return lock
+
+    monkeypatch.setattr(engine_module._Pass, "_claim", failing_claim)
+    monkeypatch.setattr(engine_module, "pass_lock", watched_lock)
+    pars.save_learner_activity = slow_send
+    with pytest.raises(RuntimeError, match="the store went away"):
+        SyncEngine(store, pars, batch_size=3, in_flight=2).run(poll=False)
+    assert events == ["first batch answered", "lock released"]
+    monkeypatch.setattr(engine_module._Pass, "_claim", real_claim)
+    pars.save_learner_activity = real_send
+    after = SyncEngine(store, pars, batch_size=3).run(poll=False)
+    assert after.recovered == 3 and after.sent == 3
+    assert set(pars.received.values()) == {1} and len(pars.received) == 6

@@ -222,3 +222,101 @@ def test_processing_instructions_are_dropped() -> None:
     element = etree.fromstring(render_document([full_completion()], PROVIDER, datetime(2026, 1, 1)))
     data = etree.tostring(element).replace(b"<ActivityReports>", b"<?evil stuff?><ActivityReports>", 1)
     assert [r.completion for r in parse_document(data)] == [full_completion()]
+
+
+# --- the request writer: text, byte for byte what the element tree writes ------------------------------
+
+_AWKWARD = ["", "plain", "Ana María", "O'Neil & \"Sons\" <MD>", "tab\there", "line\nbreak", "cr\rhere", "]]>",
+            "😀 emoji", "\u00a0nbsp", "x" * 300]
+
+
+def _writer_cases() -> list[list[Completion]]:
+    from dataclasses import replace
+
+    full = full_completion()
+    partials = [
+        Completion(action=RecordAction.DELETE, activity_id="123456789", credit_id="ccid:1234567:x",
+                   learner=Learner("A", "B", "01/01", None, "1234567893"),
+                   completion_date=date(2026, 1, 2), cme=CmePart(Decimal("1"))),
+        Completion(activity_id="123456789", credit_id="ccid:1:y", learner=Learner("A", "B", "01/01"),
+                   completion_date=date(2026, 1, 2), boards=[BoardPart("ABP", "99", Decimal("0.25"))]),
+        Completion(activity_id="123456789", learner=Learner("A", "B", None, "NY", "X1"),
+                   completion_date=date(2026, 1, 2), rems=RemsPart()),
+        Completion(action=None, learner=Learner()),
+        Completion(action="odd action", activity_id=None, credit_id="c", learner=Learner(None, "Only"),
+                   completion_date="13/45/2026", cme=CmePart("two"), boards=[BoardPart("XYZ", "", "n/a", {"T": "x"})]),
+        Completion(action=RecordAction.ADD, credit_id="ccid:rems-only", learner=Learner("A", "B", "1999-02-03", "ZZ", None),
+                   completion_date=date(2026, 1, 2),
+                   rems=RemsPart("Nurse", "Guam", None, "pain medicine", False, "0-5 years")),
+    ]
+    awkward = [
+        replace(full, credit_id=f"ccid:{n}:{text}", learner=Learner(text, text, text or None, text[:2] or None, text),
+                boards=[BoardPart(text or "ABIM", text, Decimal("1"), {text or "MK": Decimal("1")})])
+        for n, text in enumerate(_AWKWARD)
+    ]
+    without_rems = [replace(c, rems=None) for c in [full, *awkward]]
+    return [[full], partials, awkward, without_rems, [*without_rems, *partials[:2]]]
+
+
+@pytest.mark.parametrize("credit_types", ["certificates", "credit-focus"])
+@pytest.mark.parametrize("write_provider_id", [False, True])
+def test_the_request_writer_writes_exactly_what_the_element_tree_writes(credit_types, write_provider_id) -> None:
+    from dataclasses import replace
+
+    from app.pars.xml_codec import build_document, document_text, xml_format
+
+    fmt = replace(xml_format(), credit_types=credit_types, write_provider_id=write_provider_id)
+    created = datetime(2026, 3, 15, 8, 30, 12, 345, tzinfo=timezone.utc)
+    for completions in _writer_cases():
+        titles = {"123456789": "Cardiology & <Update> \"2026\""}
+        tree = build_document(completions, PROVIDER, created, titles=titles, fmt=fmt)
+        text = document_text(completions, PROVIDER, created, titles=titles, fmt=fmt)
+        assert text is not None
+        assert text.encode("utf-8") == etree.tostring(tree, encoding="UTF-8", xml_declaration=False)
+
+
+def test_the_request_writer_refuses_what_xml_cannot_carry_as_the_tree_does() -> None:
+    from dataclasses import replace
+
+    from app.pars.xml_codec import build_document, document_text
+
+    created = datetime(2026, 3, 15, tzinfo=timezone.utc)
+    for bad in ("\x01", "a\x0bb", "\x00", "\ufffe", "\ud800"):
+        record = replace(full_completion(), learner=Learner("Ana", f"Doe{bad}", "02/29", "CA", "A1"))
+        with pytest.raises(ValueError):
+            build_document([record], PROVIDER, created)
+        with pytest.raises(ValueError):
+            document_text([record], PROVIDER, created)
+
+
+def test_a_format_with_its_own_extension_namespace_is_written_through_the_tree() -> None:
+    from dataclasses import replace
+
+    from app.pars import protocol
+    from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS
+    from app.pars.xml_codec import document_text, xml_format
+
+    fmt = replace(xml_format(), extension_namespace="urn:example:own-extension")
+    assert document_text([full_completion()], PROVIDER, datetime(2026, 3, 15), fmt=fmt) is None
+    request = protocol.save_learner_activity_request(
+        SANDBOX_DEMO_CREDENTIALS, [(RecordAction.ADD, full_completion())], created=datetime(2026, 3, 15))
+    [report] = protocol.report_elements_from_request(protocol.parse_request(request).body)
+    assert parse_report(report) == full_completion()
+
+
+def test_a_save_learner_activity_request_is_the_envelope_around_the_written_document() -> None:
+    from app.pars import protocol
+    from app.pars.credentials import Credentials
+    from app.pars.environments import SAVE_LEARNER_ACTIVITY
+    from app.pars.xml_codec import build_document
+
+    credentials = Credentials("1234567", "o'brien & <co>", 'pa"ss')
+    created = datetime(2026, 3, 15, 8, 30, tzinfo=timezone.utc)
+    for completions in _writer_cases():
+        records = [(RecordAction.ADD, c) for c in completions]
+        written = protocol.save_learner_activity_request(credentials, records, created=created)
+        root, body = protocol._request(SAVE_LEARNER_ACTIVITY, credentials)
+        from dataclasses import replace
+
+        body.append(build_document([replace(c, action=RecordAction.ADD) for c in completions], "1234567", created))
+        assert written == protocol._serialize(root)

@@ -57,6 +57,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _in_flight(text: str) -> int:
+    from app.pars.environments import MAX_IN_FLIGHT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 1 <= value <= MAX_IN_FLIGHT:
+        raise argparse.ArgumentTypeError(f"batches in flight must be from 1 to {MAX_IN_FLIGHT}, not {value}")
+    return value
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", help="the ParsDesk store (default: PARSDESK_DB or the data folder)")
     parser.add_argument("--env", default="local", metavar="NAME", help="PARS environment (default local)")
@@ -67,6 +79,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size", type=_positive_int, default=500, metavar="N", help="records per PARS request (default 500)"
+    )
+    parser.add_argument(
+        "--in-flight", type=_in_flight, default=None, metavar="N",
+        help="learner batches sent to PARS at once, 1 to 8 (default: the environment's in_flight, else 4)",
     )
     parser.add_argument("--no-poll", action="store_true", help="only send; do not ask for the boards' answers")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -117,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
     store = open_store("sync", args.db, create=False)
     db_path = getattr(store, "location", None) or store.path  # what Store.open takes again
     store.close()
-    make_engine = make_engine_factory(db_path, target, batch_size=args.batch_size, actor="parsdesk sync")
+    make_engine = make_engine_factory(
+        db_path, target, batch_size=args.batch_size, in_flight=args.in_flight, actor="parsdesk sync"
+    )
 
     stop = threading.Event()
 

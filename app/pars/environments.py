@@ -39,6 +39,12 @@ OPERATIONS: tuple[str, ...] = (
     GET_LEARNER_STATUS_BY_LEARNER,
 )
 
+# Learner batches a sync sends to one PARS environment at once (`in_flight` in environments.toml,
+# `parsdesk sync --in-flight`). A few hide the round trip; more would only load PARS with parallel
+# requests (politeness: an ACCME host may throttle a provider that opens many), so it is capped.
+DEFAULT_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 8
+
 
 class EnvironmentConfigError(ValueError):
     """The environments file is missing an environment or an operation path, or is not valid TOML."""
@@ -51,6 +57,7 @@ class Environment:
     base_url: str  # empty for "local": the sandbox's URL is known only once it runs
     paths: dict[str, str]
     placeholder: bool  # True while the host is still the unfilled placeholder for document 715
+    in_flight: int = DEFAULT_IN_FLIGHT  # learner batches sent at once, 1..MAX_IN_FLIGHT
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -90,12 +97,19 @@ def load_environments(user_file: Path | None = None) -> dict[str, Environment]:
         missing = [op for op in OPERATIONS if not paths.get(op)]
         if missing:
             raise EnvironmentConfigError(f"environment {name!r} has no path for {', '.join(missing)}")
+        in_flight = entry.get("in_flight", DEFAULT_IN_FLIGHT)
+        if isinstance(in_flight, bool) or not isinstance(in_flight, int) or not 1 <= in_flight <= MAX_IN_FLIGHT:
+            raise EnvironmentConfigError(
+                f"environment {name!r}: in_flight must be a whole number from 1 to {MAX_IN_FLIGHT} "
+                "(learner batches sent at once)"
+            )
         environments[name] = Environment(
             name=name,
             label=str(entry.get("label", name)),
             base_url=str(entry.get("base_url", "")),
             paths=paths,
             placeholder=bool(entry.get("placeholder", False)),
+            in_flight=in_flight,
         )
     return environments
 

@@ -133,9 +133,16 @@ def prior_from_completion(completion: Completion, counts: bool = True) -> PriorC
 
 def history_from_completions(sent: Iterable[tuple[Completion, bool]]) -> History:
     """A History from earlier records and whether each still counts (False once deleted or rejected)."""
+    return history_from_priors(
+        (prior_from_completion(completion, counts=counts), completion) for completion, counts in sent
+    )
+
+
+def history_from_priors(sent: Iterable[tuple[PriorCompletion, Completion]]) -> History:
+    """A History from earlier records whose `prior_from_completion` the caller already holds (a
+    server judging batch after batch against everything it stored keeps them rather than redo them)."""
     history = History()
-    for completion, counts in sent:
-        prior = prior_from_completion(completion, counts=counts)
+    for prior, completion in sent:
         if prior.credit_id:
             history.add_prior(prior)
             history.sent[prior.credit_id] = completion

@@ -398,6 +398,16 @@ def render_document(
     titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
 ) -> bytes:
     """A whole `ACCMELearnerReports` document (UTF-8, with XML declaration). `titles`: activity ID -> title."""
+    root = build_document(completions, provider_id, created, titles=titles, fmt=fmt)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def build_document(
+    completions: Iterable[Completion], provider_id: str, created: datetime, *,
+    titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
+) -> etree._Element:
+    """The `ACCMELearnerReports` element render_document writes, as a tree (a request embeds it as is:
+    writing it out and reading it back in would cost more than building it)."""
     fmt = fmt or xml_format()
     completions = list(completions)
     titles = titles or {}
@@ -414,7 +424,204 @@ def render_document(
     for completion in completions:
         title = titles.get(completion.activity_id or "")
         _render(reports, completion, provider_id, version, title, fmt)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return root
+
+
+# ------------------------------------------------------------------------------------- render as text
+# A web-service request carries hundreds of records, and building each one as lxml elements costs
+# more than the request's round trip. document_text writes the very bytes etree.tostring writes for
+# build_document's tree (tests/test_xml_codec.py compares them record by record); the tree stays the
+# reference, and a format this writer does not cover (an extension namespace other than hx's) is
+# written through the tree.
+
+# What XML 1.0 cannot carry (lxml refuses these too), and what a text or an attribute escapes.
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ATTRIBUTE_SPECIAL = re.compile('[&<>"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
+
+def _refuse_unwritable(value: str) -> None:
+    if _NOT_XML_CHARS.search(value):
+        # the same error lxml raises, so a caller tells an unwritable record apart the same way
+        raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters")
+
+
+def _text_xml(value: str) -> str:
+    if _TEXT_SPECIAL.search(value) is None:
+        return value
+    _refuse_unwritable(value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _attribute_xml(value: str) -> str:
+    if _ATTRIBUTE_SPECIAL.search(value) is None:
+        return value
+    _refuse_unwritable(value)
+    return (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+        .replace("\r", "&#13;").replace("\n", "&#10;").replace("\t", "&#9;")
+    )
+
+
+def _leaf(out: list[str], tag: str, text: str | None, attribute: tuple[str, str | None] | None = None) -> None:
+    """<tag>text</tag>, <tag/> when text is None (as lxml writes an element without text)."""
+    attributes = ""
+    if attribute is not None and attribute[1] is not None:
+        attributes = f' {attribute[0]}="{_attribute_xml(attribute[1])}"'
+    if text is None:
+        out.append(f"<{tag}{attributes}/>")
+    else:
+        out.append(f"<{tag}{attributes}>{_text_xml(text)}</{tag}>")
+
+
+def _certificate_text(
+    out: list[str], hx: str, certification: str, amount: Decimal | str | None, credit_id: str | None,
+    focus: list[tuple[str, str]] = (),  # type: ignore[assignment]
+) -> None:
+    out.append("<CreditCertificate><CreditReceived>")
+    _leaf(out, f"{hx}activityCertification", certification)
+    _leaf(out, f"{hx}creditUnit", CREDIT_UNIT)
+    text = _amount_text(amount)
+    if text is not None:
+        _leaf(out, f"{hx}numberOfCredits", text)
+    for description, credits in focus:
+        out.append("<CreditFocus>")
+        _leaf(out, "Description", description)
+        _leaf(out, "NumberOfCredits", credits)
+        out.append("</CreditFocus>")
+    out.append("</CreditReceived>")
+    _leaf(out, "CreditID", credit_id or "")
+    out.append("</CreditCertificate>")
+
+
+def _report_text(
+    out: list[str], completion: Completion, provider_id: str, version: _Version, title: str | None, fmt: XmlFormat,
+) -> None:
+    """One ActivityReport inside ActivityReports (whose namespace declarations it relies on), as _render."""
+    ext = f"{fmt.extension_prefix}:"
+    out.append("<ActivityReport>")
+    _leaf(out, "ReportingOrganization", provider_id)
+
+    learner = completion.learner
+    identifiers = _identifiers(completion)
+    member: list[str] = []
+    for domain, value in identifiers:
+        _leaf(member, "m:UniqueID", value, ("domain", _domain(domain, version, fmt)))
+    if learner.first_name is not None or learner.last_name is not None:
+        member.append("<m:Name>")
+        if learner.first_name is not None:
+            _leaf(member, "n:GivenName", learner.first_name)
+        if learner.last_name is not None:
+            _leaf(member, "n:FamilyName", learner.last_name)
+        member.append("</m:Name>")
+    if learner.birth_date is not None:
+        member.append("<m:PersonalInfo>")
+        _leaf(member, "m:BirthDate", _birth_text(learner.birth_date, fmt))
+        member.append("</m:PersonalInfo>")
+    if member:
+        out.append("<Member>")
+        out.extend(member)
+        out.append("</Member>")
+    else:
+        out.append("<Member/>")
+
+    rems = completion.rems
+    if rems is not None and rems.profession is not None:  # as _render: a Participant needs a profession
+        out.append("<Participants><Participant>")
+        domain, value = identifiers[0] if identifiers else ("creditid", completion.credit_id or "")
+        _leaf(out, "LocalIdentifier", value, ("domain", _domain(domain, V2, fmt)))
+        if rems.state_of_practice is not None:
+            _leaf(out, "StateOfPrimaryPractice", catalog.state_name(rems.state_of_practice) or rems.state_of_practice)
+        if rems.dea_registration is not None:
+            _leaf(out, "DEARegistration", rems.dea_registration)
+        if rems.profession is not None:
+            _leaf(out, "Profession", rems.profession)
+        if rems.practice_area is not None:
+            _leaf(out, "PracticeArea", _practice_area(rems.practice_area, fmt))
+        if rems.performs_surgery is not None:
+            _leaf(out, "SurgicalProcedures", "true" if rems.performs_surgery else "false")
+        if rems.time_in_practice is not None:
+            _leaf(out, "TimeInPractice", fmt.time_in_practice.get(rems.time_in_practice, rems.time_in_practice))
+        out.append("</Participant></Participants>")
+
+    out.append("<Activity>")
+    _leaf(out, "ProviderOrganization", provider_id)
+    shown_title = title or completion.activity_id or ""
+    _leaf(out, "ActivityName", shown_title)
+    if rems is not None:
+        out.append("<RegulatoryInformation>")
+        _leaf(out, "CompliantToRegulation", fmt.regulation_url, ("label", fmt.regulation_label))
+        out.append("</RegulatoryInformation>")
+    out.append("<Module>")
+    _leaf(out, "ModuleName", shown_title, ("moduleID", completion.activity_id))
+    _leaf(out, "Status", STATUS_COMPLETED)
+    if completion.completion_date is not None:
+        _leaf(out, "CompletedDateTime", _completed_text(completion.completion_date, fmt))
+    credit_id = completion.credit_id
+    certificates = 0
+    if completion.cme is not None:
+        _certificate_text(out, ext, catalog.cme_rules().credit_name, completion.cme.credits, credit_id)
+        certificates += 1
+    for board in completion.boards:
+        if fmt.credit_types == "credit-focus":
+            focus = [
+                (credit_type, _amount_text(amount if amount is not None else board.points) or "0")
+                for credit_type, amount in board.credit_types.items()
+            ]
+            _certificate_text(out, ext, board.board, board.points, credit_id, focus)
+            certificates += 1
+        else:
+            _certificate_text(out, ext, board.board, board.points, credit_id)
+            for credit_type, amount in board.credit_types.items():
+                name = fmt.credit_type_certification.format(board=board.board, credit_type=credit_type)
+                _certificate_text(out, ext, name, amount, credit_id)
+            certificates += 1 + len(board.credit_types)
+    out.append("</Module></Activity>")
+
+    extension: list[str] = []
+    if fmt.write_provider_id:
+        _leaf(extension, f"{ext}ProviderID", provider_id)
+    if credit_id is not None and not certificates:
+        _leaf(extension, f"{ext}CreditID", credit_id)
+    if completion.action is not None:
+        action = completion.action
+        _leaf(extension, f"{ext}LearnerRecordAction", action.value.lower() if isinstance(action, RecordAction) else str(action))
+    if extension:
+        out.append("<XtensibleInfo>")
+        out.extend(extension)
+        out.append("</XtensibleInfo>")
+    out.append("</ActivityReport>")
+
+
+def document_text(
+    completions: Iterable[Completion], provider_id: str, created: datetime, *,
+    titles: Mapping[str, str] | None = None, fmt: XmlFormat | None = None,
+) -> str | None:
+    """The `ACCMELearnerReports` element build_document makes, written as etree.tostring writes it
+    (no declaration, no indentation); None when the format needs the tree (see above). Raises
+    ValueError, as lxml does, when a value holds a character XML cannot carry."""
+    fmt = fmt or xml_format()
+    if fmt.extension_namespace != NS_HX or fmt.wrapper_namespace:
+        return None
+    completions = list(completions)
+    titles = titles or {}
+    version = _version_of(completions, fmt)
+    namespaces = "".join(
+        f' xmlns{":" + prefix if prefix else ""}="{_attribute_xml(namespace)}"'
+        for prefix, namespace in _nsmap(version, fmt).items()
+    )
+    out = [f"<{WRAPPER}><ActivityReports{namespaces}>"]
+    if created.tzinfo is not None:
+        created = created.astimezone(timezone.utc).replace(tzinfo=None)
+    _leaf(out, "DateTimeCreated", created.replace(microsecond=0).isoformat() + "Z")
+    if version is V2:
+        dates = [c.completion_date for c in completions if isinstance(c.completion_date, date)]
+        _leaf(out, "ReportingStartDate", min(dates, default=created.date()).isoformat())
+        _leaf(out, "ReportingEndDate", max(dates, default=created.date()).isoformat())
+    for completion in completions:
+        _report_text(out, completion, provider_id, version, titles.get(completion.activity_id or ""), fmt)
+    out.append(f"</ActivityReports></{WRAPPER}>")
+    return "".join(out)
 
 
 def document_version(completions: Iterable[Completion]) -> str:
@@ -455,15 +662,17 @@ def _namespace(element: etree._Element) -> str:
 
 
 def _children(element: etree._Element | None, name: str) -> Iterator[etree._Element]:
+    """Child elements named `name` in any namespace or none (lxml filters them: a reader of a
+    5,000-record file asks this tens of times per record)."""
     if element is None:
-        return
-    for child in element:
-        if _local(child) == name:
-            yield child
+        return iter(())
+    return element.iterchildren("{*}" + name)
 
 
 def _child(element: etree._Element | None, name: str) -> etree._Element | None:
-    return next(_children(element, name), None)
+    if element is None:
+        return None
+    return next(element.iterchildren("{*}" + name), None)
 
 
 def _text(element: etree._Element | None) -> str | None:
@@ -717,7 +926,7 @@ def parse_reports(element: etree._Element) -> list[Completion]:
         reader.certificate(certificate)
     reader.finish()
 
-    credit_id = next((text for item in element.iter() if _local(item) == "CreditID" and (text := _text(item))), None)
+    credit_id = next((text for item in element.iter("{*}CreditID") if (text := _text(item))), None)
     completion.credit_id = credit_id
     completion.action = _action(_path_text(element, "XtensibleInfo", "LearnerRecordAction"))
 

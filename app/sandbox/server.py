@@ -23,7 +23,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lxml import etree
@@ -183,6 +184,10 @@ class SandboxServer:
         )
         self._failures = random.Random(f"{seed}:fail-rate")  # seeded: a test run fails the same way each time
         self._failures_lock = threading.Lock()
+        # Web-service requests are carried out in the order they were received (see _in_turn)
+        self._turns = threading.Condition()
+        self._tickets = itertools.count()
+        self._serving = 0
         self._operations = {path: operation for operation, path in default_paths().items()}
         self._routes = Map(
             [Rule(path, endpoint=operation, methods=["POST"]) for path, operation in self._operations.items()]
@@ -268,22 +273,49 @@ class SandboxServer:
         if endpoint == "upload":
             return self._upload(request)
 
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
-        if self.fail_rate and self._should_fail():
-            return Response(
-                protocol.fault_response(endpoint, 503, "Sandbox PARS is temporarily unavailable (simulated)"),
-                status=503,
-                content_type=protocol.CONTENT_TYPE,
-            )
         try:
-            response = self._operation(endpoint, request)
+            data = request.get_data(cache=False)
         except HTTPException as exc:  # e.g. 413 request too large
-            response = self._fault(endpoint, exc.code or 400, exc.description or exc.name)
+            return self._fault(endpoint, exc.code or 400, exc.description or exc.name)
+        with self._in_turn() as wait_for_turn:
+            if self.latency_ms:  # the round trip: requests wait it out side by side
+                time.sleep(self.latency_ms / 1000)
+            wait_for_turn()
+            if self.fail_rate and self._should_fail():
+                return Response(
+                    protocol.fault_response(endpoint, 503, "Sandbox PARS is temporarily unavailable (simulated)"),
+                    status=503,
+                    content_type=protocol.CONTENT_TYPE,
+                )
+            response = self._operation(endpoint, data)
         log.info(
             "sandbox %s -> HTTP %d in %.0f ms", endpoint, response.status_code, (time.monotonic() - started) * 1000
         )
         return response
+
+    @contextmanager
+    def _in_turn(self) -> Iterator[Callable[[], None]]:
+        """Requests are carried out in the order they were received: each waits (the callable it is
+        given) until every request received before it is done. A status lookup therefore never
+        overtakes a SaveLearnerActivity that reached PARS before it. The sync engine's exactly-once
+        rule (a creditID is sent again only after PARS said it does not have it) relies on PARS
+        answering with what it received before the question; a threaded server whose requests
+        race for one lock could answer NotFound to a desk recovering after another desk crashed,
+        while that desk's last batch still waited for the lock."""
+        with self._turns:
+            ticket = next(self._tickets)
+
+        def wait_for_turn() -> None:
+            with self._turns:
+                self._turns.wait_for(lambda: self._serving == ticket)
+
+        try:
+            yield wait_for_turn
+        finally:
+            with self._turns:
+                self._turns.wait_for(lambda: self._serving == ticket)
+                self._serving += 1
+                self._turns.notify_all()
 
     def _should_fail(self) -> bool:
         with self._failures_lock:
@@ -335,9 +367,9 @@ class SandboxServer:
     def _xml(document: bytes) -> Response:
         return Response(document, status=200, content_type=protocol.CONTENT_TYPE)
 
-    def _operation(self, endpoint: str, request: Request) -> Response:
+    def _operation(self, endpoint: str, data: bytes) -> Response:
         try:
-            parsed = protocol.parse_request(request.get_data(cache=False))
+            parsed = protocol.parse_request(data)
         except protocol.ProtocolFormatError as exc:
             return self._fault(endpoint, 400, f"Bad request document: {exc}")
         if parsed.operation != endpoint:

@@ -44,6 +44,7 @@ from app.pars.domain import (
     History,
     Issue,
     Learner,
+    PriorCompletion,
     RecordAction,
 )
 from app.pars.matching import same_record
@@ -58,7 +59,13 @@ from app.pars.protocol import (
     RecordResult,
     parse_xml,
 )
-from app.pars.validation import delete_refusal, history_from_completions, record_action, validate_batch
+from app.pars.validation import (
+    delete_refusal,
+    history_from_priors,
+    prior_from_completion,
+    record_action,
+    validate_batch,
+)
 from app.paths import ensure_private_file
 from app.sandbox.registry import Registry, RegistryPerson
 from app.wording import plural
@@ -177,8 +184,10 @@ class SandboxState:
             raise ValueError(f"the sandbox state {path} cannot be used: {exc}") from None
         # Parsed stored records, kept in memory so validating a batch does not re-parse all of them.
         self._completions: dict[str, Completion] = {}
+        # ... and what each tells validation about later records (the same for every batch)
+        self._priors: dict[str, PriorCompletion] = {}
         for credit_id, report in self._db.execute("SELECT credit_id, report FROM records WHERE stored = 1"):
-            self._completions[credit_id] = xml_codec.parse_report(parse_xml(report.encode("utf-8")))
+            self._remember(credit_id, xml_codec.parse_report(parse_xml(report.encode("utf-8"))))
         for activity in activities:
             self.preload_activity(activity)
 
@@ -349,8 +358,12 @@ class SandboxState:
                 "board_processed = 0, pending_status = NULL WHERE credit_id = ?",
                 (completion.activity_id, STATUS_ACCEPTED, xml_text, credit_id),
             )
-        self._completions[credit_id] = completion
+        self._remember(credit_id, completion)
         return self._result(credit_id)
+
+    def _remember(self, credit_id: str, completion: Completion) -> None:
+        self._completions[credit_id] = completion
+        self._priors[credit_id] = prior_from_completion(completion)
 
     def _delete(self, credit_id: str, issues: list[Issue]) -> RecordResult:
         if issues:  # 605 unknown creditID or other fields, 706 deadline passed, ...
@@ -401,8 +414,14 @@ class SandboxState:
 
     def _history(self) -> History:
         rows = self._db.execute("SELECT credit_id, status FROM records WHERE stored = 1").fetchall()
-        return history_from_completions(
-            (self._completions[credit_id], status not in _NOT_COUNTING) for credit_id, status in rows
+        return history_from_priors(
+            (
+                self._priors[credit_id]
+                if status not in _NOT_COUNTING
+                else dataclasses.replace(self._priors[credit_id], counts=False),
+                self._completions[credit_id],
+            )
+            for credit_id, status in rows
         )
 
     # ------------------------------------------------------------ what PARS and the boards decide

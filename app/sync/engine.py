@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, true, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
 from app.models.store import Store
@@ -53,9 +53,16 @@ from app.pars.client import (
 from app.pars import xml_codec
 from app.pars.credentials import LOCAL_ENVIRONMENT, CredentialStoreError, Credentials, load_credentials
 from app.pars.domain import Activity, Completion, RecordAction, Status
-from app.pars.environments import LOCAL_SANDBOX_URL, Environment, EnvironmentConfigError, environment
+from app.pars.environments import (
+    DEFAULT_IN_FLIGHT,  # noqa: F401 - re-exported for the window and the bench
+    LOCAL_SANDBOX_URL,
+    MAX_IN_FLIGHT,
+    Environment,
+    EnvironmentConfigError,
+    environment,
+)
 from app.services.activities import activity_to_domain
-from app.services.records import completion_to_domain
+from app.services.records import completions_to_domain
 from app.wording import plural
 
 log = logging.getLogger(__name__)
@@ -71,9 +78,10 @@ MAYBE_REGISTERED = "PARS may have registered this activity already"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
-# Batches at PARS at once in the app and `parsdesk sync`: a few hide the round trip (at 200 ms most of
-# a one-at-a-time pass is spent waiting) without loading PARS with many parallel requests.
-DEFAULT_IN_FLIGHT = 4
+# Batches at PARS at once in the app and `parsdesk sync` (an environment may set its own, up to
+# MAX_IN_FLIGHT): a few hide the round trip (at 200 ms most of a one-at-a-time pass is spent
+# waiting) without loading PARS with many parallel requests. (DEFAULT_IN_FLIGHT and MAX_IN_FLIGHT
+# live with the environments and are imported from here by the window and the bench.)
 
 ProgressCallback = Callable[[int, int], None]
 ChangeCallback = Callable[[int, str], None]
@@ -321,8 +329,8 @@ class SyncEngine:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if in_flight < 1:
-            raise ValueError("in_flight must be at least 1")
+        if not 1 <= in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"in_flight must be from 1 to {MAX_IN_FLIGHT}")
         self.store = store
         self.client = client
         self.batch_size = batch_size
@@ -530,8 +538,13 @@ class _Senders:
 
     def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         if self._pool is not None:
-            # leaving on an error: calls still out are not waited for (recovery settles their rows)
-            self._pool.shutdown(wait=exc_type is None, cancel_futures=exc_type is not None)
+            # Calls already out are waited for even when the pass leaves on an error (a store error
+            # while claiming or storing): the pass releases the store's sync lock next, and a pass
+            # that then asked PARS about their rows while they were still on their way would hear
+            # NotFound and send them a second time. Their answers are not stored: the rows stay in
+            # flight and the next pass asks about them once PARS has them. A call not started yet is
+            # cancelled (its rows were never sent; the lookup finds them unknown and they go again).
+            self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
 # Characters XML 1.0 cannot carry at all (lxml refuses to write them).
@@ -1024,28 +1037,16 @@ class _Pass:
             items = self._items(s, outbox_ids, in_flight=False, claim=True)
             if not items:
                 return None
-            completions = {
-                row.id: row
-                for row in s.scalars(
-                    select(CompletionRow)
-                    .where(CompletionRow.id.in_([item.completion_id for item in items]))
-                    .options(
-                        # what completion_to_domain reads (the learner is the record's own snapshot)
-                        joinedload(CompletionRow.activity),
-                        selectinload(CompletionRow.boards),
-                        selectinload(CompletionRow.rems),
-                    )
-                )
-            }
+            # a delete carries the same content as the original add (PARS matches them)
+            built = completions_to_domain(s, [item.completion_id for item in items], action=action)
             kept: list[_Item] = []
             records: list[tuple[RecordAction, Completion]] = []
             broken: list[tuple[_Item, str]] = []
             for item in items:
-                try:
-                    # a delete carries the same content as the original add (PARS matches them)
-                    record = completion_to_domain(completions[item.completion_id], action=action)
-                except Exception as exc:  # a stored value no record can be made of (never printed: PII)
-                    broken.append((item, f"its stored values cannot be read ({type(exc).__name__})"))
+                record = built.get(item.completion_id)
+                if not isinstance(record, Completion):  # a stored value no record can be made of (PII: not shown)
+                    cause = type(record).__name__ if record is not None else "the record is gone"
+                    broken.append((item, f"its stored values cannot be read ({cause})"))
                     continue
                 kept.append(item)
                 records.append((action, record))
@@ -1468,14 +1469,17 @@ def make_engine_factory(
     target: SyncTarget,
     *,
     batch_size: int = 500,
-    in_flight: int = DEFAULT_IN_FLIGHT,
+    in_flight: int | None = None,
     actor: str = "sync",
     migrate_schema: bool = False,
     client_options: dict[str, Any] | None = None,
 ) -> Callable[[], SyncEngine]:
     """A callable building an engine with its own store connection and its own httpx clients.
-    Call it in the thread that runs the engine; `engine.close()` releases both."""
+    Call it in the thread that runs the engine; `engine.close()` releases both. `in_flight`
+    defaults to the environment's (environments.toml)."""
     options = dict(client_options or {})
+    if in_flight is None:
+        in_flight = target.environment.in_flight
 
     def make_client() -> ParsClient:
         return ParsClient.for_environment(target.environment, target.credentials, base_url=target.base_url, **options)
