@@ -1,16 +1,23 @@
-"""Does the window stay responsive while it syncs 5,000 records?
+"""Does the window stay responsive during a Batch Upload and a sync, whatever the store's size?
 
-    .venv/bin/python bench/bench_ui.py [--records 5000] [--tab summary|activities|both]
-                                       [--sandbox thread|process|both] [--search-records N]
+    .venv/bin/python bench/bench_ui.py [--sizes 10k,100k,500k,1M] [--runs 3] [--watch]
+                                       [--tab summary|activities|upload] [--sandbox thread|process]
+    .venv/bin/python bench/bench_ui.py --small [--records 5000] [--tab ...] [--sandbox ...]
+                                       [--search-records N]
 
-The main window runs offscreen on a store with N queued records of one activity (half of them with
-ABIM points) against the real PARS sandbox on loopback, with the Learner Summary of that activity or
-the Activities tab on screen. A QTimer ticks every 10 ms on the GUI thread and records the gap between
-ticks; the longest gap is the longest the user would have seen the window frozen. Two passes are
-measured: sending every record (-> Submitted / Accepted), then, after the sandbox's boards answered,
-polling the Submitted ones (-> Rejected: their diplomate IDs are made up). The sandbox runs in this
-process (as the local environment runs it) and/or in its own process (as a remote PARS would).
-Target: longest stall < 100 ms. A Learner Search timing section follows (bench/bench_search.py)."""
+Default: for each store size, on a private copy of the cached store (bench/store_builder.py), the real
+main window runs offscreen; a 5,000-row workbook is dropped on Batch Upload and queued (a), then those
+records are synced to the PARS sandbox through the window's SyncController with the Learner Summary of
+their activity on screen (b; a send pass: the store's own Submitted records are not polled). A 5 ms
+QTimer on the GUI thread records every gap between its ticks: the longest gap is the longest the window
+could not have answered; p99 is printed too. Before each run the same timer runs 3 s with the window
+idle: that floor is the machine's own hiccups (print ratios against it). Medians of --runs runs.
+--watch prints, for the longest gaps, every thread's stack and the CPU each thread used during the gap
+(little CPU: the process was not scheduled, i.e. machine load). Target: < 50 ms at every size.
+
+--small: the older measure, 5,000 records queued in a fresh store, send and poll passes, with the
+Learner Summary or the Activities tab, sandbox in-process and/or in its own process; target < 100 ms;
+then a Learner Search timing section (bench/bench_search.py) when --search-records is given."""
 
 from __future__ import annotations
 
@@ -198,9 +205,11 @@ class Heartbeat:
         baseline: dict[int, float] = {}
         while not self._stop.wait(0.01):
             last = self._last
-            late = (time.perf_counter() - last) * 1000 if last else 0.0
+            now = time.perf_counter()
+            late = (now - last) * 1000 if last else 0.0
+            self.cpu_readings.append((now, _thread_cpu_ms()))
             if late <= self._watch_ms:
-                baseline = _thread_cpu_ms()
+                baseline = self.cpu_readings[-1][1]
                 continue
             if late > self._watch_ms:
                 names = {t.ident: t.name for t in threading.enumerate()}
@@ -221,6 +230,20 @@ class Heartbeat:
                 stacks["cpu ms since the last tick"] = [cpu or "none: the process was not running"]
                 self.samples.append((last, late, stacks))
 
+    def _cpu_over(self, start: float, end: float) -> str:
+        """CPU used by each thread between the watchdog's readings around [start, end]."""
+        import threading
+
+        before = [reading for at, reading in self.cpu_readings if at <= start]
+        after = [reading for at, reading in self.cpu_readings if at >= end]
+        if not before or not after:
+            return "unknown"
+        native = {t.native_id: t.name for t in threading.enumerate()}
+        native[threading.main_thread().native_id] = "GUI"
+        used = {tid: ms - before[-1].get(tid, 0.0) for tid, ms in after[0].items()}
+        return ", ".join(f"{native.get(tid, tid)} {ms:.0f}" for tid, ms in sorted(used.items(), key=lambda x: -x[1])
+                         if ms >= 10) or "none (the process did not run)"
+
     def culprits(self, worst: int = 3) -> list[str]:
         """For the `worst` longest gaps: what every thread was doing while the GUI thread did not tick."""
         starts = []
@@ -233,7 +256,8 @@ class Heartbeat:
             if gap < self._watch_ms:
                 break
             near = [sample for sample in self.samples if abs(sample[0] - _stamp) < 0.002]
-            out.append(f"  gap {gap:.0f} ms, {len(near)} samples")
+            out.append(f"  gap {gap:.0f} ms, {len(near)} samples; CPU ms per thread over the gap: "
+                       + self._cpu_over(_stamp, _stamp + gap / 1000))
             seen: set[str] = set()
             for _last, late, stacks in near:
                 for name, lines in stacks.items():
@@ -247,6 +271,7 @@ class Heartbeat:
         import threading
 
         self.gaps, self._last, self.samples = [], 0.0, []
+        self.cpu_readings: list[tuple[float, dict[int, float]]] = []
         self._first = 0.0
         self._timer.start()
         if self._watch:
@@ -311,7 +336,7 @@ def _copy_store(size: int, folder: Path) -> Path:
 
 
 def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, tab: str,  # noqa: ANN001
-                   watch: bool) -> dict[str, Any]:
+                   watch: bool, switch_interval: float = 0.0) -> dict[str, Any]:
     """On a copy of the `size` store, in the real window: drop the 5,000-row workbook on Batch Upload,
     queue it (stall a), then sync those records to the sandbox (stall b) with `tab` on screen."""
     from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl
@@ -334,6 +359,8 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             url, _advance = stack.enter_context(sandbox_process(folder, ACTIVITY))
         ctx = make_context(store, client_factory=lambda: sandbox_client(url, timeout=60))
         window = MainWindow(ctx)
+        if switch_interval:  # instead of the window's own (for a comparison)
+            sys.setswitchinterval(switch_interval / 1000)
         window.resize(1280, 800)
         window.show()
         window.tabs.setCurrentIndex(TAB_UPLOAD)
@@ -411,9 +438,7 @@ def main_sizes(args: argparse.Namespace) -> int:
     from store_builder import build
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    if args.switch_interval:
-        sys.setswitchinterval(args.switch_interval / 1000)
-    print(f"interpreter switch interval {sys.getswitchinterval() * 1000:.1f} ms")
+    print(f"interpreter switch interval: {args.switch_interval or 'as the window sets it'} ms")
     print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"heartbeat every {HEARTBEAT_MS} ms on the GUI thread; stall = the longest gap between two ticks "
           f"(an idle loop shows ~{HEARTBEAT_MS} ms); sandbox in {args.sandbox}; {args.tab} tab on screen while syncing; "
@@ -428,7 +453,7 @@ def main_sizes(args: argparse.Namespace) -> int:
             runs = []
             for _ in range(args.runs):
                 runs.append(run_store_case(app, size, folder, workbook, where=args.sandbox, tab=args.tab,
-                                           watch=args.watch))
+                                           watch=args.watch, switch_interval=args.switch_interval))
                 load = os.getloadavg()[0]
                 last = runs[-1]
                 print(f"  {size:>9,}: idle floor {last['floor']['longest_ms']:5.1f} ms (p99 {last['floor']['p99_ms']:4.1f}); "

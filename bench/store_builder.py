@@ -78,6 +78,12 @@ def fresh_copy(records: int, folder: Path) -> Path:
     return copy
 
 
+def load_note() -> str:
+    """The machine's load averages (1, 5, 15 min), to print next to figures measured on a shared machine."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min, {os.cpu_count()} cores)"
+
+
 def sizes_from(argv: list[str]) -> list[int]:
     return [int(a.replace(",", "").replace("_", "")) for a in argv] or list(SIZES)
 

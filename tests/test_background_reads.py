@@ -138,3 +138,42 @@ def test_a_new_match_outside_the_loaded_pages_is_counted_in_the_background(qtbot
     model.set_filters(learners.SearchFilters(activity_row_id=activity, status="Accepted"))
     qtbot.waitUntil(lambda: not ctx.reads_pending, timeout=5_000)
     assert model.total == 0
+
+
+def test_the_window_shortens_the_interpreter_switch_interval(qtbot, store):
+    """Worker threads running Python make the GUI thread wait for the interpreter lock before each of
+    its calls: the window asks for a short hand-over interval (and never lengthens a shorter one)."""
+    import sys
+
+    from app.ui.main_window import GUI_SWITCH_INTERVAL_S
+
+    previous = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        make_window(qtbot, make_context(store))
+        assert sys.getswitchinterval() == GUI_SWITCH_INTERVAL_S
+        sys.setswitchinterval(0.0002)
+        make_window(qtbot, make_context(store))
+        assert sys.getswitchinterval() < GUI_SWITCH_INTERVAL_S
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def test_another_process_change_re_reads_the_activities_at_once_and_their_counts_in_the_background(qtbot, store):
+    """A cron import elsewhere: a new activity appears at once; the learner counts (a pass over every
+    record) follow from a background read, and an activity keeps its old counts until then."""
+    from app.ui.activities_tab import ActivitiesTab
+
+    first = add_activity(store, accme_id="123456789")
+    queue_records(store, first, 2)
+    ctx = make_context(store)
+    tab = ActivitiesTab(ctx)
+    qtbot.addWidget(tab)
+    assert tab.model_counts() == {Status.QUEUED.value: 2}  # the first read has its counts
+    second = add_activity(store, accme_id="987654321", title="Pathology Summit")
+    queue_records(store, second, 3, label="p")
+    ctx.store_changed.emit()
+    assert tab.model.rowCount() == 2 and tab.model_counts() == {Status.QUEUED.value: 2}  # old counts kept
+    with qtbot.waitSignal(tab.counts_refreshed, timeout=5_000):
+        pass
+    assert tab.model_counts() == {Status.QUEUED.value: 5}

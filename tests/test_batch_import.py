@@ -568,3 +568,31 @@ def test_a_value_longer_than_the_store_keeps_is_a_row_error_on_both_engines(acti
     with activity_store.session() as s:
         line = s.scalars(select(UploadLine).where(UploadLine.row_number == 3)).one()
     assert "First Name is 250 characters long" in line.error_message
+
+
+def test_the_store_lookups_of_a_check_go_through_the_learners_indexes_not_the_activity(store, tmp_path):
+    """A store has no planner statistics, so SQLite is free to answer "records of these learners in
+    this activity" by walking every record of the activity (a fifth of a million-record store) or by
+    scanning a row-value IN list. Each lookup of `check --db` and import must instead start from the
+    file's learners: a name, board ID or creditID index."""
+    from plan_support import plans_of
+
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans from its own statistics")
+    add_activity(store)
+    others = tmp_path / "others.xlsx"
+    write_xlsx(others, [row(n) for n in range(1, 41)])
+    _import(store, others)
+    mine = tmp_path / "mine.xlsx"
+    write_xlsx(mine, [row(n, Credit_ID=f"ccid:1234567:new{n}") for n in range(5, 9)])
+    batch = load_batch(mine)
+
+    def check() -> None:
+        with store.session() as s:
+            batch_import.history_for_batch(s, batch)
+
+    plans = plans_of(store, check)
+    assert plans
+    for plan in plans:
+        assert "SCAN completion" not in plan, plan
+        assert "ix_completion_activity" not in plan, plan

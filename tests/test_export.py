@@ -105,3 +105,28 @@ def test_export_command_writes_pars_learner_xml_with_the_same_filters(store, tmp
     assert record.completion.activity_id == "123456789" and record.completion.credit_id
     assert b"<ACCMELearnerReports>" in out.read_bytes()
     assert main(["export", str(tmp_path / "x.csv"), "--db", str(store.path)]) == 2
+
+
+def test_an_export_reads_back_the_same_through_python_calamine_and_openpyxl(store, tmp_path):
+    """The export's sheet XML is written directly (app/pars/xlsx_writer.py): both readers ParsDesk
+    meets see the same table, with texts that look like formulas or numbers kept as texts."""
+    from python_calamine import CalamineWorkbook
+
+    activity = add_activity(store)
+    store_record(store, activity, completion("=SUM(A1)", "O'Brien & <Sons>", license_id="0012345"),
+                 status=Status.REJECTED, code=665, message="Diplomate name does not match Board record")
+    out = tmp_path / "learners.xlsx"
+    with store.session() as s:
+        assert export_records(out, learners.records_for_activity(s, activity), sheet_title="Q1: [draft]") == 1
+
+    col = {h: i for i, h in enumerate(_headers())}
+    by_calamine = CalamineWorkbook.from_path(str(out)).get_sheet_by_index(0).to_python()
+    by_openpyxl = [list(row) for row in load_workbook(out).active.iter_rows(values_only=True)]
+    assert by_calamine[0] == by_openpyxl[0] == _headers()
+    for row in (by_calamine[1], by_openpyxl[1]):
+        assert row[col["First Name"]] == "=SUM(A1)" and row[col["Last Name"]] == "O'Brien & <Sons>"
+        assert row[col["Licensing ID or NPI"]] == "0012345"
+        assert row[col["Status Code"]] == 665 and row[col["Number of CME Credits"]] == 8.0
+    assert by_calamine[1][col["Completion Date"]] == date(2026, 1, 6)
+    assert by_openpyxl[1][col["Completion Date"]] == datetime(2026, 1, 6)
+    assert load_workbook(out).sheetnames == ["Q1_ _draft_"]

@@ -170,6 +170,70 @@ def test_search_on_100000_records_counts_and_filters_every_record(tmp_path):
     # timings live in bench/bench_search.py; the suite checks behaviour at this size
 
 
+def _sqlite_only(store: Store) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans from its own statistics")
+
+
+def test_a_name_and_status_filter_is_counted_and_paged_from_the_status_and_name_indexes(store):
+    """Learner Search's name + status filter matches tens of thousands of records in a large store:
+    counting them and picking the first page by name must come from an index holding status, name
+    key and name, not from each record's row (or from every record of that status)."""
+    from plan_support import plans_of
+
+    _sqlite_only(store)
+    activities = [add_activity(store, accme_id=f"10000000{i}", title=f"Activity {i}") for i in range(2)]
+    bulk_load(store, activities, 300)
+    filters = SearchFilters(name="hopper", status="Rejected", board="ABIM")
+
+    def search() -> None:
+        with store.session() as s:
+            learners.first_page(s, filters, limit=20, sort=SortKey.NAME, descending=False)
+
+    count_plan, page_plan = plans_of(store, search)[:2]
+    for plan in (count_plan, page_plan):
+        assert "ix_completion_status_first_key" in plan and "ix_completion_status_last_key" in plan, plan
+        assert "ix_completion_status (" not in plan, plan
+
+
+def test_a_page_of_search_results_is_the_same_whatever_the_route_to_it(store):
+    """A page is read as sorted ids first, then those records' rows: the page must hold exactly the
+    records, in exactly the order, that one sorted query over whole rows gives."""
+    activities = [add_activity(store, accme_id=f"10000000{i}", title=f"Activity {i}") for i in range(2)]
+    bulk_load(store, activities, 300)
+    with store.session() as s:
+        for filters in (SearchFilters(), SearchFilters(name="hopper"), SearchFilters(status="Rejected", board="ABIM")):
+            for sort in (SortKey.NAME, SortKey.DATE, SortKey.CME, SortKey.STATUS):
+                for descending in (False, True):
+                    every = learners.search_records(s, filters, limit=None, sort=sort, descending=descending)
+                    pages = [learners.search_records(s, filters, limit=25, offset=offset, sort=sort,
+                                                     descending=descending) for offset in range(0, 75, 25)]
+                    assert [v.completion_id for page in pages for v in page] == [v.completion_id for v in every[:75]]
+                    assert [v for page in pages for v in page] == every[:75]
+
+
+def test_the_live_check_reads_the_learners_records_through_their_indexes_not_the_activity(store):
+    """The entry form re-checks after each pause in typing: its history read must start from the
+    learner's name, license or board-ID index, never walk every record of the activity."""
+    from plan_support import plans_of
+
+    _sqlite_only(store)
+    activity = add_activity(store)
+    bulk_load(store, [activity], 200)
+    record = completion(license_id="L0000017",
+                        boards=[BoardPart("ABIM", "100017", Decimal("8"), {"Medical Knowledge": None})])
+
+    def check() -> None:
+        with store.session() as s:
+            learners.check_record(s, record, activity, AS_OF)
+
+    plans = plans_of(store, check)
+    assert plans
+    for plan in plans:
+        assert "SCAN completion" not in plan, plan
+        assert "ix_completion_activity" not in plan, plan
+
+
 def test_save_new_record_validates_then_queues_or_keeps_a_draft(store):
     activity = add_activity(store)
     bad = completion(boards=[BoardPart("ABIM", "123456", Decimal("1.3"), {"Medical Knowledge": None})])

@@ -157,11 +157,14 @@ class CompletionRow(_IdentityKeys, Base):
     __tablename__ = "completion"
     __table_args__ = (
         Index("ix_completion_activity_status", "activity_id", "status"),
-        Index("ix_completion_status", "status"),
         Index("ix_completion_date", "completion_date"),
         Index("ix_completion_learner_name", "last_name", "first_name"),
-        Index("ix_completion_name_keys", "last_key", "first_key"),
-        Index("ix_completion_first_key", "first_key"),
+        # Learner Search filters by name key (and status) and sorts by name: with the names in the
+        # index a filter is answered from the index alone (migration 0009)
+        Index("ix_completion_name_keys", "last_key", "first_key", "last_name", "first_name"),
+        Index("ix_completion_first_key", "first_key", "last_name", "first_name"),
+        Index("ix_completion_status_last_key", "status", "last_key", "last_name", "first_name"),
+        Index("ix_completion_status_first_key", "status", "first_key", "last_name", "first_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,7 @@
 The workbook opens cleanly in Excel: one header row, frozen below the header, real date cells with a
 date number format (so the sheet sorts and filters by date), numbers as numbers, sensible column
 widths, and each record's status with the PARS/board code and message that explain a rejection.
-Written with openpyxl's write-only mode, which streams rows instead of building the sheet in memory.
+Streamed row by row into the sheet's XML (app/pars/xlsx_writer.py), never built in memory.
 Birth dates are left out: the export is a worklist, and it may be mailed around.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,80 +74,25 @@ def export_records(path: Path | str, records: Iterable[LearnerRecordView], *, sh
     """Write the records to an .xlsx file at `path`; returns how many rows were written.
 
     Owner-only and all-or-nothing, since it names learners (app/pars/files.py); the folder is checked
-    before the first record is read."""
-    with private_output(path) as handle:
-        workbook, count = _workbook(records, sheet_title)
-        workbook.save(handle)
-    return count
+    before the first record is read. The sheet XML is streamed row by row (app/pars/xlsx_writer.py):
+    every text is a Text cell, never a formula; dates are date cells and amounts numbers."""
+    from app.pars.xlsx_writer import write_table_sheet
 
+    values = [column.value for column in COLUMNS]
 
-def _workbook(records: Iterable[LearnerRecordView], sheet_title: str) -> tuple[Any, int]:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    from app.pars.excel import TextCells
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=sheet_title[:31])
-    # layout must be set before the first row is streamed
-    sheet.freeze_panes = "A2"
-    for number, column in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(number)].width = column.width
-
-    header_font = Font(bold=True)
-    header_fill = PatternFill("solid", fgColor="DDE6F0")
-    header_alignment = Alignment(vertical="center", wrap_text=True)
-    header: list[WriteOnlyCell] = []
-    for column in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=column.header)
-        cell.font = header_font
-        cell.fill = header_fill
-        cell.alignment = header_alignment
-        header.append(cell)
-    sheet.append(header)
-
-    text = TextCells(sheet)  # names, IDs and messages stay text: never a formula
-    # One styled cell per formatted column, reused row after row: a write-only sheet writes each
-    # appended row out at once, and styling a new cell per value costs more than the value itself.
-    formatted: dict[int, WriteOnlyCell] = {}
-    for number, column in enumerate(COLUMNS):
-        if column.number_format:
-            formatted[number] = WriteOnlyCell(sheet)
-            formatted[number].number_format = column.number_format
-    count = 0
-    try:
+    def rows() -> Iterable[list[Any]]:
         for record in records:
-            row: list[Any] = []
-            for number, column in enumerate(COLUMNS):
-                value = column.value(record)
-                if isinstance(value, str):
-                    row.append(text.plain_or_cell(value))
-                    continue
-                value = _excel_value(value)
-                styled = formatted.get(number) if value is not None else None
-                if styled is not None:
-                    styled.value = value
-                    row.append(styled)
-                else:
-                    row.append(value)
-            sheet.append(row)
-            count += 1
-    except BaseException:
-        sheet.close()  # end the streamed sheet's XML so its temporary file is released, then give up
-        raise
-    if count:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
+            yield [_excel_value(value(record)) for value in values]
 
-    return workbook, count
+    with private_output(path) as handle:
+        count = write_table_sheet(handle, sheet_title, [(c.header, c.width, c.number_format) for c in COLUMNS],
+                                  rows())
+    return count
 
 
 def _excel_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.replace(tzinfo=None, microsecond=0)
-    if isinstance(value, date):
-        return value
     if isinstance(value, Decimal):
         return float(value)
     return value

@@ -354,8 +354,16 @@ class ActivitiesTab(QWidget):
 
     # --- data ------------------------------------------------------------------------------------
     def reload(self) -> None:
-        rows = self.ctx.read(activity_overview)
-        self.model.set_rows(rows)
+        """Every activity with its learner counts. After the first time, the activities are re-read at
+        once and the counts in the background (a pass over every record): until they arrive, an
+        activity keeps the counts it showed."""
+        if self.model.rowCount() == 0:
+            self.model.set_rows(self.ctx.read(activity_overview))
+        else:
+            shown = {self.model.overview(r).row_id: self.model.overview(r).counts for r in range(self.model.rowCount())}
+            rows = self.ctx.read(activity_overview, with_counts=False)
+            self.model.set_rows([_with_counts(row, shown.get(row.row_id, {})) for row in rows])
+            self.refresh_counts()
         self._update_count_label()
         self._update_buttons()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
@@ -53,6 +54,11 @@ _RECORD_FLUSH_CHUNK = 100  # ids handed to the views per event-loop turn
 _FIRST_SYNC_DELAY_MS = 3_000  # the first background sync after start-up
 _STOP_WAIT_MS = 30_000  # closing waits this long for the worker to finish the record it is sending
 _ATTENTION_REFRESH_MS = 1_500  # the attention strip re-reads its list at most this often
+# Python hands its interpreter lock between threads every `switch interval`; the GUI thread waits
+# for it before each slot, paint callback and model call it makes while a worker (sync, file check,
+# background read) runs Python. At the default 5 ms, with two busy workers, the window waited 20 ms
+# per call in the median and up to 250 ms (bench/bench_ui.py); at 1 ms the waits are a few ms.
+GUI_SWITCH_INTERVAL_S = 0.001
 STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
 RECONNECT_MS = 3_000  # while the office database is unreachable, how often it is tried again
 
@@ -64,6 +70,7 @@ class MainWindow(QMainWindow):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        keep_gui_thread_responsive()
         self.window_state = WindowState()
         self.setWindowTitle("ParsDesk")
         self.setWindowIcon(icon("parsdesk"))
@@ -768,6 +775,12 @@ class MainWindow(QMainWindow):
             log.warning("a background read did not end within %d ms; closing anyway", _STOP_WAIT_MS)
         _release_full_collections()
         event.accept()
+
+
+def keep_gui_thread_responsive() -> None:
+    """Shorten the interpreter's thread switch interval for the GUI process (never lengthen it)."""
+    if sys.getswitchinterval() > GUI_SWITCH_INTERVAL_S:
+        sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
 
 
 _held_gc_thresholds: tuple[int, int, int] | None = None

@@ -336,10 +336,13 @@ class LearnerRecordModel(QAbstractTableModel):
         lookup = loaded + outside if all_loaded else loaded
         recount = bool(outside) and not all_loaded
         recount_later = recount and self._read_later is not None
-        refreshed = self._read(
-            learners.refresh_records, self._filters, lookup,
-            shown=self._row_of, recount=recount and not recount_later,
-        )
+        if lookup or (recount and not recount_later):
+            refreshed = self._read(
+                learners.refresh_records, self._filters, lookup,
+                shown=self._row_of, recount=recount and not recount_later,
+            )
+        else:  # none of them is loaded: only the count can move, and that is read in the background
+            refreshed = learners.RefreshedRecords({})
         if recount_later:
             self._recount_generation = self._generation
             self._read_later(f"recount-{id(self)}", learners.count_records, self._filters,
