@@ -1,7 +1,7 @@
 """The upload-file route in the real main window, with the real sandbox over HTTP standing in for the
 PARS website: prepare the upload file, PARS answers with its rejection workbook, drop it on Batch Upload,
 the rejected record shows its code; double-click, fix, resubmit; prepare again; PARS rejects nothing;
-mark the rest passed: the corrected record is Accepted."""
+mark the rest passed: the corrected record is Accepted. Once with Excel upload files, once with XML."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ def _status(tab, completion_id: int) -> str:  # noqa: ANN001
     return model.index(model.row_of(completion_id), model.column_of("status")).data()
 
 
+@pytest.mark.parametrize("file_format", ["xlsx", "xml"])
 def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store, website, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch, file_format: str) -> None:
     activity = add_activity(store, accme_id="123456789", title=ACTIVITY.title, start=START, end=END)
     good, too_many = queue_records(
         store, activity, 2, spec=lambda n: RecordSpec(completion_date=COMPLETED, cme_credits=Decimal(8 + n))
@@ -61,6 +62,7 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
     folder = tmp_path / "for PARS"
     folder.mkdir()
     monkeypatch.setattr(upload, "choose_folder", lambda: folder)
+    upload.upload_format_combo.setCurrentIndex(upload.upload_format_combo.findData(file_format))
     window.show_activity(activity)
 
     # no web services: F5 sends nothing and says why
@@ -72,7 +74,7 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
         window.prepare_upload_action.trigger()  # in a worker thread
     assert window.tabs.currentWidget() is upload
     [first] = list(folder.iterdir())
-    assert first.suffix == ".xlsx" and first.name in upload.message_label.text()
+    assert first.suffix == f".{file_format}" and first.name in upload.message_label.text()
     window.tabs.setCurrentWidget(summary)  # an off-screen tab catches up when shown
     qtbot.waitUntil(lambda: _status(summary, good) == "Uploaded by file", timeout=3_000)
     assert _status(summary, too_many) == "Uploaded by file"
@@ -129,3 +131,54 @@ def test_prepare_rejection_workbook_import_resubmit_accepted(qtbot, store: Store
     received = {r["credit_id"]: r["received"] for r in website.records()}
     assert sorted(received.values()) == [1, 1, 1]  # three creditIDs, each uploaded once
     assert {r["status"] for r in website.records() if r["received"]} >= {"Accepted"}
+
+
+def test_a_corrected_pars_rejection_workbook_dropped_in_the_window_is_a_new_batch_and_says_so(
+    qtbot, store: Store, website, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openpyxl import load_workbook
+    from sqlalchemy import select
+
+    from app.models import CompletionRow
+    from app.pars.domain import F_CME_CREDITS
+    from tests.test_batch_upload_tab import attest_and_queue
+
+    activity = add_activity(store, accme_id="123456789", title=ACTIVITY.title, start=START, end=END)
+    good, too_many = queue_records(
+        store, activity, 2, spec=lambda n: RecordSpec(completion_date=COMPLETED, cme_credits=Decimal(8 + n))
+    )
+    ctx = make_context(store, sandbox=website)
+    ctx.settings.set_route("local", ROUTE_UPLOAD_FILES)
+    window = make_window(qtbot, ctx)
+    upload = window.upload_tab
+    folder = tmp_path / "for PARS"
+    folder.mkdir()
+    monkeypatch.setattr(upload, "choose_folder", lambda: folder)
+    with qtbot.waitSignal(upload.upload_prepared, timeout=30_000):
+        window.prepare_upload_action.trigger()
+    qtbot.waitUntil(lambda: not upload.is_busy, timeout=10_000)
+    [prepared] = list(folder.iterdir())
+    rejections = tmp_path / "PARS rejections.xlsx"
+    assert _pars_website_upload(website, prepared, rejections) == 1
+
+    # the coordinator fixes the credits in PARS's workbook and drops it on Batch Upload
+    workbook = load_workbook(rejections)
+    sheet = workbook.worksheets[0]
+    headers = [cell.value for cell in sheet[2]]
+    sheet.cell(3, headers.index(F_CME_CREDITS) + 1).value = "8"
+    corrected = tmp_path / "PARS rejections corrected.xlsx"
+    workbook.save(corrected)
+    window.tabs.setCurrentWidget(upload)
+    with qtbot.waitSignal(upload.analysis_ready, timeout=15_000):
+        upload.load_file(corrected)  # dropped on the tab
+    qtbot.waitUntil(lambda: not upload.is_busy, timeout=10_000)
+    assert "corrected rejection workbook" in upload.message_label.text().lower()
+    assert "new batch" in upload.message_label.text()
+    assert not upload.summary_box.isHidden() and upload.analysis.adds == 1
+    attest_and_queue(qtbot, upload)
+    with store.session() as s:
+        rows = {row.id: row for row in s.scalars(select(CompletionRow))}
+    assert rows[too_many].status == "Rejected" and rows[too_many].status_code == 674
+    [resubmission] = [row for row in rows.values() if row.replaces_id == too_many]
+    assert (resubmission.status, resubmission.cme_credits) == ("Queued", Decimal("8"))
+    assert rows[good].status == "Uploaded by file"

@@ -217,3 +217,34 @@ def test_medbiquitous_rems_sample_gives_clear_per_record_verdicts() -> None:
     for issues in verdicts:
         assert {i.code for i in issues} >= {601, 630, 622, 623, 631}
         assert all(i.message for i in issues)
+
+
+def test_the_same_records_as_excel_rows_and_as_xml_get_the_same_verdicts(tmp_path: Path) -> None:
+    """§2: "give the same verdicts as for Excel" — record by record, code by code and field by field."""
+    from dataclasses import replace
+
+    from app.commands.check import check_batch
+    from app.pars.batch import load_batch
+    from app.pars.excel import HEADERS, completion_to_values
+    from tests.batch_support import ACTIVITY, AS_OF, completion, write_xlsx, write_xml
+
+    base = completion(1)
+    records = [
+        base,
+        replace(completion(2), completion_date=date(2026, 2, 3)),  # after the activity's end
+        replace(completion(3), completion_date="13-45-2026"),  # not a date
+        replace(completion(4), learner=Learner("Learner4", None, "13/45", "CA", "A0000004")),  # no last name, bad DOB
+        replace(completion(5), cme=CmePart(Decimal("9"))),  # above the activity's credits
+        replace(completion(6), boards=[BoardPart("ABX", "1", Decimal("4"), {})]),  # no such board
+        replace(completion(7), activity_id="999999999"),  # unknown activity
+    ]
+    rows = [dict(zip(HEADERS, completion_to_values(r))) for r in records]
+    excel = load_batch(write_xlsx(tmp_path / "learners.xlsx", rows))
+    xml = load_batch(write_xml(tmp_path / "learners.xml", [
+        replace(r, credit_id=f"ccid:1234567:r{n}") for n, r in enumerate(records, start=1)]))
+    activities = {ACTIVITY.activity_id: ACTIVITY}
+    excel_verdicts = check_batch(excel, activities, History(), AS_OF)
+    xml_verdicts = check_batch(xml, activities, History(), AS_OF)
+    assert [[(i.code, i.field) for i in issues] for issues in xml_verdicts] == [
+        [(i.code, i.field) for i in issues] for issues in excel_verdicts]
+    assert not excel_verdicts[0] and all(excel_verdicts[1:])

@@ -69,7 +69,7 @@ def correct(path: Path, out: Path) -> Path:
 def test_import_of_xml_writes_an_xml_rejection_file_with_only_the_rejected_records_as_read(store, tmp_path):
     add_activity(store)
     source = lms_export(tmp_path)
-    assert cli_main(["import", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 1
+    assert cli_main(["import", str(source), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 1
 
     rejections = tmp_path / "lms-rejections.xml"
     assert rejections.is_file() and not (tmp_path / "lms-rejections.xlsx").exists()
@@ -96,7 +96,7 @@ def test_import_of_xml_writes_an_xml_rejection_file_with_only_the_rejected_recor
 
     # The coordinator corrects the file and drops it back: a new batch, both records queued as they now read.
     fixed = correct(rejections, tmp_path / "lms-fixed.xml")
-    assert cli_main(["import", str(fixed), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 0
+    assert cli_main(["import", str(fixed), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 0
     assert not (tmp_path / "lms-fixed-rejections.xml").exists()
     queued = {credit: status for credit, status in statuses(store).items()}
     assert queued == {"ccid:lms:valid": "Queued", "ccid:lms:two-boards": "Queued", "ccid:lms:bad-date": "Queued"}
@@ -164,3 +164,60 @@ def test_download_rejections_in_the_window_saves_xml_for_an_xml_upload_and_the_f
     attest_and_queue(qtbot, upload)
     assert set(statuses(store).values()) == {Status.QUEUED.value}
     assert len(statuses(store)) == 3
+
+
+def test_an_xml_upload_rejected_on_the_pars_website_comes_back_in_its_xml_rejection_file(store, tmp_path):
+    """XML in → upload-file route (XML upload file) → PARS's rejection workbook taken in → the import's XML
+    rejection file holds the record PARS rejected (as sent, with its creditID) beside the one that failed
+    locally (as read) → corrected and dropped back: a resubmission and a new record."""
+    import httpx
+
+    from app.services.batch_import import write_upload_rejections
+    from app.services.pars_upload import prepare_upload, store_runner
+    from tests.sync_support import add_activity as add_route_activity
+    from tests.sync_support import running_sandbox
+
+    # ParsDesk believes the activity has 10 CME credits; PARS knows 8, so it rejects 9 with 674.
+    add_route_activity(store, accme_id="123456789", cme_credits=Decimal("10"))
+    fits, too_many = (replace(completion(n, credit_id=f"ccid:lms:r{n}", cme=cme), boards=[])
+                      for n, cme in ((1, "4"), (2, "9")))
+    unreadable = replace(completion(3, credit_id="ccid:lms:r3"), boards=[], completion_date="13-45-2026")
+    source = write_xml(tmp_path / "lms.xml", [fits, too_many, unreadable])
+    db = ["--db", store.location, "--as-of", AS_OF.isoformat()]
+    assert cli_main(["import", str(source), *db]) == 1
+    folder = tmp_path / "for PARS"
+    folder.mkdir()
+    [upload_file] = prepare_upload(store_runner(store), folder, file_format="xml").files
+    with running_sandbox() as website:
+        answer = httpx.post(f"{website.url}/_sandbox/batch-upload", params={"name": upload_file.path.name},
+                            content=upload_file.path.read_bytes(), auth=("demo", "demo-sandbox"))
+    assert answer.status_code == 200 and answer.headers["X-PARS-Rejected"] == "1"
+    (tmp_path / "PARS rejections.xlsx").write_bytes(answer.content)
+    assert cli_main(["upload-results", str(tmp_path / "PARS rejections.xlsx"), "--db", store.location]) == 0
+    assert statuses(store)["ccid:lms:r2"] == Status.REJECTED.value
+
+    with store.session() as s:
+        from app.models.schema import UploadRow
+
+        upload_id = s.scalars(select(UploadRow.id).where(UploadRow.file_name == "lms.xml")).one()
+        assert write_upload_rejections(s, upload_id, tmp_path / "again.xml") == 2
+    again = load_batch(tmp_path / "again.xml").records
+    assert [r.completion.credit_id for r in again] == ["ccid:lms:r2", "ccid:lms:r3"]
+    assert extension_values(tmp_path / "again.xml", REJECTION_CODE)[0] == "674"
+    assert again[0].completion.cme.credits == Decimal("9")
+
+    text = (tmp_path / "again.xml").read_text(encoding="utf-8").replace(
+        "<hx:numberOfCredits>9</hx:numberOfCredits>", "<hx:numberOfCredits>8</hx:numberOfCredits>")
+    fixed = correct_text(text, tmp_path / "fixed.xml")
+    assert cli_main(["import", str(fixed), *db]) == 0
+    with store.session() as s:
+        rows = {row.credit_id: row for row in s.scalars(select(CompletionRow))}
+    resubmission = next(row for row in rows.values() if row.replaces_id == rows["ccid:lms:r2"].id)
+    assert (resubmission.status, resubmission.cme_credits) == (Status.QUEUED.value, Decimal("8"))
+    assert resubmission.credit_id != "ccid:lms:r2"  # PARS never takes a creditID twice
+    assert rows["ccid:lms:r3"].status == Status.QUEUED.value
+
+
+def correct_text(text: str, out: Path) -> Path:
+    out.write_text(text, encoding="utf-8")
+    return correct(out, out)

@@ -225,6 +225,8 @@ def rejected_kinds() -> dict[str, tuple[Completion, str]]:
         "rems with an unknown profession": (rems_unknown, "v2"),
         "rems with odd values": (rems_odd_values, "v2"),
         "almost nothing read": (nothing, "v1"),
+        "rems read without any identifier": (Completion(learner=Learner(last_name="Roe"),
+                                                        rems=RemsPart(profession="Physician")), "v2"),
     })
     return kinds
 
@@ -257,8 +259,27 @@ def test_the_rejection_files_of_import_and_check_are_valid(store, tmp_path: Path
 
     add_batch_activity(store)
     source = lms_export(tmp_path)
-    assert cli_main(["import", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat()]) == 1
+    assert cli_main(["import", str(source), "--db", store.location, "--as-of", AS_OF.isoformat()]) == 1
     assert schema_errors((tmp_path / "lms-rejections.xml").read_bytes()) == ("v1", [])
-    assert cli_main(["check", str(source), "--db", str(store.path), "--as-of", AS_OF.isoformat(),
+    assert cli_main(["check", str(source), "--db", store.location, "--as-of", AS_OF.isoformat(),
                      "--rejections", str(tmp_path / "check.xml")]) == 1
     assert schema_errors((tmp_path / "check.xml").read_bytes()) == ("v1", [])
+
+
+def test_the_medbiquitous_samples_rejection_file_is_valid_with_one_participant_per_record(tmp_path: Path) -> None:
+    from app.commands.check import check_batch
+    from app.pars.batch import load_batch
+    from app.pars.domain import History
+
+    sample = load_batch(SCHEMAS / "activityreport" / "v2" / "sample_activityreport.xml")
+    verdicts = check_batch(sample, {}, History(), date(2026, 3, 1))
+    assert all(verdicts)  # no record action, creditID, activity ID, name or date: both records fail
+    from app.commands.check import _write_xml_rejections
+
+    assert _write_xml_rejections(tmp_path / "rejections.xml", sample, verdicts) == 2
+    document = (tmp_path / "rejections.xml").read_bytes()
+    assert schema_errors(document) == ("v2", [])
+    root = etree.fromstring(document)
+    assert [len(list(report.iter("{*}Participant"))) for report in root.iter("{*}ActivityReport")] == [1, 1]
+    again = load_batch(tmp_path / "rejections.xml")
+    assert [r.completion.rems.profession for r in again.records] == ["Physician", "Nurse"]

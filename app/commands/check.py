@@ -165,16 +165,16 @@ def _write_xml_rejections(path: Path, batch: BatchFile, verdicts: Sequence[Seque
     from datetime import datetime, timezone
 
     from app.pars.files import private_output
-    from app.pars.xml_codec import RejectedRecord, record_as_read, render_rejections
+    from app.pars.xml_codec import RejectedRecord, rejected_as_read, render_rejections
 
     records = []
+    unit = "record" if batch.format == "xml" else "row"
     for record, (_, code, message) in zip(
         (r for r, issues in zip(batch.records, verdicts) if issues), rejection_rows(batch, verdicts), strict=True
     ):
-        completion, provider, title = (record_as_read(record.source) if record.source
-                                       else (record.completion, None, None))
-        unit = "record" if batch.format == "xml" else "row"
-        records.append(RejectedRecord(completion, code, message, provider, title, f"{unit} {record.row}"))
+        origin = f"{unit} {record.row}"
+        records.append(rejected_as_read(record.source, code, message, origin) if record.source
+                       else RejectedRecord(record.completion, code, message, origin=origin))
     if records:
         document = render_rejections(records, datetime.now(timezone.utc))
         with private_output(path) as handle:  # owner-only, all or nothing: it holds dates of birth

@@ -1179,6 +1179,7 @@ REJECTION_DESCRIPTION = "RejectionDescription"
 VALUE_AS_READ = "ValueAsRead"
 # ActivityName/ModuleName and the organisations are NonNullString: a record read without them still needs text.
 NOT_GIVEN = "not given"
+_IDD_DOMAIN = re.compile(r"idd:\S*:\S*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1190,15 +1191,22 @@ class RejectedRecord:
     description: str
     provider_id: str | None = None  # the ProviderOrganization as read
     title: str | None = None  # the ActivityName as read (or the activity's title)
-    origin: str | None = None  # where it was read: "record 3 (line 42)"
+    origin: str | None = None  # where it was read: "record 3 of lms.xml"
+    # a REMS participant's LocalIdentifier as read (domain, text), when it is not the learner's license or NPI
+    local_identifier: tuple[str, str] | None = None
 
 
-def record_as_read(source: str) -> tuple[Completion, str | None, str | None]:
-    """A stored `ActivityReport` (see ParsedRecord.source): its record, ProviderOrganization and ActivityName."""
+def rejected_as_read(source: str, code: int, description: str, origin: str | None = None) -> RejectedRecord:
+    """The RejectedRecord of a record kept as read (ParsedRecord.source: one `ActivityReport`)."""
     report = parse_xml_bytes(source.encode("utf-8"), name="The stored record")
     completion = parse_reports(report)[0]
     provider = _path_text(report, "Activity", "ProviderOrganization") or _path_text(report, "ReportingOrganization")
-    return completion, provider, _path_text(report, "Activity", "ActivityName")
+    local = _child(_child(_child(report, "Participants"), "Participant"), "LocalIdentifier")
+    local_text, local_domain = _text(local), _attribute(local, "domain")
+    return RejectedRecord(
+        completion, code, description, provider, _path_text(report, "Activity", "ActivityName"), origin,
+        (local_domain, local_text) if local_text and local_domain else None,
+    )
 
 
 def _visible(text: str) -> str:
@@ -1320,6 +1328,12 @@ def render_rejections(records: Iterable[RejectedRecord], created: datetime, *, p
         provider = _visible(record.provider_id or provider_id or NOT_GIVEN)
         title = _visible(record.title or completion.activity_id or NOT_GIVEN)
         report = _render(reports, completion, provider, version, title, fmt)
+        local = report.find(f"{_q(version.report, 'Participants')}/{_q(version.report, 'Participant')}/"
+                            f"{_q(version.report, 'LocalIdentifier')}")
+        if local is not None and not local.text:  # no license, NPI or creditID to identify the participant
+            domain, text = record.local_identifier or ("local", NOT_GIVEN)
+            local.text = _visible(text)
+            local.set("domain", domain if _IDD_DOMAIN.fullmatch(domain) else _domain(_visible(domain), V2, fmt))
         module = report.find(f"{_q(version.report, 'Activity')}/{_q(version.report, 'Module')}")
         for board in completion.boards:  # a credit type named twice (678) is shown as read
             for repeated in board.repeated_types:

@@ -979,7 +979,7 @@ def rejected_records(session: Session, upload_id: int) -> list[RejectedRecord]:
     ParsDesk's checks as it was read, and each record PARS or a board rejected since as it was sent
     (with its creditID, so that the corrected record dropped back is taken as its correction)."""
     from app.pars.excel import canonical_header, row_to_completion
-    from app.pars.xml_codec import RejectedRecord, record_as_read
+    from app.pars.xml_codec import RejectedRecord, rejected_as_read
     from app.services.records import completion_to_domain
 
     upload = session.get(UploadRow, upload_id)
@@ -1003,11 +1003,11 @@ def rejected_records(session: Session, upload_id: int) -> list[RejectedRecord]:
             if line.error_code is None:
                 continue  # skipped as already reported, or held back as rejected before
             if line.source_xml:
-                completion, provider, title = record_as_read(line.source_xml)
+                found.append(rejected_as_read(line.source_xml, line.error_code, line.error_message or "", origin))
             else:  # an upload from before the records were kept as read: its cells
                 values = [("" if v is None else str(v)) for v in line.values or []]
-                completion, provider, title = row_to_completion(dict(zip(headers, values))), None, None
-            found.append(RejectedRecord(completion, line.error_code, line.error_message or "", provider, title, origin))
+                completion = row_to_completion(dict(zip(headers, values)))
+                found.append(RejectedRecord(completion, line.error_code, line.error_message or "", origin=origin))
             continue
         own_add = line.upload_id == upload_id
         if _line_outcome(own_add, Status(line.status)) != "rejected":

@@ -422,7 +422,8 @@ class BatchUploadTab(QWidget):
             "<li>Confirm that the learners gave permission to report, then queue the valid records. "
             "They are sent at the next sync.</li>"
             "<li>Rows that failed, and records a board rejects later, can be downloaded from the upload "
-            "history as a workbook: fix them there and drop it here again.</li></ol>"
+            "history as a workbook (as PARS learner XML for an XML file): fix them there and drop the file "
+            "here again.</li></ol>"
             "To delete records, upload them again with Record Action <i>Delete</i>."
         )
         self.intro_label.setWordWrap(True)
