@@ -107,3 +107,15 @@ def any_store(store_engine: str, tmp_path: Path, request: pytest.FixtureRequest)
     opened = open_store_on(store_engine, tmp_path, request)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def ready_store(tmp_path: Path) -> Path:
+    """A closed SQLite store file holding the batch tests' activity, for commands run on it by path."""
+    from tests.batch_support import add_activity
+
+    path = tmp_path / "office.sqlite3"
+    store = Store.open(path)
+    add_activity(store)
+    store.close()
+    return path

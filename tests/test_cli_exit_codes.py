@@ -15,8 +15,7 @@ import pytest
 
 from app.cli import main
 from app.commands import common
-from app.models import Store
-from tests.batch_support import add_activity, row, write_xlsx
+from tests.batch_support import row, write_xlsx
 from tests.sync_support import add_activity as add_sync_activity
 from tests.sync_support import outbox_rows, queue_records, statuses
 
@@ -34,15 +33,6 @@ def _parsdesk(*argv: str, cwd: Path, **options: object) -> subprocess.CompletedP
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "app", *argv], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=120, **options)  # type: ignore[call-overload]
-
-
-@pytest.fixture
-def ready_store(tmp_path: Path) -> Path:
-    path = tmp_path / "office.sqlite3"
-    store = Store.open(path)
-    add_activity(store)
-    store.close()
-    return path
 
 
 def test_the_readme_table_lists_the_codes_the_commands_use():

@@ -32,15 +32,6 @@ def open_umask():
     os.umask(previous)
 
 
-@pytest.fixture
-def ready_store(tmp_path: Path) -> Path:
-    path = tmp_path / "office.sqlite3"
-    store = Store.open(path)
-    add_activity(store)
-    store.close()
-    return path
-
-
 def test_export_check_rejections_and_import_rejections_are_owner_only(tmp_path, ready_store, open_umask, capsys):
     out = tmp_path / "learners.xlsx"
     out.write_bytes(b"an older export, readable by all")
