@@ -376,7 +376,7 @@ class SandboxServer:
             return self._fault(endpoint, 400, f"document is for {parsed.operation}, posted to {endpoint}'s path")
         if parsed.credentials != self.credentials:
             return self._fault(endpoint, 401, "Invalid ProviderId, User or Password")
-        longest = _longest_text(parsed.body)
+        longest = _longest_text(parsed.body, data)
         if longest > MAX_TEXT_CHARS:
             return self._fault(
                 endpoint, 400,
@@ -431,6 +431,25 @@ class SandboxServer:
         raise AssertionError(f"unrouted operation {operation}")  # every OPERATIONS entry is handled above
 
 
-def _longest_text(body: etree._Element) -> int:
-    """The length of the longest text or attribute value in a request body."""
+def _longest_text(body: etree._Element, data: bytes | None = None) -> int:
+    """The length of the longest text or attribute value in a request body; or, when `data` (the
+    request as received) proves that none is longer than MAX_TEXT_CHARS, that bound.
+
+    The bound: in a UTF-8 document without CDATA sections, a text or attribute value cannot hold the
+    byte `<` (nor can any other character's UTF-8 bytes), and it is at least as many bytes as it has
+    characters (entities and character references only make the bytes longer). So no value is longer
+    than the longest run of bytes between two `<`: one split of the bytes instead of walking every
+    text and attribute of a 500-record request (about a tenth of the sandbox's work per batch)."""
+    if data is not None and _utf8_without_cdata(body, data):
+        bound = max(map(len, data.split(b"<")), default=0)
+        if bound <= MAX_TEXT_CHARS:
+            return bound
     return max(map(len, itertools.chain(body.itertext(), body.xpath("//@*"))), default=0)
+
+
+def _utf8_without_cdata(body: etree._Element, data: bytes) -> bool:
+    """Whether `data` is a UTF-8 (or ASCII) document without CDATA sections. A NUL byte betrays
+    UTF-16/32 (valid UTF-8 XML holds none); other encodings (ISO-2022-JP's characters include the
+    byte `<`) are declared, and lxml reports the declaration."""
+    encoding = (body.getroottree().docinfo.encoding or "UTF-8").upper().replace("-", "").replace("_", "")
+    return encoding in ("UTF8", "ASCII", "USASCII") and b"\x00" not in data and b"<![CDATA[" not in data
