@@ -656,6 +656,13 @@ def _local(element: etree._Element) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+# Which child tags (namespace included) are fine inside which parent tags: a 500-record request
+# asks the same few questions thousands of times. Bounded, so a document inventing tag names
+# cannot grow it without end.
+_CHILD_VERDICTS: dict[tuple[str, str], bool] = {}
+_MAX_CHILD_VERDICTS = 4096
+
+
 def _namespace(element: etree._Element) -> str:
     tag = element.tag
     return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
@@ -694,18 +701,33 @@ def _where(element: etree._Element) -> str:
 
 
 def _check_children(element: etree._Element) -> None:
-    known = _KNOWN_CHILDREN[_local(element)]
+    parent = element.tag
     for child in element:
-        name = _local(child)
-        if not name or name in known:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # a comment
+        verdict = _CHILD_VERDICTS.get((parent, tag))
+        if verdict is None:
+            verdict = _child_allowed(element, child)
+            if len(_CHILD_VERDICTS) < _MAX_CHILD_VERDICTS:
+                _CHILD_VERDICTS[(parent, tag)] = verdict
+        if verdict:
             continue
-        namespace = _namespace(child)
-        if namespace and not namespace.startswith(_MEDBIQ):
-            continue  # an extension in its own namespace (the standard allows ##other here)
+        name = _local(child)
+        known = _KNOWN_CHILDREN[_local(element)]
         raise BatchFileError(
             f"{_where(child)}: <{name}> inside <{_local(element)}> is not part of PARS learner XML "
             f"(expected one of {', '.join(sorted(known))})."
         )
+
+
+def _child_allowed(element: etree._Element, child: etree._Element) -> bool:
+    """Whether `child` may stand inside `element` (which _KNOWN_CHILDREN describes)."""
+    name = _local(child)
+    if not name or name in _KNOWN_CHILDREN[_local(element)]:
+        return True
+    namespace = _namespace(child)
+    return bool(namespace) and not namespace.startswith(_MEDBIQ)  # an extension in its own namespace (##other)
 
 
 def _single(element: etree._Element | None, name: str) -> etree._Element | None:

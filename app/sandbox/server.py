@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -33,9 +34,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from app.pars import protocol
+from app.pars import protocol, xml_codec
 from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS, Credentials
-from app.pars.domain import Activity
+from app.pars.domain import Activity, Completion
 from app.pars.environments import (
     GET_ACTIVITY,
     GET_LEARNER_MATCH,
@@ -61,6 +62,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVITY_NOT_FOUND_CODE = 690
 MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # ten years: beyond any board delay or deadline
 MAX_CONNECTIONS = 64
+READERS_AT_ONCE = 4  # requests parsed side by side while earlier ones are carried out
 CONNECTION_TIMEOUT_S = 15.0  # silence from the client before its connection is closed
 CONNECTION_DEADLINE_S = 300.0  # the longest any one connection is served
 _BUSY_ANSWER = (
@@ -146,6 +148,16 @@ class _BoundedServer(ThreadedWSGIServer):
         super().server_close()
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A request read and checked, waiting for its turn: its envelope, and for SaveLearnerActivity
+    its ActivityReport elements with the records read from them (None when reading one failed)."""
+
+    request: protocol.ParsedRequest
+    reports: list[etree._Element] = field(default_factory=list)
+    completions: list[Completion] | None = None
+
+
 class SandboxServer:
     """A PARS sandbox on a background thread; `port=0` picks a free port (see `.url`)."""
 
@@ -186,6 +198,7 @@ class SandboxServer:
         self._failures_lock = threading.Lock()
         # Web-service requests are carried out in the order they were received (see _in_turn)
         self._turns = threading.Condition()
+        self._readers = threading.BoundedSemaphore(READERS_AT_ONCE)
         self._tickets = itertools.count()
         self._serving = 0
         self._operations = {path: operation for operation, path in default_paths().items()}
@@ -278,6 +291,11 @@ class SandboxServer:
         except HTTPException as exc:  # e.g. 413 request too large
             return self._fault(endpoint, exc.code or 400, exc.description or exc.name)
         with self._in_turn() as wait_for_turn:
+            # Reading the request touches nothing PARS holds, so it is done before the request's
+            # turn, side by side with the requests ahead of it (what a server does as a request comes
+            # in); only what reads or changes PARS's records waits for the turn.
+            with self._readers:  # a few at once: each parsed request holds its element tree
+                prepared = self._prepare(endpoint, data)
             if self.latency_ms:  # the round trip: requests wait it out side by side
                 time.sleep(self.latency_ms / 1000)
             wait_for_turn()
@@ -287,7 +305,7 @@ class SandboxServer:
                     status=503,
                     content_type=protocol.CONTENT_TYPE,
                 )
-            response = self._operation(endpoint, data)
+            response = prepared if isinstance(prepared, Response) else self._carry_out(endpoint, prepared)
         log.info(
             "sandbox %s -> HTTP %d in %.0f ms", endpoint, response.status_code, (time.monotonic() - started) * 1000
         )
@@ -368,6 +386,13 @@ class SandboxServer:
         return Response(document, status=200, content_type=protocol.CONTENT_TYPE)
 
     def _operation(self, endpoint: str, data: bytes) -> Response:
+        """One web-service request, read and carried out."""
+        prepared = self._prepare(endpoint, data)
+        return prepared if isinstance(prepared, Response) else self._carry_out(endpoint, prepared)
+
+    def _prepare(self, endpoint: str, data: bytes) -> Response | _Prepared:
+        """Read a request without touching PARS's records: its envelope, credentials and reader
+        quota (a fault answer when they fail), and a SaveLearnerActivity's learner records."""
         try:
             parsed = protocol.parse_request(data)
         except protocol.ProtocolFormatError as exc:
@@ -384,15 +409,29 @@ class SandboxServer:
                 f"(at most {MAX_TEXT_CHARS} are read); nothing in it was processed",
                 code=999,
             )
+        if parsed.operation != SAVE_LEARNER_ACTIVITY:
+            return _Prepared(parsed)
         try:
-            return self._handle(parsed)
+            reports = protocol.report_elements_from_request(parsed.body)
+        except protocol.ProtocolFormatError as exc:
+            return self._fault(endpoint, 400, f"Bad request document: {exc}")
+        try:
+            completions = [xml_codec.parse_report(report) for report in reports]
+        except Exception:  # read again in turn, where it fails as it always has
+            completions = None
+        return _Prepared(parsed, reports, completions)
+
+    def _carry_out(self, endpoint: str, prepared: _Prepared) -> Response:
+        try:
+            return self._handle(prepared)
         except protocol.ProtocolFormatError as exc:
             return self._fault(endpoint, 400, f"Bad request document: {exc}")
 
-    def _handle(self, parsed: protocol.ParsedRequest) -> Response:
+    def _handle(self, prepared: _Prepared) -> Response:
+        parsed = prepared.request
         operation, body, state = parsed.operation, parsed.body, self.state
         if operation == SAVE_LEARNER_ACTIVITY:
-            results = state.save_records(protocol.report_elements_from_request(body))
+            results = state.save_records(prepared.reports, prepared.completions)
             return self._xml(protocol.results_response(operation, results))
         if operation == GET_LEARNER_STATUS_BY_CREDIT_ID:
             results = state.status_by_credit_ids(protocol.credit_ids_from_request(body))
