@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.models.changes import mark_written
+from app.wording import plural
 
 
 def _table_of(target: Any) -> Table:
@@ -188,8 +189,8 @@ def update_rows(session: Session, target: Any, changes: Sequence[dict[str, Any]]
         matched = result.rowcount
     if matched != len(changes):
         raise StaleDataError(
-            f"{table.name}: {len(changes) - matched} of {len(changes)} rows were changed or removed by someone else "
-            "since they were read"
+            f"{table.name}: {plural(len(changes) - matched, 'row')} of {len(changes)} changed or removed by "
+            "someone else since they were read"
         )
 
 
