@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
-from app.pars.files import private_output
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -712,6 +711,7 @@ def write_rejections(
     (the two error columns are ignored when it is read back). Streamed by app.pars.xlsx_writer: 5,000
     rows take a fraction of a second (bench/bench_rejections.py), and every value is a text cell.
     """
+    from app.pars.files import private_output
     from app.pars.xlsx_writer import write_text_sheet
 
     all_headers = [*headers, F_ERROR_CODE, message_header]
@@ -737,6 +737,8 @@ def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+
+    from app.pars.files import private_output
 
     # Write-only mode streams the rows: 5,000 records in a fraction of the time of a normal workbook.
     workbook = Workbook(write_only=True)
