@@ -320,3 +320,21 @@ def test_a_save_learner_activity_request_is_the_envelope_around_the_written_docu
 
         body.append(build_document([replace(c, action=RecordAction.ADD) for c in completions], "1234567", created))
         assert written == protocol._serialize(root)
+
+
+def test_the_answer_writer_writes_exactly_what_the_element_tree_writes() -> None:
+    from app.pars import protocol
+
+    awkward = [
+        protocol.RecordResult("ccid:1234567:a&b<c>", "Accepted", None, None),
+        protocol.RecordResult("", "NotFound", None, ""),
+        protocol.RecordResult("ccid:1234567:x", "Rejected", 671, 'Completion date "12-31" is > the end & after\r\nthe claim date ü'),
+        protocol.RecordResult("ccid:1234567:y", "Delete Submitted", 0, "  spaced  "),
+    ]
+    for results in ([], awkward[:1], awkward, awkward * 3):
+        for operation in ("SaveLearnerActivity", "GetLearnerStatusByCreditId"):
+            root, body = protocol._response(operation)
+            protocol._results_element(body, results)
+            assert protocol.results_response(operation, results) == protocol._serialize(root)
+    with pytest.raises(ValueError):
+        protocol.results_response("SaveLearnerActivity", [protocol.RecordResult("c", "Rejected", 999, "bad \x01")])

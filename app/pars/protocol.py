@@ -417,9 +417,26 @@ def _results_element(parent: etree._Element, results: Iterable[RecordResult]) ->
 
 
 def results_response(operation: str, results: Iterable[RecordResult]) -> bytes:
+    """The answer holding one <Result> per record. Written as text after the envelope lxml writes:
+    the same bytes as `_results_element` in the tree (tested), at a fraction of the cost for the
+    hundreds of results of a batch."""
     root, body = _response(operation)
-    _results_element(body, results)
-    return _serialize(root)
+    envelope = _serialize(root)
+    empty_body = f"<{etree.QName(body).localname}/></{etree.QName(root).localname}>".encode()
+    if not envelope.endswith(empty_body):
+        raise AssertionError("the answer envelope does not end with its empty body")
+    out: list[str] = []
+    for result in results:
+        out.append("<Result>")
+        for name, value in (("CreditID", result.credit_id), ("Status", result.status), ("Code", result.code),
+                            ("Message", result.message)):
+            if value is not None:  # as _add: a None leaves the element out
+                out.append(f"<{name}>{xml_codec.escaped_text(str(value))}</{name}>")
+        out.append("</Result>")
+    results_text = f"<Results>{''.join(out)}</Results>" if out else "<Results/>"
+    return b"".join(
+        (envelope[: -len(empty_body)], b"<Body>", results_text.encode("utf-8"), b"</Body></Response>")
+    )
 
 
 def results_from_response(body: etree._Element) -> list[RecordResult]:

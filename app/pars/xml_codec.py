@@ -453,6 +453,12 @@ def _text_xml(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
+def escaped_text(value: str) -> str:
+    """`value` as lxml writes it as an element's text (&, <, > and CR escaped); ValueError, as lxml
+    raises, for a character XML cannot carry."""
+    return _text_xml(value)
+
+
 def _attribute_xml(value: str) -> str:
     if _ATTRIBUTE_SPECIAL.search(value) is None:
         return value
