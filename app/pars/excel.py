@@ -799,6 +799,19 @@ def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[
     for each sheet row the text of its error code and error description columns (empty when absent)."""
     path = Path(path)
     batch = read_workbook(path)
+    return batch, _error_cells(path)
+
+
+def read_error_columns(path: Path | str) -> dict[int, tuple[str, str]]:
+    """Only the error code and description cells of a workbook, by sheet row (empty when it has no such
+    columns): enough to tell a dropped learner file from a rejection workbook without reading its
+    records. The container is checked first, as `read_workbook` checks it."""
+    path = Path(path)
+    check_xlsx_container(path)
+    return _error_cells(path)
+
+
+def _error_cells(path: Path) -> dict[int, tuple[str, str]]:
     from python_calamine import CalamineWorkbook
 
     errors: dict[int, tuple[str, str]] = {}
@@ -823,7 +836,7 @@ def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[
             break
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # read_workbook already read this file: only a very odd part fails here
+    except BaseException as exc:  # the container was checked: only a very odd part fails here
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BatchFileError(f"{path.name}: the error columns could not be read: {first_line}") from None
-    return batch, errors
+    return errors
