@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                       "name_ms": nan, "id_ms": nan}
             live = live_cpu = nan
             if not args.upload_only:
-                store = Store.open(build(size))
+                # the cached store itself, read only: never migrated here (the copies for uploads are)
+                store = Store.open(build(size), migrate_schema=False)
                 ctx = make_context(store)
                 search = measure_search(app, ctx)
                 live, live_cpu = measure_live_check(ctx)
