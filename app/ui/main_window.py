@@ -282,16 +282,20 @@ class MainWindow(QMainWindow):
     def _make_engine(self) -> Any:
         """Runs in the sync thread: the engine gets its own store connection and its own client."""
         from app.models import Store
-        from app.sync.engine import DEFAULT_IN_FLIGHT, SyncEngine
+        from app.pars.environments import environment
+        from app.sync.engine import SyncEngine
 
+        # as many batches at PARS at once as the environment allows (`in_flight` in environments.toml,
+        # as `parsdesk sync` does), each sent with a client of its own; read per pass, so an edited
+        # file counts at the next sync
+        in_flight = environment(self.ctx.environment).in_flight
         store = Store.open(self.ctx.store.location, migrate_schema=False)
         try:
             client = self.ctx.client_factory()
         except Exception:
             store.close()
             raise
-        # a few batches at PARS at once, each sent with a client of its own
-        return SyncEngine(store, client, in_flight=DEFAULT_IN_FLIGHT, client_factory=self.ctx.client_factory,
+        return SyncEngine(store, client, in_flight=in_flight, client_factory=self.ctx.client_factory,
                           actor=self.ctx.actor, owns_resources=True)
 
     @property
