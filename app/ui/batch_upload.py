@@ -197,6 +197,36 @@ class PrepareWorker(QObject):
             self.finished.emit()
 
 
+class RejectionsWorker(QObject):
+    """Writes an upload's rejection file (workbook or PARS learner XML) in a worker thread, which reads
+    the rows through its own Session (write_upload_rejections_in_worker opens it)."""
+
+    written = Signal(object, int)  # path, records (XML) or rows (workbook) written
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, store: Store, upload_id: int, path: Path) -> None:
+        super().__init__()
+        self._store = store
+        self._upload_id = upload_id
+        self._path = path
+
+    @Slot()
+    def run(self) -> None:
+        from app.services.upload_rejections import write_upload_rejections_in_worker
+
+        try:
+            count = write_upload_rejections_in_worker(self._store, self._upload_id, self._path)
+            self.written.emit(self._path, count)
+        except OSError as exc:  # a read-only folder, a full disk, a folder that went away
+            self.failed.emit(f"Cannot write {self._path}: {exc.strerror or exc}")
+        except Exception:  # a bug or an unreachable store: keep the app alive, say it in one line
+            log.exception("writing an upload's rejections failed")
+            self.failed.emit(f"The rejections could not be saved to {self._path.name} (see the log).")
+        finally:
+            self.finished.emit()
+
+
 class CommitWorker(QObject):
     """Stores the upload and queues its valid rows in one transaction, in a worker thread
     (commit_upload opens that thread's own Session)."""
@@ -325,6 +355,8 @@ class BatchUploadTab(QWidget):
     upload_committed = Signal(int)  # upload id, after the valid records were queued
     busy_changed = Signal(bool)
     upload_prepared = Signal(object)  # PrepareReport, after "Prepare upload for PARS"
+    rejections_saved = Signal(object, int)  # path, records or rows: "Download rejections…" wrote the file
+    rejections_failed = Signal(str)  # why it could not be written (shown in the tab)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -333,7 +365,7 @@ class BatchUploadTab(QWidget):
         self.analysis: BatchAnalysis | None = None
         self._file: Path | None = None
         self._thread: QThread | None = None
-        self._worker: AnalysisWorker | CommitWorker | PrepareWorker | None = None
+        self._worker: AnalysisWorker | CommitWorker | PrepareWorker | RejectionsWorker | None = None
         self._last_upload_id: int | None = None
         self._results_note = ""  # what a corrected PARS rejection workbook told before its analysis
         self._pars_files: list = []
@@ -577,6 +609,7 @@ class BatchUploadTab(QWidget):
         self.drop_zone.setEnabled(not busy)
         self.queue_button.setEnabled(False if busy else self._can_queue())
         self.discard_button.setEnabled(not busy)
+        self.last_rejections_button.setEnabled(not busy)
         self.busy_changed.emit(busy)
 
     @property
@@ -636,7 +669,7 @@ class BatchUploadTab(QWidget):
         worker.cancelled.connect(self._on_cancelled)
         self._start(worker, f"Reading {self._file.name}…")
 
-    def _start(self, worker: AnalysisWorker | CommitWorker | PrepareWorker, caption: str) -> None:
+    def _start(self, worker: AnalysisWorker | CommitWorker | PrepareWorker | RejectionsWorker, caption: str) -> None:
         thread = QThread(self)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -954,10 +987,15 @@ class BatchUploadTab(QWidget):
             self.download_rejections(self._last_upload_id)
 
     def download_rejections(self, upload_id: int) -> Path | None:
-        """Write an upload's rejections where the user chooses; returns the path written. An XML upload's
-        are PARS learner XML by default (the workbook is offered too); an Excel upload's, a workbook."""
-        from app.services.batch_import import rejections_suffix, write_upload_rejections
+        """Write an upload's rejections where the user chooses, in a worker thread; returns the path being
+        written (None when nothing was started), and `rejections_saved` or `rejections_failed` follows.
+        An XML upload's are PARS learner XML by default (the workbook is offered too); an Excel
+        upload's, a workbook."""
+        from app.services.batch_import import rejections_suffix
 
+        if self.is_busy:
+            self._set_message("Another file is still being processed; wait for it or cancel it first.", error=True)
+            return None
         view = next((v for v in self._history if v.upload_id == upload_id), None)
         stem = Path(view.file_name).stem if view else f"upload-{upload_id}"
         suffix = self.ctx.read(rejections_suffix, upload_id)
@@ -970,11 +1008,23 @@ class BatchUploadTab(QWidget):
             return None
         if path.suffix.lower() not in (".xml", ".xlsx"):
             path = path.with_name(path.name + suffix)
-        try:
-            count = self.ctx.read(write_upload_rejections, upload_id, path)
-        except OSError as exc:
-            self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
-            return None
+        # thousands of rows take a moment to read, build and compress: never on the GUI thread
+        self._set_message("")
+        worker = RejectionsWorker(self.ctx.store, upload_id, path)
+        worker.written.connect(self._on_rejections_written)
+        worker.failed.connect(self._on_rejections_failed)
+        kind = "rejected records" if path.suffix.lower() == ".xml" else "rejected rows"
+        self._start(worker, f"Saving the {kind} to {path.name}…")
+        self.cancel_button.setEnabled(False)  # a write of a few seconds at most; it finishes or leaves nothing
+        return path
+
+    @Slot(str)
+    def _on_rejections_failed(self, message: str) -> None:
+        self._set_message(message, error=True)
+        self.rejections_failed.emit(message)
+
+    @Slot(object, int)
+    def _on_rejections_written(self, path: Path, count: int) -> None:
         if path.suffix.lower() == ".xml":
             self._set_message(
                 f"{plural(count, 'rejected record')} saved to {path} as PARS learner XML. Correct them in your "
@@ -985,7 +1035,7 @@ class BatchUploadTab(QWidget):
                 f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
                 "the Error Code and Error Message columns are ignored."
             )
-        return path
+        self.rejections_saved.emit(path, count)
 
     # -- the upload-file route (PARS website) --
 
