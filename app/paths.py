@@ -8,8 +8,6 @@ import stat
 import sys
 from pathlib import Path
 
-import platformdirs
-
 APP_NAME = "ParsDesk"
 
 
@@ -26,6 +24,8 @@ def resource(*parts: str) -> Path:
 
 
 def data_dir() -> Path:
+    import platformdirs  # only when the data folder is asked for: headless commands often never do
+
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 

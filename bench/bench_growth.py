@@ -14,6 +14,9 @@ recording the longest gap between ticks (the longest the window froze):
   summary, attest, queue; wall time drop -> queued and the longest GUI stall. Goals: < 3 s, < 50 ms.
   With --runs N (default 5) the upload is made N times, each on a fresh copy, and the medians are
   printed (with the load average); --upload-only leaves out the search and live-check columns.
+  The floor: the same workbook uploaded the same way into an EMPTY store (the same five activities,
+  no records), alternating with the sized runs, so the ratio store/floor shows what still grows with
+  the store whatever the machine's load.
 Figures are printed per size, with the goal next to each.
 """
 
@@ -172,18 +175,39 @@ def measure_live_check(ctx) -> float:  # noqa: ANN001
     return _best_ms(check, 5), _best_cpu_ms(check, 5)
 
 
-def measure_upload(app, size: int, folder: Path) -> dict[str, float]:  # noqa: ANN001
+def empty_store(folder: Path) -> Path:
+    """A store with the cached stores' five activities and no records: the upload's floor."""
+    from app.models import Store
+    from batch_support import add_activity as add_upload_activity
+    from learner_support import add_activity
+
+    path = folder / "empty-template.sqlite3"
+    if not path.exists():
+        store = Store.open(path)
+        add_upload_activity(store)
+        for i in range(4):
+            add_activity(store, accme_id=f"20000000{i}", title=f"Grand Rounds {i}")
+        store.close()
+    return path
+
+
+def fresh_empty(folder: Path) -> Path:
+    import shutil
+
+    copy = folder / "copy-empty.sqlite3"
+    shutil.copyfile(empty_store(folder), copy)
+    return copy
+
+
+def measure_upload(app, copy: Path, workbook: Path) -> dict[str, float]:  # noqa: ANN001
+    """Batch Upload of `workbook` into the store at `copy` (deleted afterwards), through the real tab."""
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
 
     from app.models import Store
     from app.ui.batch_upload import BatchUploadTab
-    from bench_check_db import make_workbook
     from ui_support import make_context
 
-    copy = fresh_copy(size, folder)
-    workbook = folder / "upload.xlsx"
-    make_workbook(workbook, copy, 5000)
     store = Store.open(copy)
     ctx = make_context(store)
     tab = BatchUploadTab(ctx)
@@ -212,8 +236,23 @@ def measure_upload(app, size: int, folder: Path) -> dict[str, float]:  # noqa: A
     tab.deleteLater()
     app.processEvents()
     store.close()
-    copy.unlink()
+    for leftover in copy.parent.glob(copy.name + "*"):
+        leftover.unlink()
     return results
+
+
+def measure_uploads(app, size: int, folder: Path, runs: int) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
+    """`runs` uploads of one 5,000-row workbook into fresh copies of the sized store, each right after
+    one into a fresh empty store (the floor): the same file, the same tab, the load of the moment."""
+    from bench_check_db import make_workbook
+
+    workbook = folder / "upload.xlsx"
+    make_workbook(workbook, build(size), 5000)
+    sized, floor = [], []
+    for _ in range(max(1, runs)):
+        floor.append(measure_upload(app, fresh_empty(folder), workbook))
+        sized.append(measure_upload(app, fresh_copy(size, folder), workbook))
+    return sized, floor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,9 +289,11 @@ def main(argv: list[str] | None = None) -> int:
                 live, live_cpu = measure_live_check(ctx)
                 store.close()
             load_before = os.getloadavg()[0]
-            uploads = ([{"summary_s": nan, "queued_s": nan, "upload_stall_ms": nan}] if args.no_upload
-                       else [measure_upload(app, size, Path(scratch)) for _ in range(max(1, args.runs))])
+            nothing = [{"summary_s": nan, "queued_s": nan, "upload_stall_ms": nan}]
+            uploads, floors = ((nothing, nothing) if args.no_upload
+                               else measure_uploads(app, size, Path(scratch), args.runs))
             upload = {key: statistics.median(u[key] for u in uploads) for key in uploads[0]}
+            floor = {key: statistics.median(u[key] for u in floors) for key in floors[0]}
             print(f"{size:>10,}  {search['open_ms']:>8.0f} ms  {search['filter_ms']:>11.0f} ms  "
                   f"{search['filter_query_ms']:>6.0f} ms  {search['name_ms']:>6.0f} ms  {search['id_ms']:>6.0f} ms  "
                   f"{live:>7.0f} ms  {upload['summary_s']:>10.2f} s  {upload['queued_s']:>9.2f} s  "
@@ -260,9 +301,17 @@ def main(argv: list[str] | None = None) -> int:
             if not args.upload_only:
                 print(f"{'':>10}  CPU time of the slowest filter's query: {search['filter_query_cpu_ms']:.0f} ms; "
                       f"of the live check: {live_cpu:.0f} ms (close to idle-machine wall time)", flush=True)
+            if not args.no_upload:
+                print(f"{'floor':>10}  {'(the same upload into an empty store, alternating)':>71}  "
+                      f"{floor['summary_s']:>10.2f} s  {floor['queued_s']:>9.2f} s  {floor['upload_stall_ms']:>9.0f} ms",
+                      flush=True)
+                print(f"{'ratio':>10}  {'(store / empty store, medians)':>71}  "
+                      f"{upload['summary_s'] / floor['summary_s']:>10.2f} ×  "
+                      f"{upload['queued_s'] / floor['queued_s']:>9.2f} ×", flush=True)
             if len(uploads) > 1:
                 print(f"{'':>10}  each upload, drop→queued (s): " + ", ".join(f"{u['queued_s']:.2f}" for u in uploads)
-                      + f"  (median of {len(uploads)})", flush=True)
+                      + f"  (median of {len(uploads)}); into the empty store: "
+                      + ", ".join(f"{u['queued_s']:.2f}" for u in floors), flush=True)
     print(f"after: {load_note()}")
     return 0
 

@@ -1,7 +1,9 @@
 """Batch import writes each table in one bulk step (app/models/bulk.py: COPY on PostgreSQL, the driver's
-executemany on SQLite, ids taken first) and finds the file's learners with one indexed join. These
-tests hold it to the plain path, one SQLAlchemy INSERT per row and `(a, b) IN (...)` lookups: the same
-store, row for row, on both engines; and a process killed in the middle leaves nothing behind."""
+executemany on SQLite, ids taken first; a delete file's record changes likewise, through a COPYed
+temporary table on PostgreSQL) and finds the file's learners with one indexed join. These tests hold
+it to the plain path, one SQLAlchemy INSERT, UPDATE or DELETE per row and `(a, b) IN (...)` lookups:
+the same store, row for row, on both engines; a record changed by someone else meanwhile stops the
+whole unit of work; and a process killed in the middle leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.models import Store
-from app.models.bulk import insert_rows
-from app.models.schema import Base, CompletionRow, LearnerRow
+from app.models.bulk import delete_ids, insert_rows, update_rows
+from app.models.schema import Base, CompletionRow, LearnerRow, OutboxRow, StatusEvent
+from app.models.store import ConcurrentChangeError
 from app.pars.batch import load_batch
 from app.pars.domain import Status
 from app.services import batch_import, records
@@ -53,6 +57,24 @@ def _row_by_row(session, target, rows, *, with_ids=False):
     return ids if with_ids else []
 
 
+def _update_row_by_row(session, target, changes, *, versioned=False):
+    """The plain path: one Core UPDATE per row, checked as the ORM checks a versioned row."""
+    table = target if hasattr(target, "c") else target.__table__
+    for change in changes:
+        values = {name: value for name, value in change.items() if name not in ("id", "version")}
+        statement = update(table).where(table.c.id == change["id"])
+        if versioned:
+            statement = statement.where(table.c.version == change["version"])
+            values["version"] = change["version"] + 1
+        if session.execute(statement.values(**values)).rowcount != 1:
+            raise StaleDataError(f"{table.name} {change['id']} changed since it was read")
+
+
+def _delete_row_by_row(session, target, ids):
+    table = target if hasattr(target, "c") else target.__table__
+    return sum(session.execute(delete(table).where(table.c.id == one)).rowcount for one in ids)
+
+
 def _pairs_in(session, query, col_a, col_b, pairs):
     return query.where(tuple_(col_a, col_b).in_(sorted(set(pairs))))
 
@@ -65,6 +87,8 @@ def plain_path(monkeypatch):
         for module in (records, batch_import):
             monkeypatch.setattr(module, "insert_rows", _row_by_row)
             monkeypatch.setattr(module, "key_pairs_join", _pairs_in)
+        monkeypatch.setattr(records, "update_rows", _update_row_by_row)
+        monkeypatch.setattr(records, "delete_ids", _delete_row_by_row)
 
     return switch
 
@@ -180,6 +204,124 @@ def test_bulk_import_stores_exactly_what_the_row_by_row_path_stores(
     assert versions == {1}
     assert [name for name, *_ in learners].count("Grace") == 1  # the directory entry was found, not duplicated
     assert ("Learner4", "04/01", "NY") in [(n, b, s) for n, b, s, _ in learners]
+
+
+def _delete_day(store: Store, folder: Path, first, second):
+    """After the office day: PARS's and the boards' answers to the second file, a sync that has one
+    record in flight, then a file that deletes records in every state, resends and adds."""
+    rejected_by = {("A0000003", 20): "PARS", ("B77", 6): "board"}  # PARS stored nothing for its own rejection
+    with store.transaction() as s:
+        for record in s.scalars(select(CompletionRow).where(CompletionRow.upload_id == second[1].upload_id)
+                                .order_by(CompletionRow.id)):
+            source = rejected_by.get((record.license_id, record.completion_date.day))
+            if source is not None:
+                set_status(s, record, Status.REJECTED, source=source, code=664, message="no")
+                s.execute(delete(OutboxRow).where(OutboxRow.completion_id == record.id))
+            elif record.license_id == "A0000012" and record.completion_date.day == 7:
+                s.execute(update(OutboxRow).where(OutboxRow.completion_id == record.id).values(in_flight=True))
+    march = write_xlsx(folder / "march.xlsx", [
+        row(1, Record_Action="Delete"),  # Accepted: a PARS delete is queued
+        row(1, Record_Action="Delete"),  # the same record again: already being deleted (605)
+        row(3, Completion_Date="01-20-2026", Record_Action="Delete"),  # rejected by PARS: removed locally
+        row(10, Licensing_ID_or_NPI="B77", Record_Action="Delete"),  # rejected by a board: a PARS delete
+        row(12, Record_Action="Delete"),  # queued, not sent yet: deleted here, its pending add dropped
+        row(12, Completion_Date="01-07-2026", Record_Action="Delete"),  # in flight: refused at the commit
+        row(9, Licensing_ID_or_NPI="", Number_of_CME_Credits="", First_Name="Grace", Last_Name="Hopper",
+            Date_of_Birth="12/09", Completion_Date="01-08-2026", Record_Action="Delete"),  # queued: deleted
+        row(4, Record_Action="Delete"),  # deleted by the second file already (605)
+        row(20, Record_Action="Delete"),  # never reported (605)
+        row(2),  # its resend of the second file stands: already reported
+        row(21), row(22, Completion_Date="01-09-2026"),  # new records in the same file
+    ])
+    return _import(store, march, resend_rejected=True)
+
+
+def test_bulk_delete_files_store_exactly_what_the_row_by_row_path_stores(
+    store, reference_store, tmp_path, plain_path, numbered_credit_ids
+):
+    numbered_credit_ids()
+    day = _office_day(store, tmp_path)
+    third = _delete_day(store, tmp_path, *day)
+    numbered_credit_ids()
+    plain_path()
+    plain_day = _office_day(reference_store, tmp_path)
+    plain_third = _delete_day(reference_store, tmp_path, *plain_day)
+
+    assert [v.kind for v in third[0].verdicts] == [v.kind for v in plain_third[0].verdicts]
+    assert third[1] == plain_third[1]
+    bulk, plain = _contents(store), _contents(reference_store)
+    for table in plain:
+        assert bulk[table] == plain[table], table
+    # and what that is
+    assert [v.kind.value for v in third[0].verdicts] == [
+        "Delete", "Error", "Delete", "Delete", "Delete", "Delete", "Delete", "Error", "Error", "Already reported",
+        "Add", "Add",
+    ]
+    assert (third[1].deletes, third[1].adds, third[1].errors) == (5, 2, 4)
+    with store.session() as s:
+        deleted = dict(s.execute(select(CompletionRow.license_id, CompletionRow.status)
+                                 .where(CompletionRow.id.in_(third[1].completion_ids))).all())
+        waiting = s.execute(select(OutboxRow.action, func.count()).group_by(OutboxRow.action)
+                            .order_by(OutboxRow.action)).all()
+        versions = dict(s.execute(select(CompletionRow.license_id, CompletionRow.version)
+                                  .where(CompletionRow.status.in_(("Delete Queued", "Deleted")))).all())
+        events = s.scalars(select(StatusEvent.message).where(StatusEvent.status == "Deleted")
+                           .order_by(StatusEvent.id)).all()
+    assert deleted["A0000001"] == deleted["B77"] == "Delete Queued"
+    assert deleted["A0000003"] == "Deleted" and deleted["A0000012"] == "Deleted"
+    assert events.count("Removed locally (never stored by PARS)") == 1
+    assert [action for action, _ in waiting] == ["Add", "Delete"]
+    assert all(version >= 2 for version in versions.values())  # each delete is a versioned change
+
+
+def test_a_record_changed_by_someone_else_stops_the_bulk_update(store, tmp_path):
+    add_activity(store)
+    path = write_xlsx(tmp_path / "few.xlsx", [row(n) for n in range(1, 4)])
+    _import(store, path)
+    with store.session() as s:
+        read = s.execute(select(CompletionRow.id, CompletionRow.version).order_by(CompletionRow.id)).all()
+    with store.transaction() as s:  # another desk edits the second record meanwhile
+        s.execute(update(CompletionRow).where(CompletionRow.id == read[1].id)
+                  .values(status_message="edited", version=CompletionRow.version + 1))
+    changes = [dict(id=i, version=v, status="Deleted", status_message="bulk") for i, v in read]
+    with pytest.raises(ConcurrentChangeError), store.transaction() as s:
+        update_rows(s, CompletionRow, changes, versioned=True)
+    with store.session() as s:
+        assert s.scalars(select(CompletionRow.status_message).order_by(CompletionRow.id)).all() == [None, "edited", None]
+    with pytest.raises(ConcurrentChangeError), store.transaction() as s:  # a record removed meanwhile
+        update_rows(s, CompletionRow, [dict(id=10**9, version=1, status="Deleted", status_message=None)],
+                    versioned=True)
+    with store.transaction() as s:  # read afresh: all three go, each one version up
+        fresh = s.execute(select(CompletionRow.id, CompletionRow.version).order_by(CompletionRow.id)).all()
+        update_rows(s, CompletionRow, [dict(id=i, version=v, status="Deleted", status_message="bulk")
+                                       for i, v in fresh], versioned=True)
+        outbox_ids = s.scalars(select(OutboxRow.id).order_by(OutboxRow.id)).all()
+        assert delete_ids(s, OutboxRow, [*outbox_ids, 10**9]) == 3  # an id no longer there is no error
+    with store.session() as s:
+        after = s.execute(select(CompletionRow.status, CompletionRow.status_message, CompletionRow.version)
+                          .order_by(CompletionRow.id)).all()
+    assert [tuple(line) for line in after] == [("Deleted", "bulk", 2), ("Deleted", "bulk", 3), ("Deleted", "bulk", 2)]
+
+
+def test_records_the_session_holds_show_the_bulk_delete(store, tmp_path):
+    """learners.delete_records hands request_deletes ORM objects: after it they read as written, and
+    a later change to one in the same unit of work is no conflict with the bulk update."""
+    from app.services.learners import delete_records
+
+    add_activity(store)
+    path = write_xlsx(tmp_path / "few.xlsx", [row(n) for n in range(1, 4)])
+    _import(store, path)
+    with store.transaction() as s:
+        s.execute(update(CompletionRow).values(status="Accepted", status_source="board"))
+        s.execute(delete(OutboxRow))
+    with store.transaction() as s:
+        loaded = s.scalars(select(CompletionRow).order_by(CompletionRow.id)).all()
+        assert delete_records(s, [r.id for r in loaded], actor="dana") == []
+        assert [(r.status, r.version) for r in loaded] == [("Delete Queued", 2)] * 3
+        loaded[0].status_message = "checked"  # an ORM change after the bulk update
+    with store.session() as s:
+        assert s.scalars(select(CompletionRow.version).order_by(CompletionRow.id)).all() == [3, 2, 2]
+        assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.action == "Delete")) == 3
 
 
 def test_a_second_file_with_the_same_rows_queues_nothing_twice(store, tmp_path):

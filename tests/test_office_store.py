@@ -275,6 +275,13 @@ def test_the_roles_and_permissions_of_docs_office_md_let_a_desk_work_but_not_cha
                 analysis = analyse(session, load_batch(path), AS_OF)
             with desk.transaction() as session:
                 assert commit(session, analysis, path.name, attested_by="ada", actor="ada").queued == 20
+            # and a delete file: its bulk update goes through a temporary table (TEMPORARY is kept)
+            deletes = write_xlsx(tmp_path / "desk-deletes.xlsx",
+                                 [row(n, Record_Action="Delete") for n in range(1, 21)])
+            with desk.session() as session:
+                analysis = analyse(session, load_batch(deletes), AS_OF)
+            with desk.transaction() as session:
+                assert commit(session, analysis, deletes.name, attested_by="ada", actor="ada").deletes == 20
             with pytest.raises(Exception, match="permission denied"):
                 with desk.engine.begin() as connection:
                     connection.execute(text("CREATE TABLE sneaky (id integer)"))

@@ -253,6 +253,31 @@ def test_a_batch_upload_rejection_workbook_is_not_mistaken_for_pars_results(
     assert check.kind == "batch" and applied is None
 
 
+def test_a_dropped_learner_file_is_not_read_twice(store: Store, activity: int, tmp_path: Path, monkeypatch) -> None:
+    """Every Batch Upload drop asks first whether the workbook is PARS's results: a learner file has no
+    error columns, so its records are left for the import to read, not read here as well."""
+    from app.pars import excel
+    from app.pars.excel import HEADERS, write_rejections
+    from tests.batch_support import row, write_xlsx
+
+    reads: list[str] = []
+    read_workbook = excel.read_workbook
+    monkeypatch.setattr(excel, "read_workbook", lambda path: reads.append(Path(path).name) or read_workbook(path))
+    learners = write_xlsx(tmp_path / "learners.xlsx", [row(n) for n in range(1, 4)])
+    with store.transaction() as s:
+        check, applied = take_in_results(s, learners)
+    assert (check.kind, check.matches, applied, reads) == ("batch", [], None, [])
+    rejections = tmp_path / "ours.xlsx"  # with error columns: read, then judged (not an upload file's)
+    write_rejections(rejections, list(HEADERS), [(["Add", "123456789", "13-45-2026", "Jane", "Doe"], 671, "bad date")])
+    with store.transaction() as s:
+        check, applied = take_in_results(s, rejections)
+    assert (check.kind, reads) == ("batch", ["ours.xlsx"])
+    bomb = tmp_path / "not really.xlsx"  # what the reader refuses at the door is still refused
+    bomb.write_bytes(b"PK\x03\x04 not a zip")
+    with pytest.raises(excel.BatchFileError, match="not a valid .xlsx"), store.transaction() as s:
+        take_in_results(s, bomb)
+
+
 def test_a_refused_delete_returns_the_record_to_its_earlier_status(
     store: Store, activity: int, out: Path, tmp_path: Path
 ) -> None:

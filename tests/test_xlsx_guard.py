@@ -130,6 +130,28 @@ def test_shared_strings_within_bounds_are_read(tmp_path: Path) -> None:
     assert (record.completion.action.value, record.completion.activity_id) == ("Delete", "123456789")
 
 
+def test_more_shared_strings_than_declared_is_refused(tmp_path: Path) -> None:
+    """A table that says it is small but holds more items than a learner file can use is refused by
+    its count of items (the declared count is not trusted)."""
+    from app.pars.xlsx_guard import MAX_SHARED_STRINGS
+
+    rows = template_rows('<row r="4"><c r="A4" t="s"><v>0</v></c></row>')
+    path = write_xlsx(tmp_path / "many.xlsx", rows, shared_strings=shared_strings_xml(
+        ["Add", *(f"{n * 7919:x}" for n in range(MAX_SHARED_STRINGS))], count="1", unique="1"))
+    with pytest.raises(BatchFileError, match="its shared-string table holds more than 350,250 texts"):
+        read_workbook(path)
+
+
+def test_texts_mentioning_si_do_not_count_as_shared_strings(tmp_path: Path) -> None:
+    """The quick bound counts every "si" in the part; texts full of them are counted exactly instead."""
+    from app.pars.xlsx_guard import MAX_SHARED_STRINGS
+
+    rows = template_rows('<row r="4"><c r="A4" t="s"><v>0</v></c></row>')
+    texts = ["Add", "si" * (MAX_SHARED_STRINGS + 10)]
+    path = write_xlsx(tmp_path / "si.xlsx", rows, shared_strings=shared_strings_xml(texts))
+    assert read_workbook(path).records[1].completion.action.value == "Add"
+
+
 def test_formula_without_a_saved_value_says_open_and_save_in_excel(tmp_path: Path, capsys) -> None:
     rows = template_rows('<row r="4"><c r="A4" t="inlineStr"><is><t>Add</t></is></c>'
                          '<c r="I4"><f>SUM(I3:I3)</f></c><c r="L4"><f>1+1</f><v></v></c></row>')

@@ -7,8 +7,9 @@ Exit status: 0 every record is valid, 1 some are not, 2 the file or the activiti
 read, 3 the store could not be used or --rejections could not be written — then one line on stderr
 says why (docs/cli.md). Nothing is ever written to the store, and a read-only store is fine.
 
-Kept light on purpose: no Qt, and SQLAlchemy only with --db, so checking 5,000 rows takes well under a
-second (bench/bench_check.py measures it).
+Kept light on purpose: no Qt, and no SQLAlchemy unless the store is the office database (a store file
+is read with sqlite3, app/models/sqlite_view.py), so checking 5,000 rows takes well under a second
+(bench/bench_check.py and bench/bench_check_db.py measure it).
 """
 
 from __future__ import annotations
@@ -76,6 +77,40 @@ def _from_activities_file(path: str) -> tuple[dict[str, Activity], History]:
 
 
 def _from_store(path: Path | str | None, batch: BatchFile) -> tuple[dict[str, Activity], History]:
+    from app.commands.common import store_location
+
+    location, _ = store_location(path)
+    if isinstance(location, str) and location.lower().startswith("sqlite:///"):
+        location = Path(location[len("sqlite:///"):])
+    if isinstance(location, Path):
+        return _from_store_file(location, batch)
+    return _from_office_database(path, batch)
+
+
+def _from_store_file(path: Path, batch: BatchFile) -> tuple[dict[str, Activity], History]:
+    """A store file, read through sqlite3 (app/models/sqlite_view.py): SQLAlchemy and the models
+    would cost more to load than the whole check."""
+    import sqlite3
+
+    from app.commands.common import EXIT_ENVIRONMENT, CommandError, one_line
+    from app.models import sqlite_view
+
+    try:
+        connection = sqlite_view.open_store_file(path)
+    except sqlite_view.StoreViewError as exc:
+        hint = " (check --db or PARSDESK_DB)" if "no ParsDesk store" in str(exc) else ""
+        raise CommandError(one_line(exc) + hint, EXIT_ENVIRONMENT) from None
+    try:
+        return sqlite_view.load_activities(connection), sqlite_view.history_for_batch(connection, batch)
+    except (sqlite3.Error, ValueError) as exc:  # a damaged file, a store of another schema, an odd value
+        raise CommandError(
+            f"{path} is not a usable ParsDesk store ({sqlite_view.error_text(exc)})", EXIT_ENVIRONMENT
+        ) from None
+    finally:
+        connection.close()
+
+
+def _from_office_database(path: str | None, batch: BatchFile) -> tuple[dict[str, Activity], History]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from app.commands.common import EXIT_ENVIRONMENT, CommandError, open_store
@@ -83,7 +118,7 @@ def _from_store(path: Path | str | None, batch: BatchFile) -> tuple[dict[str, Ac
     from app.services.batch_import import history_for_batch
     from app.services.history import load_domain_activities
 
-    # No migration, no writing: checking never changes the store, and a read-only one will do.
+    # No migration, no writing: checking never changes the store.
     store = open_store("check", path, create=False, migrate=False, for_writing=False)
     try:
         with store.session() as session:
@@ -206,6 +241,21 @@ def check_batch(
 
 
 def run(args: argparse.Namespace) -> int:
+    import gc
+
+    # A check allocates a few hundred thousand small objects and frees them at exit; the cyclic
+    # collector walking them again and again would cost a third of the run. What it checks is
+    # bounded (at most 5,000 records), so the collector rests until the check is done.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _check(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check(args: argparse.Namespace) -> int:
     from app.pars.batch import BatchFileError, load_batch
 
     path = Path(args.file)

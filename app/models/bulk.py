@@ -13,6 +13,14 @@
   The rows belong to the caller's transaction: they are committed, or rolled back, with everything
   else it did. The transaction is marked as a writing one, so other processes hear of it
   (app/models/changes.py, app/models/pg_notify.py).
+- `update_rows(session, table, changes, versioned=...)`: new values for thousands of rows, each
+  named by id (a delete file changes the status of every record it names), in one step:
+  - PostgreSQL: the changes go through `COPY` into a temporary table, then one `UPDATE ... FROM` it;
+  - SQLite: one prepared `UPDATE ... WHERE id = ?` run by the driver's executemany.
+  With `versioned`, each change carries the version it was read at: the row's version goes one up
+  (as the ORM's version_id_col does) and a row that someone changed meanwhile fails the whole write
+  with StaleDataError (Store.transaction turns it into ConcurrentChangeError).
+- `delete_ids(session, table, ids)`: rows deleted by id, a few hundred per statement.
 - `key_pairs_join(session, select, col_a, col_b, pairs)`: the rows whose (col_a, col_b) is one of
   `pairs`, in one statement, as an index seek per pair on both engines (SQLite answers
   `(a, b) IN (...)` by scanning the whole index: seconds at a million learners).
@@ -28,8 +36,10 @@ from sqlalchemy import Column, Select, String, Table, bindparam, func, select, t
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.models.changes import mark_written
+from app.wording import plural
 
 
 def _table_of(target: Any) -> Table:
@@ -133,6 +143,95 @@ def insert_rows(session: Session, target: Any, rows: Sequence[dict[str, Any]], *
         marks = ", ".join("?" for _ in columns)
         connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", prepared)
     return list(ids) if ids is not None else []
+
+
+def _bound(col: Column, values: list[Any], connection: Connection) -> list[Any]:
+    """Values as the driver receives them for this column (its bind conversion, if any)."""
+    dialect = connection.dialect
+    process = col.type.dialect_impl(dialect).bind_processor(dialect)
+    return values if process is None else [process(value) for value in values]
+
+
+def update_rows(session: Session, target: Any, changes: Sequence[dict[str, Any]], *, versioned: bool = False) -> None:
+    """Write each change (column name -> new value, plus its row's `id`, and with `versioned` the
+    `version` it was read at) to the table of `target`, in the session's transaction. Every change
+    names the same columns; each row at most once."""
+    if not changes:
+        return
+    table = _table_of(target)
+    names = [name for name in changes[0] if name not in ("id", "version")]
+    wanted = {"id", *names} | ({"version"} if versioned else set())
+    for change in changes:
+        if set(change) != wanted:
+            raise KeyError(f"{table.name}: every change names the columns {sorted(wanted)}; one has {sorted(change)}")
+    ids = [change["id"] for change in changes]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{table.name}: a row is changed twice in one bulk update")
+    connection = session.connection()
+    columns = [table.c[name] for name in names]
+    # the values column by column, in the order of the statement's markers: new values, then the keys
+    by_column = [_bound(col, [change[col.name] for change in changes], connection) for col in columns]
+    if versioned:
+        by_column.append([change["version"] + 1 for change in changes])
+    by_column.append(ids)
+    if versioned:
+        by_column.append([change["version"] for change in changes])
+    quote = connection.dialect.identifier_preparer.quote
+    assignments = [quote(name) for name in names] + (["version"] if versioned else [])
+    if connection.dialect.name == "postgresql":
+        matched = _update_from_copy(connection, table, columns, assignments, list(zip(*by_column, strict=True)),
+                                    versioned)
+    else:
+        marks = ", ".join(f"{name} = ?" for name in assignments)
+        condition = "id = ?" + (" AND version = ?" if versioned else "")
+        result = connection.exec_driver_sql(f"UPDATE {quote(table.name)} SET {marks} WHERE {condition}",
+                                            list(zip(*by_column, strict=True)))
+        matched = result.rowcount
+    if matched != len(changes):
+        raise StaleDataError(
+            f"{table.name}: {plural(len(changes) - matched, 'row')} of {len(changes)} changed or removed by "
+            "someone else since they were read"
+        )
+
+
+def _update_from_copy(connection: Connection, table: Table, columns: list[Column], assignments: list[str],
+                      values: list[tuple[Any, ...]], versioned: bool) -> int:
+    """PostgreSQL: the changes COPYed into a temporary table, then one UPDATE joined to it. Returns
+    how many rows it changed."""
+    quote = connection.dialect.identifier_preparer.quote
+    scratch = "parsdesk_changes"  # private to this connection; dropped below, or with a failed transaction
+    dialect = connection.dialect
+    typed = [f"{quote(col.name)} {col.type.compile(dialect=dialect)}" for col in columns]
+    typed += (["new_version INTEGER"] if versioned else []) + ["id INTEGER"] + (["version INTEGER"] if versioned else [])
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {scratch} ({', '.join(typed)}) ON COMMIT DROP")
+    mark_written(connection)  # the UPDATE below is seen by the events too; COPY is not
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {scratch} FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+    finally:
+        cursor.close()
+    sources = [quote(col.name) for col in columns] + (["new_version"] if versioned else [])
+    sets = ", ".join(f"{name} = changes.{source}" for name, source in zip(assignments, sources, strict=True))
+    condition = f"{quote(table.name)}.id = changes.id" + (
+        f" AND {quote(table.name)}.version = changes.version" if versioned else "")
+    result = connection.exec_driver_sql(f"UPDATE {quote(table.name)} SET {sets} FROM {scratch} AS changes WHERE {condition}")
+    connection.exec_driver_sql(f"DROP TABLE {scratch}")
+    return result.rowcount
+
+
+_IDS_PER_STATEMENT = 500
+
+
+def delete_ids(session: Session, target: Any, ids: Sequence[int]) -> int:
+    """Delete the rows of `target` with these ids, in the session's transaction; returns how many went."""
+    table = _table_of(target)
+    wanted = sorted(set(ids))
+    deleted = 0
+    for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+        deleted += session.execute(table.delete().where(table.c.id.in_(wanted[start:start + _IDS_PER_STATEMENT]))).rowcount
+    return deleted
 
 
 def key_pairs_join(session: Session, query: Select, col_a: Any, col_b: Any, pairs: Iterable[tuple[str, str]]) -> Select:

@@ -11,7 +11,6 @@ validation can say precisely what was wrong with them (e.g. 671 for a completion
 from __future__ import annotations
 
 import enum
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -198,4 +197,6 @@ def learner_key(learner: Learner, board: BoardPart | None = None) -> str:
 
 def new_credit_id(provider_id: str) -> str:
     """A fresh creditID in PARS's `ccid:<provider>:<unique>` form (well under the 300-char limit)."""
+    import uuid
+
     return f"ccid:{provider_id}:{uuid.uuid4().hex}"

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
-from app.pars.files import private_output
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -712,6 +711,7 @@ def write_rejections(
     (the two error columns are ignored when it is read back). Streamed by app.pars.xlsx_writer: 5,000
     rows take a fraction of a second (bench/bench_rejections.py), and every value is a text cell.
     """
+    from app.pars.files import private_output
     from app.pars.xlsx_writer import write_text_sheet
 
     all_headers = [*headers, F_ERROR_CODE, message_header]
@@ -737,6 +737,8 @@ def write_upload_workbook(path: Path | str, completions: Sequence[Completion]) -
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
+
+    from app.pars.files import private_output
 
     # Write-only mode streams the rows: 5,000 records in a fraction of the time of a normal workbook.
     workbook = Workbook(write_only=True)
@@ -779,6 +781,19 @@ def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[
     for each sheet row the text of its error code and error description columns (empty when absent)."""
     path = Path(path)
     batch = read_workbook(path)
+    return batch, _error_cells(path)
+
+
+def read_error_columns(path: Path | str) -> dict[int, tuple[str, str]]:
+    """Only the error code and description cells of a workbook, by sheet row (empty when it has no such
+    columns): enough to tell a dropped learner file from a rejection workbook without reading its
+    records. The container is checked first, as `read_workbook` checks it."""
+    path = Path(path)
+    check_xlsx_container(path)
+    return _error_cells(path)
+
+
+def _error_cells(path: Path) -> dict[int, tuple[str, str]]:
     from python_calamine import CalamineWorkbook
 
     errors: dict[int, tuple[str, str]] = {}
@@ -803,7 +818,7 @@ def read_results_workbook(path: Path | str) -> tuple[BatchFile, dict[int, tuple[
             break
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # read_workbook already read this file: only a very odd part fails here
+    except BaseException as exc:  # the container was checked: only a very odd part fails here
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BatchFileError(f"{path.name}: the error columns could not be read: {first_line}") from None
-    return batch, errors
+    return errors

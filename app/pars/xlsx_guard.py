@@ -303,11 +303,14 @@ def _letters_at_most(limit: int) -> bytes:
 # whose attribute values hold no quote or '>' and cannot repeat `r`, within the bounds. When every
 # cell start of a sheet is one of these, the sheet is judged by a few whole-segment searches; any
 # other cell tag (or one out of bounds) sends the whole sheet through _SheetScan, which names it.
-_CELL_STARTS = (b"<c ", b"<c\t", b"<c\n", b"<c\r", b"<c/", b"<c>")
-_PLAIN_CELL = re.compile(
-    rb'<c r="' + _letters_at_most(MAX_COLUMNS) + _digits_at_most(MAX_SHEET_ROWS)
+_PLAIN_CELL_START = b'<c r="'
+_PLAIN_CELL_REST = (
+    rb' r="' + _letters_at_most(MAX_COLUMNS) + _digits_at_most(MAX_SHEET_ROWS)
     + rb'"(?: (?:s|t|cm|vm|ph)="[A-Za-z0-9]{0,16}")*/?>'
 )
+# One search per segment finds the first cell start that is not a plain cell tag (a plain tag has no
+# '<' inside, so every cell start is either the start of a plain tag or one of these).
+_OTHER_CELL = re.compile(rb"<c(?=[\s/>])(?!" + _PLAIN_CELL_REST + rb")")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
 _DIMENSION = re.compile(rb"dimension")
 _FORMULAS = (re.compile(rb"<f[\s/>]"), re.compile(rb":f[\s/>]"))
@@ -316,8 +319,7 @@ _FORMULAS = (re.compile(rb"<f[\s/>]"), re.compile(rb":f[\s/>]"))
 def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _SheetScan) -> bool:
     """Judge a sheet made only of plain cell tags; False (nothing judged) when it has another kind."""
     for segment in _chunks(path, archive, member):
-        cells = sum(segment.count(start) for start in _CELL_STARTS)
-        if cells != len(_PLAIN_CELL.findall(segment)) or _PREFIXED_CELL.search(segment):
+        if _OTHER_CELL.search(segment) or _PREFIXED_CELL.search(segment):
             return False
         if b"<!DOCTYPE" in segment or b"<!ENTITY" in segment:
             raise scan.refuse("declares a DOCTYPE or entity, which Excel never writes")
@@ -327,7 +329,8 @@ def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _Sheet
             tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, mention.start()))
             if tag:
                 scan.segment(tag.group(0))
-        scan.cells += cells
+        # every cell start is a plain tag here, and every plain tag starts so
+        scan.cells += segment.count(_PLAIN_CELL_START)
         if scan.cells > MAX_CELLS:
             raise scan.refuse(f"has more than {MAX_CELLS:,} cells")
     return True
@@ -380,7 +383,7 @@ def _check_formula_values(path: Path, archive: zipfile.ZipFile, member: str) -> 
 
 def _scan_shared_strings(path: Path, archive: zipfile.ZipFile, member: str) -> None:
     _member_size(path, archive, member, MAX_PART_BYTES)
-    items = 0
+    at_most = 0
     declared_checked = False
     for segment in _chunks(path, archive, member):
         if _DOCTYPE.search(segment):
@@ -395,22 +398,31 @@ def _scan_shared_strings(path: Path, archive: zipfile.ZipFile, member: str) -> N
                             shown = value[:20].decode("ascii", "backslashreplace")
                             raise _refuse(path, f"its shared-string table declares {name.decode()}=\"{shown}\" "
                                                 f"(at most {MAX_SHARED_STRINGS:,} texts fit a PARS learner file)")
+        # "si" is in every item's start tag, whatever its prefix: a cheap upper bound of the items
+        at_most += segment.count(b"si")
+    if at_most <= MAX_SHARED_STRINGS:
+        return
+    items = 0
+    for segment in _chunks(path, archive, member):
         items += len(_SST_ITEM.findall(segment))
         if items > MAX_SHARED_STRINGS:
             raise _refuse(path, f"its shared-string table holds more than {MAX_SHARED_STRINGS:,} texts")
 
 
-def _read_small_xml(path: Path, archive: zipfile.ZipFile, member: str):  # noqa: ANN202 - lxml element
-    from lxml import etree
+def _read_small_xml(path: Path, archive: zipfile.ZipFile, member: str):  # noqa: ANN202 - an Element
+    # The standard library's parser is enough for these small parts, and far cheaper to load than lxml:
+    # with the DOCTYPE refused first, no entity can be declared, so none is expanded or fetched.
+    from xml.etree.ElementTree import ParseError, XMLParser
 
     _member_size(path, archive, member, MAX_SMALL_PART_BYTES)
     data = archive.read(member)
     if _DOCTYPE.search(data):
         raise _refuse(path, f"part {member} declares a DOCTYPE or entity, which Excel never writes")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    parser = XMLParser()
     try:
-        return etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
+        parser.feed(data)
+        return parser.close()
+    except ParseError as exc:
         raise _refuse(path, f"part {member} is not well-formed XML ({str(exc).splitlines()[0]})") from None
 
 
@@ -420,7 +432,7 @@ def _relationship_targets(path: Path, archive: zipfile.ZipFile, names: set[str])
     if rels not in names:
         return {}
     targets: dict[str, tuple[str, str]] = {}
-    for element in _read_small_xml(path, archive, rels).iter("{*}Relationship"):
+    for element in _read_small_xml(path, archive, rels).iterfind(".//{*}Relationship"):
         target = element.get("Target") or ""
         if target.startswith("/"):
             member = target.lstrip("/")
@@ -443,7 +455,7 @@ def prescan(path: Path, archive: zipfile.ZipFile) -> None:
     targets = _relationship_targets(path, archive, names)
     workbook = _read_small_xml(path, archive, "xl/workbook.xml")
     sheets: dict[str, str] = {}  # zip member -> how the message names it
-    for sheet in workbook.iter("{*}sheet"):
+    for sheet in workbook.iterfind(".//{*}sheet"):
         relation = next((value for key, value in sheet.attrib.items() if key.endswith("}id")), None)
         kind, member = targets.get(relation or "", ("", ""))
         if member in names and member not in sheets:

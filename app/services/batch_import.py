@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Store
@@ -738,15 +738,20 @@ def commit(
         for row in session.scalars(select(ActivityRow).where(ActivityRow.accme_id.in_(sorted(activity_ids))))
     } if activity_ids else {}
     linked_ids = {v.target_id for v in analysis.verdicts if v.target_id is not None and v.kind is RowKind.DELETE}
+    # what request_deletes needs of the records the deletes name (read in this transaction: the
+    # version makes its bulk update fail if someone changes one of them before the commit)
     linked = {
         row.id: row
-        for row in session.scalars(select(CompletionRow).where(CompletionRow.id.in_(sorted(linked_ids))))
-    } if linked_ids else {}
+        for chunk in _chunks(sorted(linked_ids))
+        for row in session.execute(select(CompletionRow.id, CompletionRow.credit_id, CompletionRow.status,
+                                          CompletionRow.status_source, CompletionRow.version)
+                                   .where(CompletionRow.id.in_(chunk)))
+    }
 
     lines: list[dict[str, object]] = []
     new_records: list[NewRecord] = []
     new_record_lines: list[dict[str, object]] = []
-    delete_targets: list[CompletionRow] = []
+    delete_targets: list[Row] = []
     delete_lines: list[tuple[dict[str, object], RowVerdict]] = []
     changed: list[int] = []
     deletes = errors = already = still_rejected = resent = 0

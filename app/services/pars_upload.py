@@ -484,10 +484,15 @@ def take_in_results(session: Session, path: Path | str, *, actor: str | None = N
     """Read a dropped workbook; when it is PARS's unchanged answer, apply it. When it is a corrected
     one, apply the rejections it still tells (rows naming an uploaded record by Credit ID) and leave the
     batch to the ordinary import. Returns what it was and what was applied."""
-    from app.pars.excel import read_results_workbook
+    from app.pars.excel import read_error_columns, read_workbook
 
     path = Path(path)
-    batch, errors = read_results_workbook(path)
+    # the error columns first: a learner file has none, and is then a batch whose records the import
+    # reads (every Batch Upload drop comes through here: its rows are not read twice)
+    errors = read_error_columns(path)
+    if not errors:
+        return ResultsCheck("batch", [], []), None
+    batch = read_workbook(path)
     check = check_results(session, batch, errors)
     if check.kind == "batch":
         return check, None

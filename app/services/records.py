@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models.bulk import insert_rows, key_pairs_join
+from app.models.bulk import delete_ids, insert_rows, key_pairs_join, update_rows
 from app.models.search_keys import name_key
 from app.models.schema import (
     ActivityRow,
@@ -524,26 +525,33 @@ def store_completions(
 
 
 def request_deletes(
-    session: Session, rows: list[CompletionRow], *, source: str = "user", actor: str | None = None
+    session: Session, rows: list[Any], *, source: str = "user", actor: str | None = None
 ) -> dict[int, str]:
-    """`request_delete` for many records at once (a delete file): the same outcome per record, with
-    one query for pending adds and bulk inserts for events and outbox rows. Returns the refusal
-    reason by completion id for the records that cannot be deleted now; the others are handled."""
+    """`request_delete` for many records at once (a delete file): the same outcome per record, in a
+    few statements whatever their number (app/models/bulk.py): one query per 500 records for pending
+    adds, one bulk update of the records (version-checked: a record someone changed since it was read
+    fails the whole unit of work with ConcurrentChangeError), bulk inserts for events and outbox rows.
+    `rows` are CompletionRow objects or rows of a query with their id, credit_id, status,
+    status_source and version. Returns the refusal reason by completion id for the records that
+    cannot be deleted now; the others are handled."""
     refusals: dict[int, str] = {}
     if not rows:
         return refusals
     ids = [row.id for row in rows]
-    pending_adds: dict[int, OutboxRow] = {}
+    pending_adds: dict[int, tuple[int, bool]] = {}  # completion id -> (outbox id, in flight)
     for start in range(0, len(ids), 500):
-        for item in session.scalars(
-            select(OutboxRow).where(
-                OutboxRow.completion_id.in_(ids[start:start + 500]), OutboxRow.action == RecordAction.ADD.value
-            )
+        for outbox_id, completion_id, in_flight in session.execute(
+            select(OutboxRow.id, OutboxRow.completion_id, OutboxRow.in_flight)
+            .where(OutboxRow.completion_id.in_(ids[start:start + 500]), OutboxRow.action == RecordAction.ADD.value)
+            .order_by(OutboxRow.id)
         ):
-            pending_adds.setdefault(item.completion_id, item)
+            pending_adds.setdefault(completion_id, (outbox_id, bool(in_flight)))
     now = utcnow()
+    changes: list[dict[str, Any]] = []
+    changed_rows: list[Any] = []
     events: list[dict] = []
     outbox: list[dict] = []
+    dropped_adds: list[int] = []
     for row in rows:
         refusal = delete_refusal(row)
         if refusal is not None:
@@ -552,9 +560,9 @@ def request_deletes(
         status = Status(row.status)
         pending_add = pending_adds.get(row.id)
         message: str | None = None
-        if status == Status.DRAFT or (status == Status.QUEUED and pending_add is not None and not pending_add.in_flight):
+        if status == Status.DRAFT or (status == Status.QUEUED and pending_add is not None and not pending_add[1]):
             if pending_add is not None:
-                session.delete(pending_add)
+                dropped_adds.append(pending_add[0])
             new_status, message = Status.DELETED, "Deleted before it was sent"
         elif status == Status.QUEUED:
             refusals[row.id] = "It is being sent right now; delete it after the sync finishes."
@@ -565,12 +573,31 @@ def request_deletes(
             new_status = Status.DELETE_QUEUED
             outbox.append(dict(completion_id=row.id, action=RecordAction.DELETE.value, credit_id=row.credit_id,
                                in_flight=False, attempts=0, created_at=now))
-        # the same changes as set_status, with the history events inserted in bulk below
-        row.status, row.status_code, row.status_message = new_status.value, None, message
-        row.status_source, row.updated_at = source, now
+        # the same changes as set_status, written in bulk below with the history events
+        changes.append(dict(id=row.id, version=row.version, status=new_status.value, status_code=None,
+                            status_message=message, status_source=source, updated_at=now))
+        changed_rows.append(row)
         events.append(dict(completion_id=row.id, at=now, status=new_status.value, source=source, actor=actor,
                            code=None, message=message))
-    session.flush()
+    session.flush()  # whatever the caller changed before, ahead of the bulk statements
+    delete_ids(session, OutboxRow, dropped_adds)
+    update_rows(session, CompletionRow, changes, versioned=True)
+    _mirror_in_session(session, changed_rows, changes, dropped_adds)
     insert_rows(session, StatusEvent, events)
     insert_rows(session, OutboxRow, outbox)
     return refusals
+
+
+def _mirror_in_session(session: Session, rows: list[Any], changes: list[dict[str, Any]], dropped: list[int]) -> None:
+    """The session's objects agree with the bulk statements, as if it had written them itself: records
+    loaded as ORM objects show their new status and version (read, or changed and flushed, later in this
+    unit of work, they are right), and outbox rows it deleted leave the session."""
+    for row, change in zip(rows, changes, strict=True):
+        if isinstance(row, CompletionRow) and row in session:
+            for name, value in change.items():
+                set_committed_value(row, name, value + 1 if name == "version" else value)
+    if dropped:
+        gone = set(dropped)
+        for item in list(session.identity_map.values()):
+            if isinstance(item, OutboxRow) and item.id in gone:
+                session.expunge(item)
