@@ -13,7 +13,8 @@ every answer with its history event. Targets: >= 500 records/s at 50 ms, >= 2,50
 "goal" column is the parallel figure divided by its target (>= 1.00x meets it). Sequential and parallel
 passes alternate run by run, so a change in the machine's load hits both; the load average (`uptime`)
 is printed before and after, since the sandbox and ParsDesk share the machine's cores with whatever
-else runs.
+else runs; so is the CPU time of a parallel pass in ParsDesk's process and in the sandbox's (median),
+which a busy machine stretches far less than the wall time.
 
 --office also measures the same passes from an office store: a throwaway PostgreSQL 15 (fsync on, as
 tests/pg_support.py starts it; as `nobody` when run as root), printed under the SQLite figures of the
@@ -47,9 +48,18 @@ from tests.sync_support import SANDBOX_ACTIVITY, add_activity, queue_records  # 
 TARGETS = {50.0: 500.0, 200.0: 2500.0}  # latency ms -> records/s the parallel engine must reach
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @contextmanager
-def sandbox_process(scratch: Path, latency_ms: float) -> Iterator[str]:
-    """`parsdesk sandbox --latency MS` on a free port; yields its URL."""
+def sandbox_process(scratch: Path, latency_ms: float) -> Iterator[tuple[str, int]]:
+    """`parsdesk sandbox --latency MS` on a free port; yields its URL and process id."""
     activities = scratch / "activities.json"
     write_activities(activities, [SANDBOX_ACTIVITY])
     process = subprocess.Popen(
@@ -61,21 +71,22 @@ def sandbox_process(scratch: Path, latency_ms: float) -> Iterator[str]:
         found = re.search(r"http://\S+", process.stdout.readline() if process.stdout else "")
         if not found:
             raise SystemExit("the sandbox process did not say where it listens")
-        yield found.group(0)
+        yield found.group(0), process.pid
     finally:
         process.terminate()
         process.wait(10)
 
 
-def measure(records: int, batch_size: int, latency_ms: float, in_flight: int, office=None) -> float:  # noqa: ANN001
+def measure(records: int, batch_size: int, latency_ms: float, in_flight: int, office=None) -> tuple[float, float, float | None]:  # noqa: ANN001,E501
     """Records per second of one pass sending `records` queued records (from a fresh SQLite store, or
-    a fresh database of the `office` PostgresServer)."""
+    a fresh database of the `office` PostgresServer), with the CPU seconds the pass took in this
+    process and in the sandbox's (None where that cannot be read)."""
     with tempfile.TemporaryDirectory(prefix="parsdesk-bench-sync-") as folder:
         scratch = Path(folder)
         store = Store.open(office.create_database() if office is not None else scratch / "bench.sqlite3")
         activity = add_activity(store, accme_id=SANDBOX_ACTIVITY.activity_id)
         queue_records(store, activity, records)
-        with sandbox_process(scratch, latency_ms) as url:
+        with sandbox_process(scratch, latency_ms) as (url, sandbox_pid):
 
             def make_client() -> ParsClient:
                 return ParsClient(url, SANDBOX_DEMO_CREDENTIALS, timeout=60)
@@ -83,14 +94,19 @@ def measure(records: int, batch_size: int, latency_ms: float, in_flight: int, of
             with make_client() as client:
                 engine = SyncEngine(store, client, batch_size=batch_size, in_flight=in_flight,
                                     client_factory=make_client)
+                sandbox_before = process_cpu_seconds(sandbox_pid)
+                cpu_before = time.process_time()
                 started = time.perf_counter()
                 report = engine.run(poll=False)
                 elapsed = time.perf_counter() - started
+                cpu = time.process_time() - cpu_before
+                sandbox_after = process_cpu_seconds(sandbox_pid)
                 engine.close()
         store.close()
     if report.sent != records or report.errors:
         raise SystemExit(f"bench pass incomplete: {report}")
-    return records / elapsed
+    sandbox_cpu = None if sandbox_before is None or sandbox_after is None else sandbox_after - sandbox_before
+    return records / elapsed, cpu, sandbox_cpu
 
 
 def load_average() -> str:
@@ -100,14 +116,22 @@ def load_average() -> str:
         return "unknown"
 
 
-def medians(records: int, batch_size: int, latency: float, in_flight: int, runs: int, office) -> tuple[float, float]:  # noqa: ANN001
-    """Median records/s of `runs` sequential and `runs` parallel passes, alternating."""
+def medians(records: int, batch_size: int, latency: float, in_flight: int, runs: int, office  # noqa: ANN001
+            ) -> tuple[float, float, float, float | None]:
+    """Median records/s of `runs` sequential and `runs` parallel passes, alternating, and the median
+    CPU seconds of a parallel pass in this process and in the sandbox's."""
     sequential: list[float] = []
-    parallel: list[float] = []
+    parallel: list[tuple[float, float, float | None]] = []
     for _ in range(runs):
-        sequential.append(measure(records, batch_size, latency, 1, office))
+        sequential.append(measure(records, batch_size, latency, 1, office)[0])
         parallel.append(measure(records, batch_size, latency, in_flight, office))
-    return statistics.median(sequential), statistics.median(parallel)
+    sandbox_cpu = [cpu for _, _, cpu in parallel if cpu is not None]
+    return (
+        statistics.median(sequential),
+        statistics.median(rate for rate, _, _ in parallel),
+        statistics.median(cpu for _, cpu, _ in parallel),
+        statistics.median(sandbox_cpu) if sandbox_cpu else None,
+    )
 
 
 def main() -> int:
@@ -136,7 +160,7 @@ def main() -> int:
             print(f"  {'latency':>8}  {'sequential':>12}  {f'{args.in_flight} in flight':>12}  {'ratio':>6}  "
                   f"{'goal':>6}  target")
             for latency in args.latency:
-                sequential, parallel = medians(
+                sequential, parallel, cpu, sandbox_cpu = medians(
                     args.records, args.batch_size, latency, args.in_flight, args.runs, office)
                 target = TARGETS.get(latency)
                 goal = verdict = ""
@@ -147,6 +171,9 @@ def main() -> int:
                     verdict = f">= {target:,.0f}/s: {'meets' if ok else 'MISSES'}"
                 print(f"  {latency:>5.0f} ms  {sequential:>10,.0f}/s  {parallel:>10,.0f}/s  "
                       f"{parallel / sequential:>5.2f}x  {goal:>6}  {verdict}")
+                shown = "unknown" if sandbox_cpu is None else f"{sandbox_cpu:.2f} s"
+                print(f"  {'':>8}  CPU of a pass with {args.in_flight} in flight: ParsDesk {cpu:.2f} s, "
+                      f"sandbox {shown} (steadier than the rate on a shared machine)")
     finally:
         if server is not None:
             server.stop()

@@ -193,3 +193,66 @@ def test_the_deadline_covers_the_retries_too():
         with client, pytest.raises(ParsUnavailable):
             client.status_by_credit_ids(["c1"])
     assert len(waits) <= 1  # not 50 attempts of a second each
+
+
+def _self_signed_certificate(folder) -> tuple[str, str]:  # noqa: ANN001
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a self-signed certificate")
+    key, certificate = folder / "key.pem", folder / "certificate.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(certificate),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return str(certificate), str(key)
+
+
+def test_every_client_checks_the_servers_certificate_with_the_shared_tls_context(tmp_path):
+    """Clients share one TLS context (loading the CA bundle once per process, not once per sender
+    thread), and each still refuses a server whose certificate no trusted authority signed."""
+    import ssl
+
+    from app.pars.client import verified_tls_context
+
+    certificate, key = _self_signed_certificate(tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(certificate, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    import queue
+
+    handshakes: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.settimeout(5)
+            try:
+                with server_context.wrap_socket(connection, server_side=True):
+                    handshakes.put("completed")
+            except ssl.SSLError as exc:
+                handshakes.put(exc.reason or "refused")
+            except OSError:
+                handshakes.put("closed")
+
+    threading.Thread(target=serve, daemon=True).start()
+    context = verified_tls_context()
+    assert context is verified_tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    try:
+        for _ in range(2):
+            url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+            with ParsClient(url, SANDBOX_DEMO_CREDENTIALS, max_retries=0, timeout=5) as client:
+                # refused at the handshake (a ConnectError), not a timeout
+                with pytest.raises(ParsUnavailable, match="ConnectError") as refused:
+                    client.status_by_credit_ids(["ccid:1234567:x"])
+                assert refused.value.maybe_delivered is False  # the request never left: nothing to ask about
+    finally:
+        listener.close()
+    seen = [handshakes.get(timeout=10) for _ in range(2)]  # the server's side of both handshakes
+    assert "completed" not in seen

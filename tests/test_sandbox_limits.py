@@ -88,3 +88,48 @@ def test_advance_moves_the_clock_for_a_sane_value(sandbox):
     answer = httpx.post(f"{sandbox.url}/_sandbox/advance", data={"seconds": "3600"}, timeout=10)
     assert answer.status_code == 200 and json.loads(answer.text) == {"advanced": 3600.0}
     assert sandbox.state.clock._offset == before + 3600
+
+
+# --- PARS's reader quota: a value over MAX_TEXT_CHARS makes the whole request a 999 fault --------------
+
+def _status_request(credit_id_xml: str, *, encoding: str = "UTF-8", attribute: str = "") -> bytes:
+    from app.pars.credentials import SANDBOX_DEMO_CREDENTIALS as creds
+
+    text = (
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        '<Request xmlns="urn:parsdesk:pars-ws:1" operation="GetLearnerStatusByCreditId">'
+        f"<Credentials><ProviderId>{creds.provider_id}</ProviderId><User>{creds.user}</User>"
+        f"<Password>{creds.password}</Password></Credentials>"
+        f"<Body><CreditIDs{attribute}><CreditID>{credit_id_xml}</CreditID></CreditIDs></Body></Request>"
+    )
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("label", "document"),
+    [
+        ("plain text", _status_request("c" * 9000)),
+        ("text in CDATA broken up by '<'", _status_request("<![CDATA[" + "ab<cd>" * 1500 + "]]>")),
+        ("text split by character references", _status_request("a&#60;" * 4200)),
+        ("a UTF-16 document", _status_request("\u2c3c" * 9000, encoding="UTF-16")),
+        ("an attribute", _status_request("c1", attribute=' note="' + "n" * 9000 + '"')),
+        ("an ISO-2022-JP document", _status_request("\u6f22" * 9000, encoding="ISO-2022-JP")),
+    ],
+)
+def test_a_value_over_the_reader_quota_is_refused_as_a_whole(sandbox, label, document):
+    from app.sandbox.server import MAX_TEXT_CHARS
+
+    answer = httpx.post(f"{sandbox.url}/pars/v1/GetLearnerStatusByCreditId", content=document)
+    assert answer.status_code == 400, label
+    assert b"<Code>999</Code>" in answer.content, label
+    assert f"(at most {MAX_TEXT_CHARS} are read)".encode() in answer.content, label
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16"])
+def test_values_within_the_reader_quota_are_read(sandbox, encoding):
+    from app.sandbox.server import MAX_TEXT_CHARS
+
+    document = _status_request("c" * MAX_TEXT_CHARS, encoding=encoding)
+    answer = httpx.post(f"{sandbox.url}/pars/v1/GetLearnerStatusByCreditId", content=document)
+    assert answer.status_code == 200
+    assert b"<Status>NotFound</Status>" in answer.content

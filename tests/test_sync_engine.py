@@ -394,3 +394,39 @@ def test_batches_in_flight_come_from_the_environment_or_the_command(store, sandb
     user_file.write_text("[environments.local]\nin_flight = 99\n")
     assert sync_command_main(["--once", "--db", store.location, "--url", sandbox.url]) == 2
     assert "in_flight must be a whole number from 1 to 8" in capsys.readouterr().err
+
+
+def test_one_batch_with_different_answers_stores_each_records_own_answer_and_one_event(store, sandbox, sync):
+    """The answers of a batch are stored one statement per distinct answer: records answered alike
+    share it, and none takes another's status, code or message."""
+    activity = add_activity(store, accme_id="123456789", abim_points=Decimal("8"))
+    accepted = queue_records(store, activity, 3, label="ok")
+    late = queue_records(store, activity, 2, spec=RecordSpec(completion_date=date(2026, 1, 9)), label="late")
+    early = queue_records(store, activity, 1, spec=RecordSpec(completion_date=date(2026, 1, 2)), label="early")
+    [board] = queue_records(store, activity, 1, spec=RecordSpec(learner=AVERY, board=AVERY_ABIM), label="brd")
+
+    report = sync(poll=False)
+
+    assert (report.sent, report.accepted, report.rejected, report.submitted) == (7, 3, 3, 1)
+    answers = {record: _row(store, record) for record in accepted + late + early + [board]}
+    for record in accepted:
+        assert (answers[record].status, answers[record].status_code, answers[record].status_message) == (
+            Status.ACCEPTED.value, None, None)
+    for record in late:
+        assert (answers[record].status, answers[record].status_code) == (Status.REJECTED.value, 671)
+        assert "01-09-2026" in answers[record].status_message
+    assert (answers[early[0]].status, answers[early[0]].status_code) == (Status.REJECTED.value, 672)
+    assert "01-02-2026" in answers[early[0]].status_message
+    assert answers[board].status == Status.SUBMITTED.value
+    with store.session() as s:
+        events = s.execute(
+            select(StatusEvent.completion_id, StatusEvent.status, StatusEvent.source, StatusEvent.actor,
+                   StatusEvent.code, StatusEvent.message, StatusEvent.at)
+            .where(StatusEvent.source == "PARS")
+        ).all()
+    assert sorted(event.completion_id for event in events) == sorted(answers)  # one each
+    for event in events:
+        row = answers[event.completion_id]
+        assert (event.status, event.code, event.message, event.actor) == (
+            row.status, row.status_code, row.status_message, "sync")
+        assert event.at == row.updated_at

@@ -656,6 +656,13 @@ def _local(element: etree._Element) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+# What the reader learnt about a child tag (namespace included) inside a parent tag: its local name
+# when the standard allows it there, None when not. A 500-record request asks the same few
+# questions thousands of times. Bounded, so a document inventing tag names cannot grow it without end.
+_CHILD_VERDICTS: dict[tuple[str, str], str | None] = {}
+_MAX_CHILD_VERDICTS = 4096
+
+
 def _namespace(element: etree._Element) -> str:
     tag = element.tag
     return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
@@ -693,23 +700,51 @@ def _where(element: etree._Element) -> str:
     return f"line {element.sourceline}" if element.sourceline else "the document"
 
 
-def _check_children(element: etree._Element) -> None:
-    known = _KNOWN_CHILDREN[_local(element)]
+def _check_children(element: etree._Element) -> dict[str, list[etree._Element]]:
+    """Refuse a child the standard does not allow here (an extension in its own namespace is fine);
+    return the children by local name, in document order (what _children and _child would find)."""
+    parent = element.tag
+    found: dict[str, list[etree._Element]] = {}
     for child in element:
-        name = _local(child)
-        if not name or name in known:
-            continue
-        namespace = _namespace(child)
-        if namespace and not namespace.startswith(_MEDBIQ):
-            continue  # an extension in its own namespace (the standard allows ##other here)
-        raise BatchFileError(
-            f"{_where(child)}: <{name}> inside <{_local(element)}> is not part of PARS learner XML "
-            f"(expected one of {', '.join(sorted(known))})."
-        )
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # a comment
+        key = (parent, tag)
+        if key in _CHILD_VERDICTS:
+            name = _CHILD_VERDICTS[key]
+        else:
+            name = _local(child) if _child_allowed(element, child) else None
+            if len(_CHILD_VERDICTS) < _MAX_CHILD_VERDICTS:
+                _CHILD_VERDICTS[key] = name
+        if name is None:
+            known = _KNOWN_CHILDREN[_local(element)]
+            raise BatchFileError(
+                f"{_where(child)}: <{_local(child)}> inside <{_local(element)}> is not part of PARS learner XML "
+                f"(expected one of {', '.join(sorted(known))})."
+            )
+        found.setdefault(name, []).append(child)
+    return found
 
 
-def _single(element: etree._Element | None, name: str) -> etree._Element | None:
-    found = list(_children(element, name))
+def _child_allowed(element: etree._Element, child: etree._Element) -> bool:
+    """Whether `child` may stand inside `element` (which _KNOWN_CHILDREN describes)."""
+    name = _local(child)
+    if not name or name in _KNOWN_CHILDREN[_local(element)]:
+        return True
+    namespace = _namespace(child)
+    return bool(namespace) and not namespace.startswith(_MEDBIQ)  # an extension in its own namespace (##other)
+
+
+def _first(children: dict[str, list[etree._Element]], name: str) -> etree._Element | None:
+    """The first child named `name` of those _check_children returned."""
+    found = children.get(name)
+    return found[0] if found else None
+
+
+def _single(element: etree._Element | None, children: dict[str, list[etree._Element]], name: str
+            ) -> etree._Element | None:
+    """The one child named `name` of `element` (its children as _check_children returned them)."""
+    found = children.get(name, ())
     if len(found) > 1:
         raise BatchFileError(
             f"{_where(found[1])}: a second <{name}> in one <{_local(element)}>; PARS takes one activity and one "
@@ -825,11 +860,11 @@ class _Reader:
         return name.upper() in self.board_ids or catalog.board_code(name) is not None
 
     def certificate(self, certificate: etree._Element) -> None:
-        _check_children(certificate)
-        current = self.identity(_attribute(_child(certificate, "UniqueID"), "domain"),
-                                _text(_child(certificate, "UniqueID")))
+        children = _check_children(certificate)
+        unique = _first(children, "UniqueID")
+        current = self.identity(_attribute(unique, "domain"), _text(unique))
         cme_name = catalog.cme_rules().credit_name.casefold()
-        for received in _children(certificate, "CreditReceived"):
+        for received in children.get("CreditReceived", ()):
             name = _credit_field(received, "activityCertification") or ""
             amount = _amount(_credit_field(received, "numberOfCredits"))
             board_code, credit_type = self._split(name)
@@ -894,8 +929,8 @@ def _participant_rems(participant: etree._Element) -> RemsPart:
 def parse_reports(element: etree._Element) -> list[Completion]:
     """The learner records an `ActivityReport` describes: one, or one per REMS `Participant` of a
     report that lists several (as MedBiquitous's own sample does)."""
-    _check_children(element)
-    member = _single(element, "Member")
+    children = _check_children(element)
+    member = _single(element, children, "Member")
     learner = Learner(
         first_name=_path_text(member, "Name", "GivenName"),
         last_name=_path_text(member, "Name", "FamilyName"),
@@ -906,13 +941,11 @@ def parse_reports(element: etree._Element) -> list[Completion]:
     for unique in _children(member, "UniqueID"):
         reader.identity(_attribute(unique, "domain"), _text(unique))
 
-    activity = _single(element, "Activity")
-    if activity is not None:
-        _check_children(activity)
-    module = _single(activity, "Module")
-    if module is not None:
-        _check_children(module)
-    module_name = _child(module, "ModuleName")
+    activity = _single(element, children, "Activity")
+    in_activity = _check_children(activity) if activity is not None else {}
+    module = _single(activity, in_activity, "Module")
+    in_module = _check_children(module) if module is not None else {}
+    module_name = _first(in_module, "ModuleName")
     # The ID is ModuleName/@moduleID; older ParsDesk files and some exports repeat it as the text (which
     # is otherwise the activity's title) or in Activity/@activityID.
     text_id = _text(module_name)
@@ -921,18 +954,18 @@ def parse_reports(element: etree._Element) -> list[Completion]:
         or (text_id if text_id is not None and _ACTIVITY_ID.fullmatch(text_id) else None)
         or _attribute(activity, "activityID")
     )
-    completion.completion_date = _date(_path_text(module, "CompletedDateTime"))
-    for certificate in _children(module, "CreditCertificate"):
+    completion.completion_date = _date(_text(_first(in_module, "CompletedDateTime")))
+    for certificate in in_module.get("CreditCertificate", ()):
         reader.certificate(certificate)
     reader.finish()
 
     credit_id = next((text for item in element.iter("{*}CreditID") if (text := _text(item))), None)
     completion.credit_id = credit_id
-    completion.action = _action(_path_text(element, "XtensibleInfo", "LearnerRecordAction"))
+    completion.action = _action(_path_text(_first(children, "XtensibleInfo"), "LearnerRecordAction"))
 
-    participants = list(_children(_child(element, "Participants"), "Participant"))
+    participants = list(_children(_first(children, "Participants"), "Participant"))
     if not participants:
-        regulation = _child(_child(activity, "RegulatoryInformation"), "CompliantToRegulation")
+        regulation = _child(_first(in_activity, "RegulatoryInformation"), "CompliantToRegulation")
         label = f"{_attribute(regulation, 'label') or ''} {_text(regulation) or ''}"
         if regulation is not None and "REMS" in label.upper():
             completion.rems = RemsPart()

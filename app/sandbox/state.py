@@ -293,11 +293,17 @@ class SandboxState:
         write_rejections(buffer, batch.headers, rows, message_header=F_ERROR_DESCRIPTION)
         return buffer.getvalue(), len(completions), len(rows)
 
-    def save_records(self, reports: list[etree._Element]) -> list[RecordResult]:
-        """SaveLearnerActivity: each ActivityReport in order; one result per report."""
+    def save_records(
+        self, reports: list[etree._Element], completions: list[Completion] | None = None
+    ) -> list[RecordResult]:
+        """SaveLearnerActivity: each ActivityReport in order; one result per report. `completions`:
+        the records already read from the reports (parse_report), when the caller read them."""
+        if completions is not None and len(completions) != len(reports):
+            raise ValueError("one completion per report is needed")
         with self._lock, self._db:
             self._settle()
-            completions = [xml_codec.parse_report(report) for report in reports]
+            if completions is None:
+                completions = [xml_codec.parse_report(report) for report in reports]
             wanted = {completion.activity_id for completion in completions if completion.activity_id}
             activities = {
                 activity_id: activity
@@ -313,16 +319,16 @@ class SandboxState:
 
     def _save_one(self, completion: Completion, report: etree._Element, issues: list[Issue]) -> RecordResult:
         credit_id = (completion.credit_id or "").strip()
-        if credit_id:
-            self._db.execute(
-                "INSERT INTO records (credit_id, activity_id, status, received, stored) VALUES (?, ?, ?, 0, 0) "
-                "ON CONFLICT (credit_id) DO NOTHING",
-                (credit_id, completion.activity_id, STATUS_NOT_FOUND),
-            )
         action = record_action(completion.action)
         if credit_id:
-            counter = "deletes_received" if action is RecordAction.DELETE else "received"
-            self._db.execute(f"UPDATE records SET {counter} = {counter} + 1 WHERE credit_id = ?", (credit_id,))
+            # first seen: a row that PARS holds nothing under yet; either way the request is counted
+            deleting = action is RecordAction.DELETE
+            self._db.execute(
+                "INSERT INTO records (credit_id, activity_id, status, received, deletes_received, stored) "
+                "VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (credit_id) DO UPDATE SET "
+                "received = received + excluded.received, deletes_received = deletes_received + excluded.deletes_received",
+                (credit_id, completion.activity_id, STATUS_NOT_FOUND, int(not deleting), int(deleting)),
+            )
         if action is RecordAction.DELETE:
             return self._delete(credit_id, issues)
         if action is RecordAction.ADD:
@@ -359,7 +365,8 @@ class SandboxState:
                 (completion.activity_id, STATUS_ACCEPTED, xml_text, credit_id),
             )
         self._remember(credit_id, completion)
-        return self._result(credit_id)
+        # what _result would read back from the row just written
+        return RecordResult(credit_id, STATUS_SUBMITTED if processed else STATUS_ACCEPTED, None, None)
 
     def _remember(self, credit_id: str, completion: Completion) -> None:
         self._completions[credit_id] = completion

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, text, true, update
+from sqlalchemy import Connection, Engine, delete, func, literal, select, text, true, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.models.schema import ActivityRow, CompletionRow, Meta, OutboxRow, StatusEvent, utcnow
@@ -730,32 +730,51 @@ class _Pass:
         """Store status changes with their history events, and drop the settled outbox rows."""
         if changes:
             now = utcnow()
-            # Core executemany on the tables: the ORM's per-row bookkeeping would dominate a batch
+            # Core statements on the tables: the ORM's per-row bookkeeping would dominate a batch.
+            # The records of a batch nearly all get the same answer (Accepted or Submitted, no code):
+            # one UPDATE per distinct answer, not one per record.
             completions = CompletionRow.__table__
-            s.execute(
-                completions.update()
-                .where(completions.c.id == bindparam("completion_id"))
-                .values(
-                    status=bindparam("status"),
-                    status_code=bindparam("code"),
-                    status_message=bindparam("message"),
-                    status_source=bindparam("source"),
-                    updated_at=bindparam("now"),
-                ),
-                [
-                    {"completion_id": c.completion_id, "status": c.status, "code": c.code, "message": c.message,
-                     "source": c.source, "now": now}
-                    for c in changes
-                ],
-            )
-            s.execute(
-                StatusEvent.__table__.insert(),
-                [
-                    {"completion_id": c.completion_id, "at": now, "status": c.status, "source": c.source,
-                     "actor": self.engine.actor, "code": c.code, "message": c.message}
-                    for c in changes
-                ],
-            )
+            last = {c.completion_id: c for c in changes}  # a record changed twice keeps the last
+            alike: dict[tuple[str, str, int | None, str | None], list[int]] = {}
+            for c in last.values():
+                alike.setdefault((c.status, c.source, c.code, c.message), []).append(c.completion_id)
+            for (status, source, code, message), completion_ids in alike.items():
+                s.execute(
+                    completions.update()
+                    .where(completions.c.id.in_(completion_ids))
+                    .values(status=status, status_code=code, status_message=message, status_source=source,
+                            updated_at=now)
+                )
+            events = StatusEvent.__table__
+            if len(last) < len(changes):
+                # a record changed twice in one batch: its events go in the order of its changes
+                s.execute(
+                    events.insert(),
+                    [
+                        {"completion_id": c.completion_id, "at": now, "status": c.status, "source": c.source,
+                         "actor": self.engine.actor, "code": c.code, "message": c.message}
+                        for c in changes
+                    ],
+                )
+                return self._drop_settled(s, settled_outbox_ids)
+            # the history events likewise: one INSERT ... SELECT per distinct answer
+            columns = ("completion_id", "at", "status", "source", "actor", "code", "message")
+            for (status, source, code, message), completion_ids in alike.items():
+                s.execute(
+                    events.insert().from_select(
+                        columns,
+                        select(
+                            completions.c.id,
+                            *(literal(value, events.c[name].type) for name, value in zip(
+                                columns[1:], (now, status, source, self.engine.actor, code, message), strict=True
+                            )),
+                        ).where(completions.c.id.in_(completion_ids)).order_by(completions.c.id),
+                    )
+                )
+        self._drop_settled(s, settled_outbox_ids)
+
+    @staticmethod
+    def _drop_settled(s: Session, settled_outbox_ids: list[int]) -> None:
         if settled_outbox_ids:
             s.execute(delete(OutboxRow).where(OutboxRow.id.in_(settled_outbox_ids)))
 
