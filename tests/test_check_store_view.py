@@ -236,3 +236,18 @@ def test_the_sqlite_view_finds_the_files_learners_through_indexes(checked) -> No
     for plan in plans:
         assert "SCAN completion" not in plan, plan
         assert "ix_completion_activity" not in plan, plan
+
+
+def test_check_db_on_the_office_database_gives_the_verdicts_of_the_same_store_file(
+        checked, postgres_url: str, capsys) -> None:
+    """The office database (postgresql://) is still read through SQLAlchemy: the same records give the
+    same report as a store file read through sqlite3."""
+    store, _, path = checked
+    store.close()
+    _make_store(postgres_url).close()
+    arguments = [str(path), "--as-of", AS_OF.isoformat(), "--format", "json"]
+    assert main(["check", *arguments, "--db", str(store.path)]) == 1
+    from_file = json.loads(capsys.readouterr().out)
+    assert main(["check", *arguments, "--db", postgres_url]) == 1
+    assert json.loads(capsys.readouterr().out) == from_file
+    assert from_file["invalid"] >= 5

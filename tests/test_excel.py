@@ -152,6 +152,31 @@ def test_date_cells_numbers_and_text_dates_read_alike(tmp_path: Path) -> None:
     assert batch.records[0].values[:3] == ["Add", "123456789", "03-14-2026"]
 
 
+def test_equal_cells_of_different_kinds_keep_their_own_text(tmp_path: Path) -> None:
+    """Cells are turned into text once per distinct value of a column: True, 1 and 1.0 are equal in
+    Python but read "Yes", "1" and "1"; a date and a date-time of the same day both read as the day."""
+    rows = [["guidance"], list(HEADERS)]
+    for surgery, license_id in ((True, 1), (1, True), (1.5, 1.0), (False, 0)):
+        row = ["Add", 123456789, datetime(2026, 3, 14), "Jane", "Doe", "04/15", "NY", license_id]
+        row += [""] * (HEADERS.index("REMS Performs Surgery") - len(row)) + [surgery]
+        rows.append(row)
+    batch = read_workbook(make_workbook(tmp_path / "kinds.xlsx", rows))
+    surgery_column, license_column = HEADERS.index("REMS Performs Surgery"), HEADERS.index("Licensing ID or NPI")
+    assert [(r.values[surgery_column], r.values[license_column]) for r in batch.records] == [
+        ("Yes", "1"), ("1", "Yes"), ("1.5", "1"), ("No", "0")]
+    assert [r.completion.rems.performs_surgery for r in batch.records] == [True, True, None, False]
+
+
+def test_a_sheet_with_one_readable_column_is_read(tmp_path: Path) -> None:
+    """A rejection workbook cut down to the activity ID and PARS's error columns: one column ParsDesk
+    reads, holding a number (this raised a TypeError traceback)."""
+    path = make_workbook(tmp_path / "one.xlsx", [["ACCME Activity ID", "Error Code", "Error Message"],
+                                                [123456789, 690, "unknown activity"]])
+    batch = read_workbook(path)
+    assert batch.headers == ["ACCME Activity ID"]
+    assert [(r.row, r.values, r.completion.activity_id) for r in batch.records] == [(2, ["123456789"], "123456789")]
+
+
 def test_unreadable_values_are_kept_as_text_for_validation(tmp_path: Path) -> None:
     row = ["Update", "12345", "13-45-2026", "", "Doe", "31/31", "Atlantis", "", "lots", "ABXYZ", "", "1.3"]
     path = make_workbook(tmp_path / "bad.xlsx", [["g"], list(HEADERS), row])

@@ -331,6 +331,25 @@ def test_cme_credits_limits(credits, expected):
     assert codes(check(completion)) == expected
 
 
+def test_equal_amounts_of_different_kinds_keep_their_own_verdicts():
+    """Amount verdicts are worked out once per distinct value in a batch: values that Python holds equal
+    (True == 1 == 1.0, Decimal 2 == 2.00) must still get the verdict and message of their own kind."""
+    from app.pars import validation
+
+    amounts = [True, 1, 1.0, Decimal("1.0"), "1", " 1 ", Decimal("0.30"), Decimal("0.3"), "0.3", "x", "", None, 1.3]
+    completions = [make_completion(board=None, cme=True) for _ in amounts]
+    for completion, amount in zip(completions, amounts):
+        completion.cme = CmePart(amount)
+    alone = []
+    for completion in completions:
+        validation._AMOUNT_VERDICTS.clear()
+        alone.append(check(completion))
+    in_batch = validate_batch(completions, {ACTIVITY_ID: ACTIVITY}, History(), TODAY)
+    assert in_batch == alone
+    assert [codes(issues) for issues in alone[:3]] == [[673], [], []]
+    assert "'True' is not a number" in alone[0][0].message
+
+
 def test_cme_part_for_an_activity_without_cme_credit_is_674():
     issues = check(make_completion(), make_activity(cme_credits=None))
     assert codes(issues) == [674] and "offers no AMA PRA Category 1" in issues[0].message

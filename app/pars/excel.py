@@ -431,6 +431,14 @@ def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
     return best
 
 
+def _picker(indexes: Sequence[int]) -> Callable[[Sequence[object]], tuple[object, ...]]:
+    """The items at these indexes, as a tuple even for one index (itemgetter gives that one bare)."""
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda values: (values[only],)
+    return itemgetter(*indexes)
+
+
 def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
     path = Path(path)
@@ -478,14 +486,22 @@ def read_workbook(path: Path | str) -> BatchFile:
     columns = [column for column, _, _ in kept]
     canonicals = [canonical for _, _, canonical in kept]
     width = max(columns) + 1
+    pick = _picker(columns)
+    # Numbers and dates repeat down a column: each one is turned into text once. The key holds the
+    # type, since 1 == 1.0 == True but they read "1", "1" and "Yes".
+    texts_of: dict[tuple[type, object, str | None], str] = {}
     data_rows = []
     for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
         if len(row) < width:
             row = [*row, *[""] * (width - len(row))]
-        texts = [
-            value if type(value) is str else cell_text(value, canonical)
-            for value, canonical in zip(itemgetter(*columns)(row), canonicals)
-        ]
+        texts = list(pick(row))
+        for position, value in enumerate(texts):
+            if value.__class__ is not str:
+                key = (value.__class__, value, canonicals[position])
+                text = texts_of.get(key)
+                if text is None:
+                    text = texts_of[key] = cell_text(value, canonicals[position])
+                texts[position] = text
         if any(text and not text.isspace() for text in texts):
             data_rows.append((offset, texts))
     if not data_rows:
@@ -496,9 +512,11 @@ def read_workbook(path: Path | str) -> BatchFile:
         raise BatchFileError(too_many_records_message(len(data_rows)))
 
     fields = [(position, canonical) for position, (_, _, canonical) in enumerate(kept) if canonical]
+    names = [canonical for _, canonical in fields]
+    picked = _picker([position for position, _ in fields])
     records = []
     for sheet_row, texts in data_rows:
-        cells = {canonical: texts[position] for position, canonical in fields}
+        cells = dict(zip(names, picked(texts)))
         records.append(BatchRecord(row=sheet_row, values=texts, completion=row_to_completion(cells)))
     return BatchFile(format="xlsx", headers=[label for _, label, _ in kept], records=records)
 

@@ -194,7 +194,10 @@ def _activity_key(activity_id: str | None) -> str | None:
 
 
 def _board_learner_key(learner: Learner, code: str, board_id: str | None) -> str:
-    return learner_key(learner, BoardPart(board=code, board_id=board_id))
+    # learner_key(learner, BoardPart(board=code, board_id=board_id)), without building the part
+    if board_id:
+        return f"{code.upper()}#{board_id.strip().upper()}"
+    return learner_key(learner)
 
 
 def _prior_learner_key(completion: Completion) -> str:
@@ -279,6 +282,8 @@ def _fmt(amount: Decimal) -> str:
 
 
 def _text(value: object) -> str:
+    if value.__class__ is str:  # nearly always: the isinstance() below covers str subclasses
+        return value.strip()  # type: ignore[union-attr]
     return value.strip() if isinstance(value, str) else "" if value is None else str(value)
 
 
@@ -287,6 +292,31 @@ def _amount(value: object, field_name: str, label: str, found: _Findings,
     """A credit amount checked for 632 (missing), 673 (not a positive number) and 675 (0.25 steps).
 
     Returns the amount when it is a positive number (even off-step, so limits can still be checked)."""
+    # A batch repeats a handful of amounts thousands of times: each verdict is worked out once. The
+    # key holds the type (2 == 2.0 == True) and a Decimal's own spelling (2 == 2.00).
+    key = (value.__class__, str(value) if value.__class__ is Decimal else value, field_name, label, missing_code)
+    try:
+        amount, issues = _AMOUNT_VERDICTS[key]
+    except KeyError:
+        checked = _Findings()
+        amount = _amount_verdict(value, field_name, label, checked, missing_code)
+        issues = tuple(checked.issues)
+        if len(_AMOUNT_VERDICTS) >= _AMOUNT_VERDICTS_KEPT:
+            _AMOUNT_VERDICTS.clear()
+        _AMOUNT_VERDICTS[key] = amount, issues
+    except TypeError:  # an unhashable value (never from the readers): judged as it is
+        return _amount_verdict(value, field_name, label, found, missing_code)
+    if issues:
+        found.issues.extend(issues)
+    return amount
+
+
+_AMOUNT_VERDICTS: dict[tuple[object, ...], tuple[Decimal | None, tuple[Issue, ...]]] = {}
+_AMOUNT_VERDICTS_KEPT = 4096
+
+
+def _amount_verdict(value: object, field_name: str, label: str, found: _Findings,
+                    missing_code: int | None) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if missing_code is not None:
             found.add(missing_code, field_name, f"{label} is missing")
@@ -389,7 +419,7 @@ def _plainly_clean(completion: Completion) -> bool:
     present = [text for text in texts if text]
     credit_id = completion.credit_id or ""
     return (len(credit_id) <= CREDIT_ID_MAX_LENGTH
-            and all(len(text) <= SHORT_TEXT_MAX_LENGTH for text in present)
+            and max(map(len, present), default=0) <= SHORT_TEXT_MAX_LENGTH
             and refused_character(" ".join(present) + " " + credit_id) is None)
 
 
@@ -425,9 +455,9 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     results: list[list[Issue]] = []
     for completion in completions:
         activity = activities.get(_activity_key(completion.activity_id) or "")
-        issues = _check(completion, activity, ledger, as_of)
-        results.append(issues)
         action = record_action(completion.action)
+        issues = _check(completion, activity, ledger, as_of, action)
+        results.append(issues)
         credit_id = (completion.credit_id or "").strip()
         if action is RecordAction.ADD and credit_id:
             # PARS never reuses a creditID, even one whose record it rejected.
@@ -439,9 +469,14 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     return results
 
 
-def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date) -> list[Issue]:
+_UNREAD = object()
+
+
+def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date,
+           action: RecordAction | None | object = _UNREAD) -> list[Issue]:
     found = _Findings()
-    action = record_action(completion.action)
+    if action is _UNREAD:
+        action = record_action(completion.action)
     if action is None:
         raw_action = _text(completion.action)
         if raw_action:
