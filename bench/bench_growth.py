@@ -1,6 +1,6 @@
 """What grows with the store: Learner Search, the entry form's live check, Batch Upload.
 
-    .venv/bin/python bench/bench_growth.py [SIZES ...] [--runs N] [--upload-only]   # default 10k 100k 500k 1M
+    .venv/bin/python bench/bench_growth.py [SIZES ...] [--runs N] [--upload-only] [--uploaded]   # default 10k 100k 500k 1M
 
 On each cached store (bench/store_builder.py), offscreen, with a 10 ms QTimer on the GUI thread
 recording the longest gap between ticks (the longest the window froze):
@@ -16,7 +16,11 @@ recording the longest gap between ticks (the longest the window froze):
   printed (with the load average); --upload-only leaves out the search and live-check columns.
   The floor: the same workbook uploaded the same way into an EMPTY store (the same five activities,
   no records), alternating with the sized runs, so the ratio store/floor shows what still grows with
-  the store whatever the machine's load.
+  the store whatever the machine's load. With --uploaded, each copy first gets what a store whose
+  records all came in through Batch Upload holds: an upload per 5,000 records and an upload line per
+  record (the cached stores were built without them; the upload history counts them after every
+  upload). Every copy is flushed to disk (sync) before its upload, so the copy's writeback does not
+  land in the timing.
 Figures are printed per size, with the goal next to each.
 """
 
@@ -241,7 +245,29 @@ def measure_upload(app, copy: Path, workbook: Path) -> dict[str, float]:  # noqa
     return results
 
 
-def measure_uploads(app, size: int, folder: Path, runs: int) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
+def add_upload_lines(copy: Path) -> None:
+    """The copy as if every record had come in through Batch Upload: an upload per 5,000 records (the
+    PARS maximum per file), each record that upload's add, with its upload line."""
+    import sqlite3
+
+    connection = sqlite3.connect(copy)
+    try:
+        first = connection.execute("SELECT coalesce(max(id), 0) + 1 FROM upload").fetchone()[0]
+        connection.execute(
+            "INSERT INTO upload (id, at, file_name, file_format, records, queued, errors, adds, deletes, headers) "
+            "SELECT ? + n / 5000, '2026-01-02 09:00:00.000000', 'learners-' || (n / 5000) || '.xlsx', 'xlsx', "
+            "count(*), count(*), 0, count(*), 0, '[]' FROM (SELECT id - 1 AS n FROM completion) GROUP BY n / 5000",
+            (first,))
+        connection.execute("UPDATE completion SET upload_id = ? + (id - 1) / 5000, upload_row = (id - 1) % 5000 + 2",
+                           (first,))
+        connection.execute('INSERT INTO upload_line (upload_id, row_number, "values", completion_id) '
+                           "SELECT upload_id, upload_row, '[]', id FROM completion ORDER BY id")
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def measure_uploads(app, size: int, folder: Path, runs: int, uploaded: bool = False) -> tuple[list[dict], list[dict]]:  # noqa: ANN001, E501
     """`runs` uploads of one 5,000-row workbook into fresh copies of the sized store, each right after
     one into a fresh empty store (the floor): the same file, the same tab, the load of the moment."""
     from bench_check_db import make_workbook
@@ -250,8 +276,14 @@ def measure_uploads(app, size: int, folder: Path, runs: int) -> tuple[list[dict]
     make_workbook(workbook, build(size), 5000)
     sized, floor = [], []
     for _ in range(max(1, runs)):
-        floor.append(measure_upload(app, fresh_empty(folder), workbook))
-        sized.append(measure_upload(app, fresh_copy(size, folder), workbook))
+        empty = fresh_empty(folder)
+        os.sync()
+        floor.append(measure_upload(app, empty, workbook))
+        copy = fresh_copy(size, folder)
+        if uploaded:
+            add_upload_lines(copy)
+        os.sync()
+        sized.append(measure_upload(app, copy, workbook))
     return sized, floor
 
 
@@ -260,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sizes", nargs="*", type=int, default=list(SIZES))
     parser.add_argument("--runs", type=int, default=5, help="uploads per size (medians are printed)")
     parser.add_argument("--upload-only", action="store_true", help="measure Batch Upload only")
+    parser.add_argument("--uploaded", action="store_true",
+                        help="give each store copy an upload line per record first (as if all came by Batch Upload)")
     parser.add_argument("--no-upload", action="store_true",
                         help="search and live check only (the upload works on a copy of the store)")
     args = parser.parse_args(argv)
@@ -283,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                       "name_ms": nan, "id_ms": nan}
             live = live_cpu = nan
             if not args.upload_only:
-                store = Store.open(build(size))
+                # the cached store itself, read only: never migrated here (the copies for uploads are)
+                store = Store.open(build(size), migrate_schema=False)
                 ctx = make_context(store)
                 search = measure_search(app, ctx)
                 live, live_cpu = measure_live_check(ctx)
@@ -291,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             load_before = os.getloadavg()[0]
             nothing = [{"summary_s": nan, "queued_s": nan, "upload_stall_ms": nan}]
             uploads, floors = ((nothing, nothing) if args.no_upload
-                               else measure_uploads(app, size, Path(scratch), args.runs))
+                               else measure_uploads(app, size, Path(scratch), args.runs, args.uploaded))
             upload = {key: statistics.median(u[key] for u in uploads) for key in uploads[0]}
             floor = {key: statistics.median(u[key] for u in floors) for key in floors[0]}
             print(f"{size:>10,}  {search['open_ms']:>8.0f} ms  {search['filter_ms']:>11.0f} ms  "

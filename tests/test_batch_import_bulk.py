@@ -324,6 +324,83 @@ def test_records_the_session_holds_show_the_bulk_delete(store, tmp_path):
         assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.action == "Delete")) == 3
 
 
+def _history_joining_every_line(session):
+    """Batch Upload's history as it was counted before migration 0010: every upload line joined to its
+    record (what the indexed count must keep giving, upload for upload)."""
+    from collections import defaultdict
+
+    from app.models.schema import UploadLine
+
+    outcomes = defaultdict(lambda: defaultdict(int))
+    for upload_id, created_by, status, count in session.execute(
+        select(UploadLine.upload_id, CompletionRow.upload_id, CompletionRow.status, func.count())
+        .join(CompletionRow, UploadLine.completion_id == CompletionRow.id)
+        .group_by(UploadLine.upload_id, CompletionRow.upload_id, CompletionRow.status)
+    ):
+        outcome = batch_import._line_outcome(created_by == upload_id, Status(status))
+        if outcome is not None:
+            outcomes[upload_id][outcome] += count
+        if outcome == "pending" and Status(status) in (Status.SUBMITTED, Status.DELETE_SUBMITTED):
+            outcomes[upload_id]["submitted"] += count
+    return {upload_id: dict(counts) for upload_id, counts in outcomes.items()}
+
+
+def test_the_upload_history_counts_what_joining_every_line_counted(store, tmp_path):
+    """Three uploads meeting at every turn (adds of every status, a resend, deletes of records of an
+    earlier upload and of the entry form, refused and failed rows), then PARS's and the boards' answers
+    to the deletes: each upload's accepted / rejected / pending / submitted are what they were."""
+    from learner_support import completion as entry_completion, store_record
+
+    day = _office_day(store, tmp_path)
+    _delete_day(store, tmp_path, *day)
+    with store.session() as s:
+        activity_id = s.scalar(select(CompletionRow.activity_id))
+    typed = store_record(store, activity_id, entry_completion())  # from the entry form: no upload
+    with store.transaction() as s:
+        set_status(s, s.get(CompletionRow, typed), Status.ACCEPTED, source="PARS")
+        typed_row = s.get(CompletionRow, typed)
+        typed_cells = dict(First_Name=typed_row.first_name, Last_Name=typed_row.last_name,
+                           Completion_Date=typed_row.completion_date.strftime("%m-%d-%Y"))
+    _, removal = _import(store, write_xlsx(tmp_path / "april.xlsx", [
+        row(1, Record_Action="Delete"), row(30),  # already being deleted: an error; a new learner
+    ]))
+    with store.transaction() as s:
+        answers = {"Delete Queued": Status.DELETE_SUBMITTED, "Queued": Status.SUBMITTED}
+        for record in s.scalars(select(CompletionRow).order_by(CompletionRow.id)):
+            if record.status in answers and record.id % 3:
+                set_status(s, record, answers[record.status], source="PARS")
+            elif record.status == "Delete Queued":
+                set_status(s, record, Status.DELETED, source="PARS")
+    with store.session() as s:
+        views = {view.upload_id: view for view in batch_import.upload_history(s)}
+        expected = _history_joining_every_line(s)
+    assert len(views) == 4 and typed_cells  # every upload listed, including one that queued nothing new
+    for upload_id, view in views.items():
+        counts = expected.get(upload_id, {})
+        assert (view.accepted, view.rejected, view.pending, view.submitted) == (
+            counts.get("accepted", 0), counts.get("rejected", 0), counts.get("pending", 0), counts.get("submitted", 0)
+        ), upload_id
+    assert any(view.pending and view.submitted for view in views.values())
+    assert any(view.accepted for view in views.values()) and any(view.rejected for view in views.values())
+
+
+def test_the_upload_history_counts_records_from_the_index_alone(store, tmp_path):
+    """A store of a million uploaded records has a million upload lines: the history no longer reads them."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL plans from its own statistics")
+    from plan_support import plans_of
+
+    add_activity(store)
+    _import(store, write_xlsx(tmp_path / "learners.xlsx", [row(n) for n in range(1, 4)]))
+    with store.session() as s:
+        plans = plans_of(store, lambda: batch_import.upload_history(s))
+    adds, deletes = plans
+    assert adds == "SEARCH completion USING COVERING INDEX ix_completion_upload_status (upload_id>?)"
+    # the lines of the uploads that queued deletes only (the upload table has a row per file)
+    assert deletes.startswith("SEARCH upload_line USING INDEX ix_upload_line_upload_id (upload_id=?)")
+    assert "SCAN upload_line" not in deletes and "SCAN completion" not in deletes
+
+
 def test_a_second_file_with_the_same_rows_queues_nothing_twice(store, tmp_path):
     add_activity(store)
     path = write_xlsx(tmp_path / "learners.xlsx", [row(n) for n in range(1, 40)])

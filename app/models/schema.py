@@ -165,6 +165,8 @@ class CompletionRow(_IdentityKeys, Base):
         Index("ix_completion_first_key", "first_key", "last_name", "first_name"),
         Index("ix_completion_status_last_key", "status", "last_key", "last_name", "first_name"),
         Index("ix_completion_status_first_key", "status", "first_key", "last_name", "first_name"),
+        # Batch Upload's history counts each upload's records by status from the index alone (0010)
+        Index("ix_completion_upload_status", "upload_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -193,7 +195,7 @@ class CompletionRow(_IdentityKeys, Base):
     permission_given: Mapped[bool] = mapped_column(Boolean, default=False)
     permission_date: Mapped[date | None] = mapped_column(Date)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("completion.id"), index=True)
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"), index=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("upload.id"))  # indexed with the status
     upload_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
