@@ -272,6 +272,13 @@ def test_bulk_delete_files_store_exactly_what_the_row_by_row_path_stores(
     assert events.count("Removed locally (never stored by PARS)") == 1
     assert [action for action, _ in waiting] == ["Add", "Delete"]
     assert all(version >= 2 for version in versions.values())  # each delete is a versioned change
+    with store.session() as s:  # the time written through the bulk update is the event's, to the microsecond
+        stamps = s.execute(
+            select(CompletionRow.updated_at, StatusEvent.at)
+            .join(StatusEvent, StatusEvent.completion_id == CompletionRow.id)
+            .where(CompletionRow.id.in_(third[1].completion_ids), StatusEvent.status == CompletionRow.status)
+        ).all()
+    assert len(stamps) >= 5 and all(updated == at for updated, at in stamps)
 
 
 def test_a_record_changed_by_someone_else_stops_the_bulk_update(store, tmp_path):
