@@ -192,11 +192,24 @@ class Heartbeat:
 
     def _tick(self) -> None:
         now = time.perf_counter()
+        if self._watch:
+            self._sched.append(_gui_schedstat())
         if self._last:
             self.gaps.append((now - self._last) * 1000)
         else:
             self._first = now
         self._last = now
+
+    def _gui_time(self, index: int) -> str:
+        """How the GUI thread spent gap `index` (from the kernel's schedstat at the ticks around it):
+        running (its own work), waiting for a CPU (machine load), or neither: blocked on the
+        interpreter lock, a lock or I/O (another thread's doing)."""
+        if index + 1 >= len(self._sched):
+            return ""
+        (run0, wait0), (run1, wait1) = self._sched[index], self._sched[index + 1]
+        ran, waited = (run1 - run0) / 1e6, (wait1 - wait0) / 1e6
+        blocked = max(0.0, self.gaps[index] - ran - waited)
+        return f"GUI thread ran {ran:.0f} ms, waited for a CPU {waited:.0f} ms, blocked {blocked:.0f} ms"
 
     def _watchdog(self) -> None:
         import threading
@@ -204,6 +217,9 @@ class Heartbeat:
 
         baseline: dict[int, float] = {}
         while not self._stop.wait(0.01):
+            for thread in threading.enumerate():  # names of short-lived workers, for the report
+                if thread.native_id is not None:
+                    self.thread_names.setdefault(thread.native_id, thread.name)
             last = self._last
             now = time.perf_counter()
             late = (now - last) * 1000 if last else 0.0
@@ -238,7 +254,7 @@ class Heartbeat:
         after = [reading for at, reading in self.cpu_readings if at >= end]
         if not before or not after:
             return "unknown"
-        native = {t.native_id: t.name for t in threading.enumerate()}
+        native = {**self.thread_names, **{t.native_id: t.name for t in threading.enumerate()}}
         native[threading.main_thread().native_id] = "GUI"
         used = {tid: ms - before[-1].get(tid, 0.0) for tid, ms in after[0].items()}
         return ", ".join(f"{native.get(tid, tid)} {ms:.0f}" for tid, ms in sorted(used.items(), key=lambda x: -x[1])
@@ -252,12 +268,16 @@ class Heartbeat:
             starts.append((gap, stamp))
             stamp += gap / 1000
         out = []
-        for gap, _stamp in sorted(starts, key=lambda item: -item[0])[:worst]:
+        ranked = sorted(enumerate(starts), key=lambda item: -item[1][0])[:worst]
+        for index, (gap, _stamp) in ranked:
             if gap < self._watch_ms:
                 break
             near = [sample for sample in self.samples if abs(sample[0] - _stamp) < 0.002]
-            out.append(f"  gap {gap:.0f} ms, {len(near)} samples; CPU ms per thread over the gap: "
-                       + self._cpu_over(_stamp, _stamp + gap / 1000))
+            out.append(f"  gap {gap:.0f} ms at t={_stamp:.3f}, {len(near)} samples; {self._gui_time(index)}; CPU ms "
+                       "per thread over the gap: " + self._cpu_over(_stamp, _stamp + gap / 1000))
+            for started, ms, generation, thread in self.collections:
+                if started < _stamp + gap / 1000 and started + ms / 1000 > _stamp and ms >= 5:
+                    out.append(f"     garbage collection of generation {generation} in {thread}: {ms:.0f} ms")
             seen: set[str] = set()
             for _last, late, stacks in near:
                 for name, lines in stacks.items():
@@ -265,13 +285,36 @@ class Heartbeat:
                         if (name, line) not in seen and "_bootstrap" not in line and "selectors.py" not in line:
                             seen.add((name, line))
                             out.append(f"     +{late:4.0f} [{name}] {line}")
+        if out:
+            import threading
+
+            names = {**self.thread_names, threading.main_thread().native_id: "GUI"}
+            out.append("  threads: " + ", ".join(f"{tid}={name}" for tid, name in sorted(names.items())))
         return out
 
-    def start(self) -> None:
+    def _on_gc(self, phase: str, info: dict) -> None:
+        """gc.callbacks hook (watch mode): every collection's generation, length and thread."""
         import threading
 
+        now = time.perf_counter()
+        if phase == "start":
+            self._gc_started = now
+        elif self._gc_started:
+            self.collections.append((self._gc_started, (now - self._gc_started) * 1000, info.get("generation", -1),
+                                     threading.current_thread().name))
+
+    def start(self) -> None:
+        import gc
+        import threading
+
+        self.collections: list[tuple[float, float, int, str]] = []  # (start, ms, generation, thread)
+        self._gc_started = 0.0
+        if self._watch and self._on_gc not in gc.callbacks:
+            gc.callbacks.append(self._on_gc)
         self.gaps, self._last, self.samples = [], 0.0, []
+        self._sched: list[tuple[int, int]] = []
         self.cpu_readings: list[tuple[float, dict[int, float]]] = []
+        self.thread_names: dict[int, str] = {}
         self._first = 0.0
         self._timer.start()
         if self._watch:
@@ -280,13 +323,26 @@ class Heartbeat:
             self._watcher.start()
 
     def stop(self) -> dict[str, float]:
+        import gc
+
         self._timer.stop()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         if self._watcher is not None:
             self._stop.set()
             self._watcher.join()
             self._watcher = None
         return {"longest_ms": max(self.gaps, default=0.0), "p99_ms": _percentile(self.gaps, 0.99),
                 "ticks": float(len(self.gaps))}
+
+
+def _gui_schedstat() -> tuple[int, int]:
+    """(ns on a CPU, ns runnable but waiting for one) of the calling thread, from the kernel."""
+    try:
+        run, wait, _slices = Path("/proc/thread-self/schedstat").read_text().split()
+    except (OSError, ValueError):
+        return (0, 0)
+    return int(run), int(wait)
 
 
 def _thread_cpu_ms() -> dict[int, float]:
@@ -335,8 +391,27 @@ def _copy_store(size: int, folder: Path) -> Path:
     return copy
 
 
+def _gui_profile(enabled: bool):  # noqa: ANN202
+    """A cProfile of the GUI thread only (--profile-gui): where its time went during a step."""
+    import cProfile
+
+    return cProfile.Profile() if enabled else None
+
+
+def _print_profile(profile, what: str) -> None:  # noqa: ANN001
+    import io
+    import pstats
+
+    if profile is None:
+        return
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(40)
+    print(f"   GUI thread during {what} (cProfile, cumulative):")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12_000])
+
+
 def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, tab: str,  # noqa: ANN001
-                   watch: bool, switch_interval: float = 0.0) -> dict[str, Any]:
+                   watch: bool, switch_interval: float = 0.0, profile_gui: bool = False) -> dict[str, Any]:
     """On a copy of the `size` store, in the real window: drop the 5,000-row workbook on Batch Upload,
     queue it (stall a), then sync those records to the sandbox (stall b) with `tab` on screen."""
     from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl
@@ -382,6 +457,9 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(workbook))])
         beat.start()
+        profile = _gui_profile(profile_gui)
+        if profile is not None:
+            profile.enable()
         started = time.perf_counter()
         upload.drop_zone.dropEvent(QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
                                               Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
@@ -392,6 +470,9 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
         result["queued_s"] = committed[0] - started
         _settle(app, 2.0)
         result["upload"] = beat.stop()
+        if profile is not None:
+            profile.disable()
+            _print_profile(profile, "the upload")
         result["upload_culprits"] = beat.culprits() if watch else []
 
         window.show_activity(window.summary_tab.current_activity_id() or _upload_activity_row(ctx))
@@ -400,6 +481,9 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
         reports: list[dict] = []
         window.sync_finished.connect(reports.append)
         beat.start()
+        profile = _gui_profile(profile_gui)
+        if profile is not None:
+            profile.enable()
         started = time.perf_counter()
         if not window.sync_now():
             raise RuntimeError("the sync did not start")
@@ -407,6 +491,9 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
         result["sync_s"] = time.perf_counter() - started
         _settle(app, 2.0)
         result["sync"] = beat.stop()
+        if profile is not None:
+            profile.disable()
+            _print_profile(profile, "the sync")
         result["sync_culprits"] = beat.culprits() if watch else []
         result["report"] = reports[0]
         window.close()
@@ -453,7 +540,8 @@ def main_sizes(args: argparse.Namespace) -> int:
             runs = []
             for _ in range(args.runs):
                 runs.append(run_store_case(app, size, folder, workbook, where=args.sandbox, tab=args.tab,
-                                           watch=args.watch, switch_interval=args.switch_interval))
+                                           watch=args.watch, switch_interval=args.switch_interval,
+                                           profile_gui=args.profile_gui))
                 load = os.getloadavg()[0]
                 last = runs[-1]
                 print(f"  {size:>9,}: idle floor {last['floor']['longest_ms']:5.1f} ms (p99 {last['floor']['p99_ms']:4.1f}); "
@@ -491,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per store size (the median is printed)")
     parser.add_argument("--watch", action="store_true",
                         help="print every thread's stack at the longest stalls (what held the GUI thread)")
+    parser.add_argument("--profile-gui", action="store_true",
+                        help="print a cProfile of the GUI thread during the upload and the sync (slows it)")
     parser.add_argument("--switch-interval", type=float, default=0.0,
                         help="Python's thread switch interval in ms for this run (default: as the app sets it)")
     parser.add_argument("--small", action="store_true",

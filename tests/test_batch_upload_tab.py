@@ -101,6 +101,15 @@ def attest_and_queue(qtbot, tab: BatchUploadTab) -> int:
     return committed.args[0]
 
 
+def save_rejections(qtbot, tab: BatchUploadTab, start) -> tuple[Path, int]:  # noqa: ANN001
+    """`start()` asks for an upload's rejections (a click, or download_rejections); the file is written
+    in a worker thread: wait for it, then for the tab to be idle. Returns (path, records or rows)."""
+    with qtbot.waitSignal(tab.rejections_saved, timeout=15_000) as saved:
+        start()
+    qtbot.waitUntil(lambda: not tab.is_busy, timeout=5_000)
+    return saved.args[0], saved.args[1]
+
+
 def summary(tab: BatchUploadTab) -> dict[str, str]:
     return {key: label.text() for key, label in tab.summary_labels.items() if key != "file"}
 
@@ -170,7 +179,7 @@ def test_excel_upload_sync_history_fix_rejections_and_upload_again(qtbot, tab, c
 
         rejections = tmp_path / "january-rejections.xlsx"
         tab.save_path = lambda *_args: rejections
-        table.cellWidget(0, table.columnCount() - 1).click()
+        save_rejections(qtbot, tab, table.cellWidget(0, table.columnCount() - 1).click)
         sheet = load_workbook(rejections).active
         header = [c.value for c in sheet[2]]
         assert header[-2:] == [F_ERROR_CODE, F_ERROR_MESSAGE]
@@ -223,7 +232,7 @@ def test_xml_upload_sync_fix_rejection_and_upload_again(qtbot, tab, store, tmp_p
         assert tab.history[0].file_format == "xml"
         rejections = tmp_path / "february-rejections.xlsx"
         tab.save_path = lambda *_args: rejections
-        tab.history_table.cellWidget(0, tab.history_table.columnCount() - 1).click()
+        save_rejections(qtbot, tab, tab.history_table.cellWidget(0, tab.history_table.columnCount() - 1).click)
         edit_workbook(rejections, {1: {F_CME_CREDITS: "3"}})
         drop_and_wait_summary(qtbot, tab, rejections)
         assert summary(tab)["valid"] == "1"

@@ -45,7 +45,7 @@ from app.pars.domain import (
 from learner_support import add_activity, store_record
 from sync_support import clock_starting_at, running_sandbox, sandbox_client, sandbox_records
 from tests.batch_support import write_xlsx, write_xml
-from tests.test_batch_upload_tab import attest_and_queue, drop_and_wait_summary, edit_workbook
+from tests.test_batch_upload_tab import attest_and_queue, drop_and_wait_summary, edit_workbook, save_rejections
 from ui_support import make_context, make_window
 
 ACCME_ID = "123456789"
@@ -230,7 +230,7 @@ def test_a_664_and_a_state_rejection_corrected_in_the_rejection_workbook_are_acc
 
     rejections = tmp_path / "masterclass-rejections.xlsx"
     upload.save_path = lambda *_args: rejections
-    assert upload.download_rejections(upload_id) == rejections
+    assert save_rejections(qtbot, upload, lambda: upload.download_rejections(upload_id))[0] == rejections
     edit_workbook(rejections, {1: {F_DOB: "03/14"}, 2: {F_STATE: "NC"}})
     drop_and_wait_summary(qtbot, upload, rejections)
     assert (upload.analysis.adds, upload.analysis.with_errors) == (2, 0)
@@ -293,7 +293,7 @@ def test_a_664_and_a_state_rejection_corrected_in_the_xml_rejection_file_are_acc
     rejections = tmp_path / "lms-export-rejections.xml"
     upload.refresh_history()
     upload.save_path = lambda _caption, suggested, _filter: tmp_path / suggested
-    assert upload.download_rejections(upload_id) == rejections
+    assert save_rejections(qtbot, upload, lambda: upload.download_rejections(upload_id))[0] == rejections
     # the records as they were sent, under their creditIDs, with PARS's and the board's answers
     read_back = [record.completion for record in load_batch(rejections).records]
     assert [c.credit_id for c in read_back] == ["ccid:1234567:lms-avery-1", "ccid:1234567:lms-taylor-1"]

@@ -114,6 +114,46 @@ def test_f5_syncs_with_the_sandbox_and_updates_the_status_bar(qtbot, store, sand
         window.activities_tab.table.model().index(0, 0))
 
 
+def test_the_window_sends_as_many_batches_at_once_as_its_environment_says(qtbot, store, sandbox, tmp_path,
+                                                                         monkeypatch):
+    """`in_flight` in environments.toml counts in the desktop app as in `parsdesk sync` (it was ignored:
+    the window always used the default), read again at each pass; a bad value is said, nothing sent."""
+    from app.sync import engine as engine_module
+
+    user_file = tmp_path / "environments.toml"
+    user_file.write_text("[environments.local]\nin_flight = 2\n")
+    monkeypatch.setenv("PARSDESK_ENVIRONMENTS", str(user_file))
+    built: list[int] = []
+    real_init = engine_module.SyncEngine.__init__
+
+    def recording_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self.in_flight)
+
+    monkeypatch.setattr(engine_module.SyncEngine, "__init__", recording_init)
+    activity = add_activity(store, accme_id="123456789")
+    queue_records(store, activity, 3)
+    window = make_window(qtbot, make_context(store, sandbox=sandbox, client_factory=lambda: sandbox_client(sandbox.url)))
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as finished:
+        assert window.sync_now()
+    assert built == [2]
+    assert finished.args[0]["sent"] == 3 and not finished.args[0]["fatal"], finished.args[0]
+
+    user_file.write_text("[environments.local]\nin_flight = 1\n")
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000):
+        assert window.sync_now()
+    assert built == [2, 1]
+
+    user_file.write_text("[environments.local]\nin_flight = 99\n")
+    queue_records(store, activity, 1, label="later")
+    with qtbot.waitSignal(window.sync_finished, timeout=20_000) as finished:
+        assert window.sync_now()
+    assert built == [2, 1]
+    assert "in_flight must be a whole number from 1 to 8" in finished.args[0]["fatal"]
+    assert window.sync_state_label.text() == "Sync problem"
+    assert window.queued_label.text() == "1 queued"
+
+
 def test_sync_problem_is_shown_in_the_status_bar(qtbot, store):
     activity = add_activity(store, accme_id="123456789")
     queue_records(store, activity, 1)

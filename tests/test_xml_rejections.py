@@ -24,7 +24,7 @@ from app.pars.domain import BoardPart, Status
 from app.pars.xml_codec import NS_HX, REJECTION_CODE, REJECTION_DESCRIPTION, VALUE_AS_READ
 from app.ui.batch_upload import BatchUploadTab
 from tests.batch_support import AS_OF, add_activity, completion, statuses, write_xml
-from tests.test_batch_upload_tab import attest_and_queue, drop_and_wait_summary
+from tests.test_batch_upload_tab import attest_and_queue, drop_and_wait_summary, save_rejections
 from tests.ui_support import make_context, make_window
 
 # Only ABIM is registered for the activity: a record also reporting ABP fails (and keeps both boards).
@@ -147,7 +147,7 @@ def test_download_rejections_in_the_window_saves_xml_for_an_xml_upload_and_the_f
         return tmp_path / suggested
 
     upload.save_path = save_path
-    qtbot.mouseClick(upload.last_rejections_button, Qt.MouseButton.LeftButton)
+    save_rejections(qtbot, upload, lambda: qtbot.mouseClick(upload.last_rejections_button, Qt.MouseButton.LeftButton))
     assert offered == [("lms-rejections.xml", "PARS learner XML (*.xml);;Excel workbook (*.xlsx)")]
     saved = tmp_path / "lms-rejections.xml"
     assert "2 rejected records saved" in upload.message_label.text()
@@ -156,7 +156,7 @@ def test_download_rejections_in_the_window_saves_xml_for_an_xml_upload_and_the_f
 
     # The workbook stays on offer: choosing .xlsx in the dialog writes the rejection workbook.
     upload.save_path = lambda *_args: tmp_path / "as-workbook.xlsx"
-    upload.download_rejections(window.upload_tab.history[0].upload_id)
+    save_rejections(qtbot, upload, lambda: upload.download_rejections(window.upload_tab.history[0].upload_id))
     assert load_batch(tmp_path / "as-workbook.xlsx").format == "xlsx"
 
     drop_and_wait_summary(qtbot, upload, correct(saved, tmp_path / "lms-fixed.xml"))

@@ -46,6 +46,7 @@ from app.pars import clock
 from app.pars.batch import ACCEPTED_TYPES
 from app.services.batch_import import BatchAnalysis, UploadHistoryView, UploadSummary
 from app.ui.context import AppContext
+from app.ui.garbage import hold_full_collections, release_full_collections
 from app.wording import plural
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,53 @@ class DeadlineNote(NamedTuple):
     overdue: bool
 
 
+class AnalysisCounts(NamedTuple):
+    records: int
+    valid: int  # adds + deletes: what will be queued
+    with_errors: int
+    adds: int
+    deletes: int
+    already_reported: int
+    still_rejected: int
+
+
+class AnalysisView(NamedTuple):
+    """What the summary shows of an analysis, worked out in the analysis worker: the GUI thread only
+    puts it on screen (counting 5,000 verdicts a dozen times and building the problem list took it
+    tens of milliseconds)."""
+
+    counts: AnalysisCounts
+    problem_rows: list[tuple[str, str, str, str]]  # (row, column, code, message), the first SHOWN_PROBLEMS
+    hidden: int  # further problem rows, only in the rejection workbook
+    deadline: DeadlineNote
+
+
+def analysis_view(analysis: BatchAnalysis, activities: dict) -> AnalysisView:
+    """The summary's counts, problem rows and deadline note (runs in the analysis worker)."""
+    from collections import Counter
+
+    from app.services.batch_import import RowKind
+
+    kinds = Counter(verdict.kind for verdict in analysis.verdicts)
+    counts = AnalysisCounts(
+        records=len(analysis.verdicts), valid=kinds[RowKind.ADD] + kinds[RowKind.DELETE],
+        with_errors=kinds[RowKind.ERROR], adds=kinds[RowKind.ADD], deletes=kinds[RowKind.DELETE],
+        already_reported=kinds[RowKind.ALREADY_REPORTED], still_rejected=kinds[RowKind.STILL_REJECTED],
+    )
+    problems = analysis.problems()
+    codes = {row: str(code) for row, code in analysis.rejected_before_codes().items()}
+    notes = analysis.rejected_before() + analysis.notes()
+    rows: list[tuple[str, str, str, str]] = [
+        (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
+    ]
+    rows += [
+        (str(r), "", codes.get(r, "603" if "(603)" in note else ""), note)
+        for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
+    ]
+    hidden = len(problems) + len(notes) - len(rows)
+    return AnalysisView(counts, rows, hidden, deadline_note(analysis, activities))
+
+
 def deadline_note(analysis: BatchAnalysis, activities: dict) -> DeadlineNote:
     """The summary's line on the valid rows' PARS deadlines (runs in the analysis worker)."""
     from app.pars.deadlines import record_warnings
@@ -105,7 +153,7 @@ class AnalysisWorker(QObject):
     """Reads and analyses one file in a worker thread, which owns its own Session (analyse_file opens it)."""
 
     progress = Signal(int, int)  # rows done, rows in file (0, 0 while reading the file)
-    analysed = Signal(object, object)  # BatchAnalysis, DeadlineNote of its valid rows
+    analysed = Signal(object, object)  # BatchAnalysis, its AnalysisView (counts, problem rows, deadlines)
     results_taken = Signal(object, object)  # ResultsCheck, ResultsApplied | None: PARS's results for an upload file
     failed = Signal(str)  # one line for the user
     cancelled = Signal()
@@ -118,7 +166,8 @@ class AnalysisWorker(QObject):
         self._path = path
         self._as_of = as_of
         self._actor = actor
-        self._activities = activities or {}  # registered activities by ACCME ID, for the deadline note
+        # registered activities by ACCME ID, for the deadline note (None: read here, off the GUI thread)
+        self._activities = activities
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -139,8 +188,14 @@ class AnalysisWorker(QObject):
             analysis = analyse_file(
                 self._store, batch, self._as_of, should_stop=self._stop.is_set, on_progress=self.progress.emit
             )
-            # judged here too: thousands of records' deadlines would freeze the window for a moment
-            self.analysed.emit(analysis, deadline_note(analysis, self._activities))
+            activities = self._activities
+            if activities is None:
+                from app.services.history import load_domain_activities
+                from app.services.worker_reads import read_in_worker
+
+                activities = read_in_worker(self._store, load_domain_activities)
+            # worked out here: thousands of records' counts and deadlines would freeze the window a moment
+            self.analysed.emit(analysis, analysis_view(analysis, activities))
         except BatchFileError as exc:
             self.failed.emit(str(exc))
         except ImportCancelled:
@@ -193,6 +248,37 @@ class PrepareWorker(QObject):
         except Exception:  # a bug or an environment failure: keep the app alive, say it in one line
             log.exception("preparing PARS upload files failed")
             self.failed.emit("The upload files could not be prepared; every record stays queued (see the log).")
+        finally:
+            self.finished.emit()
+
+
+class RejectionsWorker(QObject):
+    """Writes an upload's rejection file (workbook or PARS learner XML) in a worker thread, which reads
+    the rows through its own Session (read_in_worker opens it)."""
+
+    written = Signal(object, int)  # path, records (XML) or rows (workbook) written
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, store: Store, upload_id: int, path: Path) -> None:
+        super().__init__()
+        self._store = store
+        self._upload_id = upload_id
+        self._path = path
+
+    @Slot()
+    def run(self) -> None:
+        from app.services import batch_import
+        from app.services.worker_reads import read_in_worker
+
+        try:
+            count = read_in_worker(self._store, batch_import.write_upload_rejections, self._upload_id, self._path)
+            self.written.emit(self._path, count)
+        except OSError as exc:  # a read-only folder, a full disk, a folder that went away
+            self.failed.emit(f"Cannot write {self._path}: {exc.strerror or exc}")
+        except Exception:  # a bug or an unreachable store: keep the app alive, say it in one line
+            log.exception("writing an upload's rejections failed")
+            self.failed.emit(f"The rejections could not be saved to {self._path.name} (see the log).")
         finally:
             self.finished.emit()
 
@@ -325,19 +411,24 @@ class BatchUploadTab(QWidget):
     upload_committed = Signal(int)  # upload id, after the valid records were queued
     busy_changed = Signal(bool)
     upload_prepared = Signal(object)  # PrepareReport, after "Prepare upload for PARS"
+    rejections_saved = Signal(object, int)  # path, records or rows: "Download rejections…" wrote the file
+    rejections_failed = Signal(str)  # why it could not be written (shown in the tab)
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.as_of: date | None = None  # None: today (tests and demos pin a date)
         self.analysis: BatchAnalysis | None = None
+        self._counts: AnalysisCounts | None = None  # of `analysis`, counted in its worker
         self._file: Path | None = None
         self._thread: QThread | None = None
-        self._worker: AnalysisWorker | CommitWorker | PrepareWorker | None = None
+        self._worker: AnalysisWorker | CommitWorker | PrepareWorker | RejectionsWorker | None = None
         self._last_upload_id: int | None = None
         self._results_note = ""  # what a corrected PARS rejection workbook told before its analysis
         self._pars_files: list = []
         self._history: list[UploadHistoryView] = []
+        self._history_stale = True  # changed since it was read; read when shown or asked for
+        self._gc_hold = f"batch-upload-{id(self)}"  # its hold on full garbage collections (app/ui/garbage.py)
         self._build()
         self._show_idle()
 
@@ -577,6 +668,7 @@ class BatchUploadTab(QWidget):
         self.drop_zone.setEnabled(not busy)
         self.queue_button.setEnabled(False if busy else self._can_queue())
         self.discard_button.setEnabled(not busy)
+        self.last_rejections_button.setEnabled(not busy)
         self.busy_changed.emit(busy)
 
     @property
@@ -625,10 +717,7 @@ class BatchUploadTab(QWidget):
         self.last_rejections_button.hide()
         self._set_message("")
         self._results_note = ""
-        from app.services.history import load_domain_activities
-
-        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor,
-                                activities=self.ctx.read(load_domain_activities))
+        worker = AnalysisWorker(self.ctx.store, self._file, self.as_of or clock.today(), self.ctx.actor)
         worker.results_taken.connect(self._on_results)
         worker.progress.connect(self._on_progress)
         worker.analysed.connect(self._on_analysed)
@@ -636,7 +725,7 @@ class BatchUploadTab(QWidget):
         worker.cancelled.connect(self._on_cancelled)
         self._start(worker, f"Reading {self._file.name}…")
 
-    def _start(self, worker: AnalysisWorker | CommitWorker | PrepareWorker, caption: str) -> None:
+    def _start(self, worker: AnalysisWorker | CommitWorker | PrepareWorker | RejectionsWorker, caption: str) -> None:
         thread = QThread(self)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -647,6 +736,9 @@ class BatchUploadTab(QWidget):
         self._thread, self._worker = thread, worker
         self.progress_bar.setRange(0, 0)
         self._set_busy(True, caption)
+        # reading, checking and queueing thousands of rows makes objects by the hundred thousand: a full
+        # collection in the worker would hold the interpreter lock (and the window) for 100+ ms
+        hold_full_collections(self._gc_hold)
         thread.start()
 
     @Slot()
@@ -657,6 +749,7 @@ class BatchUploadTab(QWidget):
             thread.deleteLater()
         self._thread = None
         self._worker = None
+        release_full_collections(self._gc_hold)
         self._set_busy(False)
 
     @Slot()
@@ -705,50 +798,53 @@ class BatchUploadTab(QWidget):
     # -- summary --
 
     @Slot(object, object)
-    def _on_analysed(self, analysis: BatchAnalysis, note: DeadlineNote) -> None:
+    def _on_analysed(self, analysis: BatchAnalysis, view: AnalysisView) -> None:
         self.analysis = analysis
+        counts = self._counts = view.counts
         name = self._file.name if self._file else ""
         values = {
             "file": f"{name} ({analysis.format.upper()})",
-            "records": f"{analysis.records:,}",
-            "valid": f"{analysis.valid:,}",
-            "errors": f"{analysis.with_errors:,}",
-            "adds": f"{analysis.adds:,}",
-            "deletes": f"{analysis.deletes:,}",
-            "already": f"{analysis.already_reported:,}",
-            "still": f"{analysis.still_rejected:,}",
+            "records": f"{counts.records:,}",
+            "valid": f"{counts.valid:,}",
+            "errors": f"{counts.with_errors:,}",
+            "adds": f"{counts.adds:,}",
+            "deletes": f"{counts.deletes:,}",
+            "already": f"{counts.already_reported:,}",
+            "still": f"{counts.still_rejected:,}",
         }
         for key, text in values.items():
             self.summary_labels[key].setText(text)
-        self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if analysis.with_errors else "")
-        self._fill_problems(analysis)
-        self._show_deadlines(note)
+        self.summary_labels["errors"].setStyleSheet("color: #b3261e; font-weight: bold;" if counts.with_errors else "")
+        self._fill_problems(view)
+        self._show_deadlines(view.deadline)
         self.resend_checkbox.blockSignals(True)
         self.resend_checkbox.setChecked(False)
         self.resend_checkbox.blockSignals(False)
-        still = analysis.still_rejected
+        still = counts.still_rejected
         self.resend_checkbox.setText(
             f"Also send the {plural(still, 'row')} PARS or a board rejected before, unchanged"
         )
         self.resend_checkbox.setVisible(still > 0)
+        self.attest_checkbox.blockSignals(True)  # one queue-button update below, not one per change
         self.attest_checkbox.setChecked(False)
-        self.attest_checkbox.setEnabled(analysis.valid > 0)
+        self.attest_checkbox.blockSignals(False)
+        self.attest_checkbox.setEnabled(counts.valid > 0)
         self._show_summary(True)
         note = f"{self._results_note} " if self._results_note else ""
-        if analysis.valid:
+        if counts.valid:
             self._set_message(
-                f"{note}{name}: {analysis.valid:,} of {_records(analysis.records)} can be queued. Review the rows "
+                f"{note}{name}: {counts.valid:,} of {_records(counts.records)} can be queued. Review the rows "
                 "below, confirm the learners' permission, then queue them."
             )
-        elif analysis.still_rejected:
+        elif counts.still_rejected:
             self._set_message(
-                f"{name}: nothing new to queue. {_records(analysis.still_rejected)} "
-                f"{'repeats' if analysis.still_rejected == 1 else 'repeat'} what PARS or a board rejected before: "
+                f"{name}: nothing new to queue. {_records(counts.still_rejected)} "
+                f"{'repeats' if counts.still_rejected == 1 else 'repeat'} what PARS or a board rejected before: "
                 "correct them and upload again, or tick the box below to send them unchanged."
             )
         else:
             self._set_message(f"{note}{name}: no record can be queued; fix the rows listed below and upload the "
-                              "file again.", error=analysis.with_errors > 0)
+                              "file again.", error=counts.with_errors > 0)
         self._update_queue_button()
         self.analysis_ready.emit()
 
@@ -762,28 +858,18 @@ class BatchUploadTab(QWidget):
 
     def _queueable(self) -> int:
         """Rows the Queue button would queue: the valid ones, plus the rejected-before ones when asked."""
-        if self.analysis is None:
+        if self.analysis is None or self._counts is None:
             return 0
         resend = self.resend_checkbox.isChecked()
-        return self.analysis.valid + (self.analysis.still_rejected if resend else 0)
+        return self._counts.valid + (self._counts.still_rejected if resend else 0)
 
     @Slot(bool)
     def _resend_toggled(self, _checked: bool) -> None:
         self.attest_checkbox.setEnabled(self._queueable() > 0)
         self._update_queue_button()
 
-    def _fill_problems(self, analysis: BatchAnalysis) -> None:
-        problems = analysis.problems()
-        codes = {row: str(code) for row, code in analysis.rejected_before_codes().items()}
-        notes = analysis.rejected_before() + analysis.notes()
-        rows: list[tuple[str, str, str, str]] = [
-            (str(p.row), p.column, str(p.code), p.message) for p in problems[:SHOWN_PROBLEMS]
-        ]
-        rows += [
-            (str(r), "", codes.get(r, "603" if "(603)" in note else ""), note)
-            for r, note in notes[: max(0, SHOWN_PROBLEMS - len(rows))]
-        ]
-        hidden = len(problems) + len(notes) - len(rows)
+    def _fill_problems(self, view: AnalysisView) -> None:
+        rows, hidden = view.problem_rows, view.hidden
         if not rows:
             self.problems_caption.setText("Every row passed PARS's checks.")
         else:
@@ -791,14 +877,18 @@ class BatchUploadTab(QWidget):
             if hidden > 0:
                 caption += f" first {len(rows):,} shown, {hidden:,} more in the rejection workbook."
             self.problems_caption.setText(caption)
-        self.problems_table.setRowCount(len(rows))
+        table = self.problems_table
+        table.setUpdatesEnabled(False)  # one layout and paint for the whole list, not one per cell
+        table.clearContents()
+        table.setRowCount(len(rows))
         for r, cells in enumerate(rows):
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 3:
                     item.setToolTip(text)
-                self.problems_table.setItem(r, c, item)
-        self.problems_table.setVisible(bool(rows))
+                table.setItem(r, c, item)
+        table.setUpdatesEnabled(True)
+        table.setVisible(bool(rows))
 
     def _can_queue(self) -> bool:
         return (
@@ -855,7 +945,7 @@ class BatchUploadTab(QWidget):
             parts.append(f"Failed: {summary.errors:,}; download the rejections, fix them there and upload that file.")
         self._set_message(" ".join(parts))
         self.last_rejections_button.setVisible(summary.errors > 0)
-        self.refresh_history()
+        self._history_changed()
         self.upload_committed.emit(summary.upload_id)
         self.ctx.upload_finished.emit(summary.upload_id)
         self.ctx.notify_records_changed(list(summary.completion_ids))
@@ -900,12 +990,20 @@ class BatchUploadTab(QWidget):
 
     @Slot(list)
     def _records_changed(self, _ids: list) -> None:
+        self._history_changed()
+
+    def _history_changed(self) -> None:
+        """Re-read the upload history now if it is on screen, else when it is next shown or asked for
+        (it counts every upload's records: no reason to do it on the GUI thread unseen)."""
         if self.history_box.isVisible():
             self.refresh_history()
+        else:
+            self._history_stale = True
 
     def refresh_history(self) -> None:
         from app.services.batch_import import upload_history
 
+        self._history_stale = False
         self._history = self.ctx.read(upload_history)
         table = self.history_table
         table.setRowCount(len(self._history))
@@ -946,6 +1044,8 @@ class BatchUploadTab(QWidget):
 
     @property
     def history(self) -> list[UploadHistoryView]:
+        if self._history_stale:
+            self.refresh_history()
         return list(self._history)
 
     @Slot()
@@ -954,11 +1054,16 @@ class BatchUploadTab(QWidget):
             self.download_rejections(self._last_upload_id)
 
     def download_rejections(self, upload_id: int) -> Path | None:
-        """Write an upload's rejections where the user chooses; returns the path written. An XML upload's
-        are PARS learner XML by default (the workbook is offered too); an Excel upload's, a workbook."""
-        from app.services.batch_import import rejections_suffix, write_upload_rejections
+        """Write an upload's rejections where the user chooses, in a worker thread; returns the path being
+        written (None when nothing was started), and `rejections_saved` or `rejections_failed` follows.
+        An XML upload's are PARS learner XML by default (the workbook is offered too); an Excel
+        upload's, a workbook."""
+        from app.services.batch_import import rejections_suffix
 
-        view = next((v for v in self._history if v.upload_id == upload_id), None)
+        if self.is_busy:
+            self._set_message("Another file is still being processed; wait for it or cancel it first.", error=True)
+            return None
+        view = next((v for v in self.history if v.upload_id == upload_id), None)
         stem = Path(view.file_name).stem if view else f"upload-{upload_id}"
         suffix = self.ctx.read(rejections_suffix, upload_id)
         if suffix == ".xml":
@@ -970,11 +1075,23 @@ class BatchUploadTab(QWidget):
             return None
         if path.suffix.lower() not in (".xml", ".xlsx"):
             path = path.with_name(path.name + suffix)
-        try:
-            count = self.ctx.read(write_upload_rejections, upload_id, path)
-        except OSError as exc:
-            self._set_message(f"Cannot write {path}: {exc.strerror or exc}", error=True)
-            return None
+        # thousands of rows take a moment to read, build and compress: never on the GUI thread
+        self._set_message("")
+        worker = RejectionsWorker(self.ctx.store, upload_id, path)
+        worker.written.connect(self._on_rejections_written)
+        worker.failed.connect(self._on_rejections_failed)
+        kind = "rejected records" if path.suffix.lower() == ".xml" else "rejected rows"
+        self._start(worker, f"Saving the {kind} to {path.name}…")
+        self.cancel_button.setEnabled(False)  # a write of a few seconds at most; it finishes or leaves nothing
+        return path
+
+    @Slot(str)
+    def _on_rejections_failed(self, message: str) -> None:
+        self._set_message(message, error=True)
+        self.rejections_failed.emit(message)
+
+    @Slot(object, int)
+    def _on_rejections_written(self, path: Path, count: int) -> None:
         if path.suffix.lower() == ".xml":
             self._set_message(
                 f"{plural(count, 'rejected record')} saved to {path} as PARS learner XML. Correct them in your "
@@ -985,7 +1102,7 @@ class BatchUploadTab(QWidget):
                 f"{plural(count, 'rejected row')} saved to {path}. Fix them there and drop the file here again; "
                 "the Error Code and Error Message columns are ignored."
             )
-        return path
+        self.rejections_saved.emit(path, count)
 
     # -- the upload-file route (PARS website) --
 

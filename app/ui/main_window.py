@@ -10,7 +10,6 @@ it had not finished stay queued (or in flight, for recovery by the next sync), n
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from datetime import datetime, timezone
@@ -39,6 +38,7 @@ from app.ui.activities_tab import ActivitiesTab
 from app.ui.attention_strip import AttentionStrip
 from app.ui.batch_upload import BatchUploadTab
 from app.ui.context import AppContext
+from app.ui.garbage import freeze_startup_heap, hold_full_collections, release_full_collections
 from app.ui.icons import icon
 from app.ui.learner_search import LearnerSearchTab
 from app.ui.learner_summary import LearnerSummaryTab
@@ -60,6 +60,7 @@ _ATTENTION_REFRESH_MS = 1_500  # the attention strip re-reads its list at most t
 # per call in the median and up to 250 ms (bench/bench_ui.py); at 1 ms the waits are a few ms.
 GUI_SWITCH_INTERVAL_S = 0.001
 STORE_POLL_MS = 1_000  # how often the store is asked whether another process changed it (one key read)
+_SYNC_HOLD = "sync"  # the sync pass's hold on full garbage collections (app/ui/garbage.py)
 RECONNECT_MS = 3_000  # while the office database is unreachable, how often it is tried again
 
 
@@ -159,6 +160,7 @@ class MainWindow(QMainWindow):
         self.refresh_status()
         self.refresh_attention()
         self._tab_changed(self.tabs.currentIndex())
+        freeze_startup_heap()  # the window's objects live as long as it: out of full collections' way
 
     # --- construction ----------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -282,16 +284,20 @@ class MainWindow(QMainWindow):
     def _make_engine(self) -> Any:
         """Runs in the sync thread: the engine gets its own store connection and its own client."""
         from app.models import Store
-        from app.sync.engine import DEFAULT_IN_FLIGHT, SyncEngine
+        from app.pars.environments import environment
+        from app.sync.engine import SyncEngine
 
+        # as many batches at PARS at once as the environment allows (`in_flight` in environments.toml,
+        # as `parsdesk sync` does), each sent with a client of its own; read per pass, so an edited
+        # file counts at the next sync
+        in_flight = environment(self.ctx.environment).in_flight
         store = Store.open(self.ctx.store.location, migrate_schema=False)
         try:
             client = self.ctx.client_factory()
         except Exception:
             store.close()
             raise
-        # a few batches at PARS at once, each sent with a client of its own
-        return SyncEngine(store, client, in_flight=DEFAULT_IN_FLIGHT, client_factory=self.ctx.client_factory,
+        return SyncEngine(store, client, in_flight=in_flight, client_factory=self.ctx.client_factory,
                           actor=self.ctx.actor, owns_resources=True)
 
     @property
@@ -315,7 +321,7 @@ class MainWindow(QMainWindow):
         self.sync_progress.setVisible(True)
         self.sync_action.setEnabled(False)
         self.cancel_sync_action.setEnabled(True)
-        _hold_full_collections()
+        hold_full_collections(_SYNC_HOLD)
         self.ctx.sync.start(respect_backoff=respect_backoff)
         self.sync_started.emit()
         return True
@@ -402,7 +408,7 @@ class MainWindow(QMainWindow):
             self._flush_record_changes()
 
     def _complete_sync(self, report: dict[str, Any]) -> None:
-        _release_full_collections()
+        release_full_collections(_SYNC_HOLD)
         self.sync_progress.setVisible(False)
         self.sync_action.setEnabled(not self._closing)
         self.cancel_sync_action.setEnabled(False)
@@ -773,7 +779,7 @@ class MainWindow(QMainWindow):
         # a background read still running would use the store after its owner closed it
         if not self.ctx.close_background_reads(_STOP_WAIT_MS):
             log.warning("a background read did not end within %d ms; closing anyway", _STOP_WAIT_MS)
-        _release_full_collections()
+        release_full_collections(_SYNC_HOLD)
         event.accept()
 
 
@@ -781,28 +787,6 @@ def keep_gui_thread_responsive() -> None:
     """Shorten the interpreter's thread switch interval for the GUI process (never lengthen it)."""
     if sys.getswitchinterval() > GUI_SWITCH_INTERVAL_S:
         sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
-
-
-_held_gc_thresholds: tuple[int, int, int] | None = None
-
-
-def _hold_full_collections() -> None:
-    """No full garbage collection while a sync runs. A full collection walks every Python object
-    (~100 ms with a few thousand records' worth of ORM objects around) holding the interpreter
-    lock, so the window froze that long, several times per 5,000-record sync. Young collections
-    go on as usual, so short-lived cycles are still freed; older ones wait for the sync's end."""
-    global _held_gc_thresholds
-    if _held_gc_thresholds is None:
-        _held_gc_thresholds = gc.get_threshold()
-        young, middle, _full = _held_gc_thresholds
-        gc.set_threshold(young, middle, 1_000_000)
-
-
-def _release_full_collections() -> None:
-    global _held_gc_thresholds
-    if _held_gc_thresholds is not None:
-        gc.set_threshold(*_held_gc_thresholds)
-        _held_gc_thresholds = None
 
 
 def _format_time(value: datetime) -> str:
