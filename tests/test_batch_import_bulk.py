@@ -440,6 +440,27 @@ def test_ids_a_bulk_write_takes_do_not_collide_with_ordinary_inserts(store):
     assert later_id > max(ids)
 
 
+def test_dates_and_times_are_written_as_one_insert_per_row_writes_them(store, reference_store):
+    """Time columns are converted once per distinct value (a batch's rows share one timestamp): equal
+    values give equal cells, and equal instants in different zones are still converted apart."""
+    from datetime import timedelta, timezone
+
+    from app.models.schema import UploadRow
+
+    utc, paris = timezone.utc, timezone(timedelta(hours=1))
+    times = [datetime(2026, 1, 2, 10, 0, 0, 123456), datetime(2026, 1, 2, 10, 0, 0, 123456), datetime(2026, 1, 3),
+             datetime(2026, 1, 2, 10, tzinfo=utc), datetime(2026, 1, 2, 11, tzinfo=paris), None]
+    if store.engine.dialect.name != "sqlite":
+        times = [t for t in times if t is None or t.tzinfo is None]  # a zone is SQLite's text to keep, not PG's
+    for target, write in ((store, insert_rows), (reference_store, _row_by_row)):
+        with target.transaction() as s:
+            write(s, UploadRow, [dict(at=t or datetime(2026, 1, 1), file_name=f"f{n}.xlsx", file_format="xlsx",
+                                      attested_at=t) for n, t in enumerate(times)])
+    query = select(UploadRow.at, UploadRow.attested_at).order_by(UploadRow.id)
+    with store.session() as s, reference_store.session() as r:
+        assert s.execute(query).all() == r.execute(query).all()
+
+
 def test_a_bulk_write_is_rolled_back_with_its_transaction(store):
     before = counts(store)
     with pytest.raises(RuntimeError), store.transaction() as s:

@@ -32,7 +32,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Select, String, Table, bindparam, func, select, text
+from sqlalchemy import Column, Date, DateTime, Select, String, Table, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -85,19 +85,41 @@ def _prepared(columns: list[Column], rows: Sequence[dict[str, Any]], ids: Sequen
     """Each row as the tuple the driver receives: defaults filled, then each column's bind conversion
     (column by column: the per-value work is a list comprehension)."""
     dialect = connection.dialect
+    first_keys = rows[0].keys()
+    uniform = all(row.keys() == first_keys for row in rows)  # the usual case: one check for every column
     by_column: list[list[Any]] = []
     for col in columns:
         name = col.name
         if name == "id" and ids is not None:
             by_column.append(list(ids))
             continue
-        if all(name in row for row in rows):
+        if name in first_keys if uniform else all(name in row for row in rows):
             found = [row[name] for row in rows]
         else:
             found = [row[name] if name in row else _default_for(col, row) for row in rows]
         process = col.type.dialect_impl(dialect).bind_processor(dialect)
-        by_column.append(found if process is None else [process(value) for value in found])
+        if process is None:
+            by_column.append(found)
+        elif isinstance(col.type, (Date, DateTime)):
+            by_column.append(_converted_once_per_value(process, found))
+        else:
+            by_column.append([process(value) for value in found])
     return list(zip(*by_column, strict=True))
+
+
+def _converted_once_per_value(process: Any, values: list[Any]) -> list[Any]:
+    """A date or time column's bind conversion (SQLite formats each one as text), once per distinct
+    value: a batch's rows share a handful of dates and one timestamp. The key keeps the tzinfo, so
+    equal instants written in different zones are converted apart."""
+    done: dict[tuple[Any, Any], Any] = {}
+    converted = []
+    for value in values:
+        key = (value, getattr(value, "tzinfo", None))
+        text_ = done.get(key)
+        if text_ is None and key not in done:
+            text_ = done[key] = process(value)
+        converted.append(text_)
+    return converted
 
 
 def _new_ids(connection: Connection, table: Table, count: int) -> list[int]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -772,9 +772,9 @@ def commit(
             if activity is None:  # removed between analysis and commit
                 issues = [Issue(690, F_ACTIVITY_ID, catalog_error(690).message)]
             else:
-                completion = replace(verdict.completion, permission=True)  # the uploader's attestation
                 target = verdict.target_id if verdict.target_id not in taken_since else None
-                new_records.append(NewRecord(completion, activity.id, verdict.row, target))
+                # queued with the uploader's attestation of the learners' permission
+                new_records.append(NewRecord(verdict.completion, activity.id, verdict.row, target, attested=True))
                 new_record_lines.append(line)
                 if target is not None:
                     resubmitted.append((target, verdict))

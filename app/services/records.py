@@ -407,6 +407,7 @@ class NewRecord:
     activity_row_id: int
     upload_row: int | None = None
     replaces_id: int | None = None
+    attested: bool = False  # the permission attested for the whole file (Batch Upload), whatever the record says
 
 
 def _learner_keys(first: str, last: str, license_id: str | None, birth_date: str | None) -> tuple[str, ...]:
@@ -436,7 +437,7 @@ def store_completions(
         return []
     for record in records:
         assert isinstance(record.completion.completion_date, date), "store only validated records"
-        assert record.completion.permission, "bulk storing is for records with permission (queued)"
+        assert record.attested or record.completion.permission, "bulk storing is for records with permission (queued)"
     now = utcnow()
     permission_date = as_of or date.today()
     provider = provider_id(session)
