@@ -456,6 +456,7 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
         upload.upload_committed.connect(lambda _id: committed.append(time.perf_counter()))
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(workbook))])
+        modules_before = set(sys.modules)
         beat.start()
         profile = _gui_profile(profile_gui)
         if profile is not None:
@@ -474,6 +475,10 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             profile.disable()
             _print_profile(profile, "the upload")
         result["upload_culprits"] = beat.culprits() if watch else []
+        if watch:  # a first import mid-upload reads the module's source (PySide's import hook), off the GUI
+            imported = sorted(name for name in set(sys.modules) - modules_before if name.startswith("app"))
+            result["upload_culprits"].append(f"  modules first imported during the upload: {', '.join(imported) or 'none'}")
+        modules_before = set(sys.modules)
 
         window.show_activity(window.summary_tab.current_activity_id() or _upload_activity_row(ctx))
         window.tabs.setCurrentIndex({"summary": TAB_SUMMARY, "activities": TAB_ACTIVITIES, "upload": TAB_UPLOAD}[tab])
@@ -495,6 +500,9 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             profile.disable()
             _print_profile(profile, "the sync")
         result["sync_culprits"] = beat.culprits() if watch else []
+        if watch:
+            imported = sorted(name for name in set(sys.modules) - modules_before if name.startswith("app"))
+            result["sync_culprits"].append(f"  modules first imported during the sync: {', '.join(imported) or 'none'}")
         result["report"] = reports[0]
         window.close()
         window.deleteLater()

@@ -41,6 +41,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# What the workers use is imported here, at start-up, not by a worker in the middle of the first upload:
+# PySide's import hook reads and tokenizes each newly imported module's source, holding the interpreter
+# and import locks meanwhile (the window froze for that long at the first upload).
+import app.pars.xlsx_guard  # noqa: F401
+import app.services.history  # noqa: F401
+import app.services.pars_upload  # noqa: F401
+import app.services.worker_reads  # noqa: F401
+import app.ui.deadline_warnings  # noqa: F401
 from app.models import Store
 from app.pars import clock
 from app.pars.batch import ACCEPTED_TYPES
