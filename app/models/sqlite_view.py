@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.models import store_file
+from app.models.file_lookup import FileKeys, chunks
 from app.models.search_keys import id_key, name_key
 from app.pars.domain import (
     Activity,
@@ -42,7 +43,6 @@ from app.pars.domain import (
 if TYPE_CHECKING:
     from app.pars.batch import BatchFile
 
-_CHUNK = 900  # ids per IN (...): as batch_import, well under SQLite's parameter limit
 # As app/services/history.py: records that no longer use up points, and records PARS never saw.
 _NOT_COUNTING = frozenset({Status.REJECTED.value, Status.DELETED.value})
 _NOT_SENT = frozenset({Status.DRAFT.value, Status.QUEUED.value})
@@ -90,17 +90,8 @@ def _json(value: str | None) -> object:
     return None if value is None else json.loads(value)
 
 
-def _chunks(values: list) -> Iterator[list]:  # noqa: ANN001 - any sorted list
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
 def _marks(values: list) -> str:  # noqa: ANN001
     return ", ".join("?" * len(values))
-
-
-def _text_key(value: object) -> str:
-    return str(value or "").strip().casefold()
 
 
 def load_activities(connection: sqlite3.Connection) -> dict[str, Activity]:
@@ -112,7 +103,7 @@ def load_activities(connection: sqlite3.Connection) -> dict[str, Activity]:
     ).fetchall()
     boards: dict[int, list[BoardRegistration]] = defaultdict(list)
     ids = [row[0] for row in rows]
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for activity_id, board, max_points, credit_types, claim_date in connection.execute(
             "SELECT activity_id, board, max_points, credit_types, credit_claim_date FROM activity_board "
             f"WHERE activity_id IN ({_marks(chunk)}) ORDER BY board", chunk
@@ -157,12 +148,12 @@ def _candidate_ids(connection: sqlite3.Connection, activity_row_ids: list[int], 
         "SELECT completion.id, completion.activity_id FROM completion JOIN json_each(?) AS wanted "
         "ON completion.last_key = json_extract(wanted.value, '$[0]') "
         "AND completion.first_key = json_extract(wanted.value, '$[1]')", (json.dumps(names),)))
-    for chunk in _chunks(board_keys):
+    for chunk in chunks(board_keys):
         keep(connection.execute(
             "SELECT completion_board.completion_id, completion.activity_id FROM completion_board "
             "JOIN completion ON completion_board.completion_id = completion.id "
             f"WHERE completion_board.board_id_key IN ({_marks(chunk)})", chunk))
-    for chunk in _chunks(sorted(credit_ids)):
+    for chunk in chunks(sorted(credit_ids)):
         keep(connection.execute(
             f"SELECT completion.id, completion.activity_id FROM completion WHERE completion.credit_id IN ({_marks(chunk)})",
             chunk))
@@ -175,28 +166,20 @@ def history_for_batch(connection: sqlite3.Connection, batch: BatchFile) -> Histo
     as sent, for deletes."""
     from app.pars.validation import prior_from_completion
 
-    completions = [record.completion for record in batch.records]
-    activity_ids = sorted({_text_key(c.activity_id) for c in completions if c.activity_id})
-    names = {(_text_key(c.learner.last_name), _text_key(c.learner.first_name)) for c in completions}
-    board_ids = {_text_key(b.board_id) for c in completions for b in c.boards if b.board_id}
-    file_credit_ids = {c.credit_id.strip() for c in completions if c.credit_id and c.credit_id.strip()}
-    row_keys = {
-        (_text_key(c.activity_id), _text_key(c.learner.last_name), _text_key(c.learner.first_name),
-         _parsed_date(c.completion_date))
-        for c in completions
-    }
+    keys = FileKeys.of(batch)
+    completions = keys.completions
 
     history = History()
-    for chunk in _chunks(sorted(file_credit_ids)):
+    for chunk in chunks(sorted(keys.credit_ids)):
         history.used_credit_ids.update(credit_id for credit_id, in connection.execute(
             f"SELECT credit_id FROM completion WHERE credit_id IN ({_marks(chunk)})", chunk))
-    if not activity_ids:
+    if not keys.activity_ids:
         return history
     activity_row_ids = [row_id for row_id, in connection.execute(
-        f"SELECT id FROM activity WHERE accme_id IN ({_marks(activity_ids)})", activity_ids)]
-    candidate_ids = sorted(_candidate_ids(connection, activity_row_ids, completions, file_credit_ids))
+        f"SELECT id FROM activity WHERE accme_id IN ({_marks(keys.activity_ids)})", keys.activity_ids)]
+    candidate_ids = sorted(_candidate_ids(connection, activity_row_ids, completions, set(keys.credit_ids)))
     boards: dict[int, list[BoardPart]] = defaultdict(list)
-    for chunk in _chunks(candidate_ids):
+    for chunk in chunks(candidate_ids):
         for completion_id, board, board_id, points, credit_types in connection.execute(
             "SELECT completion_id, board, board_id, points, credit_types FROM completion_board "
             f"WHERE completion_id IN ({_marks(chunk)}) ORDER BY id", chunk
@@ -204,7 +187,7 @@ def history_for_batch(connection: sqlite3.Connection, batch: BatchFile) -> Histo
             boards[completion_id].append(BoardPart(
                 board, board_id, _decimal(points), {k: Decimal(v) for k, v in (_json(credit_types) or {}).items()}
             ))
-    for chunk in _chunks(candidate_ids):
+    for chunk in chunks(candidate_ids):
         for (record_id, credit_id, status, completion_date, report_cme, cme_credits, accme_id, first_name,
              last_name, birth_date, licensing_state, license_id, profession, state_of_practice,
              dea_registration, practice_area, performs_surgery, time_in_practice) in connection.execute(
@@ -219,14 +202,8 @@ def history_for_batch(connection: sqlite3.Connection, batch: BatchFile) -> Histo
         ):
             parts = boards.get(record_id, ())
             completed = _date(completion_date)
-            last = _text_key(last_name)
-            candidate = (
-                credit_id in file_credit_ids
-                or (_text_key(accme_id), last, _text_key(first_name), completed) in row_keys
-            )
-            if not candidate and (last, _text_key(first_name)) not in names and not any(
-                _text_key(b.board_id) in board_ids for b in parts
-            ):
+            candidate = keys.is_candidate(credit_id, accme_id, last_name, first_name, completed)
+            if not keys.bears_on_file(candidate, last_name, first_name, (b.board_id for b in parts)):
                 continue  # another learner: cannot bear on this file
             completion = Completion(
                 activity_id=accme_id,
@@ -242,9 +219,3 @@ def history_for_batch(connection: sqlite3.Connection, batch: BatchFile) -> Histo
             if status not in _NOT_SENT:
                 history.sent[credit_id] = completion
     return history
-
-
-def _parsed_date(value: object) -> date | None:
-    from app.pars.values import parse_pars_date
-
-    return parse_pars_date(value)

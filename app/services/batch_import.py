@@ -30,6 +30,7 @@ from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Store
+from app.models.file_lookup import FileKeys, chunks, text_key
 from app.models.bulk import insert_rows, key_pairs_join
 from app.models.search_keys import id_key, name_key
 from app.models.schema import (
@@ -240,8 +241,8 @@ class _Stored:
 def _name_key(completion: Completion) -> tuple[object, ...]:
     """Activity, learner name and completion date: what a correction of a rejected record keeps."""
     return (
-        _text_key(completion.activity_id), _text_key(completion.learner.last_name),
-        _text_key(completion.learner.first_name), parse_pars_date(completion.completion_date),
+        text_key(completion.activity_id), text_key(completion.learner.last_name),
+        text_key(completion.learner.first_name), parse_pars_date(completion.completion_date),
     )
 
 
@@ -256,16 +257,6 @@ class _StoreView:
     linked: set[int] = field(default_factory=set)  # rejected attempts a row of this file resubmits
 
 
-def _text_key(value: object) -> str:
-    return str(value or "").strip().casefold()
-
-
-_CHUNK = 900  # ids per IN (...): well under every engine's parameter limit
-
-
-def _chunks(values: list) -> Iterable[list]:  # noqa: ANN001 - any sorted list
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
 
 
 def _candidate_ids(
@@ -289,12 +280,12 @@ def _candidate_ids(
     keep(session.execute(key_pairs_join(
         session, select(CompletionRow.id, CompletionRow.activity_id), CompletionRow.last_key, CompletionRow.first_key,
         names)))
-    for chunk in _chunks(board_keys):
+    for chunk in chunks(board_keys):
         keep(session.execute(
             select(CompletionBoardRow.completion_id, CompletionRow.activity_id)
             .join(CompletionRow, CompletionBoardRow.completion_id == CompletionRow.id)
             .where(CompletionBoardRow.board_id_key.in_(chunk))))
-    for chunk in _chunks(sorted(credit_ids)):
+    for chunk in chunks(sorted(credit_ids)):
         keep(session.execute(select(CompletionRow.id, CompletionRow.activity_id).where(CompletionRow.credit_id.in_(chunk))))
     return found
 
@@ -313,28 +304,20 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
     creditID the file names. Candidates are found through indexes (_candidate_ids), so a 5,000-row
     upload reads about as much from a store of a million records as from one of a thousand.
     """
-    completions = [record.completion for record in batch.records]
-    activity_ids = sorted({_text_key(c.activity_id) for c in completions if c.activity_id})
-    names = {(_text_key(c.learner.last_name), _text_key(c.learner.first_name)) for c in completions}
-    board_ids = {_text_key(b.board_id) for c in completions for b in c.boards if b.board_id}
-    file_credit_ids = {c.credit_id.strip() for c in completions if c.credit_id and c.credit_id.strip()}
-    row_keys = {
-        (_text_key(c.activity_id), _text_key(c.learner.last_name), _text_key(c.learner.first_name),
-         parse_pars_date(c.completion_date))
-        for c in completions
-    }
+    keys = FileKeys.of(batch)
+    completions = keys.completions
 
     history = History()
     # PARS never reuses a creditID; only the file's own can collide (new rows get fresh ones).
-    for chunk in _chunks(sorted(file_credit_ids)):
+    for chunk in chunks(sorted(keys.credit_ids)):
         history.used_credit_ids.update(session.scalars(select(CompletionRow.credit_id).where(CompletionRow.credit_id.in_(chunk))))
     view = _StoreView(history, {}, defaultdict(list))
-    if not activity_ids:
+    if not keys.activity_ids:
         return view
-    activity_row_ids = list(session.scalars(select(ActivityRow.id).where(ActivityRow.accme_id.in_(activity_ids))))
-    candidate_ids = sorted(_candidate_ids(session, activity_row_ids, completions, file_credit_ids))
+    activity_row_ids = list(session.scalars(select(ActivityRow.id).where(ActivityRow.accme_id.in_(keys.activity_ids))))
+    candidate_ids = sorted(_candidate_ids(session, activity_row_ids, completions, set(keys.credit_ids)))
     boards: dict[int, list[BoardPart]] = defaultdict(list)
-    for chunk in _chunks(candidate_ids):
+    for chunk in chunks(candidate_ids):
         for completion_id, board, board_id, points, credit_types in session.execute(
             select(
                 CompletionBoardRow.completion_id,
@@ -349,7 +332,7 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
             boards[completion_id].append(
                 BoardPart(board, board_id, points, {k: Decimal(v) for k, v in (credit_types or {}).items()})
             )
-    rows = (row for chunk in _chunks(candidate_ids) for row in session.execute(
+    rows = (row for chunk in chunks(candidate_ids) for row in session.execute(
         select(
             CompletionRow.id,
             CompletionRow.credit_id,
@@ -377,14 +360,8 @@ def _load_store_view(session: Session, batch: BatchFile) -> _StoreView:
     ))
     for r in rows:
         parts = boards.get(r.id, ())
-        last_name = _text_key(r.last_name)
-        candidate = (
-            r.credit_id in file_credit_ids
-            or (_text_key(r.accme_id), last_name, _text_key(r.first_name), r.completion_date) in row_keys
-        )
-        if not candidate and (last_name, _text_key(r.first_name)) not in names and not any(
-            _text_key(b.board_id) in board_ids for b in parts
-        ):
+        candidate = keys.is_candidate(r.credit_id, r.accme_id, r.last_name, r.first_name, r.completion_date)
+        if not keys.bears_on_file(candidate, r.last_name, r.first_name, (b.board_id for b in parts)):
             continue  # another learner: cannot bear on this file
         completion = Completion(
             activity_id=r.accme_id,
@@ -742,7 +719,7 @@ def commit(
     # version makes its bulk update fail if someone changes one of them before the commit)
     linked = {
         row.id: row
-        for chunk in _chunks(sorted(linked_ids))
+        for chunk in chunks(sorted(linked_ids))
         for row in session.execute(select(CompletionRow.id, CompletionRow.credit_id, CompletionRow.status,
                                           CompletionRow.status_source, CompletionRow.version)
                                    .where(CompletionRow.id.in_(chunk)))
