@@ -258,7 +258,10 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
     repo = Path(__file__).resolve().parent.parent
     activity = add_activity(store, accme_id="123456789")
     first = queue_records(store, activity, 3, label="early")
-    env = {**os.environ, "PARSDESK_DATA_DIR": str(tmp_path / "data"), "PARSDESK_SANDBOX_URL": sandbox.url}
+    # PYTHONFAULTHANDLER: should the loop not end after SIGTERM, SIGABRT makes it print every thread's
+    # stack, and the failure shows where it was stuck (it once timed out in CI and could not be reproduced)
+    env = {**os.environ, "PARSDESK_DATA_DIR": str(tmp_path / "data"), "PARSDESK_SANDBOX_URL": sandbox.url,
+           "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "sync", "--db", store.location, "--interval", "0.2", "-q"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -277,7 +280,13 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
             assert time.monotonic() < deadline and process.poll() is None
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0
+        try:
+            assert process.wait(timeout=15) == 0
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _out, stacks = process.communicate(timeout=15)
+            pytest.fail("parsdesk sync did not end 15 s after SIGTERM; its threads:\n"
+                        + stacks.decode("utf-8", "replace")[-6000:])
     finally:
         if process.poll() is None:
             process.kill()
