@@ -54,22 +54,23 @@ def test_report_round_trip_is_exact_with_boards_cme_rems_license_and_action() ->
     assert parse_report(render_report(original, PROVIDER)) == original
 
 
-@pytest.mark.parametrize(
-    "completion",
-    [
-        Completion(action=RecordAction.DELETE, activity_id="123456789", credit_id="ccid:1234567:x",
-                   learner=Learner("A", "B", "01/01", None, "1234567893"),
-                   completion_date=date(2026, 1, 2), cme=CmePart(Decimal("1"))),
-        # MOC only, no license at all
-        Completion(activity_id="123456789", credit_id="ccid:1:y", learner=Learner("A", "B", "01/01"),
-                   completion_date=date(2026, 1, 2), boards=[BoardPart("ABP", "99", Decimal("0.25"))]),
-        # REMS only, present but empty participant; license without CME must survive
-        Completion(activity_id="123456789", learner=Learner("A", "B", None, "NY", "X1"),
-                   completion_date=date(2026, 1, 2), rems=RemsPart()),
-        # nothing but missing values
-        Completion(action=None, learner=Learner()),
-    ],
-)
+# Records with parts missing: the reader and the writer must each keep exactly what is there.
+PARTIAL_COMPLETIONS = [
+    Completion(action=RecordAction.DELETE, activity_id="123456789", credit_id="ccid:1234567:x",
+               learner=Learner("A", "B", "01/01", None, "1234567893"),
+               completion_date=date(2026, 1, 2), cme=CmePart(Decimal("1"))),
+    # MOC only, no license at all
+    Completion(activity_id="123456789", credit_id="ccid:1:y", learner=Learner("A", "B", "01/01"),
+               completion_date=date(2026, 1, 2), boards=[BoardPart("ABP", "99", Decimal("0.25"))]),
+    # REMS only, present but empty participant; license without CME must survive
+    Completion(activity_id="123456789", learner=Learner("A", "B", None, "NY", "X1"),
+               completion_date=date(2026, 1, 2), rems=RemsPart()),
+    # nothing but missing values
+    Completion(action=None, learner=Learner()),
+]
+
+
+@pytest.mark.parametrize("completion", PARTIAL_COMPLETIONS)
 def test_partial_completions_round_trip(completion: Completion) -> None:
     assert parse_report(render_report(completion, PROVIDER)) == completion
 
@@ -235,14 +236,7 @@ def _writer_cases() -> list[list[Completion]]:
 
     full = full_completion()
     partials = [
-        Completion(action=RecordAction.DELETE, activity_id="123456789", credit_id="ccid:1234567:x",
-                   learner=Learner("A", "B", "01/01", None, "1234567893"),
-                   completion_date=date(2026, 1, 2), cme=CmePart(Decimal("1"))),
-        Completion(activity_id="123456789", credit_id="ccid:1:y", learner=Learner("A", "B", "01/01"),
-                   completion_date=date(2026, 1, 2), boards=[BoardPart("ABP", "99", Decimal("0.25"))]),
-        Completion(activity_id="123456789", learner=Learner("A", "B", None, "NY", "X1"),
-                   completion_date=date(2026, 1, 2), rems=RemsPart()),
-        Completion(action=None, learner=Learner()),
+        *PARTIAL_COMPLETIONS,
         Completion(action="odd action", activity_id=None, credit_id="c", learner=Learner(None, "Only"),
                    completion_date="13/45/2026", cme=CmePart("two"), boards=[BoardPart("XYZ", "", "n/a", {"T": "x"})]),
         Completion(action=RecordAction.ADD, credit_id="ccid:rems-only", learner=Learner("A", "B", "1999-02-03", "ZZ", None),
