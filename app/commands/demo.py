@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox = None
     try:
         if not args.offline:
-            sandbox = start_local_sandbox(store, board_delay_s=5.0)
+            sandbox = start_local_sandbox(store, board_delay_s=5.0, own_process=False)
         try:
             summary = build_demo(store, learners=args.learners, sandbox=sandbox)
         except ValueError as exc:
