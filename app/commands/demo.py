@@ -2,7 +2,7 @@
 
     parsdesk demo [--db PATH] [--learners N] [--offline]
 
-The records are sent to the built-in PARS sandbox (started in-process, its state kept next to the
+The records are sent to the built-in PARS sandbox (started in this process, its state kept next to the
 store) so the statuses are the ones the sandbox gave; --offline leaves every record queued.
 """
 
