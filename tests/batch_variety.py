@@ -209,3 +209,37 @@ def variety_history() -> History:
     # the last one was deleted earlier: its credit ID is used, its points no longer count
     return history_from_completions((completion, index != len(completions) - 1)
                                     for index, completion in enumerate(completions))
+
+
+# The golden file: main's verdicts (166b175, before the column-wise reading and memoised checks),
+# written by `python tests/batch_variety.py` on that code and never since.
+GOLDEN = Path(__file__).with_name("data") / "check_equivalence_golden.json.gz"
+GOLDEN_CASES = ((1, 600, 2), (2, 400, 1), (3, 1200, 2))  # (seed, rows, header row)
+
+
+def case_name(seed: int, count: int, header_row: int) -> str:
+    return f"{seed}-{count}-{header_row}"
+
+
+def judge_case(folder: Path, seed: int, count: int, header_row: int) -> dict[str, object]:
+    """What the check makes of one generated workbook: record digests, and verdicts with and without
+    earlier records."""
+    from app.commands.check import check_batch
+    from app.pars.batch import load_batch
+
+    path = write_variety_workbook(folder / f"variety{seed}.xlsx", variety_rows(seed, count), header_row=header_row)
+    batch = load_batch(path)
+    case: dict[str, object] = {"headers": batch.headers, "records": [record_digest(r) for r in batch.records]}
+    for name, history in (("history", variety_history()), ("empty", History())):
+        verdicts = check_batch(batch, ACTIVITIES_BY_ID, history, AS_OF)
+        case[name] = [[[issue.code, issue.field, issue.message] for issue in issues] for issues in verdicts]
+    return case
+
+
+if __name__ == "__main__":
+    import gzip
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        cases = {case_name(*case): judge_case(Path(folder), *case) for case in GOLDEN_CASES}
+    GOLDEN.write_bytes(gzip.compress(json.dumps(cases, sort_keys=True).encode(), mtime=0))
