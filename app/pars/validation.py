@@ -652,28 +652,44 @@ def _same(value: object) -> object:
 def _content_key(completion: Completion, activity: Activity | None) -> tuple[object, ...]:
     """Everything the content checks (_check_content, apart from the questions about earlier records)
     read from a record and its activity. Learner names and IDs enter only as the checks see them:
-    present or not, a real birth date or not, a valid NPI or not."""
+    present or not, a real birth date or not, a valid NPI or not. (Written out, not with _same and
+    _text: a batch asks this for every record.)"""
     learner = completion.learner
-    birth_date = _text(learner.birth_date)
-    license_id = _text(learner.license_id)
-    state = learner.licensing_state
-    cme = completion.cme
-    rems = completion.rems
-    npi = (is_valid_npi(license_id) if cme is not None and license_id
-           and _text(state).upper() in _NPI_MARKERS else None)
-    return (
-        _same(completion.activity_id), id(activity), bool(_text(learner.first_name)),
-        bool(_text(learner.last_name)), _same(completion.completion_date),
+    first, last, birth_date, license_id, state = (learner.first_name, learner.last_name, learner.birth_date,
+                                                  learner.license_id, learner.licensing_state)
+    birth_date = birth_date.strip() if birth_date.__class__ is str else _text(birth_date)
+    license_id = license_id.strip() if license_id.__class__ is str else _text(license_id)
+    activity_id, completed, cme, rems = (completion.activity_id, completion.completion_date, completion.cme,
+                                         completion.rems)
+    npi = credits = None
+    if cme is not None:
+        credits = cme.credits
+        credits = credits if credits.__class__ is str or credits is None else id(credits)
+        if license_id and _text(state).upper() in _NPI_MARKERS:
+            npi = is_valid_npi(license_id)
+    key = [
+        activity_id if activity_id.__class__ is str or activity_id is None else id(activity_id),
+        id(activity),
+        bool(first.strip() if first.__class__ is str else _text(first)),
+        bool(last.strip() if last.__class__ is str else _text(last)),
+        completed if completed.__class__ is str or completed is None else id(completed),
         bool(birth_date) and _is_real_birth_date(birth_date), bool(birth_date),
-        bool(license_id), npi, _same(state),
-        None if cme is None else (_same(cme.credits),),
+        bool(license_id), npi,
+        state if state.__class__ is str or state is None else id(state),
+        cme is None, credits,
         None if rems is None else (_same(rems.profession), _same(rems.state_of_practice),
                                    _same(rems.dea_registration), _same(rems.time_in_practice)),
-        *[(_same(part.board), bool(_text(part.board_id)), _same(part.points),
-           tuple((_same(name), _same(amount)) for name, amount in part.credit_types.items()),
-           tuple(map(_same, part.repeated_types)))
-          for part in completion.boards],
-    )
+    ]
+    for part in completion.boards:
+        board, board_id, points = part.board, part.board_id, part.points
+        key += (
+            board if board.__class__ is str or board is None else id(board),
+            bool(board_id.strip() if board_id.__class__ is str else _text(board_id)),
+            points if points.__class__ is str or points is None else id(points),
+            tuple([(_same(name), _same(amount)) for name, amount in part.credit_types.items()]),
+            tuple([_same(name) for name in part.repeated_types]),
+        )
+    return tuple(key)
 
 
 def _check_content(completion: Completion, activity: Activity | None, as_of: date, found: _Findings,
