@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -240,6 +240,28 @@ def check_batch(
     return verdicts
 
 
+def _activities_while_loading(finish_loading: Callable[[], BatchFile], activities_path: str
+                              ) -> tuple[BatchFile, dict[str, Activity], History]:
+    """The activities file read, and the check's modules and catalogue loaded, while python-calamine
+    parses the sheet (without the GIL). A batch file that cannot be read is still reported first, as
+    when the two are read one after the other."""
+    problem: CheckError | None = None
+    activities: dict[str, Activity] = {}
+    history: History | None = None
+    try:
+        activities, history = _from_activities_file(activities_path)
+    except CheckError as exc:
+        problem = exc
+    from app.pars import catalog, matching, validation  # noqa: F401 - check_batch needs them next
+
+    catalog.boards()
+    batch = finish_loading()
+    if problem is not None:
+        raise problem
+    assert history is not None
+    return batch, activities, history
+
+
 def run(args: argparse.Namespace) -> int:
     import gc
 
@@ -256,12 +278,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.pars.batch import BatchFileError, load_batch
+    from app.pars.batch import BatchFileError, begin_loading, load_batch
 
     path = Path(args.file)
     try:
-        batch = load_batch(path)
-        activities, history, note = _context(args, batch)
+        if args.activities:
+            batch, activities, history = _activities_while_loading(begin_loading(path), args.activities)
+            note = None
+        else:
+            batch = load_batch(path)
+            activities, history, note = _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ renamed file gets a precise message instead of a parser's traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -48,6 +48,31 @@ def too_many_records_message(count: int) -> str:
 
 def load_batch(path: Path | str) -> BatchFile:
     """Read an .xlsx or .xml learner batch; raises BatchFileError with a one-line reason."""
+    path = _batch_path(path)
+    if path.suffix.lower() == ".xlsx":
+        from app.pars.excel import read_workbook
+
+        return read_workbook(path)
+    from app.pars.xml_codec import read_xml_batch
+
+    return read_xml_batch(path)
+
+
+def begin_loading(path: Path | str) -> Callable[[], BatchFile]:
+    """`load_batch` in two steps, for a caller with other work to do meanwhile: the file is checked
+    now (BatchFileError), and a workbook's sheet is parsed on a thread of its own (see
+    excel.begin_reading_workbook); calling the function returned waits and gives the BatchFile."""
+    path = _batch_path(path)
+    if path.suffix.lower() == ".xlsx":
+        from app.pars.excel import begin_reading_workbook
+
+        return begin_reading_workbook(path)
+    batch = load_batch(path)
+    return lambda: batch
+
+
+def _batch_path(path: Path | str) -> Path:
+    """The path of a file that may be a batch: BatchFileError for a wrong type, a missing or empty file."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in ACCEPTED_TYPES:
@@ -65,13 +90,7 @@ def load_batch(path: Path | str) -> BatchFile:
         raise BatchFileError(f"{path.name}: not a file.")
     if size == 0:
         raise BatchFileError(f"{path.name}: the file is empty.")
-    if suffix == ".xlsx":
-        from app.pars.excel import read_workbook
-
-        return read_workbook(path)
-    from app.pars.xml_codec import read_xml_batch
-
-    return read_xml_batch(path)
+    return path
 
 
 def completions_for_validation(

@@ -443,6 +443,40 @@ def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
     path = Path(path)
     check_xlsx_container(path)
+    return _records(path, *_sheet_rows(path))
+
+
+def begin_reading_workbook(path: Path | str) -> Callable[[], BatchFile]:
+    """`read_workbook` in two steps: the container is checked now (BatchFileError), then python-calamine
+    parses the sheet on a thread of its own (it does so without holding the GIL), so the caller can
+    get other work done meanwhile; calling the function returned waits and makes the records."""
+    import threading
+
+    path = Path(path)
+    check_xlsx_container(path)  # before calamine sees anything
+    outcome: list[object] = []
+
+    def parse() -> None:
+        try:
+            outcome.append(_sheet_rows(path))
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome.append(exc)
+
+    parsing = threading.Thread(target=parse, name="parsdesk-read-sheet", daemon=True)
+    parsing.start()
+
+    def finish() -> BatchFile:
+        parsing.join()
+        parsed = outcome[0]
+        if isinstance(parsed, BaseException):
+            raise parsed
+        return _records(path, *parsed)  # type: ignore[misc]
+
+    return finish
+
+
+def _sheet_rows(path: Path) -> tuple[list[list[object]], int]:
+    """The rows of the first sheet that has a header row, and that row's index (container checked)."""
     from python_calamine import CalamineWorkbook
 
     try:
@@ -465,7 +499,11 @@ def read_workbook(path: Path | str) -> BatchFile:
             f"{path.name} has no header row: expected the PARS template headers "
             f"('{F_ACTION}', '{F_ACTIVITY_ID}', '{F_COMPLETION_DATE}', ...) in row 1 or 2."
         )
+    return rows, header_index
 
+
+def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFile:
+    """The learner records below the header row."""
     header_cells = rows[header_index]
     # Columns kept for the user (all but the rejection columns), and which template field each one is.
     kept: list[tuple[int, str, str | None]] = []
