@@ -1,14 +1,17 @@
 """Does the window stay responsive during a Batch Upload and a sync, whatever the store's size?
 
     .venv/bin/python bench/bench_ui.py [--sizes 10k,100k,500k,1M] [--runs 3] [--watch]
-                                       [--tab summary|activities|upload] [--sandbox thread|process]
+                                       [--tab summary|activities|upload] [--sandbox process|thread]
     .venv/bin/python bench/bench_ui.py --small [--records 5000] [--tab ...] [--sandbox ...]
                                        [--search-records N]
 
 Default: for each store size, on a private copy of the cached store (bench/store_builder.py), the real
 main window runs offscreen; a 5,000-row workbook is dropped on Batch Upload and queued (a), then those
 records are synced to the PARS sandbox through the window's SyncController with the Learner Summary of
-their activity on screen (b; a send pass: the store's own Submitted records are not polled). A 5 ms
+their activity on screen (b; a send pass: the store's own Submitted records are not polled). The sandbox
+runs as the local environment runs it: in a process of its own (app/sandbox/process.py); `--sandbox
+thread` runs it inside this process instead, as the app did before (its threads then compete with the
+window for the interpreter lock, and full collections walk its records). A 5 ms
 QTimer on the GUI thread records every gap between its ticks: the longest gap is the longest the window
 could not have answered; p99 is printed too. Before each run the same timer runs 3 s with the window
 idle: that floor is the machine's own hiccups (print ratios against it). Medians of --runs runs.
@@ -16,15 +19,13 @@ idle: that floor is the machine's own hiccups (print ratios against it). Medians
 (little CPU: the process was not scheduled, i.e. machine load). Target: < 50 ms at every size.
 
 --small: the older measure, 5,000 records queued in a fresh store, send and poll passes, with the
-Learner Summary or the Activities tab, sandbox in-process and/or in its own process; target < 100 ms;
+Learner Summary or the Activities tab, sandbox in its own process and/or in-process; target < 100 ms;
 then a Learner Search timing section (bench/bench_search.py) when --search-records is given."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -89,36 +90,21 @@ def measure_sync_pass(app, window, timeout_s: float = 300.0) -> dict[str, float]
 
 
 @contextmanager
-def sandbox_process(scratch: Path, activity: Any = None) -> Iterator[tuple[str, Callable[[float], None]]]:
-    """The sandbox as its own process (`parsdesk sandbox`), as a remote PARS would be: its work then
+def sandbox_process(activity: Any = None) -> Iterator[tuple[str, Callable[[float], None]]]:
+    """The sandbox as the desktop app's local environment runs it: a process of its own
+    (app.sandbox.process.LocalSandboxProcess, `parsdesk sandbox`), as a remote PARS is, so its work
     does not compete with the window for Python's interpreter lock. Yields (url, advance)."""
-    import httpx
-
-    from app.pars.activities_json import write_activities
+    from app.sandbox.process import LocalSandboxProcess
     from tests.sync_support import SANDBOX_ACTIVITY
 
-    activities = scratch / "activities.json"
-    write_activities(activities, [activity or SANDBOX_ACTIVITY])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "sandbox", "--port", "0", "--board-delay", "3600",
-         "--activities", str(activities)],
-        stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
-    )
-    try:
-        found = re.search(r"http://\S+", process.stdout.readline() if process.stdout else "")
-        if not found:
-            raise RuntimeError("the sandbox process did not say where it listens")
-        url = found.group(0)
-        yield url, lambda seconds: httpx.post(url + "/_sandbox/advance", json={"seconds": seconds}).raise_for_status()
-    finally:
-        process.terminate()
-        process.wait(10)
+    with LocalSandboxProcess(board_delay=3600.0, activities=[activity or SANDBOX_ACTIVITY]) as sandbox:
+        yield sandbox.url, sandbox.advance
 
 
-def run_case(records: int, tab: str, where: str = "thread") -> tuple[dict, dict]:
+def run_case(records: int, tab: str, where: str = "process") -> tuple[dict, dict]:
     """Both passes with `tab` ("summary": the Learner Summary of the activity, or "activities") shown,
-    against the sandbox running in this process (`where="thread"`, as the local environment does) or
-    in its own process (`where="process"`)."""
+    against the sandbox in its own process (`where="process"`, as the local environment runs it) or
+    running in this process on threads (`where="thread"`)."""
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
 
@@ -142,7 +128,7 @@ def run_case(records: int, tab: str, where: str = "thread") -> tuple[dict, dict]
                 sandbox = stack.enter_context(running_sandbox(board_delay=3600.0))
                 url, advance = sandbox.url, sandbox.advance
             else:
-                url, advance = stack.enter_context(sandbox_process(Path(scratch)))
+                url, advance = stack.enter_context(sandbox_process())
             ctx = AppContext(store, settings=AppSettings(sync_interval_s=0),
                              client_factory=lambda: sandbox_client(url, timeout=60))
             window = MainWindow(ctx)
@@ -431,7 +417,7 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             sandbox = stack.enter_context(running_sandbox(activities=[ACTIVITY], board_delay=3600.0))
             url = sandbox.url
         else:
-            url, _advance = stack.enter_context(sandbox_process(folder, ACTIVITY))
+            url, _advance = stack.enter_context(sandbox_process(ACTIVITY))
         ctx = make_context(store, client_factory=lambda: sandbox_client(url, timeout=60))
         window = MainWindow(ctx)
         if switch_interval:  # instead of the window's own (for a comparison)
@@ -595,9 +581,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the older measure instead: sync N records queued in a fresh store, both passes")
     parser.add_argument("--tab", choices=("summary", "activities", "upload", "both"), default="summary",
                         help="which tab is on screen while syncing (default: summary; both: --small only)")
-    parser.add_argument("--sandbox", choices=("thread", "process", "both"), default="thread",
-                        help="the PARS sandbox in this process (as the local environment runs it, default), in "
-                             "its own process (as a remote PARS), or both (--small only)")
+    parser.add_argument("--sandbox", choices=("process", "thread", "both"), default="process",
+                        help="the PARS sandbox in its own process (as the local environment runs it, like a "
+                             "remote PARS; default), in this process on threads (as the app ran it before "
+                             "session 16), or both (--small only)")
     parser.add_argument("--search-records", type=int, default=0,
                         help="with --small: store size for the Learner Search measure (0 skips it)")
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -250,6 +251,9 @@ def test_first_start_opens_the_demo_store_and_syncs_with_the_built_in_sandbox(qt
     session = open_session(tmp_path / "first.sqlite3", "local", AppSettings(board_delay_s=0.0, sync_interval_s=0))
     try:
         assert session.ctx.demo and session.sandbox is not None
+        # the demo went through the sandbox's own process (as a remote PARS), which kept it
+        assert session.sandbox.pid not in (None, os.getpid())
+        assert len(session.sandbox.records()) > 0
         window = make_window(qtbot, session.ctx)
         assert window.banner.isVisible() and DEMO_BANNER in window.banner.text()
         assert window.environment_label.text() == "PARS: Local sandbox"

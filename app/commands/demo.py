@@ -2,7 +2,7 @@
 
     parsdesk demo [--db PATH] [--learners N] [--offline]
 
-The records are sent to the built-in PARS sandbox (started in-process, its state kept next to the
+The records are sent to the built-in PARS sandbox (started in this process, its state kept next to the
 store) so the statuses are the ones the sandbox gave; --offline leaves every record queued.
 """
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     sandbox = None
     try:
         if not args.offline:
-            sandbox = start_local_sandbox(store, board_delay_s=5.0)
+            sandbox = start_local_sandbox(store, board_delay_s=5.0, own_process=False)
         try:
             summary = build_demo(store, learners=args.learners, sandbox=sandbox)
         except ValueError as exc:

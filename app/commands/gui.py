@@ -3,9 +3,10 @@
     parsdesk [gui] [--db PATH] [--env local|accme-sandbox|accme-production]
 
 The store is --db, else PARSDESK_DB, else the data folder chosen in Settings, else the platform data
-folder. With the local environment ParsDesk runs its PARS sandbox in-process on a loopback port; on a
-first start (an empty store) it fills the store with demo data, so there is something to look at and
-the first sync works.
+folder. With the local environment ParsDesk starts its PARS sandbox as a child process of its own on a
+loopback port (`parsdesk sandbox`, ended with the app; app/sandbox/process.py); on a first start (an
+empty store) it fills the store with demo data, so there is something to look at and the first sync
+works.
 """
 
 from __future__ import annotations
@@ -67,10 +68,14 @@ class Session:
         self.store.close()
 
 
-def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
-    """The in-process PARS sandbox, seeded with the demo registries and the store's registered
-    activities (so records stored earlier can be sent and polled)."""
-    from app.sandbox import SandboxServer
+def start_local_sandbox(store: Any, board_delay_s: float, *, own_process: bool = True) -> Any:
+    """The PARS sandbox, seeded with the demo registries and the store's registered activities (so
+    records stored earlier can be sent and polled).
+
+    The desktop app runs it in a process of its own (`LocalSandboxProcess`, as a remote PARS: its
+    work never holds the window's interpreter lock); it is spawned here and `.url` waits for it to
+    listen, so the window is built meanwhile. `own_process=False` runs it in this process
+    (`SandboxServer`: `parsdesk demo`, which has no window)."""
     from app.services.activities import export_activities
 
     with store.session() as session:
@@ -78,6 +83,14 @@ def start_local_sandbox(store: Any, board_delay_s: float) -> Any:
     # the sandbox keeps what it was sent next to the store, so records sent in an earlier session
     # can still be polled and deleted after a restart
     state_path = sandbox_state_path(store)
+    if own_process:
+        from app.sandbox.process import LocalSandboxProcess
+
+        return LocalSandboxProcess(
+            board_delay=board_delay_s, seed="demo", activities=activities, state_path=state_path
+        ).start()
+    from app.sandbox import SandboxServer
+
     sandbox = SandboxServer(
         host="127.0.0.1", port=0, board_delay=board_delay_s, seed="demo", activities=activities, state_path=state_path
     )
@@ -132,7 +145,8 @@ def open_session(
             with store.session() as session:
                 empty = not has_activities(session)
             if empty:
-                sandbox = _build_demo(store, settings, demo_learners)
+                sandbox, demo_notice = _build_demo(store, settings, demo_learners)
+                notice = "\n\n".join(filter(None, [notice, demo_notice])) or None
                 demo = True
             else:
                 sandbox = start_local_sandbox(store, settings.board_delay_s)
@@ -146,18 +160,29 @@ def open_session(
     return Session(store=store, sandbox=sandbox, ctx=ctx, notice=notice)
 
 
-def _build_demo(store: Any, settings: Any, learners: int) -> Any:
-    """Fill an empty store with the demo, sent through the sandbox, and return the running sandbox."""
+def _build_demo(store: Any, settings: Any, learners: int) -> tuple[Any, str | None]:
+    """Fill an empty store with the demo, sent through the sandbox; return the sandbox and what the
+    user must be told. A sandbox that does not start leaves the demo's records queued (said in the
+    notice, and by every sync until it runs); the window opens all the same."""
+    from app.sandbox.process import SandboxUnavailableError
     from app.services.demo import build_demo
 
     sandbox = start_local_sandbox(store, settings.board_delay_s)
+    notice = None
     try:
-        build_demo(store, learners=learners, sandbox=sandbox)
+        try:
+            sandbox.wait_ready()
+        except SandboxUnavailableError as exc:
+            log.warning("local sandbox: %s", exc)
+            notice = f"{exc} The demo's records stay queued until it runs."
+            build_demo(store, learners=learners, sandbox=None)
+        else:
+            build_demo(store, learners=learners, sandbox=sandbox)
         store.set_meta(DEMO_META_KEY, "1")
     except Exception:
         sandbox.stop()
         raise
-    return sandbox
+    return sandbox, notice
 
 
 def make_application(argv: list[str] | None = None) -> Any:

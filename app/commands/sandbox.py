@@ -1,14 +1,17 @@
 """Run the PARS sandbox: a local PARS that validates records and plays the boards (docs/sandbox.md).
 
-Exit status: 0 stopped with Ctrl+C, 2 a bad option or --activities file, 3 it cannot listen (the port
-is taken) or --state cannot be used (docs/cli.md).
+Exit status: 0 stopped with Ctrl+C, SIGTERM or (with the internal --exit-on-stdin-eof) the end of its
+input, 2 a bad option or --activities file, 3 it cannot listen (the port is taken) or --state cannot be
+used (docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import threading
 
 from app.pars.environments import LOCAL_SANDBOX_PORT
 from app.wording import plural
@@ -65,6 +68,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--state", metavar="PATH", help="keep the sandbox's records in this SQLite file")
     parser.add_argument(
+        "--exit-on-stdin-eof", action="store_true",
+        # internal (docs/sandbox.md): the desktop app starts the sandbox with a pipe on its stdin and
+        # this option, so the sandbox stops when the app closes that pipe or dies
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
         "--print-registry", action="store_true",
         help="print the seed's diplomates and licensees as JSON and exit (fictional people)",
     )
@@ -104,10 +113,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # --state is not a sandbox state file, ...
         print(f"parsdesk sandbox: cannot start: {exc}", file=sys.stderr)
         return 3
+    _stop_on_sigterm(server)  # before the line that says it listens: from then on it may be told to stop
     creds = SANDBOX_DEMO_CREDENTIALS
     print(f"PARS sandbox on {server.url}  (provider {creds.provider_id}, user {creds.user!r}, "
           f"password {creds.password!r}); {plural(len(activities), 'activity')} preloaded; Ctrl+C stops it.")
     sys.stdout.flush()
+    if args.exit_on_stdin_eof:
+        threading.Thread(target=_stop_at_end_of_input, args=(server,), name="stdin-watch", daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -115,6 +127,32 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _stop_on_sigterm(server: object) -> None:
+    """SIGTERM ends the sandbox as the end of its input does: serving stops and its state file is
+    closed, not cut off mid-write. (The handler runs on the main thread, which serves: the stop is
+    asked from another thread; asked before serving begins, serving ends at once.)"""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.stop_serving, name="sigterm", daemon=True).start()  # type: ignore[attr-defined]
+
+    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+
+
+def _stop_at_end_of_input(server: object) -> None:
+    """Wait for the end of stdin (the parent closed the pipe, or ended however it ended), then stop
+    serving. Anything written to stdin is ignored. Read from the descriptor, not sys.stdin: a daemon
+    thread blocked in a buffered reader makes the interpreter abort at exit."""
+    try:
+        descriptor = sys.stdin.fileno() if sys.stdin is not None else None
+        while descriptor is not None and os.read(descriptor, 4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    server.stop_serving()  # type: ignore[attr-defined]
 
 
 def _print_registry(seed: str) -> int:

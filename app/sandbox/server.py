@@ -236,9 +236,19 @@ class SandboxServer:
             log.info("PARS sandbox listening on %s", self.url)
         return self
 
-    def serve_forever(self) -> None:
-        """Serve on the calling thread until interrupted (the `parsdesk sandbox` command)."""
-        self._server.serve_forever()
+    def serve_forever(self, poll_interval: float = 0.1) -> None:
+        """Serve on the calling thread until interrupted or `stop_serving()` (the `parsdesk sandbox`
+        command); the poll interval bounds how long a stop request waits."""
+        self._server.serve_forever(poll_interval=poll_interval)
+
+    def stop_serving(self) -> None:
+        """From another thread: make `serve_forever()` return (then call `stop()`)."""
+        self._server.shutdown()
+
+    @property
+    def board_delay(self) -> float:
+        """Seconds before a board answers a Submitted record."""
+        return self.state.board_delay
 
     def stop(self) -> None:
         if self._thread is not None:

@@ -106,7 +106,8 @@ def build_demo(
 ) -> DemoSummary:
     """Fill `store` with the demo: activities and about `learners` learner records.
 
-    With a running `SandboxServer`, the records really travel: activities are registered (SaveActivity),
+    With a running sandbox (`SandboxServer`, or `LocalSandboxProcess`: what is used is `.url`,
+    `.board_delay` and `.advance(seconds)`), the records really travel: activities are registered (SaveActivity),
     most records are sent and decided by the boards, two accepted ones are deleted, a few are left
     Submitted, a few Queued, a few Draft (no permission recorded). Without one, everything stays
     queued for the first sync.
@@ -150,7 +151,7 @@ def build_demo(
     store_wave(old)
     if sync is not None:
         sync()
-        sandbox.advance(sandbox.state.board_delay + 1)  # the boards answer "a day later"
+        sandbox.advance(sandbox.board_delay + 1)  # the boards answer "a day later"
         sync()
         _delete_some_accepted(store, rng, count=2)
     store_wave(recent)

@@ -14,7 +14,7 @@ coalesced: while one runs, further ones collapse into a single re-run after it, 
 changes during a sync costs one or two reads, never a queue of them.
 
 The context also knows how to reach PARS: `ctx.client_factory()` builds a fresh web-service client
-for the chosen environment (the in-process sandbox for "local"), and `ctx.sync` is the background
+for the chosen environment (the sandbox's child process for "local"), and `ctx.sync` is the background
 sync controller once the main window made one.
 """
 
@@ -106,7 +106,9 @@ class AppContext(QObject):
 
             settings = AppSettings(environment=environment)
         self.settings = settings
-        self.sandbox = sandbox  # the in-process PARS sandbox (SandboxServer) when environment is local
+        # the local PARS sandbox when environment is local: its child process (LocalSandboxProcess),
+        # or in tests a SandboxServer; `.url` is all the context uses
+        self.sandbox = sandbox
         self.demo = demo  # the store holds demo data (shown as a banner)
         self.sync: Any | None = None  # SyncController, set by the main window
         self._client_factory = client_factory
@@ -249,7 +251,12 @@ def pars_base_url(environment: str, sandbox: Any | None) -> str:
     if environment == LOCAL:
         if sandbox is None:
             raise NotConnectedError("The local PARS sandbox is not running.")
-        return str(sandbox.url)
+        from app.sandbox.process import SandboxUnavailableError
+
+        try:
+            return str(sandbox.url)  # the sandbox's process: waits (bounded) until it listens
+        except SandboxUnavailableError as exc:
+            raise NotConnectedError(str(exc)) from None
     return load_environment(environment).base_url
 
 
