@@ -220,6 +220,47 @@ def test_bad_activities_file_exits_2_with_item_and_field(tmp_path: Path, capsys)
                            "'someday' is not an ISO date (YYYY-MM-DD)")
 
 
+@pytest.mark.parametrize("broken", ["not a zip", "no header row", "sheet unreadable"])
+def test_a_batch_file_that_cannot_be_read_is_reported_before_a_bad_activities_file(
+    tmp_path: Path, capsys, broken: str
+) -> None:
+    # The activities file is read while the sheet is parsed; which one failed first must not change.
+    bad_activities = tmp_path / "acts.json"
+    bad_activities.write_text("[{")
+    learners = tmp_path / "l.xlsx"
+    if broken == "not a zip":
+        learners.write_bytes(b"PK\x03\x04 truncated")
+        expected = "l.xlsx is not a valid .xlsx workbook"
+    elif broken == "no header row":
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        workbook.active.append(["just", "some", "cells"])
+        workbook.save(learners)
+        expected = "l.xlsx has no header row"
+    else:
+        import zipfile
+
+        fill_template(learners, [learner_row(1)])
+        with zipfile.ZipFile(learners) as source:
+            parts = {name: source.read(name) for name in source.namelist()}
+        sheet = parts["xl/worksheets/sheet1.xml"]
+        parts["xl/worksheets/sheet1.xml"] = sheet.replace(b"</sheetData>", b"</sheetDat>")  # not XML any more
+        with zipfile.ZipFile(learners, "w") as target:
+            for name, data in parts.items():
+                target.writestr(name, data)
+        expected = "l.xlsx could not be read as an Excel workbook"
+    code, out, err = check(capsys, learners, "--activities", bad_activities)
+    assert code == 2 and out == ""
+    assert err.startswith(f"parsdesk check: {expected}"), err
+    assert "activities file" not in err
+
+    fill_template(learners, [learner_row(1)])
+    code, out, err = check(capsys, learners, "--activities", bad_activities)
+    assert code == 2 and out == ""
+    assert err.startswith("parsdesk check: activities file acts.json"), err
+
+
 def test_bad_as_of_is_a_usage_error(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["check", str(tmp_path / "x.xlsx"), "--as-of", "30/06/2026"])

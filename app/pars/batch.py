@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from app.pars.batch_limits import (  # noqa: F401 - re-exported: the names every reader and caller uses
+    ACCEPTED_TYPES,
+    MAX_RECORDS,
+    BatchFileError,
+    checked_batch_path,
+    too_many_records_message,
+)
 from app.pars.domain import Completion, History, RecordAction
 
-# PARS: "providers have the option to upload a file with up to 5,000 learner records".
-MAX_RECORDS = 5000
-ACCEPTED_TYPES = (".xlsx", ".xml")
 # Stands in for the provider in creditIDs that exist only while a file is being checked.
 PROVISIONAL_PROVIDER = "check"
-
-
-class BatchFileError(Exception):
-    """The file cannot be read as a learner batch. str() is one line meant for the user."""
 
 
 @dataclass(slots=True)
@@ -42,30 +42,10 @@ class BatchFile:
     records: list[BatchRecord] = field(default_factory=list)
 
 
-def too_many_records_message(count: int) -> str:
-    return f"The file has {count:,} learner records; PARS accepts at most {MAX_RECORDS:,} per file."
-
-
 def load_batch(path: Path | str) -> BatchFile:
     """Read an .xlsx or .xml learner batch; raises BatchFileError with a one-line reason."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in ACCEPTED_TYPES:
-        shown = path.suffix or "no extension"
-        raise BatchFileError(
-            f"{path.name}: unsupported file type ({shown}); PARS learner batches are .xlsx or .xml files."
-        )
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise BatchFileError(f"{path.name}: no such file.") from None
-    except OSError as exc:
-        raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
-    if not path.is_file():
-        raise BatchFileError(f"{path.name}: not a file.")
-    if size == 0:
-        raise BatchFileError(f"{path.name}: the file is empty.")
-    if suffix == ".xlsx":
+    path = checked_batch_path(path)
+    if path.suffix.lower() == ".xlsx":
         from app.pars.excel import read_workbook
 
         return read_workbook(path)

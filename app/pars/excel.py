@@ -12,8 +12,6 @@ a zip bomb is refused with one line instead of exhausting memory. openpyxl is us
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
 from copy import copy
 from functools import lru_cache
 from operator import itemgetter
@@ -22,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.pars import catalog
+from app.pars import catalog, xlsx_guard
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
 from app.pars.domain import (
     F_ACTION,
@@ -61,6 +59,8 @@ from app.pars.values import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import BinaryIO
+
+    from app.pars.xlsx_start import FirstSheet
 
 F_ADDITIONAL_CREDIT_TYPE = "Additional Credit Type"
 F_ADDITIONAL_CREDIT_TYPE_AMOUNT = "Credits Awarded for Additional Credit Type"
@@ -109,10 +109,10 @@ GUIDANCE = (
     "Leave Credit ID empty for new records: ParsDesk assigns one. Row 3 is an example: overwrite or delete it."
 )
 
-# Zip-bomb guard: an honest 5,000-row template unpacks to a few MB.
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 100
-RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small members may compress extremely well (shared strings, styles)
+# Zip-bomb guard (xlsx_guard.check_container): an honest 5,000-row template unpacks to a few MB.
+MAX_UNCOMPRESSED_BYTES = xlsx_guard.MAX_UNCOMPRESSED_BYTES
+MAX_COMPRESSION_RATIO = xlsx_guard.MAX_COMPRESSION_RATIO
+RATIO_CHECK_MIN_BYTES = xlsx_guard.RATIO_CHECK_MIN_BYTES
 HEADER_SEARCH_ROWS = 5
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -379,45 +379,7 @@ def completion_to_values(completion: Completion) -> list[str]:
 def check_xlsx_container(path: Path) -> None:
     """Refuse what is not a real .xlsx zip, a zip that would unpack to something enormous, and a
     workbook whose cells or strings would make the reader allocate without bound (xlsx_guard)."""
-    from app.pars import xlsx_guard
-
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        old_format = xlsx_guard.sniff_old_office(path)
-        if old_format:
-            raise BatchFileError(old_format) from None
-        raise BatchFileError(
-            f"{path.name} is not a valid .xlsx workbook (not a zip archive, or damaged/truncated)."
-        ) from None
-    except OSError as exc:
-        raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
-    with archive:
-        members = archive.infolist()
-        names = {member.filename for member in members}
-        if "xl/workbook.xml" not in names:
-            raise BatchFileError(f"{path.name} is a zip archive but not an Excel workbook (.xlsx).")
-        total = 0
-        for member in members:
-            total += member.file_size
-            ratio = member.file_size / max(member.compress_size, 1)
-            if member.file_size > RATIO_CHECK_MIN_BYTES and ratio > MAX_COMPRESSION_RATIO:
-                raise BatchFileError(
-                    f"{path.name} is refused: part {member.filename} would expand {ratio:,.0f} times "
-                    f"(a zip bomb or a corrupt workbook)."
-                )
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise BatchFileError(
-                f"{path.name} is refused: it would unpack to {total / 1_048_576:,.0f} MB "
-                f"(limit {MAX_UNCOMPRESSED_BYTES // 1_048_576} MB)."
-            )
-        try:
-            xlsx_guard.prescan(path, archive)
-        # A damaged member: bad CRC, truncated deflate stream, unknown or encrypted compression.
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, NotImplementedError,
-                RuntimeError) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise BatchFileError(f"{path.name} is a damaged .xlsx workbook ({reason}).") from None
+    xlsx_guard.check_container(path, MAX_UNCOMPRESSED_BYTES, MAX_COMPRESSION_RATIO, RATIO_CHECK_MIN_BYTES)
 
 
 def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
@@ -443,15 +405,35 @@ def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
     path = Path(path)
     check_xlsx_container(path)
+    return _records(path, *_sheet_rows(path))
+
+
+def read_started_workbook(path: Path | str, started: FirstSheet) -> BatchFile:
+    """`read_workbook` for a workbook whose reading `xlsx_start.start_reading` began (container
+    checked, first sheet parsed on a thread meanwhile)."""
+    path = Path(path)
+    return _records(path, *_sheet_rows(path, started))
+
+
+def _sheet_rows(path: Path, started: FirstSheet | None = None) -> tuple[list[list[object]], int]:
+    """The rows of the first sheet that has a header row, and that row's index (container checked;
+    `started`: the first sheet parsed already)."""
     from python_calamine import CalamineWorkbook
 
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
+        first_rows = None
+        if started is None:
+            workbook = CalamineWorkbook.from_path(str(path))
+        else:
+            workbook, first_rows = started.result()
         sheets = workbook.sheet_names
         rows: list[list[object]] = []
         header_index = None
         for sheet_index in range(len(sheets)):
-            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+            if sheet_index == 0 and first_rows is not None:
+                rows = first_rows
+            else:
+                rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
             header_index = _find_header_row(rows)
             if header_index is not None:
                 break
@@ -465,7 +447,11 @@ def read_workbook(path: Path | str) -> BatchFile:
             f"{path.name} has no header row: expected the PARS template headers "
             f"('{F_ACTION}', '{F_ACTIVITY_ID}', '{F_COMPLETION_DATE}', ...) in row 1 or 2."
         )
+    return rows, header_index
 
+
+def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFile:
+    """The learner records below the header row."""
     header_cells = rows[header_index]
     # Columns kept for the user (all but the rejection columns), and which template field each one is.
     kept: list[tuple[int, str, str | None]] = []

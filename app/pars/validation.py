@@ -115,18 +115,30 @@ def record_action(value: RecordAction | str | None) -> RecordAction | None:
 def prior_from_completion(completion: Completion, counts: bool = True) -> PriorCompletion:
     """What a stored or sent record tells later checks (603, 605, 710, 711, 717), built the same way
     by the store, the services and the batch check."""
+    return _prior(completion, _prior_content(completion), counts)
+
+
+def _prior_content(completion: Completion) -> tuple[str | None, date | None, tuple[tuple[str, Decimal], ...]]:
+    """The parts of a PriorCompletion that depend on the record's content alone, not on its learner:
+    activity, completion date, points per board."""
     board_points: list[tuple[str, Decimal]] = []
     for part in completion.boards:
         code = catalog.board_code(part.board) or (part.board or "").strip().upper()
         points = parse_amount(part.points)
         if code and points is not None:
             board_points.append((code, points))
+    return _activity_key(completion.activity_id), parse_pars_date(completion.completion_date), tuple(board_points)
+
+
+def _prior(completion: Completion, content: tuple[str | None, date | None, tuple[tuple[str, Decimal], ...]],
+           counts: bool) -> PriorCompletion:
+    activity_id, completed, board_points = content
     return PriorCompletion(
         credit_id=(completion.credit_id or "").strip(),
-        activity_id=_activity_key(completion.activity_id),
+        activity_id=activity_id,
         learner_key=_prior_learner_key(completion),
-        completion_date=parse_pars_date(completion.completion_date),
-        board_points=tuple(board_points),
+        completion_date=completed,
+        board_points=board_points,
         counts=counts,
     )
 
@@ -404,18 +416,18 @@ def check_text(field_name: str, text: str | None, longest: int) -> Issue | None:
 def _plainly_clean(completion: Completion) -> bool:
     """The fast verdict for a record without REMS (nearly every record of a batch): its texts, all
     within the shortest limit, joined and searched once. False means "look field by field"."""
+    return _plain_learner_texts(completion) and _plain_content_texts(completion)
+
+
+def _plain_learner_texts(completion: Completion) -> bool:
+    """_plainly_clean for the texts that identify the learner and the record (names, birth date,
+    license, board IDs, credit ID) and the action as typed: those a batch rarely repeats."""
     learner = completion.learner
-    texts = [learner.first_name, learner.last_name, learner.birth_date, learner.licensing_state,
-             learner.license_id, completion.activity_id]
-    for value in (completion.action, completion.completion_date,
-                  completion.cme.credits if completion.cme is not None else None):
-        if isinstance(value, str):
-            texts.append(value)
+    texts = [learner.first_name, learner.last_name, learner.birth_date, learner.license_id]
+    if isinstance(completion.action, str):
+        texts.append(completion.action)
     for part in completion.boards:
-        texts += (part.board, part.board_id, *part.credit_types, *part.repeated_types)
-        if isinstance(part.points, str):
-            texts.append(part.points)
-        texts += [amount for amount in part.credit_types.values() if isinstance(amount, str)]
+        texts.append(part.board_id)
     present = [text for text in texts if text]
     credit_id = completion.credit_id or ""
     return (len(credit_id) <= CREDIT_ID_MAX_LENGTH
@@ -423,9 +435,29 @@ def _plainly_clean(completion: Completion) -> bool:
             and refused_character(" ".join(present) + " " + credit_id) is None)
 
 
+def _plain_content_texts(completion: Completion) -> bool:
+    """_plainly_clean for the other texts (activity, dates, state, amounts, boards, credit types):
+    all of them are part of _content_key, so a batch decides this once per combination."""
+    texts = [completion.learner.licensing_state, completion.activity_id]
+    for value in (completion.completion_date, completion.cme.credits if completion.cme is not None else None):
+        if isinstance(value, str):
+            texts.append(value)
+    for part in completion.boards:
+        texts += (part.board, *part.credit_types, *part.repeated_types)
+        if isinstance(part.points, str):
+            texts.append(part.points)
+        texts += [amount for amount in part.credit_types.values() if isinstance(amount, str)]
+    present = [text for text in texts if text]
+    return max(map(len, present), default=0) <= SHORT_TEXT_MAX_LENGTH and refused_character(" ".join(present)) is None
+
+
 def _check_text(completion: Completion, found: _Findings) -> None:
     if completion.rems is None and _plainly_clean(completion):
         return
+    _check_texts_one_by_one(completion, found)
+
+
+def _check_texts_one_by_one(completion: Completion, found: _Findings) -> None:
     texts = _record_texts(completion)
     for field_name, text, longest in texts:
         issue = check_text(field_name, text, longest)
@@ -453,17 +485,24 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     plus the valid records before it in the batch; the caller's history is left untouched."""
     ledger = _Ledger(history)
     results: list[list[Issue]] = []
+    # A batch repeats a few hundred combinations of activity, date, state, amounts, board and credit
+    # type: the verdict on each combination is worked out once (see _content_key).
+    verdicts: dict[tuple[object, ...], _ContentVerdict] = {}
     for completion in completions:
         activity = activities.get(_activity_key(completion.activity_id) or "")
         action = record_action(completion.action)
-        issues = _check(completion, activity, ledger, as_of, action)
+        key = _content_key(completion, activity)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
+        issues = _check(completion, activity, ledger, as_of, action, verdict)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
         if action is RecordAction.ADD and credit_id:
             # PARS never reuses a creditID, even one whose record it rejected.
             ledger.used_credit_ids.add(credit_id)
             if not issues:
-                ledger.add(prior_from_completion(completion))
+                ledger.add(_prior(completion, verdict.prior_content(), True))
         elif action is RecordAction.DELETE and credit_id and not issues:
             ledger.remove(credit_id)
     return results
@@ -473,7 +512,7 @@ _UNREAD = object()
 
 
 def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date,
-           action: RecordAction | None | object = _UNREAD) -> list[Issue]:
+           action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None) -> list[Issue]:
     found = _Findings()
     if action is _UNREAD:
         action = record_action(completion.action)
@@ -484,7 +523,10 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
         else:
             found.add(601, F_ACTION, "Record action is missing: use Add or Delete")
 
-    _check_text(completion, found)
+    if verdict is None:
+        _check_text(completion, found)
+    elif not (completion.rems is None and verdict.plain_texts and _plain_learner_texts(completion)):
+        _check_texts_one_by_one(completion, found)
 
     credit_id = (completion.credit_id or "").strip()
     if not credit_id:
@@ -499,6 +541,160 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
         found.add(603, F_CREDIT_ID, f"Credit ID {shown(credit_id, 80)} was already used by an earlier record; "
                                     "each Add needs a new credit ID")
 
+    if verdict is None:
+        _check_content(completion, activity, as_of, found, _EarlierRecords(ledger, completion))
+    else:
+        verdict.apply(completion, ledger, found)
+    return found.issues
+
+
+@dataclass(frozen=True, slots=True)
+class _EarlierQuestion:
+    """What a board part asks of the earlier records (710, 711, 717), everything but the learner."""
+
+    part: int  # index of the board part in the record
+    code: str
+    activity_id: str | None
+    points: Decimal | None
+    max_points: Decimal | None
+    completed: date
+    one_per_day: bool
+
+
+class _ContentVerdict:
+    """The issues of _check_content for one combination of content (see _content_key): those that do
+    not depend on earlier records, with where (and what) to ask them; whether its texts are plainly
+    clean; its PriorCompletion parts. It keeps the record and activity it judged, so that the
+    objects whose id() is in the key stay alive (and their ids unique) while the batch is judged."""
+
+    __slots__ = ("issues", "questions", "plain_texts", "_prior_content", "_record", "_activity")
+
+    def __init__(self, completion: Completion, activity: Activity | None, as_of: date) -> None:
+        found = _Findings()
+        questions = _EarlierRecords(None, completion)
+        _check_content(completion, activity, as_of, found, questions)
+        self.issues = found.issues
+        self.questions = questions.asked
+        self.plain_texts = _plain_content_texts(completion)
+        self._prior_content: tuple[str | None, date | None, tuple[tuple[str, Decimal], ...]] | None = None
+        self._record = completion
+        self._activity = activity
+
+    def apply(self, completion: Completion, ledger: _Ledger, found: _Findings) -> None:
+        """Add the issues to a record of this content, asking the ledger its questions in their places."""
+        if not self.questions:
+            found.issues += self.issues
+            return
+        earlier = _EarlierRecords(ledger, completion)
+        done = 0
+        for position, question in self.questions:
+            found.issues += self.issues[done:position]
+            earlier.check(question, found)
+            done = position
+        found.issues += self.issues[done:]
+
+    def prior_content(self) -> tuple[str | None, date | None, tuple[tuple[str, Decimal], ...]]:
+        if self._prior_content is None:
+            self._prior_content = _prior_content(self._record)
+        return self._prior_content
+
+
+class _EarlierRecords:
+    """Answers a record's questions about earlier records (its learner's points and days so far)."""
+
+    def __init__(self, ledger: _Ledger | None, completion: Completion) -> None:
+        self.ledger = ledger
+        self.completion = completion
+        self.name_key: str | None = None
+        self.asked: list[tuple[int, _EarlierQuestion]] = []
+
+    def ask(self, question: _EarlierQuestion, found: _Findings) -> None:
+        if self.ledger is None:  # working out a verdict to reuse: note where the answer goes
+            self.asked.append((len(found.issues), question))
+        else:
+            self.check(question, found)
+
+    def check(self, question: _EarlierQuestion, found: _Findings) -> None:
+        ledger = self.ledger
+        assert ledger is not None
+        learner = self.completion.learner
+        if self.name_key is None:
+            self.name_key = learner_key(learner)
+        code, activity_id, points, max_points = (question.code, question.activity_id, question.points,
+                                                 question.max_points)
+        board_id = _text(self.completion.boards[question.part].board_id)
+        keys = {self.name_key, _board_learner_key(learner, code, board_id)}
+        earlier = ledger.points(activity_id, keys, code) if max_points is not None else _ZERO
+        # With no earlier points, exceeding the maximum is 674 alone.
+        if points is not None and max_points is not None and earlier > 0:
+            if earlier >= max_points:
+                found.add(710, F_BOARD_POINTS,
+                          f"The learner already has {_fmt(earlier)} of the {_fmt(max_points)} {code} points "
+                          "this activity offers")
+            elif earlier + points > max_points:
+                found.add(711, F_BOARD_POINTS,
+                          f"{_fmt(points)} more {code} points would bring the learner to "
+                          f"{_fmt(earlier + points)}, above the {_fmt(max_points)} the activity offers "
+                          f"({_fmt(max_points - earlier)} remain)")
+        completed = question.completed
+        if question.one_per_day and ledger.completed_on(activity_id, keys, completed, code):
+            found.add(717, F_COMPLETION_DATE,
+                      f"{code} allows one completion per activity per learner per day, and this learner "
+                      f"already has one on {format_pars_date(completed)}")
+
+
+def _same(value: object) -> object:
+    """A value as part of a verdict's key: text by its content; anything else (a Decimal whose
+    spelling "2.0" a message repeats, a date) as the very object, which the batch keeps alive."""
+    return value if value.__class__ is str or value is None else id(value)
+
+
+def _content_key(completion: Completion, activity: Activity | None) -> tuple[object, ...]:
+    """Everything the content checks (_check_content, apart from the questions about earlier records)
+    read from a record and its activity. Learner names and IDs enter only as the checks see them:
+    present or not, a real birth date or not, a valid NPI or not. (Written out, not with _same and
+    _text: a batch asks this for every record.)"""
+    learner = completion.learner
+    first, last, birth_date, license_id, state = (learner.first_name, learner.last_name, learner.birth_date,
+                                                  learner.license_id, learner.licensing_state)
+    birth_date = birth_date.strip() if birth_date.__class__ is str else _text(birth_date)
+    license_id = license_id.strip() if license_id.__class__ is str else _text(license_id)
+    activity_id, completed, cme, rems = (completion.activity_id, completion.completion_date, completion.cme,
+                                         completion.rems)
+    npi = credits = None
+    if cme is not None:
+        credits = cme.credits
+        credits = credits if credits.__class__ is str or credits is None else id(credits)
+        if license_id and _text(state).upper() in _NPI_MARKERS:
+            npi = is_valid_npi(license_id)
+    key = [
+        activity_id if activity_id.__class__ is str or activity_id is None else id(activity_id),
+        id(activity),
+        bool(first.strip() if first.__class__ is str else _text(first)),
+        bool(last.strip() if last.__class__ is str else _text(last)),
+        completed if completed.__class__ is str or completed is None else id(completed),
+        bool(birth_date) and _is_real_birth_date(birth_date), bool(birth_date),
+        bool(license_id), npi,
+        state if state.__class__ is str or state is None else id(state),
+        cme is None, credits,
+        None if rems is None else (_same(rems.profession), _same(rems.state_of_practice),
+                                   _same(rems.dea_registration), _same(rems.time_in_practice)),
+    ]
+    for part in completion.boards:
+        board, board_id, points = part.board, part.board_id, part.points
+        key += (
+            board if board.__class__ is str or board is None else id(board),
+            bool(board_id.strip() if board_id.__class__ is str else _text(board_id)),
+            points if points.__class__ is str or points is None else id(points),
+            tuple([(_same(name), _same(amount)) for name, amount in part.credit_types.items()]),
+            tuple([_same(name) for name in part.repeated_types]),
+        )
+    return tuple(key)
+
+
+def _check_content(completion: Completion, activity: Activity | None, as_of: date, found: _Findings,
+                   earlier: _EarlierRecords) -> None:
+    """The checks after the action and the credit ID: activity, learner, dates, CME, REMS, boards."""
     activity_id = _activity_key(completion.activity_id)
     if activity_id is None:
         # An activity created in ParsDesk gets its ID when it is registered, before its learners go.
@@ -529,7 +725,7 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
     if has_rems:
         _check_rems(completion, activity, found)
 
-    boards = _check_boards(completion, activity, activity_id, completed, ledger, found)
+    boards = _check_boards(completion, activity, activity_id, completed, earlier, found)
 
     if completed is not None:
         if activity is not None:
@@ -544,7 +740,6 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
             found.add(671, F_COMPLETION_DATE, f"Completion date {format_pars_date(completed)} is "
                                               f"{' and '.join(found.late_reasons)}")
         _check_report_deadline(completed, has_cme or has_rems, boards, as_of, found)
-    return found.issues
 
 
 def _completion_date(value: date | str | None, as_of: date, found: _Findings) -> date | None:
@@ -630,12 +825,11 @@ def _check_rems(completion: Completion, activity: Activity | None, found: _Findi
 
 
 def _check_boards(completion: Completion, activity: Activity | None, activity_id: str | None,
-                  completed: date | None, ledger: _Ledger, found: _Findings) -> list[BoardInfo]:
+                  completed: date | None, earlier: _EarlierRecords, found: _Findings) -> list[BoardInfo]:
     """Checks each board part; returns the known boards of the record (for deadlines)."""
     known: list[BoardInfo] = []
     seen_codes: set[str] = set()
-    name_key = learner_key(completion.learner)
-    for part in completion.boards:
+    for index, part in enumerate(completion.boards):
         board_text = _text(part.board)
         info = catalog.board(board_text)
         board_id = _text(part.board_id)
@@ -689,23 +883,9 @@ def _check_boards(completion: Completion, activity: Activity | None, activity_id
         elif activity is not None and completed > activity.end_date:
             found.too_late(f"after the activity's end date {format_pars_date(activity.end_date)}")
 
-        keys = {name_key, _board_learner_key(completion.learner, code, board_id)}
-        earlier = ledger.points(activity_id, keys, code) if max_points is not None else _ZERO
-        # With no earlier points, exceeding the maximum is 674 alone.
-        if points is not None and max_points is not None and earlier > 0:
-            if earlier >= max_points:
-                found.add(710, F_BOARD_POINTS,
-                          f"The learner already has {_fmt(earlier)} of the {_fmt(max_points)} {code} points "
-                          "this activity offers")
-            elif earlier + points > max_points:
-                found.add(711, F_BOARD_POINTS,
-                          f"{_fmt(points)} more {code} points would bring the learner to "
-                          f"{_fmt(earlier + points)}, above the {_fmt(max_points)} the activity offers "
-                          f"({_fmt(max_points - earlier)} remain)")
-        if info.one_completion_per_day and ledger.completed_on(activity_id, keys, completed, code):
-            found.add(717, F_COMPLETION_DATE,
-                      f"{code} allows one completion per activity per learner per day, and this learner "
-                      f"already has one on {format_pars_date(completed)}")
+        if (points is not None and max_points is not None) or info.one_completion_per_day:
+            earlier.ask(_EarlierQuestion(index, code, activity_id, points, max_points, completed,
+                                         info.one_completion_per_day), found)
     return known
 
 

@@ -8,6 +8,7 @@ is streamed here first, in fixed-size chunks with no tree and no entities, and a
 reaches beyond the template's width, beyond 5,000 data rows or declares more strings than such a
 sheet can hold is refused with one line.
 
+    check_container(path)    # the zip itself (sizes, ratios), then prescan(): raises BatchFileError
     sniff_old_office(path)   # the message for an encrypted workbook or an .xls renamed .xlsx, or None
     prescan(path, archive)   # raises BatchFileError; `archive` is the already opened zipfile
 
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from app.pars.batch import MAX_RECORDS, BatchFileError
+from app.pars.batch_limits import MAX_RECORDS, BatchFileError
 
 # The template has 23 columns (25 with a rejection workbook's Error Code and Error Message); about
 # twice that leaves room for an office's own notes columns. Data starts on row 3; the header row may
@@ -41,6 +43,10 @@ MAX_PART_BYTES = 64 * 1024 * 1024
 MAX_SMALL_PART_BYTES = 8 * 1024 * 1024  # workbook.xml and its relationships
 MAX_TAG_BYTES = 64 * 1024  # no start tag of a cell, row or dimension is anywhere near this long
 CHUNK_BYTES = 1024 * 1024
+# Zip-bomb guard: an honest 5,000-row template unpacks to a few MB.
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_MIN_BYTES = 1024 * 1024  # small members may compress extremely well (shared strings, styles)
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 _ENCRYPTION_STREAMS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
@@ -476,3 +482,47 @@ def prescan(path: Path, archive: zipfile.ZipFile) -> None:
     for member in sorted(strings):
         if member in names:
             _scan_shared_strings(path, archive, member)
+
+
+def check_container(path: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES, max_ratio: float = MAX_COMPRESSION_RATIO,
+                    ratio_min_bytes: int = RATIO_CHECK_MIN_BYTES) -> None:
+    """Refuse what is not a real .xlsx zip, a zip that would unpack to something enormous, and a
+    workbook whose cells or strings would make the reader allocate without bound (`prescan`).
+    BatchFileError (one line) for each; nothing of the file is parsed beyond bounded chunks."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        old_format = sniff_old_office(path)
+        if old_format:
+            raise BatchFileError(old_format) from None
+        raise BatchFileError(
+            f"{path.name} is not a valid .xlsx workbook (not a zip archive, or damaged/truncated)."
+        ) from None
+    except OSError as exc:
+        raise BatchFileError(f"{path.name}: cannot be read ({exc.strerror or exc}).") from None
+    with archive:
+        members = archive.infolist()
+        names = {member.filename for member in members}
+        if "xl/workbook.xml" not in names:
+            raise BatchFileError(f"{path.name} is a zip archive but not an Excel workbook (.xlsx).")
+        total = 0
+        for member in members:
+            total += member.file_size
+            ratio = member.file_size / max(member.compress_size, 1)
+            if member.file_size > ratio_min_bytes and ratio > max_ratio:
+                raise BatchFileError(
+                    f"{path.name} is refused: part {member.filename} would expand {ratio:,.0f} times "
+                    f"(a zip bomb or a corrupt workbook)."
+                )
+        if total > max_bytes:
+            raise BatchFileError(
+                f"{path.name} is refused: it would unpack to {total / 1_048_576:,.0f} MB "
+                f"(limit {max_bytes // 1_048_576} MB)."
+            )
+        try:
+            prescan(path, archive)
+        # A damaged member: bad CRC, truncated deflate stream, unknown or encrypted compression.
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, NotImplementedError,
+                RuntimeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BatchFileError(f"{path.name} is a damaged .xlsx workbook ({reason}).") from None
