@@ -89,7 +89,7 @@ def _direct_completions(seed: int, count: int):  # noqa: ANN202
         "cme": ["none", "none", "2", "2", "empty", "any"],
         "boards": [1, 1, 1, 1, 0, 2],
         "board": ["ABIM", "ABIM", "ABA", "abim", "ABP", "ABS", "ABPATH", "ABPath", "XYZ", "", " ABIM ", "ABOS"],
-        "board_id": ["1000001", "2000002", "", None, " 7 ", "own", "x" * 51],
+        "board_id": ["1000001", "2000002", "", None, " 7 ", "own", "x" * 51, "   ", "own", "own"],
         "points": amounts,
         "types": ["one", "one", "one", "none", "two", "odd"],
         "type": ["Medical Knowledge", "Lifelong Learning", "medical knowledge", "Patient Safety", "LLL",
@@ -159,3 +159,37 @@ def test_directly_built_records_get_the_record_by_record_verdicts(seed: int) -> 
         for index, (mine, theirs) in enumerate(zip(found, expected)):
             assert mine == theirs, f"record {index}: {completions[index]}"
     assert sum(1 for issues in expected if not issues) > 20  # valid records too, not only failures
+
+
+def test_a_learner_met_once_in_the_file_is_still_counted_against_earlier_records() -> None:
+    """The ledger is skipped for learners no other record shares: one met once in the file but
+    present in the history, or sharing only a board ID with another record, must still be counted."""
+    from datetime import date
+    from decimal import Decimal
+
+    from batch_variety import ACTIVITIES_BY_ID, AS_OF, variety_history
+
+    from app.pars.domain import BoardPart, Completion, History, Learner, RecordAction
+    from app.pars.validation import validate_batch
+
+    def record(first: str, board: str, board_id: str | None, points: str, number: int) -> Completion:
+        types = {"ABA": "Lifelong Learning", "ABIM": "Medical Knowledge", "ABS": "Accredited CME"}
+        activity = "987654321" if board == "ABS" else "123456789"
+        return Completion(RecordAction.ADD, activity, f"ccid:new:{number}",
+                          Learner(first, "Ray", "11/02", "NY", "B200"), date(2026, 2, 2),
+                          boards=[BoardPart(board, board_id, Decimal(points), {types[board]: None})])
+
+    cases = [
+        # Bob Ray has ABA points in the history (variety_history): met once here, still 710/711/717.
+        (variety_history(), [record("Bob", "ABA", "2000002", "3", 1)], {710, 711, 717}),
+        (variety_history(), [record("Robert", "ABA", "2000002", "3", 1)], {710, 711, 717}),
+        # Two learners by name, one by board ID: the second record goes past the maximum (711).
+        (History(), [record("Ann", "ABIM", "777", "6", 1), record("Anne", "ABIM", " 777 ", "6", 2)], {711}),
+        # The same name, no board ID (ABS does not require one): the name key joins them.
+        (History(), [record("Ann", "ABS", None, "2", 1), record("Ann", "ABS", "  ", "2", 2)], {711}),
+    ]
+    for history, completions, codes in cases:
+        expected = _reference_batch(completions, ACTIVITIES_BY_ID, history, AS_OF)
+        assert validate_batch(completions, ACTIVITIES_BY_ID, history, AS_OF) == expected
+        found = {issue.code for issues in expected for issue in issues}
+        assert found & codes, (completions, expected)

@@ -222,6 +222,30 @@ def _prior_learner_key(completion: Completion) -> str:
     return learner_key(completion.learner)
 
 
+def _learner_keys(completion: Completion) -> set[str]:
+    """Every key under which the ledger could find this record's learner, or a later record find it:
+    the name key and a board key per board part, as _EarlierRecords.check makes them. (The key of
+    its PriorCompletion is one of these, or "CODE#" for a board ID of spaces, which no check asks.)"""
+    learner = completion.learner
+    keys = {learner_key(learner)}
+    for part in completion.boards:
+        board_id = _text(part.board_id)
+        if board_id:
+            code = catalog.board_code(part.board) or _text(part.board).upper()
+            keys.add(_board_learner_key(learner, code, board_id))
+    return keys
+
+
+def _shared_keys(learner_keys: Sequence[set[str]], history: History) -> set[str]:
+    """The learner keys of more than one record of a batch, or of an earlier record."""
+    seen: set[str] = set()
+    shared = {prior.learner_key for prior in history.priors}
+    for keys in learner_keys:
+        shared.update(keys & seen)
+        seen |= keys
+    return shared
+
+
 class _Ledger:
     """Indexes over a History (never modified) so that each check is a dict lookup, not a scan."""
 
@@ -488,20 +512,25 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     # A batch repeats a few hundred combinations of activity, date, state, amounts, board and credit
     # type: the verdict on each combination is worked out once (see _content_key).
     verdicts: dict[tuple[object, ...], _ContentVerdict] = {}
-    for completion in completions:
+    # Most learners appear once: no earlier record can count against them (710, 711, 717), and
+    # their own points need not be counted for later ones. Only the others go through the ledger.
+    learner_keys = [_learner_keys(completion) for completion in completions]
+    shared = _shared_keys(learner_keys, history)
+    for completion, keys in zip(completions, learner_keys):
         activity = activities.get(_activity_key(completion.activity_id) or "")
         action = record_action(completion.action)
         key = _content_key(completion, activity)
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
-        issues = _check(completion, activity, ledger, as_of, action, verdict)
+        alone = keys.isdisjoint(shared)
+        issues = _check(completion, activity, ledger, as_of, action, verdict, alone)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
         if action is RecordAction.ADD and credit_id:
             # PARS never reuses a creditID, even one whose record it rejected.
             ledger.used_credit_ids.add(credit_id)
-            if not issues:
+            if not issues and not alone:
                 ledger.add(_prior(completion, verdict.prior_content(), True))
         elif action is RecordAction.DELETE and credit_id and not issues:
             ledger.remove(credit_id)
@@ -512,7 +541,8 @@ _UNREAD = object()
 
 
 def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date,
-           action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None) -> list[Issue]:
+           action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None,
+           alone: bool = False) -> list[Issue]:
     found = _Findings()
     if action is _UNREAD:
         action = record_action(completion.action)
@@ -544,7 +574,7 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
     if verdict is None:
         _check_content(completion, activity, as_of, found, _EarlierRecords(ledger, completion))
     else:
-        verdict.apply(completion, ledger, found)
+        verdict.apply(completion, None if alone else ledger, found)
     return found.issues
 
 
@@ -580,9 +610,10 @@ class _ContentVerdict:
         self._record = completion
         self._activity = activity
 
-    def apply(self, completion: Completion, ledger: _Ledger, found: _Findings) -> None:
-        """Add the issues to a record of this content, asking the ledger its questions in their places."""
-        if not self.questions:
+    def apply(self, completion: Completion, ledger: _Ledger | None, found: _Findings) -> None:
+        """Add the issues to a record of this content, asking the ledger its questions in their places
+        (None: the ledger holds nothing of this record's learner, so every answer is "nothing")."""
+        if not self.questions or ledger is None:
             found.issues += self.issues
             return
         earlier = _EarlierRecords(ledger, completion)
