@@ -193,3 +193,49 @@ def test_a_learner_met_once_in_the_file_is_still_counted_against_earlier_records
         assert validate_batch(completions, ACTIVITIES_BY_ID, history, AS_OF) == expected
         found = {issue.code for issues in expected for issue in issues}
         assert found & codes, (completions, expected)
+
+
+@pytest.mark.parametrize("bad", ["Ann\u200b", "\u202eAnn", "An\x07n", "A" * 101, "B" * 51, "\ufeff"])
+@pytest.mark.parametrize("field", ["first", "last", "birth", "license", "action", "board_id", "credit_id", "state",
+                                   "activity_id", "board", "credit_type", "points"])
+def test_one_refused_text_in_an_otherwise_clean_batch_is_found(field: str, bad: str) -> None:
+    """Texts are searched for refused characters (and lengths) over the whole batch at once, and per
+    combination of content: one bad value in any field of one record must still be reported there."""
+    from datetime import date
+    from decimal import Decimal
+
+    from batch_variety import ACTIVITIES_BY_ID, AS_OF
+
+    from app.pars.domain import BoardPart, CmePart, Completion, History, Learner, RecordAction
+    from app.pars.validation import validate_batch
+
+    def sound(number: int) -> Completion:
+        return Completion(RecordAction.ADD, "123456789", f"ccid:ok:{number}",
+                          Learner(f"Ann{number}", "Lee", "04/15", "CA", f"L{number}"), date(2026, 2, 2),
+                          CmePart(Decimal("2")),
+                          [BoardPart("ABIM", f"{number}", Decimal("2"), {"Medical Knowledge": None})])
+
+    completions = [sound(number) for number in range(30)]
+    odd = completions[17]
+    part = odd.boards[0]
+    if field in ("first", "last", "birth", "license", "state"):
+        name = {"first": "first_name", "last": "last_name", "birth": "birth_date", "license": "license_id",
+                "state": "licensing_state"}[field]
+        setattr(odd.learner, name, bad)
+    elif field == "action":
+        odd.action = "Add" + bad
+    elif field == "board_id":
+        part.board_id = bad
+    elif field == "board":
+        part.board = bad
+    elif field == "credit_type":
+        part.credit_types = {bad: None}
+    elif field == "points":
+        part.points = bad
+    else:
+        setattr(odd, field, bad)
+    expected = _reference_batch(completions, ACTIVITIES_BY_ID, History(), AS_OF)
+    assert validate_batch(completions, ACTIVITIES_BY_ID, History(), AS_OF) == expected
+    assert not any(expected[:17]) and not any(expected[18:])
+    if not bad.isalpha() or (len(bad) > 100 and field != "credit_id"):  # refused, or too long anywhere
+        assert expected[17], (field, bad)

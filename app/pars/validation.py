@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 
 from app.pars import catalog
 from app.pars.catalog import LOCAL_CHECK, BoardInfo, Deadline
@@ -459,6 +460,25 @@ def _plain_learner_texts(completion: Completion) -> bool:
             and refused_character(" ".join(present) + " " + credit_id) is None)
 
 
+def _all_plain_learner_texts(completions: Sequence[Completion]) -> bool:
+    """_plain_learner_texts for every record of a batch at once (one search over all their texts):
+    True when it holds for each of them. False means "ask record by record"."""
+    learners = [completion.learner for completion in completions]
+    texts: list[str] = []
+    for name in ("first_name", "last_name", "birth_date", "license_id"):
+        texts += filter(None, map(attrgetter(name), learners))
+    texts += [completion.action for completion in completions
+              if isinstance(completion.action, str) and completion.action]
+    texts += [part.board_id for completion in completions for part in completion.boards if part.board_id]
+    credit_ids = list(filter(None, map(attrgetter("credit_id"), completions)))
+    try:
+        return (max(map(len, credit_ids), default=0) <= CREDIT_ID_MAX_LENGTH
+                and max(map(len, texts), default=0) <= SHORT_TEXT_MAX_LENGTH
+                and refused_character(" ".join(texts) + " " + " ".join(credit_ids)) is None)
+    except TypeError:  # a value that is not text: the record-by-record look says what it says of it
+        return False
+
+
 def _plain_content_texts(completion: Completion) -> bool:
     """_plainly_clean for the other texts (activity, dates, state, amounts, boards, credit types):
     all of them are part of _content_key, so a batch decides this once per combination."""
@@ -516,6 +536,7 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     # their own points need not be counted for later ones. Only the others go through the ledger.
     learner_keys = [_learner_keys(completion) for completion in completions]
     shared = _shared_keys(learner_keys, history)
+    plain_learners = _all_plain_learner_texts(completions)
     for completion, keys in zip(completions, learner_keys):
         activity = activities.get(_activity_key(completion.activity_id) or "")
         action = record_action(completion.action)
@@ -524,7 +545,7 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
         alone = keys.isdisjoint(shared)
-        issues = _check(completion, activity, ledger, as_of, action, verdict, alone)
+        issues = _check(completion, activity, ledger, as_of, action, verdict, alone, plain_learners)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
         if action is RecordAction.ADD and credit_id:
@@ -542,7 +563,7 @@ _UNREAD = object()
 
 def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date,
            action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None,
-           alone: bool = False) -> list[Issue]:
+           alone: bool = False, plain_learner: bool = False) -> list[Issue]:
     found = _Findings()
     if action is _UNREAD:
         action = record_action(completion.action)
@@ -555,7 +576,8 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
 
     if verdict is None:
         _check_text(completion, found)
-    elif not (completion.rems is None and verdict.plain_texts and _plain_learner_texts(completion)):
+    elif not (completion.rems is None and verdict.plain_texts
+              and (plain_learner or _plain_learner_texts(completion))):
         _check_texts_one_by_one(completion, found)
 
     credit_id = (completion.credit_id or "").strip()
