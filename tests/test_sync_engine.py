@@ -293,6 +293,48 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
             process.wait()
 
 
+# A stop requested by a signal that lands while the loop waits between passes. Each round installs the
+# command's handlers, fires SIGTERM at a random moment while the main thread spins in stop.wait(0), and
+# must see the loop told to stop. threading.Event.set() in the handler deadlocked here in about one
+# round in two (the signal came while Event.wait held the event's lock); the command then ignored
+# SIGTERM for good, which is how `parsdesk sync` once failed to end in CI.
+SIGNAL_ROUNDS_SCRIPT = """
+import os, random, signal, threading, time
+from app.commands.sync import StopRequest, stop_on_signals
+
+random.seed(12)
+for _ in range(200):
+    with StopRequest() as stop, stop_on_signals(stop):
+        delay = random.random() * 0.004
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        while not stop.wait(0):
+            pass
+    assert stop.is_set()
+started = time.monotonic()
+with StopRequest() as stop, stop_on_signals(stop):
+    threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    assert stop.wait(30)  # a long wait between passes ends at the signal, not at its timeout
+assert time.monotonic() - started < 10
+with StopRequest() as stop:
+    assert not stop.wait(0.01)
+print("every round stopped")
+"""
+
+
+def test_a_signal_during_the_wait_between_passes_always_stops_the_loop():
+    repo = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, "-c", SIGNAL_ROUNDS_SCRIPT], cwd=repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail("a SIGTERM did not stop the loop (the process hung): " + err.decode()[-2000:])
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert out.decode().strip() == "every round stopped"
+
+
 def test_sync_command_refuses_a_store_that_does_not_exist(tmp_path, sandbox, capsys):
     missing = tmp_path / "typo.sqlite3"
     assert sync_command_main(["--once", "--db", str(missing), "--url", sandbox.url]) == 3
