@@ -228,3 +228,21 @@ def test_a_first_start_whose_sandbox_cannot_start_still_opens_the_demo_queued(qt
         window.close()
     finally:
         session.close()
+
+
+def test_the_frozen_app_starts_the_sandbox_through_its_own_executable(monkeypatch):
+    from app.sandbox.process import sandbox_command
+
+    assert sandbox_command("--port", "0") == [sys.executable, "-m", "app", "sandbox", "--port", "0"]
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/ParsDesk/ParsDesk")
+    assert sandbox_command("--port", "0") == ["/opt/ParsDesk/ParsDesk", "sandbox", "--port", "0"]
+
+
+def test_the_internal_option_is_accepted_but_not_offered_in_help(capsys):
+    from app.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    assert "--exit-on-stdin-eof" not in capsys.readouterr().out
+    assert main(["sandbox", "--exit-on-stdin-eof", "--print-registry"]) == 0  # parsed, then the registry printed

@@ -1,8 +1,8 @@
 """Run the PARS sandbox: a local PARS that validates records and plays the boards (docs/sandbox.md).
 
-Exit status: 0 stopped with Ctrl+C, SIGTERM or (with the internal --exit-on-stdin-eof) the end of its
-input, 2 a bad option or --activities file, 3 it cannot listen (the port is taken) or --state cannot be
-used (docs/cli.md).
+Exit status: 0 stopped with Ctrl+C or SIGTERM (or, started by the desktop app, when the app ends),
+2 a bad option or --activities file, 3 it cannot listen (the port is taken) or --state cannot be used
+(docs/cli.md).
 """
 
 from __future__ import annotations
