@@ -32,18 +32,20 @@ class FirstSheet:
     def _parse(self, workbook_class, path: Path) -> None:  # noqa: ANN001 - CalamineWorkbook
         try:
             workbook = workbook_class.from_path(str(path))
-            rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False) if workbook.sheet_names else None
-            self._outcome.append((workbook, rows))
+            sheet = workbook.get_sheet_by_index(0) if workbook.sheet_names else None
+            self._outcome.append((workbook, sheet))
         except BaseException as exc:  # raised again in the caller's thread by result()
             self._outcome.append(exc)
 
     def result(self):  # noqa: ANN201 - (CalamineWorkbook, rows of its first sheet or None)
-        """Waits; the workbook and its first sheet's rows, or what calamine raised."""
+        """Waits; the workbook and its first sheet's rows, or what calamine raised. The rows are made
+        here, in the caller's thread, which works on them next (they stay in its processor's cache)."""
         self._thread.join()
         outcome = self._outcome[0]
         if isinstance(outcome, BaseException):
             raise outcome
-        return outcome
+        workbook, sheet = outcome
+        return workbook, (sheet.to_python(skip_empty_area=False) if sheet is not None else None)
 
 
 def start_reading(path: Path) -> FirstSheet:
