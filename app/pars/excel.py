@@ -259,6 +259,8 @@ _CREDIT_TYPE_COLUMNS = ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
 
 
 def _any_filled(cells: dict[str, str], columns: Sequence[str]) -> bool:
+    if not any(map(cells.get, columns)):  # all missing or empty: the common answer, found in one go
+        return False
     for column in columns:
         text = cells.get(column)
         if text and not text.isspace():
