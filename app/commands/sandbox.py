@@ -131,12 +131,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop_on_sigterm(server: object) -> None:
     """SIGTERM ends the sandbox as the end of its input does: serving stops and its state file is
-    closed, not cut off mid-write. (The handler runs on the main thread, which serves: the stop is
-    asked from another thread; asked before serving begins, serving ends at once.)"""
+    closed, not cut off mid-write. The handler only sets the server's stop flag: it runs on the main
+    thread between two bytecodes, maybe while that thread holds a lock, so it takes none."""
     import signal
 
     def stop(signum: int, frame: object) -> None:
-        threading.Thread(target=server.stop_serving, name="sigterm", daemon=True).start()  # type: ignore[attr-defined]
+        server.stop_serving_soon()  # type: ignore[attr-defined]
 
     if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
