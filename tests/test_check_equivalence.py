@@ -89,7 +89,7 @@ def _direct_completions(seed: int, count: int):  # noqa: ANN202
         "cme": ["none", "none", "2", "2", "empty", "any"],
         "boards": [1, 1, 1, 1, 0, 2],
         "board": ["ABIM", "ABIM", "ABA", "abim", "ABP", "ABS", "ABPATH", "ABPath", "XYZ", "", " ABIM ", "ABOS"],
-        "board_id": ["1000001", "2000002", "", None, " 7 ", "own", "x" * 51],
+        "board_id": ["1000001", "2000002", "", None, " 7 ", "own", "x" * 51, "   ", "own", "own"],
         "points": amounts,
         "types": ["one", "one", "one", "none", "two", "odd"],
         "type": ["Medical Knowledge", "Lifelong Learning", "medical knowledge", "Patient Safety", "LLL",
@@ -159,3 +159,83 @@ def test_directly_built_records_get_the_record_by_record_verdicts(seed: int) -> 
         for index, (mine, theirs) in enumerate(zip(found, expected)):
             assert mine == theirs, f"record {index}: {completions[index]}"
     assert sum(1 for issues in expected if not issues) > 20  # valid records too, not only failures
+
+
+def test_a_learner_met_once_in_the_file_is_still_counted_against_earlier_records() -> None:
+    """The ledger is skipped for learners no other record shares: one met once in the file but
+    present in the history, or sharing only a board ID with another record, must still be counted."""
+    from datetime import date
+    from decimal import Decimal
+
+    from batch_variety import ACTIVITIES_BY_ID, AS_OF, variety_history
+
+    from app.pars.domain import BoardPart, Completion, History, Learner, RecordAction
+    from app.pars.validation import validate_batch
+
+    def record(first: str, board: str, board_id: str | None, points: str, number: int) -> Completion:
+        types = {"ABA": "Lifelong Learning", "ABIM": "Medical Knowledge", "ABS": "Accredited CME"}
+        activity = "987654321" if board == "ABS" else "123456789"
+        return Completion(RecordAction.ADD, activity, f"ccid:new:{number}",
+                          Learner(first, "Ray", "11/02", "NY", "B200"), date(2026, 2, 2),
+                          boards=[BoardPart(board, board_id, Decimal(points), {types[board]: None})])
+
+    cases = [
+        # Bob Ray has ABA points in the history (variety_history): met once here, still 710/711/717.
+        (variety_history(), [record("Bob", "ABA", "2000002", "3", 1)], {710, 711, 717}),
+        (variety_history(), [record("Robert", "ABA", "2000002", "3", 1)], {710, 711, 717}),
+        # Two learners by name, one by board ID: the second record goes past the maximum (711).
+        (History(), [record("Ann", "ABIM", "777", "6", 1), record("Anne", "ABIM", " 777 ", "6", 2)], {711}),
+        # The same name, no board ID (ABS does not require one): the name key joins them.
+        (History(), [record("Ann", "ABS", None, "2", 1), record("Ann", "ABS", "  ", "2", 2)], {711}),
+    ]
+    for history, completions, codes in cases:
+        expected = _reference_batch(completions, ACTIVITIES_BY_ID, history, AS_OF)
+        assert validate_batch(completions, ACTIVITIES_BY_ID, history, AS_OF) == expected
+        found = {issue.code for issues in expected for issue in issues}
+        assert found & codes, (completions, expected)
+
+
+@pytest.mark.parametrize("bad", ["Ann\u200b", "\u202eAnn", "An\x07n", "A" * 101, "B" * 51, "\ufeff"])
+@pytest.mark.parametrize("field", ["first", "last", "birth", "license", "action", "board_id", "credit_id", "state",
+                                   "activity_id", "board", "credit_type", "points"])
+def test_one_refused_text_in_an_otherwise_clean_batch_is_found(field: str, bad: str) -> None:
+    """Texts are searched for refused characters (and lengths) over the whole batch at once, and per
+    combination of content: one bad value in any field of one record must still be reported there."""
+    from datetime import date
+    from decimal import Decimal
+
+    from batch_variety import ACTIVITIES_BY_ID, AS_OF
+
+    from app.pars.domain import BoardPart, CmePart, Completion, History, Learner, RecordAction
+    from app.pars.validation import validate_batch
+
+    def sound(number: int) -> Completion:
+        return Completion(RecordAction.ADD, "123456789", f"ccid:ok:{number}",
+                          Learner(f"Ann{number}", "Lee", "04/15", "CA", f"L{number}"), date(2026, 2, 2),
+                          CmePart(Decimal("2")),
+                          [BoardPart("ABIM", f"{number}", Decimal("2"), {"Medical Knowledge": None})])
+
+    completions = [sound(number) for number in range(30)]
+    odd = completions[17]
+    part = odd.boards[0]
+    if field in ("first", "last", "birth", "license", "state"):
+        name = {"first": "first_name", "last": "last_name", "birth": "birth_date", "license": "license_id",
+                "state": "licensing_state"}[field]
+        setattr(odd.learner, name, bad)
+    elif field == "action":
+        odd.action = "Add" + bad
+    elif field == "board_id":
+        part.board_id = bad
+    elif field == "board":
+        part.board = bad
+    elif field == "credit_type":
+        part.credit_types = {bad: None}
+    elif field == "points":
+        part.points = bad
+    else:
+        setattr(odd, field, bad)
+    expected = _reference_batch(completions, ACTIVITIES_BY_ID, History(), AS_OF)
+    assert validate_batch(completions, ACTIVITIES_BY_ID, History(), AS_OF) == expected
+    assert not any(expected[:17]) and not any(expected[18:])
+    if not bad.isalpha() or (len(bad) > 100 and field != "credit_id"):  # refused, or too long anywhere
+        assert expected[17], (field, bad)

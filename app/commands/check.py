@@ -231,7 +231,8 @@ def check_batch(
     if by_content:
         # An Excel Delete names its record by content: when nothing sent matches, PARS says 605, not 650.
         for completion, issues in zip(completions, verdicts):
-            if validation.record_action(completion.action) is RecordAction.DELETE and not completion.credit_id:
+            if issues and validation.record_action(completion.action) is RecordAction.DELETE \
+                    and not completion.credit_id:
                 issues[:] = [
                     Issue(605, issue.field, "No record sent earlier has this row's content (activity, learner, "
                           "completion date, credits), so there is nothing to delete")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from pathlib import Path
 
 from app.pars.batch_limits import (  # noqa: F401 - re-exported: the names every reader and caller uses
@@ -85,12 +86,14 @@ def completions_for_validation(
     return prepared
 
 
-_COMPLETION_FIELDS = tuple(item.name for item in fields(Completion))
+_COMPLETION_FIELDS = tuple(item.name for item in fields(Completion) if item.init)
+_COMPLETION_VALUES = attrgetter(*_COMPLETION_FIELDS)
+_CREDIT_ID_AT = _COMPLETION_FIELDS.index("credit_id")
 
 
 def _with_credit_id(completion: Completion, credit_id: str) -> Completion:
     """dataclasses.replace(completion, credit_id=credit_id), without replace()'s look at the class's
-    fields on every call (a batch asks it for each of its rows)."""
-    values = {name: getattr(completion, name) for name in _COMPLETION_FIELDS}
-    values["credit_id"] = credit_id
-    return Completion(**values)
+    fields on every call (a batch asks it for each of its rows): the fields in order, positionally."""
+    values = list(_COMPLETION_VALUES(completion))
+    values[_CREDIT_ID_AT] = credit_id
+    return Completion(*values)

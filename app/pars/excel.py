@@ -473,22 +473,29 @@ def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFi
     canonicals = [canonical for _, _, canonical in kept]
     width = max(columns) + 1
     pick = _picker(columns)
+    below = rows[header_index + 1:]
+    if any(len(row) < width for row in below):
+        below = [row if len(row) >= width else [*row, *[""] * (width - len(row))] for row in below]
+    # Only the columns holding a number or a date somewhere need looking at cell by cell.
+    sheet_columns = list(zip(*below))  # every row is `width` cells long or more now
+    mixed = [position for position, column in enumerate(columns)
+             if sheet_columns and set(map(type, sheet_columns[column])) - {str}]
     # Numbers and dates repeat down a column: each one is turned into text once. The key holds the
     # type, since 1 == 1.0 == True but they read "1", "1" and "Yes".
     texts_of: dict[tuple[type, object, str | None], str] = {}
     data_rows = []
-    for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):
-        if len(row) < width:
-            row = [*row, *[""] * (width - len(row))]
+    for offset, row in enumerate(below, start=header_index + 2):
         texts = list(pick(row))
-        for position, value in enumerate(texts):
+        for position in mixed:
+            value = texts[position]
             if value.__class__ is not str:
                 key = (value.__class__, value, canonicals[position])
                 text = texts_of.get(key)
                 if text is None:
                     text = texts_of[key] = cell_text(value, canonicals[position])
                 texts[position] = text
-        if any(text and not text.isspace() for text in texts):
+        joined = "".join(texts)  # some text holds more than spaces exactly when the texts joined do
+        if joined and not joined.isspace():
             data_rows.append((offset, texts))
     if not data_rows:
         raise BatchFileError(

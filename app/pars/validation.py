@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 
 from app.pars import catalog
 from app.pars.catalog import LOCAL_CHECK, BoardInfo, Deadline
@@ -220,6 +221,30 @@ def _prior_learner_key(completion: Completion) -> str:
         code = catalog.board_code(part.board) or (part.board or "").strip().upper()
         return _board_learner_key(completion.learner, code, part.board_id)
     return learner_key(completion.learner)
+
+
+def _learner_keys(completion: Completion) -> set[str]:
+    """Every key under which the ledger could find this record's learner, or a later record find it:
+    the name key and a board key per board part, as _EarlierRecords.check makes them. (The key of
+    its PriorCompletion is one of these, or "CODE#" for a board ID of spaces, which no check asks.)"""
+    learner = completion.learner
+    keys = {learner_key(learner)}
+    for part in completion.boards:
+        board_id = _text(part.board_id)
+        if board_id:
+            code = catalog.board_code(part.board) or _text(part.board).upper()
+            keys.add(_board_learner_key(learner, code, board_id))
+    return keys
+
+
+def _shared_keys(learner_keys: Sequence[set[str]], history: History) -> set[str]:
+    """The learner keys of more than one record of a batch, or of an earlier record."""
+    seen: set[str] = set()
+    shared = {prior.learner_key for prior in history.priors}
+    for keys in learner_keys:
+        shared.update(keys & seen)
+        seen |= keys
+    return shared
 
 
 class _Ledger:
@@ -435,6 +460,25 @@ def _plain_learner_texts(completion: Completion) -> bool:
             and refused_character(" ".join(present) + " " + credit_id) is None)
 
 
+def _all_plain_learner_texts(completions: Sequence[Completion]) -> bool:
+    """_plain_learner_texts for every record of a batch at once (one search over all their texts):
+    True when it holds for each of them. False means "ask record by record"."""
+    learners = [completion.learner for completion in completions]
+    texts: list[str] = []
+    for name in ("first_name", "last_name", "birth_date", "license_id"):
+        texts += filter(None, map(attrgetter(name), learners))
+    texts += [completion.action for completion in completions
+              if isinstance(completion.action, str) and completion.action]
+    texts += [part.board_id for completion in completions for part in completion.boards if part.board_id]
+    credit_ids = list(filter(None, map(attrgetter("credit_id"), completions)))
+    try:
+        return (max(map(len, credit_ids), default=0) <= CREDIT_ID_MAX_LENGTH
+                and max(map(len, texts), default=0) <= SHORT_TEXT_MAX_LENGTH
+                and refused_character(" ".join(texts) + " " + " ".join(credit_ids)) is None)
+    except TypeError:  # a value that is not text: the record-by-record look says what it says of it
+        return False
+
+
 def _plain_content_texts(completion: Completion) -> bool:
     """_plainly_clean for the other texts (activity, dates, state, amounts, boards, credit types):
     all of them are part of _content_key, so a batch decides this once per combination."""
@@ -488,20 +532,26 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     # A batch repeats a few hundred combinations of activity, date, state, amounts, board and credit
     # type: the verdict on each combination is worked out once (see _content_key).
     verdicts: dict[tuple[object, ...], _ContentVerdict] = {}
-    for completion in completions:
+    # Most learners appear once: no earlier record can count against them (710, 711, 717), and
+    # their own points need not be counted for later ones. Only the others go through the ledger.
+    learner_keys = [_learner_keys(completion) for completion in completions]
+    shared = _shared_keys(learner_keys, history)
+    plain_learners = _all_plain_learner_texts(completions)
+    for completion, keys in zip(completions, learner_keys):
         activity = activities.get(_activity_key(completion.activity_id) or "")
         action = record_action(completion.action)
         key = _content_key(completion, activity)
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
-        issues = _check(completion, activity, ledger, as_of, action, verdict)
+        alone = keys.isdisjoint(shared)
+        issues = _check(completion, activity, ledger, as_of, action, verdict, alone, plain_learners)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
         if action is RecordAction.ADD and credit_id:
             # PARS never reuses a creditID, even one whose record it rejected.
             ledger.used_credit_ids.add(credit_id)
-            if not issues:
+            if not issues and not alone:
                 ledger.add(_prior(completion, verdict.prior_content(), True))
         elif action is RecordAction.DELETE and credit_id and not issues:
             ledger.remove(credit_id)
@@ -512,7 +562,8 @@ _UNREAD = object()
 
 
 def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, as_of: date,
-           action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None) -> list[Issue]:
+           action: RecordAction | None | object = _UNREAD, verdict: _ContentVerdict | None = None,
+           alone: bool = False, plain_learner: bool = False) -> list[Issue]:
     found = _Findings()
     if action is _UNREAD:
         action = record_action(completion.action)
@@ -525,7 +576,8 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
 
     if verdict is None:
         _check_text(completion, found)
-    elif not (completion.rems is None and verdict.plain_texts and _plain_learner_texts(completion)):
+    elif not (completion.rems is None and verdict.plain_texts
+              and (plain_learner or _plain_learner_texts(completion))):
         _check_texts_one_by_one(completion, found)
 
     credit_id = (completion.credit_id or "").strip()
@@ -544,7 +596,7 @@ def _check(completion: Completion, activity: Activity | None, ledger: _Ledger, a
     if verdict is None:
         _check_content(completion, activity, as_of, found, _EarlierRecords(ledger, completion))
     else:
-        verdict.apply(completion, ledger, found)
+        verdict.apply(completion, None if alone else ledger, found)
     return found.issues
 
 
@@ -580,9 +632,10 @@ class _ContentVerdict:
         self._record = completion
         self._activity = activity
 
-    def apply(self, completion: Completion, ledger: _Ledger, found: _Findings) -> None:
-        """Add the issues to a record of this content, asking the ledger its questions in their places."""
-        if not self.questions:
+    def apply(self, completion: Completion, ledger: _Ledger | None, found: _Findings) -> None:
+        """Add the issues to a record of this content, asking the ledger its questions in their places
+        (None: the ledger holds nothing of this record's learner, so every answer is "nothing")."""
+        if not self.questions or ledger is None:
             found.issues += self.issues
             return
         earlier = _EarlierRecords(ledger, completion)
