@@ -90,14 +90,15 @@ def measure_sync_pass(app, window, timeout_s: float = 300.0) -> dict[str, float]
 
 
 @contextmanager
-def sandbox_process(activity: Any = None) -> Iterator[tuple[str, Callable[[float], None]]]:
+def sandbox_process(activity: Any = None, nice: int | None = None) -> Iterator[tuple[str, Callable[[float], None]]]:
     """The sandbox as the desktop app's local environment runs it: a process of its own
     (app.sandbox.process.LocalSandboxProcess, `parsdesk sandbox`), as a remote PARS is, so its work
     does not compete with the window for Python's interpreter lock. Yields (url, advance)."""
-    from app.sandbox.process import LocalSandboxProcess
+    from app.sandbox.process import SANDBOX_NICE, LocalSandboxProcess
     from tests.sync_support import SANDBOX_ACTIVITY
 
-    with LocalSandboxProcess(board_delay=3600.0, activities=[activity or SANDBOX_ACTIVITY]) as sandbox:
+    with LocalSandboxProcess(board_delay=3600.0, activities=[activity or SANDBOX_ACTIVITY],
+                             nice=SANDBOX_NICE if nice is None else nice) as sandbox:
         yield sandbox.url, sandbox.advance
 
 
@@ -397,7 +398,8 @@ def _print_profile(profile, what: str) -> None:  # noqa: ANN001
 
 
 def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, tab: str,  # noqa: ANN001
-                   watch: bool, switch_interval: float = 0.0, profile_gui: bool = False) -> dict[str, Any]:
+                   watch: bool, switch_interval: float = 0.0, profile_gui: bool = False,
+                   sandbox_nice: int | None = None) -> dict[str, Any]:
     """On a copy of the `size` store, in the real window: drop the 5,000-row workbook on Batch Upload,
     queue it (stall a), then sync those records to the sandbox (stall b) with `tab` on screen."""
     from PySide6.QtCore import QCoreApplication, QEvent, QMimeData, QPointF, Qt, QUrl
@@ -417,8 +419,15 @@ def run_store_case(app, size: int, folder: Path, workbook: Path, *, where: str, 
             sandbox = stack.enter_context(running_sandbox(activities=[ACTIVITY], board_delay=3600.0))
             url = sandbox.url
         else:
-            url, _advance = stack.enter_context(sandbox_process(ACTIVITY))
+            url, _advance = stack.enter_context(sandbox_process(ACTIVITY, nice=sandbox_nice))
         ctx = make_context(store, client_factory=lambda: sandbox_client(url, timeout=60))
+        # The app has one window per process, which freezes its start-up heap (app/ui/garbage.py,
+        # once per process); this process builds a window per case, so each does it again: else full
+        # collections in later cases walk this window's 130,000+ objects and every earlier case's
+        # leftovers, which no app holds (at 1M after three cases: uploads 164-216 ms instead of 30-65).
+        from app.ui import garbage
+
+        garbage._frozen = False
         window = MainWindow(ctx)
         if switch_interval:  # instead of the window's own (for a comparison)
             sys.setswitchinterval(switch_interval / 1000)
@@ -522,7 +531,9 @@ def main_sizes(args: argparse.Namespace) -> int:
     print(f"interpreter switch interval: {args.switch_interval or 'as the window sets it'} ms")
     print(f"load average at start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"heartbeat every {HEARTBEAT_MS} ms on the GUI thread; stall = the longest gap between two ticks "
-          f"(an idle loop shows ~{HEARTBEAT_MS} ms); sandbox in {args.sandbox}; {args.tab} tab on screen while syncing; "
+          f"(an idle loop shows ~{HEARTBEAT_MS} ms); sandbox in {args.sandbox}"
+          f"{'' if args.sandbox != 'process' or args.sandbox_nice is None else f' (nice +{args.sandbox_nice})'}; "
+          f"{args.tab} tab on screen while syncing; background reads nice +{args.reader_nice if args.reader_nice is not None else '(as the app)'}; "
           f"median of {args.runs} runs. Target: < {STORE_STALL_TARGET_MS:.0f} ms")
     worst = 0.0
     with tempfile.TemporaryDirectory(prefix="parsdesk-bench-ui-") as scratch:
@@ -535,7 +546,7 @@ def main_sizes(args: argparse.Namespace) -> int:
             for _ in range(args.runs):
                 runs.append(run_store_case(app, size, folder, workbook, where=args.sandbox, tab=args.tab,
                                            watch=args.watch, switch_interval=args.switch_interval,
-                                           profile_gui=args.profile_gui))
+                                           profile_gui=args.profile_gui, sandbox_nice=args.sandbox_nice))
                 load = os.getloadavg()[0]
                 last = runs[-1]
                 print(f"  {size:>9,}: idle floor {last['floor']['longest_ms']:5.1f} ms (p99 {last['floor']['p99_ms']:4.1f}); "
@@ -585,9 +596,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="the PARS sandbox in its own process (as the local environment runs it, like a "
                              "remote PARS; default), in this process on threads (as the app ran it before "
                              "session 16), or both (--small only)")
+    parser.add_argument("--sandbox-nice", type=int, default=None,
+                        help="the sandbox process's nice value above this one (default: as the app sets it, "
+                             "app/sandbox/process.py SANDBOX_NICE; 0 for the same priority)")
+    parser.add_argument("--reader-nice", type=int, default=None,
+                        help="the window's background-read threads' nice value above the GUI thread's (default: "
+                             "as the app sets it, app/ui/context.py BACKGROUND_READ_NICE; 0 to leave them alone)")
     parser.add_argument("--search-records", type=int, default=0,
                         help="with --small: store size for the Learner Search measure (0 skips it)")
     args = parser.parse_args(argv)
+    if args.reader_nice is not None:
+        import app.ui.context
+
+        app.ui.context.BACKGROUND_READ_NICE = args.reader_nice
     if not args.small:
         if args.sandbox == "both" or args.tab == "both":
             parser.error("--sandbox both and --tab both go with --small")

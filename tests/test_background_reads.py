@@ -3,8 +3,11 @@ views that use them still follow record changes (after a sync, after an upload).
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
+import pytest
 from PySide6.QtWidgets import QLabel
 from sqlalchemy import func, select
 
@@ -35,6 +38,24 @@ def test_the_read_runs_off_the_gui_thread_and_its_result_comes_back_on_it(qtbot,
     assert results == [(3, threading.get_ident())]
     assert threads and threads[0] != threading.get_ident()
     assert not ctx.reads_pending
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice per thread is Linux's")
+def test_background_reads_give_way_to_the_gui_thread_for_the_cpu(qtbot, store):
+    from app.ui.context import BACKGROUND_READ_NICE
+
+    ctx = make_context(store)
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    def priority(session) -> int:  # noqa: ANN001
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    for _ in range(3):  # a thread is lowered once, however many reads it runs
+        ctx.read_later("priority", priority, on_result=seen.append)
+        qtbot.waitUntil(lambda: not ctx.reads_pending, timeout=5_000)
+    assert seen == [min(19, gui + BACKGROUND_READ_NICE)] * 3
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui  # the GUI thread is left as it was
 
 
 def test_requests_made_while_a_read_runs_collapse_into_one_rerun_with_the_newest_arguments(qtbot, store):

@@ -44,6 +44,9 @@ STOP_GRACE_S = 3.0  # each of: end of input, terminate
 HTTP_TIMEOUT_S = 30.0
 MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # as the sandbox's /_sandbox/advance accepts
 STDERR_LINES_KEPT = 20
+# How much lower the sandbox's scheduling priority is than the app's (Unix nice; Windows: below
+# normal). It stands in for a remote PARS: when the machine is busy, the window gets the CPU first.
+SANDBOX_NICE = 10
 # what `parsdesk sandbox` prints once it listens; loopback only
 READY_LINE = re.compile(r"^PARS sandbox on (http://127\.0\.0\.1:(\d{1,5}))\s")
 EXIT_ON_STDIN_EOF = "--exit-on-stdin-eof"
@@ -83,6 +86,7 @@ class LocalSandboxProcess:
         activities: Iterable[Any] = (),
         state_path: Path | str | None = None,
         start_timeout: float = START_TIMEOUT_S,
+        nice: int = SANDBOX_NICE,
     ) -> None:
         if not math.isfinite(board_delay) or board_delay < 0:
             raise ValueError(f"the board delay must be a finite number of seconds, not {board_delay!r}")
@@ -90,6 +94,7 @@ class LocalSandboxProcess:
         self.seed = seed
         self.state_path = Path(state_path) if state_path is not None else None
         self.start_timeout = start_timeout
+        self.nice = nice
         self._activities = list(activities)
         self._activities_file: Path | None = None
         self._process: subprocess.Popen[str] | None = None
@@ -126,13 +131,14 @@ class LocalSandboxProcess:
                 encoding="utf-8",
                 errors="replace",
                 env=_child_environment(),
-                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),  # no console window on Windows
+                creationflags=self._creation_flags(),
             )
         except OSError as exc:
             self._remove_activities_file()
             self._failure = f"The built-in PARS sandbox could not be started: {exc.strerror or exc}."
             self._ready.set()
             return self
+        self._lower_priority()
         self._readers = [
             threading.Thread(target=self._read_stdout, name="pars-sandbox-stdout", daemon=True),
             threading.Thread(target=self._read_stderr, name="pars-sandbox-stderr", daemon=True),
@@ -140,6 +146,24 @@ class LocalSandboxProcess:
         for reader in self._readers:
             reader.start()
         return self
+
+    def _creation_flags(self) -> int:
+        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0)  # Windows: no console window
+        if self.nice > 0:
+            flags |= getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+        return flags
+
+    def _lower_priority(self) -> None:
+        """Unix: the child's nice value, `nice` above the app's. Set from here, right after the
+        spawn (a pre-exec hook is unsafe in a process with threads); the child starts its threads
+        later, and they inherit it. Nothing depends on it working."""
+        if self.nice <= 0 or not hasattr(os, "setpriority") or self._process is None:
+            return
+        try:
+            own = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, self._process.pid, min(19, own + self.nice))
+        except OSError:
+            pass
 
     def _write_activities(self) -> Path:
         """The registered activities for `--activities`: a private temporary file (0600 from

@@ -21,6 +21,9 @@ sync controller once the main window made one.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -39,6 +42,24 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 BACKGROUND_READERS = 2  # threads for read_later: a long read (the attention list) never holds up the counts
+# Linux: the read_later threads' nice value above the window's. Their reads are mostly SQLite's own work
+# (the attention list is seconds of it at a million records), done without the interpreter lock, and
+# re-run while a sync changes records: on a busy machine they took the CPU the GUI thread waited for.
+BACKGROUND_READ_NICE = 10
+
+
+def _yield_the_cpu_to_the_window() -> None:
+    """In a read_later thread: set its nice value BACKGROUND_READ_NICE above the main (GUI) thread's
+    (Linux sets nice per thread). Set, not added: a pool thread runs many reads, and Python keeps no
+    per-thread memory across them in a thread it did not start. Elsewhere, or when it cannot,
+    nothing changes."""
+    if BACKGROUND_READ_NICE <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        window = os.getpriority(os.PRIO_PROCESS, os.getpid())  # the main thread's: the GUI thread
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, window + BACKGROUND_READ_NICE))
+    except OSError:
+        pass
 
 
 class _BackgroundRead(QRunnable):
@@ -52,6 +73,7 @@ class _BackgroundRead(QRunnable):
         self._deliver = deliver  # a bound Signal of an object living on the GUI thread: queued across threads
 
     def run(self) -> None:
+        _yield_the_cpu_to_the_window()
         try:
             with self._store.reading() as session:
                 result = self._use_case(session, *self._args, **self._kwargs)
