@@ -26,7 +26,6 @@ from app.wording import plural
 
 if TYPE_CHECKING:
     from app.pars.batch import BatchFile
-    from app.pars.xlsx_start import FirstSheet
     from app.pars.domain import Activity, History, Issue
 
 
@@ -242,28 +241,6 @@ def check_batch(
     return verdicts
 
 
-def _activities_while_reading(path: Path, started: FirstSheet, activities_path: str
-                              ) -> tuple[BatchFile, dict[str, Activity], History]:
-    """The activities file read, and the check's modules and catalogue loaded, while python-calamine
-    parses the sheet (without the GIL; see app/pars/xlsx_start.py). A batch file that cannot be read
-    is still reported first, as when the two are read one after the other."""
-    from app.pars import catalog, excel, matching, validation  # noqa: F401 - check_batch needs them next
-
-    problem: CheckError | None = None
-    activities: dict[str, Activity] = {}
-    history: History | None = None
-    try:
-        activities, history = _from_activities_file(activities_path)
-    except CheckError as exc:
-        problem = exc
-    catalog.boards()
-    batch = excel.read_started_workbook(path, started)
-    if problem is not None:
-        raise problem
-    assert history is not None
-    return batch, activities, history
-
-
 def run(args: argparse.Namespace) -> int:
     import gc
 
@@ -280,21 +257,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.pars.batch_limits import BatchFileError, checked_batch_path
+    from app.pars.batch import BatchFileError, load_batch
 
     path = Path(args.file)
     try:
-        if args.activities and path.suffix.lower() == ".xlsx":
-            from app.pars.xlsx_start import start_reading
-
-            started = start_reading(checked_batch_path(path))
-            batch, activities, history = _activities_while_reading(path, started, args.activities)
-            note = None
-        else:
-            from app.pars.batch import load_batch
-
-            batch = load_batch(path)
-            activities, history, note = _context(args, batch)
+        batch = load_batch(path)
+        activities, history, note = _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2

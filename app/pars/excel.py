@@ -60,8 +60,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import BinaryIO
 
-    from app.pars.xlsx_start import FirstSheet
-
 F_ADDITIONAL_CREDIT_TYPE = "Additional Credit Type"
 F_ADDITIONAL_CREDIT_TYPE_AMOUNT = "Credits Awarded for Additional Credit Type"
 F_REMS_STATE = "REMS State of Practice"
@@ -261,6 +259,8 @@ _CREDIT_TYPE_COLUMNS = ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
 
 
 def _any_filled(cells: dict[str, str], columns: Sequence[str]) -> bool:
+    if not any(map(cells.get, columns)):  # all missing or empty: the common answer, found in one go
+        return False
     for column in columns:
         text = cells.get(column)
         if text and not text.isspace():
@@ -408,32 +408,17 @@ def read_workbook(path: Path | str) -> BatchFile:
     return _records(path, *_sheet_rows(path))
 
 
-def read_started_workbook(path: Path | str, started: FirstSheet) -> BatchFile:
-    """`read_workbook` for a workbook whose reading `xlsx_start.start_reading` began (container
-    checked, first sheet parsed on a thread meanwhile)."""
-    path = Path(path)
-    return _records(path, *_sheet_rows(path, started))
-
-
-def _sheet_rows(path: Path, started: FirstSheet | None = None) -> tuple[list[list[object]], int]:
-    """The rows of the first sheet that has a header row, and that row's index (container checked;
-    `started`: the first sheet parsed already)."""
+def _sheet_rows(path: Path) -> tuple[list[list[object]], int]:
+    """The rows of the first sheet that has a header row, and that row's index (container checked)."""
     from python_calamine import CalamineWorkbook
 
     try:
-        first_rows = None
-        if started is None:
-            workbook = CalamineWorkbook.from_path(str(path))
-        else:
-            workbook, first_rows = started.result()
+        workbook = CalamineWorkbook.from_path(str(path))
         sheets = workbook.sheet_names
         rows: list[list[object]] = []
         header_index = None
         for sheet_index in range(len(sheets)):
-            if sheet_index == 0 and first_rows is not None:
-                rows = first_rows
-            else:
-                rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
             header_index = _find_header_row(rows)
             if header_index is not None:
                 break

@@ -237,10 +237,10 @@ def _learner_keys(completion: Completion) -> set[str]:
     return keys
 
 
-def _shared_keys(learner_keys: Sequence[set[str]], history: History) -> set[str]:
-    """The learner keys of more than one record of a batch, or of an earlier record."""
+def _shared_keys(learner_keys: Sequence[set[str]]) -> set[str]:
+    """The learner keys of more than one record of a batch."""
     seen: set[str] = set()
-    shared = {prior.learner_key for prior in history.priors}
+    shared: set[str] = set()
     for keys in learner_keys:
         shared.update(keys & seen)
         seen |= keys
@@ -257,6 +257,8 @@ class _Ledger:
         self._points: defaultdict[tuple[str | None, str, str], Decimal] = defaultdict(Decimal)
         self._days: defaultdict[tuple[str | None, str, date, str], int] = defaultdict(int)
         self._counted: dict[str, PriorCompletion] = {}
+        # The learner keys of the records counted (kept after a delete: "perhaps here" is enough).
+        self.learners: set[str] = set()
         for prior in history.priors:
             self.add(prior)
 
@@ -267,6 +269,7 @@ class _Ledger:
             return
         if prior.credit_id:
             self._counted[prior.credit_id] = prior
+        self.learners.add(prior.learner_key)
         self._apply(prior, 1)
 
     def remove(self, credit_id: str) -> None:
@@ -532,10 +535,10 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     # A batch repeats a few hundred combinations of activity, date, state, amounts, board and credit
     # type: the verdict on each combination is worked out once (see _content_key).
     verdicts: dict[tuple[object, ...], _ContentVerdict] = {}
-    # Most learners appear once: no earlier record can count against them (710, 711, 717), and
-    # their own points need not be counted for later ones. Only the others go through the ledger.
+    # Most learners appear once in a file and nowhere in the ledger: no earlier record can count
+    # against them (710, 711, 717), and their own points need not be counted for later ones.
     learner_keys = [_learner_keys(completion) for completion in completions]
-    shared = _shared_keys(learner_keys, history)
+    shared = _shared_keys(learner_keys)
     plain_learners = _all_plain_learner_texts(completions)
     for completion, keys in zip(completions, learner_keys):
         activity = activities.get(_activity_key(completion.activity_id) or "")
@@ -544,7 +547,7 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
-        alone = keys.isdisjoint(shared)
+        alone = keys.isdisjoint(shared) and keys.isdisjoint(ledger.learners)
         issues = _check(completion, activity, ledger, as_of, action, verdict, alone, plain_learners)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
