@@ -300,7 +300,7 @@ def test_sync_command_loop_keeps_syncing_until_sigterm(store, sandbox, tmp_path)
 # SIGTERM for good, which is how `parsdesk sync` once failed to end in CI.
 SIGNAL_ROUNDS_SCRIPT = """
 import os, random, signal, threading, time
-from app.commands.sync import StopRequest, stop_on_signals
+from app.commands.stopping import StopRequest, stop_on_signals
 
 random.seed(12)
 for _ in range(200):

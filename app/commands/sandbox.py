@@ -131,15 +131,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop_on_sigterm(server: object) -> None:
     """SIGTERM ends the sandbox as the end of its input does: serving stops and its state file is
-    closed, not cut off mid-write. The handler only sets the server's stop flag: it runs on the main
-    thread between two bytecodes, maybe while that thread holds a lock, so it takes none."""
+    closed, not cut off mid-write. The main thread serves, so the stop is asked from a watcher
+    thread; the handler only wakes it (a handler that started a thread could deadlock on
+    Thread.start's lock, held by the main thread as it starts a request's thread)."""
     import signal
 
-    def stop(signum: int, frame: object) -> None:
-        server.stop_serving_soon()  # type: ignore[attr-defined]
+    from app.commands.stopping import StopRequest
 
-    if hasattr(signal, "SIGTERM") and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, stop)
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return
+    stop = StopRequest()  # lives as long as the process: the watcher waits on it to the end
+
+    def watch() -> None:
+        stop.wait(None)
+        server.stop_serving()  # type: ignore[attr-defined]
+
+    threading.Thread(target=watch, name="sigterm-watch", daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.request())
 
 
 def _stop_at_end_of_input(server: object) -> None:

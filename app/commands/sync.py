@@ -21,20 +21,15 @@ See docs/sync.md (cron usage, exactly-once delivery).
 from __future__ import annotations
 
 import argparse
-import select
-import signal
-import socket
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.sync.engine import SyncEngine, SyncReport
 
 from app.commands.common import EXIT_ENVIRONMENT, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, open_store
+from app.commands.stopping import StopRequest, stop_on_signals
 
 EXIT_INCOMPLETE = EXIT_FINDINGS
 EXIT_CONFIG = EXIT_USAGE
@@ -145,68 +140,6 @@ def run(args: argparse.Namespace) -> int:
             return _loop(args, make_engine, stop)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
-
-
-class StopRequest:
-    """Ctrl+C or SIGTERM asked the loop to end: `is_set()` for the engine between batches, `wait(s)`
-    between passes, ended early by the request.
-
-    `request()` runs inside a signal handler, i.e. in the main thread between two of its bytecodes,
-    possibly while that thread holds a lock. So it takes none: a flag and a byte written to a socket
-    that `wait` selects on. (threading.Event.set() deadlocked there when the signal came while the
-    loop was inside Event.wait(), holding the event's own lock: `parsdesk sync` then ignored
-    SIGTERM for good.)"""
-
-    def __init__(self) -> None:
-        self._requested = False
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
-
-    def __enter__(self) -> StopRequest:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._wake_reader.close()
-        self._wake_writer.close()
-
-    def is_set(self) -> bool:
-        return self._requested
-
-    def request(self) -> None:
-        self._requested = True
-        try:
-            self._wake_writer.send(b"\0")
-        except OSError:  # the buffer is full or closed: a wake-up is pending anyway
-            pass
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a request; True when one came."""
-        deadline = time.monotonic() + timeout
-        while not self._requested:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            select.select([self._wake_reader], [], [], remaining)
-        return True
-
-
-@contextmanager
-def stop_on_signals(stop: StopRequest) -> Iterator[None]:
-    """SIGINT and SIGTERM request a stop; a second one leaves at once (KeyboardInterrupt: the outbox
-    is recovered on the next pass). The previous handlers are put back on the way out."""
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.request()
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _loop(args: argparse.Namespace, make_engine: Callable[[], SyncEngine], stop: StopRequest) -> int:

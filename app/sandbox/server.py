@@ -147,11 +147,6 @@ class _BoundedServer(ThreadedWSGIServer):
         self._closing.set()
         super().server_close()
 
-    def request_stop(self) -> None:
-        """serve_forever() returns within its poll interval (at once when it has not begun). One
-        attribute set, no lock: safe in a signal handler, unlike shutdown(), which waits."""
-        self._BaseServer__shutdown_request = True  # what BaseServer.shutdown() sets before it waits
-
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
@@ -249,10 +244,6 @@ class SandboxServer:
     def stop_serving(self) -> None:
         """From another thread: make `serve_forever()` return (then call `stop()`)."""
         self._server.shutdown()
-
-    def stop_serving_soon(self) -> None:
-        """`serve_forever()` returns within its poll interval; takes no lock (for a signal handler)."""
-        self._server.request_stop()  # type: ignore[attr-defined]
 
     @property
     def board_delay(self) -> float:
