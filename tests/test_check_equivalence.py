@@ -239,3 +239,25 @@ def test_one_refused_text_in_an_otherwise_clean_batch_is_found(field: str, bad: 
     assert not any(expected[:17]) and not any(expected[18:])
     if not bad.isalpha() or (len(bad) > 100 and field != "credit_id"):  # refused, or too long anywhere
         assert expected[17], (field, bad)
+
+
+def test_a_learner_field_that_is_not_text_fails_as_record_by_record() -> None:
+    """No reader makes one, and the record-by-record check stops at it (its text check needs text):
+    the batch path must stop there too, with the same error, not earlier and not with another one."""
+    from datetime import date
+    from decimal import Decimal
+
+    from batch_variety import ACTIVITIES_BY_ID, AS_OF, variety_history
+
+    from app.pars.domain import BoardPart, Completion, Learner, RecordAction
+    from app.pars.validation import validate_batch
+
+    for action in (RecordAction.DELETE, RecordAction.ADD):
+        odd = Completion(action, "123456789", "ccid:hist:1", Learner(42, "Lee", "04/15", "CA", "A1"),
+                         date(2026, 2, 1), boards=[BoardPart("ABIM", "1000001", Decimal("2"), {"Medical Knowledge": None})])
+        failures = []
+        for judge in (_reference_batch, validate_batch):
+            with pytest.raises(Exception) as failed:
+                judge([odd], ACTIVITIES_BY_ID, variety_history(), AS_OF)
+            failures.append((failed.type, str(failed.value)))
+        assert failures[0] == failures[1]

@@ -223,25 +223,31 @@ def _prior_learner_key(completion: Completion) -> str:
     return learner_key(completion.learner)
 
 
-def _learner_keys(completion: Completion) -> set[str]:
+def _learner_keys(completion: Completion) -> set[str] | None:
     """Every key under which the ledger could find this record's learner, or a later record find it:
     the name key and a board key per board part, as _EarlierRecords.check makes them. (The key of
-    its PriorCompletion is one of these, or "CODE#" for a board ID of spaces, which no check asks.)"""
+    its PriorCompletion is one of these, or "CODE#" for a board ID of spaces, which no check asks.)
+    None when a learner field is not text: such a record goes the long way, as it always did."""
     learner = completion.learner
-    keys = {learner_key(learner)}
-    for part in completion.boards:
-        board_id = _text(part.board_id)
-        if board_id:
-            code = catalog.board_code(part.board) or _text(part.board).upper()
-            keys.add(_board_learner_key(learner, code, board_id))
+    try:
+        keys = {learner_key(learner)}
+        for part in completion.boards:
+            board_id = _text(part.board_id)
+            if board_id:
+                code = catalog.board_code(part.board) or _text(part.board).upper()
+                keys.add(_board_learner_key(learner, code, board_id))
+    except (AttributeError, TypeError):
+        return None
     return keys
 
 
-def _shared_keys(learner_keys: Sequence[set[str]]) -> set[str]:
+def _shared_keys(learner_keys: Sequence[set[str] | None]) -> set[str]:
     """The learner keys of more than one record of a batch."""
     seen: set[str] = set()
     shared: set[str] = set()
     for keys in learner_keys:
+        if keys is None:
+            continue
         shared.update(keys & seen)
         seen |= keys
     return shared
@@ -547,7 +553,7 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
         verdict = verdicts.get(key)
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
-        alone = keys.isdisjoint(shared) and keys.isdisjoint(ledger.learners)
+        alone = keys is not None and keys.isdisjoint(shared) and keys.isdisjoint(ledger.learners)
         issues = _check(completion, activity, ledger, as_of, action, verdict, alone, plain_learners)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
