@@ -39,10 +39,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from app.sandbox.clock import advance_allowed
+
 START_TIMEOUT_S = 60.0  # a cold start on a loaded machine takes a few seconds; never wait forever
 STOP_GRACE_S = 3.0  # each of: end of input, terminate
 HTTP_TIMEOUT_S = 30.0
-MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # as the sandbox's /_sandbox/advance accepts
 STDERR_LINES_KEPT = 20
 # How much lower the sandbox's scheduling priority is than the app's (Unix nice; Windows: below
 # normal). It stands in for a remote PARS: when the machine is busy, the window gets the CPU first.
@@ -304,7 +305,7 @@ class LocalSandboxProcess:
         """Move the sandbox's clock forward (board answers due by then become visible)."""
         import httpx
 
-        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        if not advance_allowed(seconds):
             raise ValueError(f"cannot advance the sandbox's clock by {seconds!r} seconds")
         response = httpx.post(f"{self.url}/_sandbox/advance", json={"seconds": seconds}, timeout=HTTP_TIMEOUT_S)
         response.raise_for_status()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import random
 import socket
 import threading
@@ -47,6 +46,7 @@ from app.pars.environments import (
     default_paths,
 )
 from app.pars.validation import validate_activity
+from app.sandbox.clock import MAX_ADVANCE_SECONDS, advance_allowed
 from app.sandbox.registry import Registry
 from app.sandbox.state import ActivityNotFound, SandboxState, UploadRefused
 
@@ -60,7 +60,6 @@ MAX_TEXT_CHARS = 8192
 UPLOAD_PATH = "/_sandbox/batch-upload"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIVITY_NOT_FOUND_CODE = 690
-MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600.0  # ten years: beyond any board delay or deadline
 MAX_CONNECTIONS = 64
 READERS_AT_ONCE = 4  # requests parsed side by side while earlier ones are carried out
 CONNECTION_TIMEOUT_S = 15.0  # silence from the client before its connection is closed
@@ -268,7 +267,7 @@ class SandboxServer:
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's clock forward (board answers due by then become visible)."""
-        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        if not advance_allowed(seconds):
             raise ValueError(f"cannot advance the sandbox's clock by {seconds!r} seconds")
         self.state.advance(seconds)
 
@@ -356,7 +355,7 @@ class SandboxServer:
             seconds = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             return Response("seconds must be a number", status=400, mimetype="text/plain")
-        if not math.isfinite(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        if not advance_allowed(seconds):
             return Response(
                 f"seconds must be a finite number from 0 to {MAX_ADVANCE_SECONDS:.0f} (ten years)",
                 status=400, mimetype="text/plain",
