@@ -1,7 +1,6 @@
-"""What a learner batch file must be before it is read, kept apart from the readers so that a
-command can check a file (and start reading it) before loading them: its type, that it exists and
-is not empty, at most 5,000 records; BatchFileError with a one-line reason otherwise.
-app.pars.batch re-exports all of it."""
+"""What a learner batch file must be before it is read: its type, that it exists and is not empty,
+at most 5,000 records; BatchFileError with a one-line reason otherwise. Apart from app.pars.batch
+(which re-exports all of it) so that the container guard (xlsx_guard) needs nothing of the domain."""
 
 from __future__ import annotations
 
