@@ -473,8 +473,7 @@ def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFi
     fields_of = itemgetter(*[position_of.get(header, absent) for header in HEADERS])
     padded = len(position_of) < len(HEADERS)
     records = [
-        BatchRecord(row=sheet_row, values=list(texts),
-                    completion=completion_from_fields(fields_of((*texts, "") if padded else texts)))
+        BatchRecord(sheet_row, list(texts), completion_from_fields(fields_of((*texts, "") if padded else texts)))
         for sheet_row, texts in data_rows
     ]
     return BatchFile(format="xlsx", headers=[label for _, label, _ in kept], records=records)

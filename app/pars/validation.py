@@ -206,6 +206,11 @@ def _activity_key(activity_id: str | None) -> str | None:
     return text or None
 
 
+# catalog.board_code for the board texts a batch repeats thousands of times (forgotten when the
+# catalogue reloads, below).
+_board_code = lru_cache(maxsize=256)(catalog.board_code)
+
+
 def _board_learner_key(learner: Learner, code: str, board_id: str | None) -> str:
     # learner_key(learner, BoardPart(board=code, board_id=board_id)), without building the part
     if board_id:
@@ -232,9 +237,10 @@ def _learner_keys(completion: Completion) -> set[str] | None:
     try:
         keys = {learner_key(learner)}
         for part in completion.boards:
-            board_id = _text(part.board_id)
+            board_id = part.board_id
+            board_id = board_id.strip() if board_id.__class__ is str else _text(board_id)
             if board_id:
-                code = catalog.board_code(part.board) or _text(part.board).upper()
+                code = _board_code(part.board) or _text(part.board).upper()
                 keys.add(_board_learner_key(learner, code, board_id))
     except (AttributeError, TypeError):
         return None
@@ -479,8 +485,9 @@ def _all_plain_learner_texts(completions: Sequence[Completion]) -> bool:
     texts: list[str] = []
     for name in ("first_name", "last_name", "birth_date", "license_id"):
         texts += filter(None, map(attrgetter(name), learners))
-    texts += [completion.action for completion in completions
-              if isinstance(completion.action, str) and completion.action]
+    # An action read as Add or Delete (RecordAction, a str) is plain text by definition: left out.
+    texts += [action for action in map(attrgetter("action"), completions)
+              if action and action.__class__ is not RecordAction and isinstance(action, str)]
     texts += [part.board_id for completion in completions for part in completion.boards if part.board_id]
     credit_ids = list(filter(None, map(attrgetter("credit_id"), completions)))
     try:
@@ -1196,8 +1203,9 @@ def validate_activity(activity: Activity) -> list[Issue]:
     return found.issues
 
 
-# Memoised deadlines come from the catalogue: drop them when it is reloaded.
+# Memoised deadlines and board codes come from the catalogue: drop them when it is reloaded.
 catalog.on_reload(_report_deadlines.cache_clear)
+catalog.on_reload(_board_code.cache_clear)
 
 
 def record_key(completion: Completion) -> tuple[object, ...]:
