@@ -288,7 +288,8 @@ def test_each_column_reaches_its_own_field_whatever_the_column_order(tmp_path: P
 
 def test_columns_the_sheet_lacks_read_as_empty(tmp_path: Path) -> None:
     headers = ["ACCME Activity ID", "Last Name", "Certifying Board", "Credit Type", "Completion Date"]
-    path = make_workbook(tmp_path / "few.xlsx", [headers, [123456789, "Doe", "abim", "Medical Knowledge", "03-14-2026"]])
+    row = [123456789, "Doe", "abim", "Medical Knowledge", "03-14-2026"]
+    path = make_workbook(tmp_path / "few.xlsx", [headers, row])
     assert read_workbook(path).records[0].completion == Completion(
         action=None, activity_id="123456789", learner=Learner(last_name="Doe"), completion_date=date(2026, 3, 14),
         boards=[BoardPart("ABIM", None, None, {"Medical Knowledge": None})],
@@ -323,6 +324,7 @@ def test_a_credit_type_named_in_both_columns_is_kept_for_678(tmp_path: Path) -> 
     index = HEADERS.index
     row = completion_to_values(_every_field_distinct())
     row[index("Additional Credit Type")] = " Medical Knowledge"
-    completion = read_workbook(make_workbook(tmp_path / "twice.xlsx", [["g"], list(HEADERS), row])).records[0].completion
+    path = make_workbook(tmp_path / "twice.xlsx", [["g"], list(HEADERS), row])
+    completion = read_workbook(path).records[0].completion
     assert completion.boards[0].credit_types == {"Medical Knowledge": Decimal("2.25")}
     assert completion.boards[0].repeated_types == ["Medical Knowledge"]
