@@ -150,6 +150,7 @@ def test_date_cells_numbers_and_text_dates_read_alike(tmp_path: Path) -> None:
     assert first.learner.license_id == "1234567893"
     assert first.boards == [BoardPart("ABIM", "123456", Decimal("2.75"), {"Medical Knowledge": Decimal("1.25")})]
     assert batch.records[0].values[:3] == ["Add", "123456789", "03-14-2026"]
+    assert batch.records[0].values[HEADERS.index("Date of Birth")] == "04/15"  # the cell as month/day
 
 
 def test_equal_cells_of_different_kinds_keep_their_own_text(tmp_path: Path) -> None:
