@@ -488,3 +488,39 @@ def test_cells_are_counted_by_the_fast_path(tmp_path: Path) -> None:
     assert verdict(full) == "read"
     over = workbook("over.xlsx", '<row r="5005"><c r="A5005"/></row>')
     assert "has more than 250,250 cells" in verdict(over)
+
+
+CELL_STARTS = ['<c r="', "<c r='", '<c\tr="', '<c  r="', '<c s="1" r="', "<col", "<c", "<x:c r=\""]
+COLUMNS = ["A", "B", "W", "X", "Z", "AA", "AW", "AX", "AY", "AZ", "BA", "ZZ", "AAA", "XFD", "a", "aX", "$A", ""]
+ROWS = ["1", "9", "10", "99", "100", "999", "1000", "4999", "5000", "5004", "5005", "5006", "5009", "5010", "5100",
+        "6000", "9999", "10000", "0", "00", "007", "0005005", "0005006", "00000004", "1048576", "$4", ""]
+ENDS = ['">', '"/>', '" >', '" t="s">', '" t="inlineStr"/>', '" s="1" t="s">', '" t="s" s="1">', '" s="">',
+        '" s="1234567890123456">', '" s="12345678901234567">', '" cm="1" vm="1" ph="1">', '" s="1"  t="s">',
+        '" r="AY4">', '" s="1" r="XFD1">', '" foo="1">', '" t=\'s\'>', '" s="-1">', '" t="s"', '"\n>', "'>",
+        '" t="s"/ >']
+
+
+def test_the_quick_question_gives_the_exact_answer_for_every_spelling() -> None:
+    """_has_other_cell asks _OTHER_CELL only of the cells its quicker pattern does not recognise:
+    for each of some 80,000 spellings, alone and among plain cells, its answer is _OTHER_CELL's."""
+    plain = '<c r="B7" t="inlineStr"><is><t>x</t></is></c>'
+    questions = 0
+    for start in CELL_STARTS:
+        for column in COLUMNS:
+            for row in ROWS:
+                for end in ENDS:
+                    tag = (start + column + row + end).encode()
+                    for segment in (tag, (plain * 3).encode() + tag + plain.encode()):
+                        expected = xlsx_guard._OTHER_CELL.search(segment) is not None
+                        assert xlsx_guard._has_other_cell(segment) is expected, segment
+                        questions += 1
+    assert questions > 80_000
+
+
+@pytest.mark.parametrize("rare", ['<c r="B7" ph="1"/>', '<c r="B5004" t="s"/>', "<col/>"])
+def test_past_its_limit_of_exact_questions_the_rest_is_asked_at_once(rare: str) -> None:
+    many = rare.encode() * (xlsx_guard._EXACT_QUESTIONS + 10)
+    assert not xlsx_guard._has_other_cell(many)
+    for bad in (b'<c r="AY7"/>', b"<c/>", b'<c r="B7" r="XFD1"/>'):
+        assert xlsx_guard._has_other_cell(many + bad)
+        assert xlsx_guard._has_other_cell(bad + many)

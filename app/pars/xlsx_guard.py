@@ -314,22 +314,58 @@ _PLAIN_CELL_REST = (
     rb' r="' + _letters_at_most(MAX_COLUMNS) + _digits_at_most(MAX_SHEET_ROWS)
     + rb'"(?: (?:s|t|cm|vm|ph)="[A-Za-z0-9]{0,16}")*/?>'
 )
-# One search per segment finds the first cell start that is not a plain cell tag (a plain tag has no
-# '<' inside, so every cell start is either the start of a plain tag or one of these).
+# A cell start that is not a plain cell tag (a plain tag has no '<' inside, so every cell start is
+# either the start of a plain tag or one of these). This defines the fast path, but asked at each of
+# a sheet's 100,000 cells it is slow: the lookahead backtracks through its alternatives.
 _OTHER_CELL = re.compile(rb"<c(?=[\s/>])(?!" + _PLAIN_CELL_REST + rb")")
+# So each '<c' is first matched against the plain tags written most, in a form the regex engine
+# decides in a few steps (no backtracking, no repeated group): columns A to AX, rows 1 to 4,999
+# without leading zeros, then `t`, `s` or `s` and `t` with short values. Only a '<c' this does not
+# recognise (rows 5,000 to 5,005, other attributes, other tags starting with "c", a bad cell) is
+# asked _OTHER_CELL. Every tag it recognises is plain by _PLAIN_CELL_REST too, so the answer is the same.
+_USUAL_CELL_REST = (
+    rb' r="(?:[B-Z]|A[A-X]?)(?:[1-4][0-9]{3}|[1-9][0-9]{0,2}+)"'
+    rb'(?: t="[A-Za-z]{1,16}"| s="[0-9]{1,16}"(?: t="[A-Za-z]{1,16}"|)|)/?>'
+)
+_UNUSUAL_CELL = re.compile(rb"<c(?!" + _USUAL_CELL_REST + rb")")
+# Past this many '<c' in one segment that needed the exact question, ask it of the rest at once:
+# never much slower than asking it of every cell, as a sheet of rarer plain spellings would need.
+_EXACT_QUESTIONS = 1000
+_FORMULA = re.compile(rb"<f[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_PREFIXED_FORMULA = re.compile(rb":f[\s/>]")
 _DIMENSION = re.compile(rb"dimension")
-_FORMULAS = (re.compile(rb"<f[\s/>]"), re.compile(rb":f[\s/>]"))
+
+
+def _has_other_cell(segment: bytes) -> bool:
+    """Whether a cell start in `segment` is not a plain cell tag: `_OTHER_CELL.search(segment)`,
+    asked only where _UNUSUAL_CELL finds a '<c' it does not recognise."""
+    position = 0
+    for _ in range(_EXACT_QUESTIONS):
+        unusual = _UNUSUAL_CELL.search(segment, position)
+        if unusual is None:
+            return False
+        if _OTHER_CELL.match(segment, unusual.start()):
+            return True
+        position = unusual.end()
+    return _OTHER_CELL.search(segment, position) is not None
+
+
+def _declares_doctype(data: bytes) -> bool:
+    # '!' is rare in a sheet, and a search for one byte is many times faster than for a word
+    return b"!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data)
 
 
 def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _SheetScan) -> bool:
     """Judge a sheet made only of plain cell tags; False (nothing judged) when it has another kind."""
     for segment in _chunks(path, archive, member):
-        if _OTHER_CELL.search(segment) or _PREFIXED_CELL.search(segment):
+        # Namespace prefixes are rare too: without a ':' the segment has no prefixed tag.
+        prefixed = b":" in segment
+        if _has_other_cell(segment) or (prefixed and _PREFIXED_CELL.search(segment)):
             return False
-        if b"<!DOCTYPE" in segment or b"<!ENTITY" in segment:
+        if _declares_doctype(segment):
             raise scan.refuse("declares a DOCTYPE or entity, which Excel never writes")
-        if not scan.formulas and any(pattern.search(segment) for pattern in _FORMULAS):
+        if not scan.formulas and (_FORMULA.search(segment) or (prefixed and _PREFIXED_FORMULA.search(segment))):
             scan.formulas = True
         for mention in _DIMENSION.finditer(segment):
             tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, mention.start()))
