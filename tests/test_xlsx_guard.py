@@ -524,3 +524,33 @@ def test_past_its_limit_of_exact_questions_the_rest_is_asked_at_once(rare: str) 
     for bad in (b'<c r="AY7"/>', b"<c/>", b'<c r="B7" r="XFD1"/>'):
         assert xlsx_guard._has_other_cell(many + bad)
         assert xlsx_guard._has_other_cell(bad + many)
+
+
+@pytest.mark.parametrize("where", ["head", "after 1 MB"])
+@pytest.mark.parametrize("declaration", ["<!DOCTYPE x>", '<!ENTITY x "y">'])
+def test_a_doctype_in_the_shared_strings_is_refused_wherever_it_is(declaration: str, where: str,
+                                                                  tmp_path: Path) -> None:
+    texts = ["Add", *(f"text {n}, done!" for n in range(80_000))]
+    strings = shared_strings_xml(texts)
+    strings = (strings.replace("<sst ", declaration + "<sst ", 1) if where == "head"
+               else strings.replace("<si><t>text 70000,", declaration + "<si><t>text 70000,", 1))
+    rows = template_rows('<row r="4"><c r="A4" t="s"><v>0</v></c></row>')
+    path = write_xlsx(tmp_path / "sheet.xlsx", rows, shared_strings=strings)
+    assert len(zipfile.ZipFile(path).read("xl/sharedStrings.xml")) > xlsx_guard.CHUNK_BYTES
+    assert verdict(path) == ("sheet.xlsx is refused: part xl/sharedStrings.xml declares a DOCTYPE or entity, "
+                             "which Excel never writes.")
+    clean = write_xlsx(tmp_path / "clean.xlsx", rows, shared_strings=shared_strings_xml(texts))
+    assert verdict(clean) == "read"
+
+
+@pytest.mark.parametrize("part", ["xl/workbook.xml", "xl/_rels/workbook.xml.rels"])
+def test_a_doctype_in_the_workbook_part_is_refused(part: str, tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "made.xlsx", template_rows())
+    with zipfile.ZipFile(path) as source:
+        parts = {item.filename: source.read(item) for item in source.infolist()}
+    parts[part] = parts[part].replace(b"?>", b'?><!DOCTYPE x [<!ENTITY e "!">]>', 1)
+    target = tmp_path / "sheet.xlsx"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in parts.items():
+            archive.writestr(member, data)
+    assert verdict(target) == f"sheet.xlsx is refused: part {part} declares a DOCTYPE or entity, which Excel never writes."
