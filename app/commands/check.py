@@ -257,15 +257,34 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.pars.batch import BatchFileError, load_batch
+    from app.pars.batch_limits import BatchFileError
+    from app.pars.batch_reading import start_reading
 
     path = Path(args.file)
     try:
-        batch = load_batch(path)
-        activities, history, note = _context(args, batch)
+        reading = start_reading(path)  # an .xlsx is parsed on a thread from here on
+    except BatchFileError as exc:
+        print(f"parsdesk check: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # Meanwhile, what does not need the records: the activities file and the validation rules.
+        from_file: tuple[dict[str, Activity], History] | CheckError | None = None
+        if args.activities:
+            try:
+                from_file = _from_activities_file(args.activities)
+            except CheckError as exc:
+                from_file = exc  # reported after the batch file's own problem, if it has one
+        from app.pars import validation  # noqa: F401 - loaded now, used by check_batch
+
+        batch = reading.batch()
+        if isinstance(from_file, CheckError):
+            raise from_file
+        activities, history, note = (*from_file, None) if from_file is not None else _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2
+    finally:
+        reading.close()
     if note:
         print(f"parsdesk check: note: {note}", file=sys.stderr)
 
