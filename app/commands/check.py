@@ -15,16 +15,16 @@ is read with sqlite3, app/models/sqlite_view.py), so checking 5,000 rows takes w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.wording import plural
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from app.pars.batch import BatchFile
     from app.pars.domain import Activity, History, Issue
 
@@ -34,6 +34,8 @@ class CheckError(Exception):
 
 
 def _iso_date(text: str) -> date:
+    from datetime import date
+
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -160,6 +162,8 @@ def _report_json(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> str:
     invalid = len(rows)
     total = len(batch.records)
     report = {"records": total, "valid": total - invalid, "invalid": invalid, "rows": rows}
+    import json
+
     return json.dumps(report, indent=2)
 
 
@@ -287,6 +291,8 @@ def _check(args: argparse.Namespace) -> int:
         reading.close()
     if note:
         print(f"parsdesk check: note: {note}", file=sys.stderr)
+
+    from datetime import date
 
     verdicts = check_batch(batch, activities, history, args.as_of or date.today())
     if args.format == "json":
