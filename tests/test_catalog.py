@@ -159,3 +159,20 @@ def test_a_broken_catalogue_names_the_file_and_the_problem(override: Path, break
 def test_the_bundled_catalogue_files_exist():
     for name in catalog.CATALOG_FILES:
         assert paths.resource("pars", name).is_file()
+
+
+def test_a_reloaded_catalogue_reaches_the_board_codes_a_batch_check_keeps(override: Path):
+    """validation keeps the board code of each board text a batch repeats (its learner keys use them):
+    an alias an office adds must count from the next check on."""
+    from app.pars import validation
+    from app.pars.domain import BoardPart, Completion, Learner
+
+    record = Completion(learner=Learner("Ada", "Lovelace"), boards=[BoardPart("Internal Medicine", "123")])
+    assert "INTERNAL MEDICINE#123" in validation._learner_keys(record)
+    text = paths.resource("pars", "boards.toml").read_text(encoding="utf-8")
+    header = '[boards.ABIM]\nname = "American Board of Internal Medicine"\n'
+    assert header in text
+    (override / "boards.toml").write_text(text.replace(header, header + 'aliases = ["Internal Medicine"]\n'),
+                                          encoding="utf-8")
+    catalog.reload()
+    assert "ABIM#123" in validation._learner_keys(record)

@@ -251,3 +251,78 @@ def test_load_batch_dispatches_xlsx(tmp_path: Path, header_row: int) -> None:
     rows += [list(HEADERS), ["Add", "123456789"]]
     batch = load_batch(make_workbook(tmp_path / "f.xlsx", rows))
     assert [r.row for r in batch.records] == [header_row + 1]
+
+
+# The reader finds each column's place once per sheet and hands every row's texts over by position
+# (excel.completion_from_fields): these hold each field to its own column, whatever the sheet's layout.
+
+def _every_field_distinct() -> Completion:
+    """A record whose every field holds a value no other field holds (a field read from the wrong
+    column, or passed to the wrong constructor argument, shows)."""
+    return Completion(
+        action=RecordAction.DELETE,
+        activity_id="123456789",
+        credit_id="ccid:1234567:abc",
+        learner=Learner("Jane", "Doe", "04/15", "CA", "A1"),
+        completion_date=date(2026, 3, 14),
+        cme=CmePart(Decimal("1.5")),
+        boards=[BoardPart("ABIM", "778899", Decimal("3"), {"Medical Knowledge": Decimal("2.25"),
+                                                           "Patient Safety": Decimal("0.75")})],
+        rems=RemsPart("Physician", "OR", "Individual", "Pain", True, "Trainee"),
+    )
+
+
+def test_each_column_reaches_its_own_field_whatever_the_column_order(tmp_path: Path) -> None:
+    """Columns in reverse order, with a column ParsDesk does not know, a repeated column (the first
+    counts) and PARS's error columns among them."""
+    expected = _every_field_distinct()
+    values = completion_to_values(expected)
+    headers = [*reversed(HEADERS), "Notes", "First Name", F_ERROR_CODE, F_ERROR_MESSAGE]
+    row = [*reversed(values), "a note", "Not Jane", "690", "bad"]
+    batch = read_workbook(make_workbook(tmp_path / "shuffled.xlsx", [["g"], headers, row]))
+    assert batch.headers == headers[:-2]
+    assert batch.records[0].values == row[:-2]
+    assert batch.records[0].completion == expected
+    assert row_to_completion(dict(zip(HEADERS, values))) == expected
+
+
+def test_columns_the_sheet_lacks_read_as_empty(tmp_path: Path) -> None:
+    headers = ["ACCME Activity ID", "Last Name", "Certifying Board", "Credit Type", "Completion Date"]
+    path = make_workbook(tmp_path / "few.xlsx", [headers, [123456789, "Doe", "abim", "Medical Knowledge", "03-14-2026"]])
+    assert read_workbook(path).records[0].completion == Completion(
+        action=None, activity_id="123456789", learner=Learner(last_name="Doe"), completion_date=date(2026, 3, 14),
+        boards=[BoardPart("ABIM", None, None, {"Medical Knowledge": None})],
+    )
+
+
+def test_cells_holding_only_spaces_count_as_empty(tmp_path: Path) -> None:
+    """A board, CME or REMS part exists only when one of its cells holds more than spaces; a row of
+    spaces is no record at all."""
+    index = HEADERS.index
+    spaces = [""] * len(HEADERS)
+    spaces[index("First Name")] = " "
+    spaces[index("Certifying Board ID")] = "\t"
+    row = completion_to_values(Completion(activity_id="123456789", learner=Learner("A", "B")))
+    for header in ("Number of CME Credits", "Certifying Board", "Certifying Board ID", "Total Board Credits",
+                   "Additional Credit Type", "REMS Profession", "REMS Performs Surgery"):
+        row[index(header)] = "  "
+    one_filled = list(row)
+    one_filled[index("Credits Awarded for Additional Credit Type")] = " 2 "
+    one_filled[index("REMS Practice Area")] = "Pain "
+    path = make_workbook(tmp_path / "spaces.xlsx", [["g"], list(HEADERS), spaces, row, one_filled])
+    records = read_workbook(path).records
+    assert [record.row for record in records] == [4, 5]
+    plain, filled = (record.completion for record in records)
+    assert (plain.cme, plain.boards, plain.rems) == (None, [], None)
+    assert filled.cme is None
+    assert filled.boards == [BoardPart("", None, None, {})]
+    assert filled.rems == RemsPart(practice_area="Pain")
+
+
+def test_a_credit_type_named_in_both_columns_is_kept_for_678(tmp_path: Path) -> None:
+    index = HEADERS.index
+    row = completion_to_values(_every_field_distinct())
+    row[index("Additional Credit Type")] = " Medical Knowledge"
+    completion = read_workbook(make_workbook(tmp_path / "twice.xlsx", [["g"], list(HEADERS), row])).records[0].completion
+    assert completion.boards[0].credit_types == {"Medical Knowledge": Decimal("2.25")}
+    assert completion.boards[0].repeated_types == ["Medical Knowledge"]

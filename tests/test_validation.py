@@ -692,6 +692,27 @@ def test_batch_looks_up_each_records_activity():
     assert [codes(issues) for issues in validate_batch([record], ACTIVITIES, History(), TODAY)] == [[690]]
 
 
+def test_batch_tells_credit_types_from_repeated_types_whose_values_line_up():
+    """A batch works out the verdict on a combination of content once (validation._content_key): records
+    whose credit types, repeated types and board parts hold the same values in other places are not
+    one combination. Each gets the verdict it gets alone."""
+    knowledge, safety = "Medical Knowledge", "Patient Safety"
+    shapes = [({knowledge: None}, []), ({}, [knowledge, None]), ({knowledge: None}, [knowledge]),
+              ({knowledge: None, safety: None}, []), ({knowledge: None}, [safety, None])]
+    records = []
+    two, day = D("2"), date(2026, 6, 1)  # the very same objects in every record, as a reader gives them
+    for index, (types, repeated) in enumerate(shapes):
+        record = make_completion(completion_date=day, cme=False)
+        record.boards[0].points = two
+        record.boards[0].board_id = str(700000 + index)
+        record.boards[0].credit_types = dict(types)
+        record.boards[0].repeated_types = list(repeated)
+        records.append(record)
+    alone = [check(record) for record in records]
+    assert validate_batch(records, ACTIVITIES, History(), TODAY) == alone
+    assert [codes(issues) for issues in alone] == [[], [677], [678], [680], [678, 678]]
+
+
 def test_batch_of_5000_records_against_a_long_history_all_pass():
     history = history_of(*(make_completion(completion_date=date(2026, 5, 1)) for _ in range(2000)))
     records = []

@@ -171,11 +171,6 @@ def cell_text(value: object, column: str | None = None) -> str:
     return str(value)  # int, time, timedelta, anything else
 
 
-def _opt(text: str) -> str | None:
-    text = text.strip()
-    return text or None
-
-
 @lru_cache(maxsize=4096)
 def _amount(text: str) -> Decimal | str | None:
     text = text.strip()
@@ -205,6 +200,7 @@ def _birth_date(text: str) -> str | None:
 _ACTIONS = {action.value.casefold(): action for action in RecordAction}
 
 
+@lru_cache(maxsize=4096)
 def _action(text: str) -> RecordAction | str | None:
     text = text.strip()
     if not text:
@@ -249,20 +245,13 @@ def _yes_no(text: str) -> bool | None:
     return None
 
 
-_BOARD_COLUMNS = (F_BOARD, F_BOARD_ID, F_BOARD_POINTS, F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT,
-                  F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT)
 _CREDIT_TYPE_COLUMNS = ((F_CREDIT_TYPE, F_CREDIT_TYPE_AMOUNT),
                         (F_ADDITIONAL_CREDIT_TYPE, F_ADDITIONAL_CREDIT_TYPE_AMOUNT))
 
 
-def _any_filled(cells: dict[str, str], columns: Sequence[str]) -> bool:
-    if not any(map(cells.get, columns)):  # all missing or empty: the common answer, found in one go
-        return False
-    for column in columns:
-        text = cells.get(column)
-        if text and not text.isspace():
-            return True
-    return False
+def _any_filled(texts: Sequence[str]) -> bool:
+    """Whether some text holds more than spaces (the texts joined do exactly when one of them does)."""
+    return any(texts) and not "".join(texts).isspace()
 
 
 def row_to_completion(cells: dict[str, str]) -> Completion:
@@ -270,50 +259,43 @@ def row_to_completion(cells: dict[str, str]) -> Completion:
 
     Missing columns count as empty. Text that does not parse is kept as it is for validation to judge.
     """
+    return completion_from_fields([cells.get(header, "") for header in HEADERS])
 
-    get = cells.get
-    learner = Learner(
-        first_name=_opt(get(F_FIRST_NAME, "")),
-        last_name=_opt(get(F_LAST_NAME, "")),
-        birth_date=_birth_date(get(F_DOB, "")),
-        licensing_state=_state(get(F_STATE, "")),
-        license_id=_opt(get(F_LICENSE_ID, "")),
-    )
-    completion = Completion(
-        action=_action(get(F_ACTION, "")),
-        activity_id=_opt(get(F_ACTIVITY_ID, "")),
-        credit_id=_opt(get(F_CREDIT_ID, "")),
-        learner=learner,
-        completion_date=_date(get(F_COMPLETION_DATE, "")),
-    )
-    cme = get(F_CME_CREDITS, "")
-    if cme and not cme.isspace():
-        completion.cme = CmePart(_amount(cme))
 
-    if _any_filled(cells, _BOARD_COLUMNS):
-        board = BoardPart(
-            board=_board_code(get(F_BOARD, "")),
-            board_id=_opt(get(F_BOARD_ID, "")),
-            points=_amount(get(F_BOARD_POINTS, "")),
-        )
-        for type_column, amount_column in _CREDIT_TYPE_COLUMNS:
-            credit_type = get(type_column, "").strip()
-            if credit_type in board.credit_types:
-                board.repeated_types.append(credit_type)  # the same type in both columns: 678
-            elif credit_type:
-                board.credit_types[credit_type] = _amount(get(amount_column, ""))
-        completion.boards.append(board)
+def completion_from_fields(fields: Sequence[str]) -> Completion:
+    """A Completion from one row's cell texts in HEADERS order ("" for a column the sheet lacks).
 
-    if _any_filled(cells, REMS_HEADERS):
-        completion.rems = RemsPart(
-            profession=_known(get(F_REMS_PROFESSION, ""), catalog.rems_profession),
-            state_of_practice=_state(get(F_REMS_STATE, "")),
-            dea_registration=_known(get(F_REMS_DEA, ""), catalog.dea_registration),
-            practice_area=_opt(get(F_REMS_PRACTICE_AREA, "")),
-            performs_surgery=_yes_no(get(F_REMS_SURGERY, "")),
-            time_in_practice=_known(get(F_REMS_TIME, ""), catalog.time_in_practice),
-        )
-    return completion
+    The workbook reader finds each column's place once per sheet and hands the texts over in this
+    order, rather than making a dict per row: this runs for every row of a batch. For the same reason
+    the records are built with positional arguments (in the dataclasses' field order, which
+    tests/test_excel.py holds to): keyword arguments would cost more than the rest of the row."""
+    # One name per header, in HEADERS order.
+    (action, activity_id, completion_date, first_name, last_name, birth_date, state, license_id, cme_credits,
+     board, board_id, board_points, credit_type, credit_type_amount, additional_type, additional_amount,
+     credit_id, rems_profession, rems_state, rems_dea, rems_practice_area, rems_surgery, rems_time) = fields
+    learner = Learner(first_name.strip() or None, last_name.strip() or None, _birth_date(birth_date),
+                      _state(state), license_id.strip() or None)
+    cme = CmePart(_amount(cme_credits)) if cme_credits and not cme_credits.isspace() else None
+    boards: list[BoardPart] = []
+    if _any_filled((board, board_id, board_points, credit_type, credit_type_amount, additional_type,
+                    additional_amount)):
+        credit_types: dict[str, Decimal | str | None] = {}
+        repeated_types: list[str] = []
+        for type_text, amount_text in ((credit_type, credit_type_amount), (additional_type, additional_amount)):
+            type_text = type_text.strip()
+            if type_text in credit_types:
+                repeated_types.append(type_text)  # the same type in both columns: 678
+            elif type_text:
+                credit_types[type_text] = _amount(amount_text)
+        boards.append(BoardPart(_board_code(board), board_id.strip() or None, _amount(board_points),
+                                credit_types, repeated_types))
+    rems = None
+    if _any_filled((rems_profession, rems_state, rems_dea, rems_practice_area, rems_surgery, rems_time)):
+        rems = RemsPart(_known(rems_profession, catalog.rems_profession), _state(rems_state),
+                        _known(rems_dea, catalog.dea_registration), rems_practice_area.strip() or None,
+                        _yes_no(rems_surgery), _known(rems_time, catalog.time_in_practice))
+    return Completion(_action(action), activity_id.strip() or None, credit_id.strip() or None, learner,
+                      _date(completion_date), cme, boards, rems)
 
 
 def _amount_text(value: Decimal | str | None) -> str:
@@ -390,14 +372,6 @@ def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
     return best
 
 
-def _picker(indexes: Sequence[int]) -> Callable[[Sequence[object]], tuple[object, ...]]:
-    """The items at these indexes, as a tuple even for one index (itemgetter gives that one bare)."""
-    if len(indexes) == 1:
-        only = indexes[0]
-        return lambda values: (values[only],)
-    return itemgetter(*indexes)
-
-
 def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
     return read_parsed_workbook(SheetParse.start(Path(path)))
@@ -436,6 +410,24 @@ def _sheet_rows(parse: SheetParse) -> tuple[list[list[object]], int]:
     return rows, header_index
 
 
+def _column_texts(values: Sequence[object], column: str | None) -> Sequence[str]:
+    """One column's cells as text (see `cell_text`): the column itself when it holds only text.
+
+    Numbers and dates repeat down a column: each distinct one is turned into text once."""
+    others = set(map(type, values)) - {str}
+    if not others:
+        return values  # type: ignore[return-value]
+    if len(others) == 1:
+        # One kind of non-text value: a value is its own key (no text equals a number or a date),
+        # and cells that are text already are looked up, missed, and kept.
+        text_of = {value: cell_text(value, column) for value in set(values) if value.__class__ is not str}
+        return list(map(text_of.get, values, values))
+    # Mixed kinds: the key holds the type, since 1 == 1.0 == True but they read "1", "1" and "Yes".
+    typed_text_of = {key: cell_text(key[1], column)
+                     for key in set(zip(map(type, values), values)) if key[0] is not str}
+    return [value if value.__class__ is str else typed_text_of[value.__class__, value] for value in values]
+
+
 def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFile:
     """The learner records below the header row."""
     header_cells = rows[header_index]
@@ -455,31 +447,16 @@ def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFi
             seen.add(canonical)
         kept.append((column, label, canonical))
 
-    columns = [column for column, _, _ in kept]
-    canonicals = [canonical for _, _, canonical in kept]
-    width = max(columns) + 1
-    pick = _picker(columns)
+    width = max(column for column, _, _ in kept) + 1
     below = rows[header_index + 1:]
     if any(len(row) < width for row in below):
         below = [row if len(row) >= width else [*row, *[""] * (width - len(row))] for row in below]
-    # Only the columns holding a number or a date somewhere need looking at cell by cell.
-    sheet_columns = list(zip(*below))  # every row is `width` cells long or more now
-    mixed = [position for position, column in enumerate(columns)
-             if sheet_columns and set(map(type, sheet_columns[column])) - {str}]
-    # Numbers and dates repeat down a column: each one is turned into text once. The key holds the
-    # type, since 1 == 1.0 == True but they read "1", "1" and "Yes".
-    texts_of: dict[tuple[type, object, str | None], str] = {}
+    # Read column by column: a column of text (most of them) is taken as it is, and the rows of texts
+    # are made by zip in one go.
+    sheet_columns = list(zip(*below)) if below else [()] * width  # every row is `width` cells or more now
+    kept_columns = [_column_texts(sheet_columns[column], canonical) for column, _, canonical in kept]
     data_rows = []
-    for offset, row in enumerate(below, start=header_index + 2):
-        texts = list(pick(row))
-        for position in mixed:
-            value = texts[position]
-            if value.__class__ is not str:
-                key = (value.__class__, value, canonicals[position])
-                text = texts_of.get(key)
-                if text is None:
-                    text = texts_of[key] = cell_text(value, canonicals[position])
-                texts[position] = text
+    for offset, texts in enumerate(zip(*kept_columns), start=header_index + 2):
         joined = "".join(texts)  # some text holds more than spaces exactly when the texts joined do
         if joined and not joined.isspace():
             data_rows.append((offset, texts))
@@ -490,13 +467,16 @@ def _records(path: Path, rows: list[list[object]], header_index: int) -> BatchFi
     if len(data_rows) > MAX_RECORDS:
         raise BatchFileError(too_many_records_message(len(data_rows)))
 
-    fields = [(position, canonical) for position, (_, _, canonical) in enumerate(kept) if canonical]
-    names = [canonical for _, canonical in fields]
-    picked = _picker([position for position, _ in fields])
-    records = []
-    for sheet_row, texts in data_rows:
-        cells = dict(zip(names, picked(texts)))
-        records.append(BatchRecord(row=sheet_row, values=texts, completion=row_to_completion(cells)))
+    # Where each template field is among a row's texts; a field the sheet has no column for is read
+    # from the "" put after them.
+    position_of = {canonical: position for position, (_, _, canonical) in enumerate(kept) if canonical}
+    absent = len(kept)
+    fields_of = itemgetter(*[position_of.get(header, absent) for header in HEADERS])
+    padded = len(position_of) < len(HEADERS)
+    records = [
+        BatchRecord(sheet_row, list(texts), completion_from_fields(fields_of((*texts, "") if padded else texts)))
+        for sheet_row, texts in data_rows
+    ]
     return BatchFile(format="xlsx", headers=[label for _, label, _ in kept], records=records)
 
 

@@ -206,6 +206,11 @@ def _activity_key(activity_id: str | None) -> str | None:
     return text or None
 
 
+# catalog.board_code for the board texts a batch repeats thousands of times (forgotten when the
+# catalogue reloads, below).
+_board_code = lru_cache(maxsize=256)(catalog.board_code)
+
+
 def _board_learner_key(learner: Learner, code: str, board_id: str | None) -> str:
     # learner_key(learner, BoardPart(board=code, board_id=board_id)), without building the part
     if board_id:
@@ -232,9 +237,10 @@ def _learner_keys(completion: Completion) -> set[str] | None:
     try:
         keys = {learner_key(learner)}
         for part in completion.boards:
-            board_id = _text(part.board_id)
+            board_id = part.board_id
+            board_id = board_id.strip() if board_id.__class__ is str else _text(board_id)
             if board_id:
-                code = catalog.board_code(part.board) or _text(part.board).upper()
+                code = _board_code(part.board) or _text(part.board).upper()
                 keys.add(_board_learner_key(learner, code, board_id))
     except (AttributeError, TypeError):
         return None
@@ -309,11 +315,14 @@ class _Ledger:
 
 # The checks -----------------------------------------------------------------------------------------
 
-@dataclass(slots=True)
 class _Findings:
-    issues: list[Issue] = field(default_factory=list)
-    # Why a real completion date is too late (future, after end or claim date): one 671 names them all.
-    late_reasons: list[str] = field(default_factory=list)
+    # A plain class rather than a dataclass with default factories: one is made per record judged.
+    __slots__ = ("issues", "late_reasons")
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        # Why a real completion date is too late (future, after end or claim date): one 671 names them all.
+        self.late_reasons: list[str] = []
 
     def add(self, code: int, field_name: str, message: str) -> None:
         self.issues.append(Issue(code, field_name, message))
@@ -476,8 +485,9 @@ def _all_plain_learner_texts(completions: Sequence[Completion]) -> bool:
     texts: list[str] = []
     for name in ("first_name", "last_name", "birth_date", "license_id"):
         texts += filter(None, map(attrgetter(name), learners))
-    texts += [completion.action for completion in completions
-              if isinstance(completion.action, str) and completion.action]
+    # An action read as Add or Delete (RecordAction, a str) is plain text by definition: left out.
+    texts += [action for action in map(attrgetter("action"), completions)
+              if action and action.__class__ is not RecordAction and isinstance(action, str)]
     texts += [part.board_id for completion in completions for part in completion.boards if part.board_id]
     credit_ids = list(filter(None, map(attrgetter("credit_id"), completions)))
     try:
@@ -546,23 +556,27 @@ def validate_batch(completions: Sequence[Completion], activities: Mapping[str, A
     learner_keys = [_learner_keys(completion) for completion in completions]
     shared = _shared_keys(learner_keys)
     plain_learners = _all_plain_learner_texts(completions)
+    # Looked up once, not per record: the ledger adds to these very sets as the batch goes.
+    activity_of, verdict_of, learners_so_far, used_credit_ids = (activities.get, verdicts.get, ledger.learners,
+                                                                 ledger.used_credit_ids)
+    add, delete = RecordAction.ADD, RecordAction.DELETE
     for completion, keys in zip(completions, learner_keys):
-        activity = activities.get(_activity_key(completion.activity_id) or "")
+        activity = activity_of(_activity_key(completion.activity_id) or "")
         action = record_action(completion.action)
         key = _content_key(completion, activity)
-        verdict = verdicts.get(key)
+        verdict = verdict_of(key)
         if verdict is None:
             verdict = verdicts[key] = _ContentVerdict(completion, activity, as_of)
-        alone = keys is not None and keys.isdisjoint(shared) and keys.isdisjoint(ledger.learners)
+        alone = keys is not None and keys.isdisjoint(shared) and keys.isdisjoint(learners_so_far)
         issues = _check(completion, activity, ledger, as_of, action, verdict, alone, plain_learners)
         results.append(issues)
         credit_id = (completion.credit_id or "").strip()
-        if action is RecordAction.ADD and credit_id:
+        if action is add and credit_id:
             # PARS never reuses a creditID, even one whose record it rejected.
-            ledger.used_credit_ids.add(credit_id)
+            used_credit_ids.add(credit_id)
             if not issues and not alone:
                 ledger.add(_prior(completion, verdict.prior_content(), True))
-        elif action is RecordAction.DELETE and credit_id and not issues:
+        elif action is delete and credit_id and not issues:
             ledger.remove(credit_id)
     return results
 
@@ -727,7 +741,7 @@ def _content_key(completion: Completion, activity: Activity | None) -> tuple[obj
     if cme is not None:
         credits = cme.credits
         credits = credits if credits.__class__ is str or credits is None else id(credits)
-        if license_id and _text(state).upper() in _NPI_MARKERS:
+        if license_id and (state.strip() if state.__class__ is str else _text(state)).upper() in _NPI_MARKERS:
             npi = is_valid_npi(license_id)
     key = [
         activity_id if activity_id.__class__ is str or activity_id is None else id(activity_id),
@@ -743,14 +757,20 @@ def _content_key(completion: Completion, activity: Activity | None) -> tuple[obj
                                    _same(rems.dea_registration), _same(rems.time_in_practice)),
     ]
     for part in completion.boards:
-        board, board_id, points = part.board, part.board_id, part.points
+        board, board_id, points, credit_types, repeated_types = (part.board, part.board_id, part.points,
+                                                                 part.credit_types, part.repeated_types)
+        # The counts first, so that the names and amounts after them can be told apart.
         key += (
             board if board.__class__ is str or board is None else id(board),
             bool(board_id.strip() if board_id.__class__ is str else _text(board_id)),
             points if points.__class__ is str or points is None else id(points),
-            tuple([(_same(name), _same(amount)) for name, amount in part.credit_types.items()]),
-            tuple([_same(name) for name in part.repeated_types]),
+            len(credit_types), len(repeated_types),
         )
+        for name, amount in credit_types.items():
+            key += (name if name.__class__ is str or name is None else id(name),
+                    amount if amount.__class__ is str or amount is None else id(amount))
+        if repeated_types:
+            key += map(_same, repeated_types)
     return tuple(key)
 
 
@@ -1183,8 +1203,9 @@ def validate_activity(activity: Activity) -> list[Issue]:
     return found.issues
 
 
-# Memoised deadlines come from the catalogue: drop them when it is reloaded.
+# Memoised deadlines and board codes come from the catalogue: drop them when it is reloaded.
 catalog.on_reload(_report_deadlines.cache_clear)
+catalog.on_reload(_board_code.cache_clear)
 
 
 def record_key(completion: Completion) -> tuple[object, ...]:

@@ -69,7 +69,6 @@ _CELL_PART = re.compile(
 )
 _SST_TAG = re.compile(rb"<" + _PREFIX + rb"sst(?=[\s/>])(" + _ATTRIBUTES + rb")\s*/?>")
 _SST_ITEM = re.compile(rb"<" + _PREFIX + rb"si(?=[\s/>])")
-_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY")
 _CELL_REFERENCE = re.compile(rb"\$?([A-Za-z]+)\$?([0-9]+)")
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([^"']*)["']""")
 
@@ -135,6 +134,12 @@ def sniff_old_office(path: Path) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- the pre-scan
+
+
+def _declares_doctype(data: bytes) -> bool:
+    """Whether `data` holds "<!DOCTYPE" or "<!ENTITY" (Excel writes neither). A search for the rare
+    '!' alone is many times faster than for a word, and a part without one needs no other."""
+    return b"!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data)
 
 
 def _shown(text: str) -> str:
@@ -232,7 +237,7 @@ class _SheetScan:
             )
 
     def segment(self, data: bytes) -> None:
-        if _DOCTYPE.search(data):
+        if _declares_doctype(data):
             raise self.refuse("declares a DOCTYPE or entity, which Excel never writes")
         if not self.formulas and _FORMULA_START.search(data):
             self.formulas = True
@@ -314,22 +319,53 @@ _PLAIN_CELL_REST = (
     rb' r="' + _letters_at_most(MAX_COLUMNS) + _digits_at_most(MAX_SHEET_ROWS)
     + rb'"(?: (?:s|t|cm|vm|ph)="[A-Za-z0-9]{0,16}")*/?>'
 )
-# One search per segment finds the first cell start that is not a plain cell tag (a plain tag has no
-# '<' inside, so every cell start is either the start of a plain tag or one of these).
+# A cell start that is not a plain cell tag (a plain tag has no '<' inside, so every cell start is
+# either the start of a plain tag or one of these). This defines the fast path, but asked at each of
+# a sheet's 100,000 cells it is slow: the lookahead backtracks through its alternatives.
 _OTHER_CELL = re.compile(rb"<c(?=[\s/>])(?!" + _PLAIN_CELL_REST + rb")")
+# So each '<c' is first matched against the plain tags written most, in a form the regex engine
+# decides in a few steps (no backtracking, no repeated group): columns A to AX, rows 1 to 4,999
+# without leading zeros, then `t`, `s` or `s` and `t` with short values. Only a '<c' this does not
+# recognise (rows 5,000 to 5,005, other attributes, other tags starting with "c", a bad cell) is
+# asked _OTHER_CELL. Every tag it recognises is plain by _PLAIN_CELL_REST too, so the answer is the same.
+_USUAL_CELL_REST = (
+    rb' r="(?:[B-Z]|A[A-X]?)(?:[1-4][0-9]{3}|[1-9][0-9]{0,2}+)"'
+    rb'(?: t="[A-Za-z]{1,16}"| s="[0-9]{1,16}"(?: t="[A-Za-z]{1,16}"|)|)/?>'
+)
+_UNUSUAL_CELL = re.compile(rb"<c(?!" + _USUAL_CELL_REST + rb")")
+# Past this many '<c' in one segment that needed the exact question, ask it of the rest at once:
+# never much slower than asking it of every cell, as a sheet of rarer plain spellings would need.
+_EXACT_QUESTIONS = 1000
+_FORMULA = re.compile(rb"<f[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
+_PREFIXED_FORMULA = re.compile(rb":f[\s/>]")
 _DIMENSION = re.compile(rb"dimension")
-_FORMULAS = (re.compile(rb"<f[\s/>]"), re.compile(rb":f[\s/>]"))
+
+
+def _has_other_cell(segment: bytes) -> bool:
+    """Whether a cell start in `segment` is not a plain cell tag: `_OTHER_CELL.search(segment)`,
+    asked only where _UNUSUAL_CELL finds a '<c' it does not recognise."""
+    position = 0
+    for _ in range(_EXACT_QUESTIONS):
+        unusual = _UNUSUAL_CELL.search(segment, position)
+        if unusual is None:
+            return False
+        if _OTHER_CELL.match(segment, unusual.start()):
+            return True
+        position = unusual.end()
+    return _OTHER_CELL.search(segment, position) is not None
 
 
 def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _SheetScan) -> bool:
     """Judge a sheet made only of plain cell tags; False (nothing judged) when it has another kind."""
     for segment in _chunks(path, archive, member):
-        if _OTHER_CELL.search(segment) or _PREFIXED_CELL.search(segment):
+        # Namespace prefixes are rare too: without a ':' the segment has no prefixed tag.
+        prefixed = b":" in segment
+        if _has_other_cell(segment) or (prefixed and _PREFIXED_CELL.search(segment)):
             return False
-        if b"<!DOCTYPE" in segment or b"<!ENTITY" in segment:
+        if _declares_doctype(segment):
             raise scan.refuse("declares a DOCTYPE or entity, which Excel never writes")
-        if not scan.formulas and any(pattern.search(segment) for pattern in _FORMULAS):
+        if not scan.formulas and (_FORMULA.search(segment) or (prefixed and _PREFIXED_FORMULA.search(segment))):
             scan.formulas = True
         for mention in _DIMENSION.finditer(segment):
             tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, mention.start()))
@@ -392,7 +428,7 @@ def _scan_shared_strings(path: Path, archive: zipfile.ZipFile, member: str) -> N
     at_most = 0
     declared_checked = False
     for segment in _chunks(path, archive, member):
-        if _DOCTYPE.search(segment):
+        if _declares_doctype(segment):
             raise _refuse(path, f"part {member} declares a DOCTYPE or entity, which Excel never writes")
         if not declared_checked:
             header = _SST_TAG.search(segment)
@@ -422,7 +458,7 @@ def _read_small_xml(path: Path, archive: zipfile.ZipFile, member: str):  # noqa:
 
     _member_size(path, archive, member, MAX_SMALL_PART_BYTES)
     data = archive.read(member)
-    if _DOCTYPE.search(data):
+    if _declares_doctype(data):
         raise _refuse(path, f"part {member} declares a DOCTYPE or entity, which Excel never writes")
     parser = XMLParser()
     try:
