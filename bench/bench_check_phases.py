@@ -43,7 +43,12 @@ from app.pars import catalog, excel, validation
 from app.pars.batch import completions_for_validation
 
 workbook, activities_file = Path(sys.argv[1]), sys.argv[2]
-rows, header_index = excel._sheet_rows(workbook)
+try:
+    from app.pars.batch_reading import SheetParse
+except ImportError:  # a baseline from before the threaded parse: _sheet_rows took the path
+    rows, header_index = excel._sheet_rows(workbook)
+else:
+    rows, header_index = excel._sheet_rows(SheetParse.start(workbook))
 activities, history = _from_activities_file(activities_file)
 gc.disable()
 took = {}
