@@ -216,12 +216,13 @@ def test_hostile_file_gets_one_line_exit_2_and_no_store_change(
 
 
 def test_zip_that_would_unpack_too_far_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.pars.batch_reading as batch_reading
     import app.pars.excel as excel
     from app.pars.batch import BatchFileError
 
     path = tmp_path / "large.xlsx"
     write_template(path)
-    monkeypatch.setattr(excel, "MAX_UNCOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr(batch_reading, "MAX_UNCOMPRESSED_BYTES", 1000)
     with pytest.raises(BatchFileError, match="would unpack to"):
         excel.read_workbook(path)
 

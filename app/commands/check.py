@@ -15,16 +15,16 @@ is read with sqlite3, app/models/sqlite_view.py), so checking 5,000 rows takes w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.wording import plural
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from app.pars.batch import BatchFile
     from app.pars.domain import Activity, History, Issue
 
@@ -34,6 +34,8 @@ class CheckError(Exception):
 
 
 def _iso_date(text: str) -> date:
+    from datetime import date
+
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -160,6 +162,8 @@ def _report_json(batch: BatchFile, verdicts: Sequence[Sequence[Issue]]) -> str:
     invalid = len(rows)
     total = len(batch.records)
     report = {"records": total, "valid": total - invalid, "invalid": invalid, "rows": rows}
+    import json
+
     return json.dumps(report, indent=2)
 
 
@@ -257,17 +261,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.pars.batch import BatchFileError, load_batch
+    from app.pars.batch_limits import BatchFileError
+    from app.pars.batch_reading import start_reading
 
     path = Path(args.file)
     try:
-        batch = load_batch(path)
-        activities, history, note = _context(args, batch)
+        reading = start_reading(path)  # an .xlsx is parsed on a thread from here on
+    except BatchFileError as exc:
+        print(f"parsdesk check: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # Meanwhile, what does not need the records: the activities file and the validation rules.
+        from_file: tuple[dict[str, Activity], History] | CheckError | None = None
+        if args.activities:
+            try:
+                from_file = _from_activities_file(args.activities)
+            except CheckError as exc:
+                from_file = exc  # reported after the batch file's own problem, if it has one
+        from app.pars import validation  # noqa: F401 - loaded now, used by check_batch
+
+        batch = reading.batch()
+        if isinstance(from_file, CheckError):
+            raise from_file
+        activities, history, note = (*from_file, None) if from_file is not None else _context(args, batch)
     except (BatchFileError, CheckError) as exc:
         print(f"parsdesk check: {exc}", file=sys.stderr)
         return 2
+    finally:
+        reading.close()
     if note:
         print(f"parsdesk check: note: {note}", file=sys.stderr)
+
+    from datetime import date
 
     verdicts = check_batch(batch, activities, history, args.as_of or date.today())
     if args.format == "json":

@@ -45,14 +45,9 @@ class BatchFile:
 
 def load_batch(path: Path | str) -> BatchFile:
     """Read an .xlsx or .xml learner batch; raises BatchFileError with a one-line reason."""
-    path = checked_batch_path(path)
-    if path.suffix.lower() == ".xlsx":
-        from app.pars.excel import read_workbook
+    from app.pars.batch_reading import start_reading
 
-        return read_workbook(path)
-    from app.pars.xml_codec import read_xml_batch
-
-    return read_xml_batch(path)
+    return start_reading(path).batch()
 
 
 def completions_for_validation(

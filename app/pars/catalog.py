@@ -342,6 +342,11 @@ def _catalog() -> _Catalog:
     )
 
 
+def load() -> None:
+    """Read the catalogue files now rather than at their first use (CatalogError when one is bad)."""
+    _catalog()
+
+
 def reload() -> None:
     """Forget the cached catalogues so the next call reads the files again (after an office edit)."""
     _catalog.cache_clear()

@@ -20,8 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.pars import catalog, xlsx_guard
+from app.pars import catalog
 from app.pars.batch import MAX_RECORDS, BatchFile, BatchFileError, BatchRecord, too_many_records_message
+from app.pars.batch_reading import SheetParse, check_workbook_container
 from app.pars.domain import (
     F_ACTION,
     F_ACTIVITY_ID,
@@ -107,10 +108,6 @@ GUIDANCE = (
     "Leave Credit ID empty for new records: ParsDesk assigns one. Row 3 is an example: overwrite or delete it."
 )
 
-# Zip-bomb guard (xlsx_guard.check_container): an honest 5,000-row template unpacks to a few MB.
-MAX_UNCOMPRESSED_BYTES = xlsx_guard.MAX_UNCOMPRESSED_BYTES
-MAX_COMPRESSION_RATIO = xlsx_guard.MAX_COMPRESSION_RATIO
-RATIO_CHECK_MIN_BYTES = xlsx_guard.RATIO_CHECK_MIN_BYTES
 HEADER_SEARCH_ROWS = 5
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -361,7 +358,7 @@ def completion_to_values(completion: Completion) -> list[str]:
 def check_xlsx_container(path: Path) -> None:
     """Refuse what is not a real .xlsx zip, a zip that would unpack to something enormous, and a
     workbook whose cells or strings would make the reader allocate without bound (xlsx_guard)."""
-    xlsx_guard.check_container(path, MAX_UNCOMPRESSED_BYTES, MAX_COMPRESSION_RATIO, RATIO_CHECK_MIN_BYTES)
+    check_workbook_container(path)
 
 
 def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
@@ -377,22 +374,26 @@ def _find_header_row(rows: Sequence[Sequence[object]]) -> int | None:
 
 def read_workbook(path: Path | str) -> BatchFile:
     """Read a PARS Excel learner file; BatchFileError (one line) when it cannot be used at all."""
-    path = Path(path)
-    check_xlsx_container(path)
-    return _records(path, *_sheet_rows(path))
+    return read_parsed_workbook(SheetParse.start(Path(path)))
 
 
-def _sheet_rows(path: Path) -> tuple[list[list[object]], int]:
-    """The rows of the first sheet that has a header row, and that row's index (container checked)."""
-    from python_calamine import CalamineWorkbook
-
+def read_parsed_workbook(parse: SheetParse) -> BatchFile:
+    """The learner records of a workbook whose first sheet `SheetParse.start` is parsing (app.pars.batch_reading)."""
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheets = workbook.sheet_names
+        catalog.load()  # the records need it: read while the sheet is still being parsed
+    except BaseException:
+        parse.wait()  # python-calamine is never left working on its own
+        raise
+    return _records(parse.path, *_sheet_rows(parse))
+
+
+def _sheet_rows(parse: SheetParse) -> tuple[list[list[object]], int]:
+    """The rows of the first sheet that has a header row, and that row's index (container checked)."""
+    path = parse.path
+    try:
         rows: list[list[object]] = []
         header_index = None
-        for sheet_index in range(len(sheets)):
-            rows = workbook.get_sheet_by_index(sheet_index).to_python(skip_empty_area=False)
+        for rows in parse.sheets():
             header_index = _find_header_row(rows)
             if header_index is not None:
                 break
