@@ -336,9 +336,9 @@ _UNUSUAL_CELL = re.compile(rb"<c(?!" + _USUAL_CELL_REST + rb")")
 # Past this many '<c' in one segment that needed the exact question, ask it of the rest at once:
 # never much slower than asking it of every cell, as a sheet of rarer plain spellings would need.
 _EXACT_QUESTIONS = 1000
-_FORMULA = re.compile(rb"<f[\s/>]")
+# A formula's tag name: "f" after "<" or a namespace prefix's ":".
+_FORMULA_NAME = re.compile(rb"f(?<=[<:]f)[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")
-_PREFIXED_FORMULA = re.compile(rb":f[\s/>]")
 _DIMENSION = re.compile(rb"dimension")
 
 
@@ -365,7 +365,7 @@ def _plain_sheet(path: Path, archive: zipfile.ZipFile, member: str, scan: _Sheet
             return False
         if _declares_doctype(segment):
             raise scan.refuse("declares a DOCTYPE or entity, which Excel never writes")
-        if not scan.formulas and (_FORMULA.search(segment) or (prefixed and _PREFIXED_FORMULA.search(segment))):
+        if not scan.formulas and _FORMULA_NAME.search(segment):
             scan.formulas = True
         for mention in _DIMENSION.finditer(segment):
             tag = _SHEET_TAG.match(segment, segment.rfind(b"<", 0, mention.start()))
@@ -389,37 +389,107 @@ def _scan_sheet(path: Path, archive: zipfile.ZipFile, member: str, label: str) -
         _check_formula_values(path, archive, member)
 
 
+class _FormulaCells:
+    """Which formula cells have no saved value, reading the sheet's cell parts in order: a cell's
+    start (its `r`), a formula, a value (`<v>` or `<is>` with content) and the cell's end.
+
+    Only the parts of a cell holding a formula count, so between formulas the scan jumps: from where
+    it is to the next formula only the last cell start, and the values after the last cell start or
+    end, change what follows, and they are found by walking back from the formula a few tags."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.count = 0
+        self.reference = b""  # `r` of the last cell started
+        self.has_formula = self.has_value = False  # since the last cell start or end
+
+    def step(self, segment: bytes, part: re.Match[bytes]) -> bool:
+        """Take one cell part into account; True at a cell's start or end."""
+        closing, name, attributes, self_closing = part.groups()
+        if name == b"c":
+            if closing or self_closing:
+                if self.has_formula and not self.has_value and not self_closing:
+                    self.count += 1
+                    if len(self.missing) < 3:
+                        self.missing.append(self.reference.decode("ascii", "backslashreplace") or "?")
+            else:
+                self.reference = _attributes(attributes).get(b"r", b"")[:20]
+            self.has_formula = self.has_value = False
+            return True
+        if closing:
+            return False
+        if name == b"f":
+            self.has_formula = True
+        elif not self_closing and not segment.startswith(b"</", part.end()):  # a <v> or <is> with content
+            self.has_value = True
+        return False
+
+    def skip(self, segment: bytes, start: int, end: int) -> None:
+        """Take into account the cell parts in segment[start:end], which hold no formula."""
+        value_after_last_cell_part = False
+        position = end
+        while (position := segment.rfind(b"<", start, position)) >= 0:
+            part = _CELL_PART.match(segment, position)
+            if part is None:
+                continue
+            closing, name, attributes, self_closing = part.groups()
+            if name != b"c":
+                if not closing and not self_closing and not segment.startswith(b"</", part.end()):
+                    value_after_last_cell_part = True
+                continue
+            self.has_value = value_after_last_cell_part
+            if not (closing or self_closing):
+                self.reference = _attributes(attributes).get(b"r", b"")[:20]
+                return
+            # a cell's end: the reference is still that of the last cell started, further back
+            while (position := segment.rfind(b"<", start, position)) >= 0:
+                part = _CELL_PART.match(segment, position)
+                if part and part.group(2) == b"c" and not part.group(1) and not part.group(4):
+                    self.reference = _attributes(part.group(3)).get(b"r", b"")[:20]
+                    return
+            return
+        self.has_value = self.has_value or value_after_last_cell_part
+
+    def segment(self, segment: bytes) -> None:
+        position = 0
+        while position < len(segment):
+            if self.has_formula:
+                # inside a formula's cell: every part counts, up to the cell's end
+                for part in _CELL_PART.finditer(segment, position):
+                    if self.step(segment, part):
+                        position = part.end()
+                        break
+                else:
+                    return
+                continue
+            formula = None
+            search_from = position
+            while formula is None and (name := _FORMULA_NAME.search(segment, search_from)):
+                start = segment.rfind(b"<", position, name.start())
+                part = _CELL_PART.match(segment, start) if start >= 0 else None
+                if part and part.group(2) == b"f":
+                    formula = part
+                search_from = name.end()
+            if formula is None:
+                self.skip(segment, position, len(segment))
+                return
+            self.skip(segment, position, formula.start())
+            self.step(segment, formula)
+            position = formula.end()
+
+
 def _check_formula_values(path: Path, archive: zipfile.ZipFile, member: str) -> None:
     """Refuse formula cells whose result was never saved (written by a program, not by Excel):
     calamine would read them as empty and every such row would look incomplete."""
-    missing: list[str] = []
-    count = 0
-    reference = b""
-    has_formula = has_value = False
+    cells = _FormulaCells()
     for segment in _chunks(path, archive, member):
-        for part in _CELL_PART.finditer(segment):
-            closing, name, attributes, self_closing = part.groups()
-            if name == b"c":
-                if closing or self_closing:
-                    if has_formula and not has_value and not self_closing:
-                        count += 1
-                        if len(missing) < 3:
-                            missing.append(reference.decode("ascii", "backslashreplace") or "?")
-                    has_formula = has_value = False
-                    continue
-                reference = _attributes(attributes).get(b"r", b"")[:20]
-                has_formula = has_value = False
-            elif closing:
-                continue
-            elif name == b"f":
-                has_formula = True
-            elif not self_closing and not segment.startswith(b"</", part.end()):  # a <v> or <is> with content
-                has_value = True
+        cells.segment(segment)
+    count, missing = cells.count, cells.missing
     if count:
-        cells = ", ".join(missing) + (f" and {count - len(missing):,} more" if count > len(missing) else "")
+        listed = ", ".join(missing) + (f" and {count - len(missing):,} more" if count > len(missing) else "")
         raise BatchFileError(
             f"{path.name} has formulas whose results were never saved (cell{'s' if count > 1 else ''} "
-            f"{cells}), so their values cannot be read: open it in Excel and save it, then load it again."
+            f"{listed}), so their values cannot be read: open it in Excel and save it, then load it again."
         )
 
 
